@@ -1,0 +1,365 @@
+//! The entities the service keeps, and the request shapes the store applies.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::ids::{CallId, CompanyId, UserId};
+
+/// Seconds since the Unix epoch, UTC. Stored as an integer by every backend so
+/// that comparisons (expiry) are plain integer comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    pub fn from_unix(seconds: i64) -> Self {
+        Self(seconds)
+    }
+
+    pub fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// Parses an RFC 3339 date-time such as `2030-01-01T00:00:00Z`.
+    pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
+        OffsetDateTime::parse(s, &Rfc3339)
+            .map(|t| Self(t.unix_timestamp()))
+            .map_err(|_| format!("{s:?} is not an RFC 3339 date-time such as \"2030-01-01T00:00:00Z\""))
+    }
+
+    pub fn plus_seconds(self, seconds: i64) -> Self {
+        Self(self.0.saturating_add(seconds))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match OffsetDateTime::from_unix_timestamp(self.0).ok().and_then(|t| t.format(&Rfc3339).ok()) {
+            Some(text) => f.write_str(&text),
+            None => write!(f, "@{}", self.0),
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A permission profile's call access level (Gong's `callsAccess`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallsAccess {
+    /// Every call of the company.
+    All,
+    /// Calls where the user is the primary user or a participant.
+    Own,
+    /// No call through the profile.
+    #[default]
+    None,
+}
+
+impl CallsAccess {
+    pub const NAMES: [&'static str; 3] = ["all", "own", "none"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Own => "own",
+            Self::None => "none",
+        }
+    }
+}
+
+impl FromStr for CallsAccess {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Self::All),
+            "own" => Ok(Self::Own),
+            "none" => Ok(Self::None),
+            _ => Err(format!("{s:?} is not a calls access level (expected all, own or none)")),
+        }
+    }
+}
+
+impl fmt::Display for CallsAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rate limit setting of a company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Limit {
+    /// Whatever the server is configured with.
+    #[default]
+    Default,
+    /// No limit.
+    Off,
+    /// At most this many requests in the window.
+    Max(u32),
+}
+
+/// A company's own rate limits; `Default` defers to the server's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub per_second: Limit,
+    pub per_day: Limit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Company {
+    pub id: CompanyId,
+    pub name: String,
+    pub rate_limit: RateLimit,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub company: CompanyId,
+    pub id: UserId,
+    pub email_address: String,
+    pub calls_access: CallsAccess,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    pub company: CompanyId,
+    pub id: CallId,
+    pub title: Option<String>,
+    pub primary_user_id: UserId,
+    /// Users who took part in the call; with the primary user they are the
+    /// ones an `own` profile lets in.
+    pub participant_ids: Vec<UserId>,
+}
+
+/// An OAuth-style scope string such as `api:call-user-access:read`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Scope(String);
+
+impl Scope {
+    pub const READ: &'static str = "api:call-user-access:read";
+    pub const WRITE: &'static str = "api:call-user-access:write";
+
+    /// A scope is a non-empty run of printable ASCII without spaces, at most
+    /// 100 characters; Gong's scopes look like `api:calls:read:basic`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!("{s:?} is not a scope (printable characters without spaces, such as {:?})", Self::READ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Public facts about an API key; the secret itself is never kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyInfo {
+    pub access_key: String,
+    pub company: CompanyId,
+    /// `None`: full access, like Gong's API keys. `Some`: only these scopes.
+    pub scopes: Option<Vec<Scope>>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Public facts about a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    /// A handle for listing and revoking: derived from the token's digest,
+    /// so it names the token without revealing it.
+    pub id: String,
+    pub company: CompanyId,
+    pub scopes: Vec<Scope>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// SHA-256 of a secret (an API key's secret or a bearer token).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SecretDigest(pub [u8; 32]);
+
+impl fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretDigest(..)")
+    }
+}
+
+/// What the store knows about a presented credential; the edge decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredential {
+    pub company: CompanyId,
+    pub digest: SecretDigest,
+    pub scopes: Option<Vec<Scope>>,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCompany {
+    pub id: CompanyId,
+    pub name: String,
+    pub rate_limit: RateLimit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub access_key: String,
+    pub company: CompanyId,
+    pub digest: SecretDigest,
+    pub scopes: Option<Vec<Scope>>,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub company: CompanyId,
+    pub digest: SecretDigest,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The calls and users named by one PUT or DELETE, merged: each call once, in
+/// the order it first appears, with the union of its user ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessChange {
+    items: Vec<(CallId, Vec<UserId>)>,
+}
+
+impl AccessChange {
+    pub fn new<I, U>(items: I) -> Self
+    where
+        I: IntoIterator<Item = (CallId, U)>,
+        U: IntoIterator<Item = UserId>,
+    {
+        let mut merged: Vec<(CallId, Vec<UserId>)> = Vec::new();
+        let mut position = std::collections::HashMap::new();
+        for (call, users) in items {
+            let slot = *position.entry(call).or_insert_with(|| {
+                merged.push((call, Vec::new()));
+                merged.len() - 1
+            });
+            merged[slot].1.extend(users);
+        }
+        for (_, users) in &mut merged {
+            let mut seen = std::collections::HashSet::with_capacity(users.len());
+            users.retain(|u| seen.insert(*u));
+        }
+        Self { items: merged }
+    }
+
+    pub fn items(&self) -> &[(CallId, Vec<UserId>)] {
+        &self.items
+    }
+
+    pub fn calls(&self) -> impl Iterator<Item = CallId> + '_ {
+        self.items.iter().map(|(c, _)| *c)
+    }
+
+    /// Distinct user ids across the whole change, in first-seen order.
+    pub fn users(&self) -> Vec<UserId> {
+        let mut seen = std::collections::HashSet::new();
+        self.items.iter().flat_map(|(_, us)| us.iter().copied()).filter(|u| seen.insert(*u)).collect()
+    }
+
+    pub fn pairs(&self) -> impl Iterator<Item = (CallId, UserId)> + '_ {
+        self.items.iter().flat_map(|(c, us)| us.iter().map(move |u| (*c, *u)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// The API grants of one call, as POST lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallGrants {
+    pub call: CallId,
+    /// Ascending by user id.
+    pub users: Vec<UserId>,
+}
+
+/// Every route by which users can open one call, for operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallAccessFacts {
+    pub call: Call,
+    pub api_grants: Vec<UserId>,
+    pub shares: Vec<UserId>,
+    /// Users whose profile is `all`.
+    pub profile_all: Vec<UserId>,
+    /// Users whose profile is `own` and who are the primary user or a participant.
+    pub profile_own: Vec<UserId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(n: i64) -> CallId {
+        CallId::from_i64(n).unwrap()
+    }
+    fn user(n: i64) -> UserId {
+        UserId::from_i64(n).unwrap()
+    }
+
+    #[test]
+    fn access_change_merges_repeated_calls_and_users() {
+        let change = AccessChange::new(vec![
+            (call(2), vec![user(1), user(1), user(3)]),
+            (call(1), vec![]),
+            (call(2), vec![user(3), user(4)]),
+        ]);
+        assert_eq!(
+            change.items(),
+            &[(call(2), vec![user(1), user(3), user(4)]), (call(1), vec![])]
+        );
+        assert_eq!(change.users(), vec![user(1), user(3), user(4)]);
+        assert_eq!(change.pairs().count(), 3);
+    }
+
+    #[test]
+    fn timestamps_print_and_parse_rfc3339() {
+        let t = Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap();
+        assert_eq!(t.unix(), 1_893_456_000);
+        assert_eq!(t.to_string(), "2030-01-01T00:00:00Z");
+        assert!(Timestamp::parse_rfc3339("2030-01-01").is_err());
+    }
+
+    #[test]
+    fn scopes_reject_blanks() {
+        assert!(Scope::parse(Scope::READ).is_ok());
+        assert!(Scope::parse("").is_err());
+        assert!(Scope::parse("a b").is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! Seed files (`docs/SEED.md`): parsing with JSON-path messages, and the
+//! validated form the store applies in one transaction.
+//!
+//! Parsing checks everything that can be checked without the database: JSON
+//! syntax, field types, ids, enum values, duplicates, and references inside
+//! the file. What can only be checked against the database (a reference to a
+//! user that exists only there, an access key owned by another company) is
+//! left to the store, which uses [`Seed::external_references`] and the
+//! recorded paths to word its messages the same way.
+
+use serde::Serialize;
+
+use crate::ids::{CallId, CompanyId, UserId};
+use crate::model::{Call, RateLimit, Scope, SecretDigest, Timestamp, User};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    pub companies: Vec<SeedCompany>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedCompany {
+    /// `companies[i]`, the prefix of every message about this company.
+    pub path: String,
+    pub id: CompanyId,
+    pub name: String,
+    /// `RateLimit::default()` (both `Default`) when the file has none.
+    pub rate_limit: RateLimit,
+    pub api_keys: Vec<SeedApiKey>,
+    pub tokens: Vec<SeedToken>,
+    pub users: Vec<User>,
+    pub calls: Vec<Call>,
+    pub shares: Vec<SeedLink>,
+    pub api_grants: Vec<SeedLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedApiKey {
+    /// `companies[i].apiKeys[j]`
+    pub path: String,
+    pub access_key: String,
+    pub digest: SecretDigest,
+    pub scopes: Option<Vec<Scope>>,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedToken {
+    /// `companies[i].tokens[j]`
+    pub path: String,
+    pub digest: SecretDigest,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A share or an API grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedLink {
+    /// `companies[i].shares[j]` or `companies[i].apiGrants[j]`
+    pub path: String,
+    pub call: CallId,
+    pub user: UserId,
+}
+
+/// A reference from the file to an entity the file does not define; the store
+/// must find it in the database or reject the seed with
+/// `"{path}: {kind} \"{id}\" does not exist in company \"{company}\""`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalReference {
+    /// Full path of the field, e.g. `companies[0].shares[1].userId`.
+    pub path: String,
+    pub company: CompanyId,
+    pub target: ReferenceTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceTarget {
+    User(UserId),
+    Call(CallId),
+}
+
+impl ExternalReference {
+    /// The message the store gives when the database lacks the target too.
+    pub fn missing_message(&self) -> String {
+        match self.target {
+            ReferenceTarget::User(u) => {
+                format!("{}: user \"{u}\" does not exist in company \"{}\"", self.path, self.company)
+            }
+            ReferenceTarget::Call(c) => {
+                format!("{}: call \"{c}\" does not exist in company \"{}\"", self.path, self.company)
+            }
+        }
+    }
+}
+
+/// What applying a seed did, for the operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedSummary {
+    pub companies: usize,
+    pub api_keys: usize,
+    pub tokens: usize,
+    pub users: usize,
+    pub calls: usize,
+    pub shares: usize,
+    pub api_grants: usize,
+}
+
+impl Seed {
+    /// Parses and validates a seed file. On failure, one message per problem
+    /// found, each starting with its JSON path (or `line L, column C` for
+    /// syntax errors).
+    pub fn parse(text: &str) -> Result<Seed, Vec<String>> {
+        parse::parse(text)
+    }
+
+    /// Every reference to a user or call that the file itself does not define.
+    pub fn external_references(&self) -> Vec<ExternalReference> {
+        parse::external_references(self)
+    }
+
+    pub fn summary(&self) -> SeedSummary {
+        let mut s = SeedSummary { companies: self.companies.len(), ..SeedSummary::default() };
+        for c in &self.companies {
+            s.api_keys += c.api_keys.len();
+            s.tokens += c.tokens.len();
+            s.users += c.users.len();
+            s.calls += c.calls.len();
+            s.shares += c.shares.len();
+            s.api_grants += c.api_grants.len();
+        }
+        s
+    }
+}
+
+mod parse;
