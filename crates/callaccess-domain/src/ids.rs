@@ -138,9 +138,18 @@ mod tests {
 
     #[test]
     fn accepts_the_wire_forms() {
-        assert_eq!(CallId::parse("7782342274025937895").unwrap().get(), 7782342274025937895);
-        assert_eq!(CallId::parse("9223372036854775807").unwrap().get(), i64::MAX);
-        assert_eq!(CallId::parse("00000000000000000042").unwrap().to_string(), "42");
+        assert_eq!(
+            CallId::parse("7782342274025937895").unwrap().get(),
+            7782342274025937895
+        );
+        assert_eq!(
+            CallId::parse("9223372036854775807").unwrap().get(),
+            i64::MAX
+        );
+        assert_eq!(
+            CallId::parse("00000000000000000042").unwrap().to_string(),
+            "42"
+        );
         assert_eq!(UserId::from_json(&json!(123)).unwrap().get(), 123);
     }
 
@@ -155,7 +164,10 @@ mod tests {
                 json!("9223372036854775808"),
                 "\"9223372036854775808\" is out of range (ids are at most 9223372036854775807)",
             ),
-            (json!("123456789012345678901"), "\"123456789012345678901\" is not a numeric id"),
+            (
+                json!("123456789012345678901"),
+                "\"123456789012345678901\" is not a numeric id",
+            ),
             (json!(-5), "-5 is not a numeric id"),
             (json!(1.5), "1.5 is not a numeric id"),
             (json!(true), "true is not a numeric id"),
@@ -163,10 +175,17 @@ mod tests {
             (json!({"a": 1}), "{\"a\":1} is not a numeric id"),
             (json!(" 12"), "\" 12\" is not a numeric id"),
             (json!("+12"), "\"+12\" is not a numeric id"),
-            (json!(18446744073709551615u64), "18446744073709551615 is out of range (ids are at most 9223372036854775807)"),
+            (
+                json!(18446744073709551615u64),
+                "18446744073709551615 is out of range (ids are at most 9223372036854775807)",
+            ),
         ];
         for (value, message) in cases {
-            assert_eq!(CallId::from_json(&value).unwrap_err().to_string(), message, "{value}");
+            assert_eq!(
+                CallId::from_json(&value).unwrap_err().to_string(),
+                message,
+                "{value}"
+            );
         }
     }
 

@@ -31,7 +31,9 @@ impl Timestamp {
     pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
         OffsetDateTime::parse(s, &Rfc3339)
             .map(|t| Self(t.unix_timestamp()))
-            .map_err(|_| format!("{s:?} is not an RFC 3339 date-time such as \"2030-01-01T00:00:00Z\""))
+            .map_err(|_| {
+                format!("{s:?} is not an RFC 3339 date-time such as \"2030-01-01T00:00:00Z\"")
+            })
     }
 
     pub fn plus_seconds(self, seconds: i64) -> Self {
@@ -41,7 +43,10 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match OffsetDateTime::from_unix_timestamp(self.0).ok().and_then(|t| t.format(&Rfc3339).ok()) {
+        match OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+        {
             Some(text) => f.write_str(&text),
             None => write!(f, "@{}", self.0),
         }
@@ -86,7 +91,9 @@ impl FromStr for CallsAccess {
             "all" => Ok(Self::All),
             "own" => Ok(Self::Own),
             "none" => Ok(Self::None),
-            _ => Err(format!("{s:?} is not a calls access level (expected all, own or none)")),
+            _ => Err(format!(
+                "{s:?} is not a calls access level (expected all, own or none)"
+            )),
         }
     }
 }
@@ -163,7 +170,10 @@ impl Scope {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(format!("{s:?} is not a scope (printable characters without spaces, such as {:?})", Self::READ))
+            Err(format!(
+                "{s:?} is not a scope (printable characters without spaces, such as {:?})",
+                Self::READ
+            ))
         }
     }
 
@@ -289,11 +299,17 @@ impl AccessChange {
     /// Distinct user ids across the whole change, in first-seen order.
     pub fn users(&self) -> Vec<UserId> {
         let mut seen = std::collections::HashSet::new();
-        self.items.iter().flat_map(|(_, us)| us.iter().copied()).filter(|u| seen.insert(*u)).collect()
+        self.items
+            .iter()
+            .flat_map(|(_, us)| us.iter().copied())
+            .filter(|u| seen.insert(*u))
+            .collect()
     }
 
     pub fn pairs(&self) -> impl Iterator<Item = (CallId, UserId)> + '_ {
-        self.items.iter().flat_map(|(c, us)| us.iter().map(move |u| (*c, *u)))
+        self.items
+            .iter()
+            .flat_map(|(c, us)| us.iter().map(move |u| (*c, *u)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -342,7 +358,10 @@ mod tests {
         ]);
         assert_eq!(
             change.items(),
-            &[(call(2), vec![user(1), user(3), user(4)]), (call(1), vec![])]
+            &[
+                (call(2), vec![user(1), user(3), user(4)]),
+                (call(1), vec![])
+            ]
         );
         assert_eq!(change.users(), vec![user(1), user(3), user(4)]);
         assert_eq!(change.pairs().count(), 3);

@@ -18,7 +18,9 @@ const KEY_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// A fresh access key: 24 characters (120 bits), never containing `:`.
 pub fn generate_access_key() -> String {
     let mut rng = rand::rng();
-    (0..24).map(|_| char::from(KEY_ALPHABET[rng.random_range(0..KEY_ALPHABET.len())])).collect()
+    (0..24)
+        .map(|_| char::from(KEY_ALPHABET[rng.random_range(0..KEY_ALPHABET.len())]))
+        .collect()
 }
 
 /// A fresh secret (API key secret or bearer token): 32 random bytes, base64url.
@@ -45,8 +47,11 @@ pub fn token_id(digest: &SecretDigest) -> String {
 /// An access key is 1–128 printable ASCII characters without `:` (Basic auth
 /// splits on the first colon).
 pub fn check_access_key(key: &str) -> Result<(), String> {
-    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-        return Err(format!("{key:?} is not an access key (1-128 printable characters, no ':' or spaces)"));
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+    {
+        return Err(format!(
+            "{key:?} is not an access key (1-128 printable characters, no ':' or spaces)"
+        ));
     }
     Ok(())
 }

@@ -84,10 +84,16 @@ impl ExternalReference {
     pub fn missing_message(&self) -> String {
         match self.target {
             ReferenceTarget::User(u) => {
-                format!("{}: user \"{u}\" does not exist in company \"{}\"", self.path, self.company)
+                format!(
+                    "{}: user \"{u}\" does not exist in company \"{}\"",
+                    self.path, self.company
+                )
             }
             ReferenceTarget::Call(c) => {
-                format!("{}: call \"{c}\" does not exist in company \"{}\"", self.path, self.company)
+                format!(
+                    "{}: call \"{c}\" does not exist in company \"{}\"",
+                    self.path, self.company
+                )
             }
         }
     }
@@ -120,7 +126,10 @@ impl Seed {
     }
 
     pub fn summary(&self) -> SeedSummary {
-        let mut s = SeedSummary { companies: self.companies.len(), ..SeedSummary::default() };
+        let mut s = SeedSummary {
+            companies: self.companies.len(),
+            ..SeedSummary::default()
+        };
         for c in &self.companies {
             s.api_keys += c.api_keys.len();
             s.tokens += c.tokens.len();

@@ -71,15 +71,27 @@ pub trait Store: Send + Sync + 'static {
     /// PUT: checks that every call (then every user) exists in the company,
     /// then records an API grant for each pair whose user cannot already open
     /// the call by sharing or profile. All or nothing, durable on return.
-    async fn grant_access(&self, company: CompanyId, change: &AccessChange) -> Result<(), StoreError>;
+    async fn grant_access(
+        &self,
+        company: CompanyId,
+        change: &AccessChange,
+    ) -> Result<(), StoreError>;
 
     /// DELETE: checks that every call exists, then removes the named API
     /// grants; unknown users and missing grants are ignored.
-    async fn revoke_access(&self, company: CompanyId, change: &AccessChange) -> Result<(), StoreError>;
+    async fn revoke_access(
+        &self,
+        company: CompanyId,
+        change: &AccessChange,
+    ) -> Result<(), StoreError>;
 
     /// POST: the API grants of each call, one entry per distinct call in the
     /// order given, users ascending. Unknown calls: `CallsNotFound`.
-    async fn list_api_grants(&self, company: CompanyId, calls: &[CallId]) -> Result<Vec<CallGrants>, StoreError>;
+    async fn list_api_grants(
+        &self,
+        company: CompanyId,
+        calls: &[CallId],
+    ) -> Result<Vec<CallGrants>, StoreError>;
 
     // --- administration ---
 
@@ -90,7 +102,11 @@ pub trait Store: Send + Sync + 'static {
     /// All keys, or one company's, by creation time.
     async fn api_keys(&self, company: Option<CompanyId>) -> Result<Vec<ApiKeyInfo>, StoreError>;
     /// `NotFound` if there is no such key; revoking twice keeps the first time.
-    async fn revoke_api_key(&self, access_key: &str, at: Timestamp) -> Result<ApiKeyInfo, StoreError>;
+    async fn revoke_api_key(
+        &self,
+        access_key: &str,
+        at: Timestamp,
+    ) -> Result<ApiKeyInfo, StoreError>;
 
     async fn create_token(&self, token: &NewToken) -> Result<TokenInfo, StoreError>;
     async fn tokens(&self, company: Option<CompanyId>) -> Result<Vec<TokenInfo>, StoreError>;
@@ -98,18 +114,37 @@ pub trait Store: Send + Sync + 'static {
 
     async fn add_user(&self, user: &User) -> Result<(), StoreError>;
     async fn users(&self, company: CompanyId) -> Result<Vec<User>, StoreError>;
-    async fn set_calls_access(&self, company: CompanyId, user: UserId, access: CallsAccess) -> Result<(), StoreError>;
+    async fn set_calls_access(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        access: CallsAccess,
+    ) -> Result<(), StoreError>;
 
     /// The primary user and participants must be users of the company.
     async fn add_call(&self, call: &Call) -> Result<(), StoreError>;
     async fn calls(&self, company: CompanyId) -> Result<Vec<Call>, StoreError>;
 
-    async fn add_share(&self, company: CompanyId, call: CallId, user: UserId) -> Result<(), StoreError>;
+    async fn add_share(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<(), StoreError>;
     /// `Ok(false)` if there was no such share.
-    async fn remove_share(&self, company: CompanyId, call: CallId, user: UserId) -> Result<bool, StoreError>;
+    async fn remove_share(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<bool, StoreError>;
 
     /// Every route to one call, for `callaccess grants list`.
-    async fn call_access(&self, company: CompanyId, call: CallId) -> Result<CallAccessFacts, StoreError>;
+    async fn call_access(
+        &self,
+        company: CompanyId,
+        call: CallId,
+    ) -> Result<CallAccessFacts, StoreError>;
 
     /// Applies a parsed seed in one transaction: creates or updates what it
     /// names, deletes nothing. `SeedRejected` if it does not fit the database.

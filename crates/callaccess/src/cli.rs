@@ -8,11 +8,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::db::{DatabaseUrl, DEFAULT_DATABASE};
 
 #[derive(Debug, Parser)]
-#[command(name = "callaccess", version, about = "Gong-compatible call user-access API, self-hosted")]
+#[command(
+    name = "callaccess",
+    version,
+    about = "Gong-compatible call user-access API, self-hosted"
+)]
 pub struct Cli {
-    /// Database URL: sqlite:PATH (created if missing).
-    #[arg(long, global = true, env = "CALLACCESS_DATABASE", default_value = DEFAULT_DATABASE)]
-    pub database: DatabaseUrl,
+    /// Database URL: sqlite:PATH (created if missing) [default: sqlite:data/callaccess.db]
+    // Kept as text here and parsed in `run`: clap quotes a rejected value in
+    // its error, and a database URL may carry a password.
+    #[arg(long, global = true, env = "CALLACCESS_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
 
     /// Log format.
     #[arg(long, global = true, env = "CALLACCESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -73,6 +79,24 @@ pub struct ServeArgs {
     /// working key and curl commands. Ignores --database.
     #[arg(long)]
     pub demo: bool,
+
+    /// Largest accepted request body in bytes (larger: 413).
+    #[arg(long, env = "CALLACCESS_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024))]
+    pub max_body_bytes: u64,
+
+    /// Most (call, user) pairs in one PUT or DELETE, and call ids in one POST.
+    #[arg(long, env = "CALLACCESS_MAX_PAIRS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pairs: u64,
+}
+
+impl ServeArgs {
+    pub fn limits(&self) -> crate::http::Limits {
+        // Both values are range-checked by clap to fit comfortably in usize.
+        crate::http::Limits {
+            max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+            max_pairs: usize::try_from(self.max_pairs).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -92,13 +116,16 @@ pub struct ImportArgs {
 
 /// An id argument, checked by the contract's id rule.
 fn company_id(s: &str) -> Result<callaccess_domain::CompanyId, String> {
-    s.parse().map_err(|e: callaccess_domain::IdError| e.to_string())
+    s.parse()
+        .map_err(|e: callaccess_domain::IdError| e.to_string())
 }
 fn call_id(s: &str) -> Result<callaccess_domain::CallId, String> {
-    s.parse().map_err(|e: callaccess_domain::IdError| e.to_string())
+    s.parse()
+        .map_err(|e: callaccess_domain::IdError| e.to_string())
 }
 fn user_id(s: &str) -> Result<callaccess_domain::UserId, String> {
-    s.parse().map_err(|e: callaccess_domain::IdError| e.to_string())
+    s.parse()
+        .map_err(|e: callaccess_domain::IdError| e.to_string())
 }
 fn calls_access(s: &str) -> Result<callaccess_domain::CallsAccess, String> {
     s.parse()
@@ -290,17 +317,32 @@ pub enum GrantsCommand {
 
 /// Runs a parsed command line; errors are printed to stderr as one line each.
 pub fn run(cli: Cli) -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
+    let database = match cli
+        .database
+        .as_deref()
+        .unwrap_or(DEFAULT_DATABASE)
+        .parse::<DatabaseUrl>()
+    {
+        Ok(url) => url,
+        Err(message) => {
+            eprintln!("error: invalid value for --database: {message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => crate::server::run(args, &cli.database, cli.log_format).await,
-            command => crate::admin::run(command, &cli.database).await,
+            Command::Serve(args) => crate::server::run(args, &database, cli.log_format).await,
+            command => crate::admin::run(command, &database).await,
         }
     });
     match result {

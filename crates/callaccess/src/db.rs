@@ -27,7 +27,9 @@ impl FromStr for DatabaseUrl {
         if let Some(rest) = s.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err("a sqlite URL needs a file path, e.g. sqlite:data/callaccess.db".to_owned());
+                return Err(
+                    "a sqlite URL needs a file path, e.g. sqlite:data/callaccess.db".to_owned(),
+                );
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
@@ -66,12 +68,7 @@ pub fn redact(url: &str) -> String {
 /// Opens (creating if needed) and migrates the store a URL names.
 pub async fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
     match url {
-        // TEMPORARY until SqliteStore implements Store: replace with
-        // `Ok(Arc::new(SqliteStore::open(path).await?))`.
-        DatabaseUrl::Sqlite(path) => {
-            let _store = SqliteStore::open(path).await?;
-            Err::<Arc<dyn Store>, _>(StoreError::Other("sqlite backend not wired yet".to_owned()))
-        }
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
     }
 }
 
@@ -81,18 +78,32 @@ mod tests {
 
     #[test]
     fn parses_sqlite_urls() {
-        assert_eq!("sqlite:/tmp/x.db".parse(), Ok(DatabaseUrl::Sqlite("/tmp/x.db".into())));
-        assert_eq!("sqlite:///tmp/x.db".parse(), Ok(DatabaseUrl::Sqlite("/tmp/x.db".into())));
-        assert_eq!("sqlite:data/a.db".parse(), Ok(DatabaseUrl::Sqlite("data/a.db".into())));
+        assert_eq!(
+            "sqlite:/tmp/x.db".parse(),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            "sqlite:///tmp/x.db".parse(),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            "sqlite:data/a.db".parse(),
+            Ok(DatabaseUrl::Sqlite("data/a.db".into()))
+        );
         assert!("sqlite:".parse::<DatabaseUrl>().is_err());
         assert!("mysql://x".parse::<DatabaseUrl>().is_err());
     }
 
     #[test]
     fn never_prints_a_password() {
-        let err = "mysql://bob:hunter2@db/x".parse::<DatabaseUrl>().unwrap_err();
+        let err = "mysql://bob:hunter2@db/x"
+            .parse::<DatabaseUrl>()
+            .unwrap_err();
         assert!(!err.contains("hunter2"), "{err}");
-        assert_eq!(redact("postgres://bob:hunter2@db:5432/x"), "postgres://bob:***@db:5432/x");
+        assert_eq!(
+            redact("postgres://bob:hunter2@db:5432/x"),
+            "postgres://bob:***@db:5432/x"
+        );
         assert_eq!(redact("postgres://db/x"), "postgres://db/x");
     }
 }

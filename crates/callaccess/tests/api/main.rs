@@ -1,3 +1,15 @@
-//! The one integration-test binary: the HTTP API over a real socket, the CLI,
-//! and seeds.
+//! The one integration-test binary: the HTTP API over a real socket, the
+//! binary's own behaviour (logs, demo), the CLI, and seeds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod binary;
+mod cli;
+mod contract_table;
+mod gong_client;
+mod isolation;
+mod model;
+mod seed;
+mod semantics;

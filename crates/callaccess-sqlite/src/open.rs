@@ -1,0 +1,173 @@
+//! Deciding whether a file may be opened, and opening connections to it.
+//!
+//! A file is inspected before anything writes to it: reading its first bytes
+//! and then querying it through a read-only connection. Only a missing or
+//! empty file, an SQLite database with no tables and no application marker,
+//! or a callaccess database this binary understands passes. Everything else
+//! is refused untouched, because `PRAGMA journal_mode=WAL` alone would
+//! already rewrite another application's file header.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use callaccess_domain::StoreError;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use crate::error::{from_sqlite, Fail};
+use crate::migrate::{self, APPLICATION_ID};
+
+/// How long a connection waits for another connection's lock (a second
+/// process such as `callaccess import`, or a checkpoint) before giving up
+/// with `Unavailable`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The 16 bytes every SQLite 3 database file starts with.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Size of the database header; the application id is at offset 68.
+const HEADER_LEN: usize = 100;
+
+/// What inspection found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// Nothing there yet, or an empty SQLite database: ours to initialise.
+    Fresh,
+    /// A callaccess database at this schema version (not newer than ours).
+    Ours,
+}
+
+fn refuse(path: &Path, why: &str) -> StoreError {
+    StoreError::Incompatible(format!(
+        "\"{}\" is not a callaccess database ({why})",
+        path.display()
+    ))
+}
+
+/// Decides, without writing anything, whether `path` may be opened.
+pub(crate) fn inspect(path: &Path) -> Result<Found, StoreError> {
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Fresh),
+        Err(e) => {
+            return Err(StoreError::Unavailable(format!(
+                "cannot read \"{}\": {e}",
+                path.display()
+            )))
+        }
+    };
+    if metadata.is_dir() {
+        return Err(refuse(path, "it is a folder"));
+    }
+    // SQLite treats an empty file as an empty database.
+    if metadata.len() == 0 {
+        return Ok(Found::Fresh);
+    }
+
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    std::fs::File::open(path)
+        .and_then(|file| file.take(HEADER_LEN as u64).read_to_end(&mut header))
+        .map_err(|e| StoreError::Unavailable(format!("cannot read \"{}\": {e}", path.display())))?;
+    if header.len() < HEADER_LEN || !header.starts_with(SQLITE_MAGIC) {
+        return Err(refuse(path, "it is not an SQLite file"));
+    }
+    // A marker of another application is refused before SQLite even opens
+    // the file, so not even its -wal and -shm companions appear.
+    let marker = i32::from_be_bytes([header[68], header[69], header[70], header[71]]);
+    if marker != 0 && marker != APPLICATION_ID {
+        return Err(refuse(
+            path,
+            &format!("it belongs to another application, id {marker:#010x}"),
+        ));
+    }
+
+    // The header alone is not enough: a write-ahead log may hold newer pages
+    // (including the header page) that only SQLite knows how to read.
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| from_sqlite(&e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| from_sqlite(&e))?;
+    let not_sqlite = |e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => refuse(path, "it is not an SQLite file"),
+        _ => from_sqlite(&e),
+    };
+    let marker: i32 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(not_sqlite)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(not_sqlite)?;
+    match marker {
+        0 if tables == 0 => return Ok(Found::Fresh),
+        0 => return Err(refuse(path, "it holds tables of another application")),
+        APPLICATION_ID => {}
+        other => {
+            return Err(refuse(
+                path,
+                &format!("it belongs to another application, id {other:#010x}"),
+            ))
+        }
+    }
+
+    let has_history: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| from_sqlite(&e))?;
+    let version = if has_history {
+        migrate::current(&conn).map_err(StoreError::from)?
+    } else {
+        0
+    };
+    if version > migrate::latest() {
+        return Err(StoreError::Incompatible(format!(
+            "\"{}\" was written by a newer callaccess (schema version {version}, this binary knows up to {}); upgrade callaccess to open it",
+            path.display(),
+            migrate::latest()
+        )));
+    }
+    Ok(Found::Ours)
+}
+
+/// The one connection that writes: WAL so readers never wait for it, and
+/// `synchronous=FULL` so every COMMIT reaches the disk before any caller is
+/// told it succeeded.
+pub(crate) fn writer(path: &Path) -> Result<Connection, Fail> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Fail(StoreError::Other(format!(
+            "the database refused WAL mode (it stays in {mode})"
+        ))));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // The write path uses a few dozen distinct statements; keep all prepared.
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+/// A connection for the read pool. `query_only` makes an accidental write on
+/// it fail instead of racing the writer.
+pub(crate) fn reader(path: &Path) -> Result<Connection, Fail> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}

@@ -1,0 +1,332 @@
+//! `SqliteStore`: opening a database file and the `Store` implementation,
+//! which routes each operation to the writer thread or the read pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use callaccess_domain::seed::{Seed, SeedSummary};
+use callaccess_domain::{
+    AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, CallsAccess, Company,
+    CompanyId, NewApiKey, NewCompany, NewToken, SecretDigest, Store, StoreError, StoredCredential,
+    Timestamp, TokenInfo, User, UserId,
+};
+
+use crate::open::{self, Found};
+use crate::readers::Readers;
+use crate::writer::{WriteStats, Writer};
+use crate::{access, admin, migrate, seed};
+
+/// The embedded store: one SQLite file in WAL mode, one writer thread that
+/// commits in groups, and a small pool of readers.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Arc<Readers>,
+    schema_version: i64,
+    applied: Vec<(i64, &'static str)>,
+}
+
+/// How the write connection is set up, as SQLite reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteSettings {
+    /// `wal`.
+    pub journal_mode: String,
+    /// 2 (`FULL`): every commit is fsync'd before it is acknowledged.
+    pub synchronous: i64,
+    pub foreign_keys: bool,
+}
+
+impl SqliteStore {
+    /// Opens the callaccess database at `path`, creating the file and its
+    /// folder if missing and applying pending migrations. Refuses, with
+    /// `Incompatible` and without writing to it, a file that is not an
+    /// SQLite database, belongs to another application, or was written by
+    /// a newer callaccess.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(|e| StoreError::Other(format!("opening the database failed: {e}")))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<Self, StoreError> {
+        if let Some(folder) = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder).map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot create the folder \"{}\": {e}",
+                    folder.display()
+                ))
+            })?;
+        }
+        let found = open::inspect(&path)?;
+        let conn = open::writer(&path)?;
+        if found == Found::Fresh {
+            migrate::bootstrap(&conn)?;
+        }
+        let applied = migrate::apply_pending(&conn)?;
+        let schema_version = migrate::current(&conn)?;
+        let writer = Writer::start(conn)?;
+        // Readers open their connections later, on demand; a relative path
+        // must still name this file if the working directory changes.
+        let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        tracing::info!(path = %path.display(), schema_version, "opened the sqlite store");
+        Ok(Self {
+            readers: Readers::new(absolute),
+            path,
+            writer,
+            schema_version,
+            applied,
+        })
+    }
+
+    /// The file this store uses.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version after opening (the highest applied migration).
+    pub fn schema_version(&self) -> i64 {
+        self.schema_version
+    }
+
+    /// The migrations this open applied, oldest first; empty when the
+    /// database was already current.
+    pub fn applied_at_open(&self) -> Vec<(i64, &'static str)> {
+        self.applied.clone()
+    }
+
+    /// Transactions and jobs the writer has run since opening.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writer.stats()
+    }
+
+    /// The durability settings of the write connection, read from SQLite
+    /// itself, for diagnostics and tests.
+    pub async fn write_settings(&self) -> Result<WriteSettings, StoreError> {
+        self.writer
+            .write(|conn| {
+                Ok(WriteSettings {
+                    journal_mode: conn
+                        .pragma_query_value(None, "journal_mode", |row| row.get(0))?,
+                    synchronous: conn.pragma_query_value(None, "synchronous", |row| row.get(0))?,
+                    foreign_keys: conn
+                        .pragma_query_value(None, "foreign_keys", |row| row.get(0))?,
+                })
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.readers
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.writer.close().await
+    }
+
+    async fn api_key(&self, access_key: &str) -> Result<Option<StoredCredential>, StoreError> {
+        let access_key = access_key.to_owned();
+        self.readers
+            .read(move |conn| admin::api_key(conn, &access_key))
+            .await
+    }
+
+    async fn token(&self, digest: &SecretDigest) -> Result<Option<StoredCredential>, StoreError> {
+        let digest = *digest;
+        self.readers
+            .read(move |conn| admin::token(conn, &digest))
+            .await
+    }
+
+    async fn grant_access(
+        &self,
+        company: CompanyId,
+        change: &AccessChange,
+    ) -> Result<(), StoreError> {
+        if change.is_empty() {
+            return Ok(());
+        }
+        let change = change.clone();
+        let now = Timestamp::now();
+        self.writer
+            .write(move |conn| access::grant(conn, company, &change, now))
+            .await
+    }
+
+    async fn revoke_access(
+        &self,
+        company: CompanyId,
+        change: &AccessChange,
+    ) -> Result<(), StoreError> {
+        if change.is_empty() {
+            return Ok(());
+        }
+        let change = change.clone();
+        self.writer
+            .write(move |conn| access::revoke(conn, company, &change))
+            .await
+    }
+
+    async fn list_api_grants(
+        &self,
+        company: CompanyId,
+        calls: &[CallId],
+    ) -> Result<Vec<CallGrants>, StoreError> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let calls = calls.to_vec();
+        self.readers
+            .read(move |conn| access::list(conn, company, &calls))
+            .await
+    }
+
+    async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError> {
+        let company = company.clone();
+        let now = Timestamp::now();
+        self.writer
+            .write(move |conn| admin::create_company(conn, &company, now))
+            .await
+    }
+
+    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        self.readers.read(admin::companies).await
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo, StoreError> {
+        let key = key.clone();
+        let now = Timestamp::now();
+        self.writer
+            .write(move |conn| admin::create_api_key(conn, &key, now))
+            .await
+    }
+
+    async fn api_keys(&self, company: Option<CompanyId>) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.readers
+            .read(move |conn| admin::api_keys(conn, company))
+            .await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        access_key: &str,
+        at: Timestamp,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        let access_key = access_key.to_owned();
+        self.writer
+            .write(move |conn| admin::revoke_api_key(conn, &access_key, at))
+            .await
+    }
+
+    async fn create_token(&self, token: &NewToken) -> Result<TokenInfo, StoreError> {
+        let token = token.clone();
+        let now = Timestamp::now();
+        self.writer
+            .write(move |conn| admin::create_token(conn, &token, now))
+            .await
+    }
+
+    async fn tokens(&self, company: Option<CompanyId>) -> Result<Vec<TokenInfo>, StoreError> {
+        self.readers
+            .read(move |conn| admin::tokens(conn, company))
+            .await
+    }
+
+    async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo, StoreError> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |conn| admin::revoke_token(conn, &id, at))
+            .await
+    }
+
+    async fn add_user(&self, user: &User) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.writer
+            .write(move |conn| admin::add_user(conn, &user))
+            .await
+    }
+
+    async fn users(&self, company: CompanyId) -> Result<Vec<User>, StoreError> {
+        self.readers
+            .read(move |conn| admin::users(conn, company))
+            .await
+    }
+
+    async fn set_calls_access(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        access: CallsAccess,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| admin::set_calls_access(conn, company, user, access))
+            .await
+    }
+
+    async fn add_call(&self, call: &Call) -> Result<(), StoreError> {
+        let call = call.clone();
+        self.writer
+            .write(move |conn| admin::add_call(conn, &call))
+            .await
+    }
+
+    async fn calls(&self, company: CompanyId) -> Result<Vec<Call>, StoreError> {
+        self.readers
+            .read(move |conn| admin::calls(conn, company))
+            .await
+    }
+
+    async fn add_share(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        self.writer
+            .write(move |conn| admin::add_share(conn, company, call, user, now))
+            .await
+    }
+
+    async fn remove_share(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |conn| admin::remove_share(conn, company, call, user))
+            .await
+    }
+
+    async fn call_access(
+        &self,
+        company: CompanyId,
+        call: CallId,
+    ) -> Result<CallAccessFacts, StoreError> {
+        self.readers
+            .read(move |conn| admin::call_access(conn, company, call))
+            .await
+    }
+
+    async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError> {
+        let seed = seed.clone();
+        let now = Timestamp::now();
+        self.writer
+            .write(move |conn| seed::apply(conn, &seed, now))
+            .await
+    }
+}

@@ -1,0 +1,723 @@
+//! The admin commands, run as the real binary against a database of their
+//! own: what an operator types and what they read back.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_callaccess");
+
+pub const ACME: &str = "1000000000000000001";
+
+/// A fresh database file in a temporary folder, and the binary pointed at it.
+pub struct Db {
+    pub dir: TempDir,
+    pub url: String,
+}
+
+impl Db {
+    pub fn fresh() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("x.db").display());
+        Self { dir, url }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("x.db")
+    }
+
+    /// Writes a file next to the database and returns its path as text.
+    pub fn file(&self, name: &str, content: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.display().to_string()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--database")
+            .arg(&self.url)
+            .args(args)
+            // The developer's own settings must not leak into a test.
+            .env_remove("CALLACCESS_DATABASE")
+            .env_remove("CALLACCESS_LOG_FORMAT")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?} failed: {stderr}{stdout}");
+        stdout
+    }
+
+    /// Runs a command with `--json` that must succeed; returns its answer.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let stdout = self.ok(&args);
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {stdout}"))
+    }
+
+    /// Runs a command that must fail as a command (exit 1, not a usage
+    /// error); returns its standard error and checks nothing went to stdout.
+    pub fn fail(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            output.stdout.is_empty(),
+            "{args:?} printed {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        stderr
+    }
+
+    /// Everything the admin commands can list about one company, as JSON.
+    pub fn snapshot(&self, company: &str) -> Value {
+        json!({
+            "companies": self.json(&["company", "list"]),
+            "users": self.json(&["user", "list", "--company", company]),
+            "calls": self.json(&["call", "list", "--company", company]),
+            "keys": self.json(&["key", "list"]),
+            "tokens": self.json(&["token", "list"]),
+        })
+    }
+}
+
+fn acme() -> Db {
+    let db = Db::fresh();
+    db.ok(&["company", "create", "--id", ACME, "--name", "Acme"]);
+    db
+}
+
+fn add_user(db: &Db, id: &str, access: &str) {
+    db.ok(&[
+        "user",
+        "add",
+        "--company",
+        ACME,
+        "--id",
+        id,
+        "--email",
+        &format!("u{id}@acme.test"),
+        "--calls-access",
+        access,
+    ]);
+}
+
+#[test]
+fn migrate_creates_and_then_finds_the_schema_current() {
+    let db = Db::fresh();
+    let first = db.json(&["migrate"]);
+    assert!(db.path().exists());
+    let version = first["schemaVersion"].as_i64().unwrap();
+    assert!(version >= 1, "{first}");
+    assert!(!first["applied"].as_array().unwrap().is_empty(), "{first}");
+
+    let again = db.ok(&["migrate"]);
+    assert!(
+        again.contains(&format!("is up to date (schema version {version})")),
+        "{again}"
+    );
+}
+
+#[test]
+fn companies_are_created_and_listed() {
+    let db = Db::fresh();
+    let created = db.json(&["company", "create", "--id", ACME, "--name", "Acme"]);
+    assert_eq!(created["id"], ACME);
+    assert_eq!(created["name"], "Acme");
+
+    let text = db.ok(&["company", "create", "--name", "  Globex Corp  "]);
+    assert!(text.starts_with("created company "), "{text}");
+
+    let listed = db.json(&["company", "list"]);
+    let companies = listed.as_array().unwrap();
+    assert_eq!(companies.len(), 2, "{listed}");
+    let acme = companies.iter().find(|c| c["id"] == ACME).unwrap();
+    assert_eq!(acme["name"], "Acme");
+    let globex = companies.iter().find(|c| c["id"] != ACME).unwrap();
+    assert_eq!(globex["name"], "Globex Corp");
+    assert_eq!(
+        globex["id"].as_str().unwrap().len(),
+        19,
+        "a random id has Gong's shape"
+    );
+
+    let text = db.ok(&["company", "list"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("ID "), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(ACME) && l.ends_with("Acme")),
+        "{text}"
+    );
+    // Columns line up: every row has its second column where the header has it.
+    let column = lines[0].find("PER SECOND").unwrap();
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l[column..].starts_with("default")),
+        "{text}"
+    );
+
+    let stderr = db.fail(&["company", "create", "--id", ACME, "--name", "Again"]);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("already exists"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let stderr = db.fail(&["company", "create", "--name", " "]);
+    assert_eq!(stderr, "error: a company name must not be empty\n");
+}
+
+#[test]
+fn api_keys_show_their_secret_once() {
+    let db = acme();
+    let created = db.json(&["key", "create", "--company", ACME]);
+    let key = created["accessKey"].as_str().unwrap().to_owned();
+    let secret = created["accessKeySecret"].as_str().unwrap().to_owned();
+    assert_eq!(created["company"], ACME);
+    assert_eq!(created["scopes"], Value::Null);
+    assert_eq!(created["revokedAt"], Value::Null);
+
+    let text = db.ok(&[
+        "key",
+        "create",
+        "--company",
+        ACME,
+        "--scope",
+        "api:call-user-access:read",
+        "--expires",
+        "90d",
+    ]);
+    assert!(text.contains("cannot be shown again"), "{text}");
+    assert!(text.contains("api:call-user-access:read"), "{text}");
+
+    let listed_json = db.ok(&["key", "list", "--json"]);
+    let listed_text = db.ok(&["key", "list", "--company", ACME]);
+    for listing in [&listed_json, &listed_text] {
+        assert!(listing.contains(&key), "{listing}");
+        assert!(
+            !listing.contains(&secret),
+            "a listing shows a secret: {listing}"
+        );
+        assert!(!listing.contains("ecret"), "{listing}");
+    }
+    let keys: Value = serde_json::from_str(&listed_json).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    let scoped = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["accessKey"] != key.as_str())
+        .unwrap();
+    assert_eq!(scoped["scopes"], json!(["api:call-user-access:read"]));
+    assert!(scoped["expiresAt"].is_string(), "{scoped}");
+    assert!(
+        listed_text
+            .lines()
+            .filter(|l| l.ends_with("active"))
+            .count()
+            == 2,
+        "{listed_text}"
+    );
+
+    let revoked = db.json(&["key", "revoke", &key]);
+    assert!(revoked["revokedAt"].is_string(), "{revoked}");
+    let listed = db.ok(&["key", "list"]);
+    let line = listed.lines().find(|l| l.starts_with(&key)).unwrap();
+    assert!(line.contains("revoked "), "{listed}");
+
+    let again = db.ok(&["key", "revoke", &key]);
+    assert!(
+        again.starts_with(&format!("API key {key} was already revoked at ")),
+        "{again}"
+    );
+
+    let stderr = db.fail(&["key", "revoke", "NOSUCHKEY"]);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("NOSUCHKEY"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn expiry_must_be_a_future_time_or_a_duration() {
+    let db = acme();
+    let stderr = db.fail(&["key", "create", "--company", ACME, "--expires", "tomorrow"]);
+    assert!(
+        stderr.starts_with("error: \"tomorrow\" is not an expiry"),
+        "{stderr}"
+    );
+    let stderr = db.fail(&[
+        "token",
+        "create",
+        "--company",
+        ACME,
+        "--scope",
+        "x",
+        "--expires",
+        "2001-01-01T00:00:00Z",
+    ]);
+    assert!(stderr.contains("is not in the future"), "{stderr}");
+    let created = db.json(&[
+        "key",
+        "create",
+        "--company",
+        ACME,
+        "--expires",
+        "2099-12-31T00:00:00Z",
+    ]);
+    assert_eq!(created["expiresAt"], "2099-12-31T00:00:00Z");
+    // The refused commands created nothing.
+    assert_eq!(db.json(&["key", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(db.json(&["token", "list"]), json!([]));
+}
+
+#[test]
+fn tokens_are_created_listed_and_revoked() {
+    let db = acme();
+    let created = db.json(&[
+        "token",
+        "create",
+        "--company",
+        ACME,
+        "--scope",
+        "api:call-user-access:read",
+        "--scope",
+        "api:call-user-access:write",
+    ]);
+    let token = created["token"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["scopes"],
+        json!(["api:call-user-access:read", "api:call-user-access:write"])
+    );
+
+    let listed = db.ok(&["token", "list", "--company", ACME]);
+    assert!(listed.contains(&id), "{listed}");
+    assert!(
+        !listed.contains(&token),
+        "a listing shows a token: {listed}"
+    );
+    let listed = db.ok(&["token", "list", "--json"]);
+    assert!(!listed.contains(&token), "{listed}");
+
+    let text = db.ok(&["token", "revoke", &id]);
+    assert_eq!(text, format!("revoked token {id}\n"));
+    let text = db.ok(&["token", "revoke", &id]);
+    assert!(text.contains("was already revoked"), "{text}");
+    let tokens = db.json(&["token", "list"]);
+    assert!(tokens[0]["revokedAt"].is_string(), "{tokens}");
+
+    // A token needs a scope.
+    let output = db.run(&["token", "create", "--company", ACME]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn users_are_added_listed_and_changed() {
+    let db = acme();
+    let added = db.json(&[
+        "user",
+        "add",
+        "--company",
+        ACME,
+        "--id",
+        "234599484848423",
+        "--email",
+        "ada@acme.test",
+    ]);
+    assert_eq!(
+        added,
+        json!({"company": ACME, "id": "234599484848423", "emailAddress": "ada@acme.test", "callsAccess": "none"})
+    );
+    add_user(&db, "11", "all");
+
+    let users = db.json(&["user", "list", "--company", ACME]);
+    let access: Vec<(&str, &str)> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap(),
+                u["callsAccess"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(access.len(), 2);
+    assert!(
+        access.contains(&("234599484848423", "none")) && access.contains(&("11", "all")),
+        "{users}"
+    );
+
+    let text = db.ok(&[
+        "user",
+        "set-access",
+        "--company",
+        ACME,
+        "--id",
+        "234599484848423",
+        "--calls-access",
+        "own",
+    ]);
+    assert_eq!(
+        text,
+        format!("user 234599484848423 of company {ACME} now has calls access own\n")
+    );
+    let text = db.ok(&["user", "list", "--company", ACME]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("234599484848423"))
+        .unwrap();
+    assert!(
+        line.contains(" own ") && line.ends_with("ada@acme.test"),
+        "{text}"
+    );
+
+    let stderr = db.fail(&[
+        "user",
+        "add",
+        "--company",
+        ACME,
+        "--id",
+        "12",
+        "--email",
+        "nobody",
+    ]);
+    assert_eq!(stderr, "error: \"nobody\" is not an email address\n");
+    let stderr = db.fail(&[
+        "user",
+        "set-access",
+        "--company",
+        ACME,
+        "--id",
+        "99",
+        "--calls-access",
+        "all",
+    ]);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("99"),
+        "{stderr}"
+    );
+    let output = db.run(&[
+        "user",
+        "set-access",
+        "--company",
+        ACME,
+        "--id",
+        "11",
+        "--calls-access",
+        "admin",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("\"admin\" is not a calls access level (expected all, own or none)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn calls_are_added_with_participants_and_listed() {
+    let db = acme();
+    for id in ["10", "11", "12"] {
+        add_user(&db, id, "none");
+    }
+    db.ok(&[
+        "call",
+        "add",
+        "--company",
+        ACME,
+        "--id",
+        "7782342274025937895",
+        "--title",
+        "Discovery call",
+        "--primary-user",
+        "10",
+        "--participant",
+        "11",
+        "--participant",
+        "12",
+    ]);
+    db.ok(&[
+        "call",
+        "add",
+        "--company",
+        ACME,
+        "--id",
+        "42",
+        "--primary-user",
+        "11",
+    ]);
+
+    let calls = db.json(&["call", "list", "--company", ACME]);
+    let discovery = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "7782342274025937895")
+        .unwrap();
+    assert_eq!(discovery["title"], "Discovery call");
+    assert_eq!(discovery["primaryUserId"], "10");
+    assert_eq!(discovery["participantIds"], json!(["11", "12"]));
+    let bare = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "42")
+        .unwrap();
+    assert_eq!(bare["title"], Value::Null);
+    assert_eq!(bare["participantIds"], json!([]));
+
+    let text = db.ok(&["call", "list", "--company", ACME]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("7782342274025937895"))
+        .unwrap();
+    assert!(
+        line.contains("11,12") && line.ends_with("Discovery call"),
+        "{text}"
+    );
+
+    let stderr = db.fail(&[
+        "call",
+        "add",
+        "--company",
+        ACME,
+        "--id",
+        "43",
+        "--primary-user",
+        "999",
+    ]);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("999"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn shares_are_added_shown_and_removed() {
+    let db = acme();
+    add_user(&db, "10", "none");
+    add_user(&db, "11", "none");
+    db.ok(&[
+        "call",
+        "add",
+        "--company",
+        ACME,
+        "--id",
+        "100",
+        "--primary-user",
+        "10",
+    ]);
+
+    let text = db.ok(&[
+        "share",
+        "add",
+        "--company",
+        ACME,
+        "--call",
+        "100",
+        "--user",
+        "11",
+    ]);
+    assert_eq!(text, "shared call 100 with user 11\n");
+    let grants = db.json(&["grants", "list", "--company", ACME, "--call", "100"]);
+    assert_eq!(
+        grants["users"],
+        json!([{"userId": "11", "emailAddress": "u11@acme.test", "routes": ["shared"]}])
+    );
+
+    let removed = db.json(&[
+        "share",
+        "remove",
+        "--company",
+        ACME,
+        "--call",
+        "100",
+        "--user",
+        "11",
+    ]);
+    assert_eq!(removed["shared"], false);
+    let grants = db.json(&["grants", "list", "--company", ACME, "--call", "100"]);
+    assert_eq!(grants["users"], json!([]));
+    let text = db.ok(&["grants", "list", "--company", ACME, "--call", "100"]);
+    assert!(text.contains("nobody can open this call"), "{text}");
+
+    let stderr = db.fail(&[
+        "share",
+        "remove",
+        "--company",
+        ACME,
+        "--call",
+        "100",
+        "--user",
+        "11",
+    ]);
+    assert_eq!(
+        stderr,
+        format!("error: call \"100\" is not shared with user \"11\" in company \"{ACME}\"\n")
+    );
+}
+
+#[test]
+fn grants_list_names_every_route() {
+    let db = Db::fresh();
+    let seed = db.file(
+        "routes.json",
+        &json!({"companies": [{
+            "id": ACME,
+            "name": "Acme",
+            "users": [
+                {"id": "1", "emailAddress": "granted@acme.test"},
+                {"id": "2", "emailAddress": "shared@acme.test"},
+                {"id": "3", "emailAddress": "all@acme.test", "callsAccess": "all"},
+                {"id": "4", "emailAddress": "primary@acme.test", "callsAccess": "own"},
+                {"id": "5", "emailAddress": "participant@acme.test", "callsAccess": "own"},
+                {"id": "6", "emailAddress": "outsider@acme.test", "callsAccess": "own"},
+                {"id": "7", "emailAddress": "none@acme.test"}
+            ],
+            "calls": [
+                {"id": "100", "title": "Discovery", "primaryUserId": "4", "participantIds": ["5", "7"]},
+                {"id": "101", "primaryUserId": "6"}
+            ],
+            "shares": [{"callId": "100", "userId": "2"}, {"callId": "100", "userId": "3"}],
+            "apiGrants": [{"callId": "100", "userId": "1"}]
+        }]})
+        .to_string(),
+    );
+    db.ok(&["import", &seed]);
+
+    let grants = db.json(&["grants", "list", "--company", ACME, "--call", "100"]);
+    assert_eq!(grants["call"]["id"], "100");
+    let routes: Vec<(String, Vec<String>)> = grants["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let routes = u["routes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect();
+            (u["userId"].as_str().unwrap().to_owned(), routes)
+        })
+        .collect();
+    let expected: Vec<(String, Vec<String>)> = [
+        ("1", vec!["api grant"]),
+        ("2", vec!["shared"]),
+        ("3", vec!["shared", "profile: all"]),
+        ("4", vec!["profile: own (primary user)"]),
+        ("5", vec!["profile: own (participant)"]),
+    ]
+    .into_iter()
+    .map(|(u, r)| (u.to_owned(), r.into_iter().map(str::to_owned).collect()))
+    .collect();
+    assert_eq!(routes, expected, "{grants}");
+
+    let text = db.ok(&["grants", "list", "--company", ACME, "--call", "100"]);
+    assert!(
+        text.starts_with(&format!("call 100 of company {ACME} \"Discovery\"\n")),
+        "{text}"
+    );
+    let line = text.lines().find(|l| l.starts_with("3 ")).unwrap();
+    assert!(
+        line.contains("all@acme.test") && line.ends_with("shared, profile: all"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("outsider") && !text.contains("none@acme.test"),
+        "{text}"
+    );
+
+    let stderr = db.fail(&["grants", "list", "--company", ACME, "--call", "999"]);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("999"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_company_is_a_clear_error() {
+    let db = acme();
+    for args in [
+        vec!["user", "list", "--company", "42"],
+        vec!["call", "list", "--company", "42"],
+        vec!["key", "create", "--company", "42"],
+        vec!["token", "list", "--company", "42"],
+        vec![
+            "user",
+            "add",
+            "--company",
+            "42",
+            "--id",
+            "1",
+            "--email",
+            "a@b",
+        ],
+        vec!["grants", "list", "--company", "42", "--call", "1"],
+    ] {
+        let stderr = db.fail(&args);
+        assert_eq!(stderr, "error: company \"42\" does not exist\n", "{args:?}");
+    }
+    assert_eq!(db.json(&["key", "list"]), json!([]));
+}
+
+#[test]
+fn bad_id_arguments_are_refused_with_the_id_message() {
+    let db = Db::fresh();
+    for (args, message) in [
+        (
+            vec!["user", "list", "--company", "12a"],
+            "\"12a\" is not a numeric id",
+        ),
+        (
+            vec!["company", "create", "--name", "x", "--id", "0"],
+            "\"0\" is not a valid id (ids start at 1)",
+        ),
+        (
+            vec!["call", "list", "--company", "9223372036854775808"],
+            "\"9223372036854775808\" is out of range (ids are at most 9223372036854775807)",
+        ),
+    ] {
+        let output = db.run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    // Usage errors are caught before the database is touched.
+    assert!(!db.path().exists());
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+    let db = Db::fresh();
+    let content = "these are my notes, not a database\n".repeat(50);
+    std::fs::write(db.path(), &content).unwrap();
+    for args in [
+        vec!["company", "list"],
+        vec!["migrate"],
+        vec!["company", "create", "--name", "x"],
+    ] {
+        let stderr = db.fail(&args);
+        assert!(
+            stderr.starts_with(&format!("error: cannot open {}: ", db.url)),
+            "{stderr}"
+        );
+        assert!(stderr.contains("not a callaccess database"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(db.path()).unwrap(), content);
+}

@@ -1,0 +1,379 @@
+//! `TestApp`: a server on 127.0.0.1:0 over its own SQLite file, and a small
+//! fixed world of users and calls that every rule can be tested on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use callaccess::db::{open_store, DatabaseUrl};
+use callaccess::http::Limits;
+use callaccess_domain::secret;
+use callaccess_domain::{
+    Call, CallId, CallsAccess, CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, Scope, Store,
+    User, UserId,
+};
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const PATH: &str = "/v2/calls/users-access";
+
+/// The fixed world of one company. Ids are offset per company so that two
+/// companies never share an id by accident (except where a test wants it).
+pub mod ids {
+    pub const NONE_A: i64 = 1001; // profile none
+    pub const NONE_B: i64 = 1002; // profile none, primary user of CALL_2
+    pub const SHARED: i64 = 1003; // profile none, CALL_1 is shared with them
+    pub const ALL: i64 = 1004; // profile all
+    pub const OWN_PRIMARY: i64 = 1005; // profile own, primary user of CALL_1
+    pub const OWN_PARTICIPANT: i64 = 1006; // profile own, participant of CALL_1
+    pub const OWN_OTHER: i64 = 1007; // profile own, on no call
+    pub const CALL_1: i64 = 7_782_342_274_025_937_001;
+    pub const CALL_2: i64 = 7_782_342_274_025_937_002;
+    pub const CALL_3: i64 = 7_782_342_274_025_937_003;
+    pub const UNKNOWN_CALL: i64 = 7_782_342_274_025_937_999;
+    pub const UNKNOWN_USER: i64 = 1999;
+}
+
+pub fn call(n: i64) -> CallId {
+    CallId::from_i64(n).unwrap()
+}
+pub fn user(n: i64) -> UserId {
+    UserId::from_i64(n).unwrap()
+}
+
+/// A credential to send.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Basic(String, String),
+    Bearer(String),
+    Raw(String),
+}
+
+impl Auth {
+    fn header(&self) -> Option<String> {
+        match self {
+            Auth::None => None,
+            Auth::Basic(k, s) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{k}:{s}"))
+            )),
+            Auth::Bearer(t) => Some(format!("Bearer {t}")),
+            Auth::Raw(r) => Some(r.clone()),
+        }
+    }
+}
+
+/// One company of the fixed world, with a full-access API key.
+#[derive(Clone, Debug)]
+pub struct Company {
+    pub id: CompanyId,
+    pub auth: Auth,
+    pub access_key: String,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Checks the envelope every response shares and returns `errors`.
+    pub fn errors(&self) -> Vec<String> {
+        self.assert_request_id();
+        let errors = self.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors in {}", self.body));
+        errors
+            .iter()
+            .map(|e| e.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// `requestId` is 19 characters of [0-9a-z] and equals `x-traceid`.
+    pub fn assert_request_id(&self) -> String {
+        let id = self.body["requestId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no requestId in {}", self.body));
+        assert_eq!(id.len(), 19, "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()),
+            "{id}"
+        );
+        assert_eq!(self.headers["x-traceid"].to_str().unwrap(), id);
+        id.to_owned()
+    }
+
+    pub fn assert_error(&self, status: u16, first: &str) -> Vec<String> {
+        assert_eq!(self.status, status, "{}", self.body);
+        let errors = self.errors();
+        assert_eq!(errors[0], first, "{errors:?}");
+        errors
+    }
+
+    pub fn assert_ok(&self) {
+        assert_eq!(self.status, 200, "{}", self.body);
+        self.assert_request_id();
+        assert!(self.body.get("errors").is_none());
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub dir: Arc<TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_in(Arc::new(tempfile::tempdir().unwrap()), Limits::default()).await
+    }
+
+    pub async fn spawn_with(limits: Limits) -> Self {
+        Self::spawn_in(Arc::new(tempfile::tempdir().unwrap()), limits).await
+    }
+
+    pub fn db_path(dir: &TempDir) -> PathBuf {
+        dir.path().join("callaccess.db")
+    }
+
+    /// Serves the database in `dir`; bound before the server task starts, so
+    /// requests can be sent at once.
+    pub async fn spawn_in(dir: Arc<TempDir>, limits: Limits) -> Self {
+        let store = open_store(&DatabaseUrl::Sqlite(Self::db_path(&dir)))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(callaccess::server::serve(
+            listener,
+            store.clone(),
+            limits,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            store,
+            dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and closes the store; returns the folder
+    /// so a test can start again on the same database.
+    pub async fn stop(mut self) -> Arc<TempDir> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self.store.close().await.unwrap();
+        self.dir.clone()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(h) = auth.header() {
+            request = request.header("authorization", h);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn send(&self, method: Method, auth: &Auth, body: Value) -> Reply {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        self.request(
+            method,
+            PATH,
+            auth,
+            Some(bytes),
+            &[("content-type", "application/json")],
+        )
+        .await
+    }
+
+    pub async fn put(&self, auth: &Auth, body: Value) -> Reply {
+        self.send(Method::PUT, auth, body).await
+    }
+    pub async fn delete(&self, auth: &Auth, body: Value) -> Reply {
+        self.send(Method::DELETE, auth, body).await
+    }
+    pub async fn post(&self, auth: &Auth, body: Value) -> Reply {
+        self.send(Method::POST, auth, body).await
+    }
+
+    /// PUT of one call and some users, checked to succeed.
+    pub async fn grant(&self, auth: &Auth, call: i64, users: &[i64]) {
+        let users: Vec<String> = users.iter().map(i64::to_string).collect();
+        self.put(
+            auth,
+            json!({"callAccessList": [{"callId": call.to_string(), "userIds": users}]}),
+        )
+        .await
+        .assert_ok();
+    }
+
+    /// The API grants of some calls, as POST lists them.
+    pub async fn listed(&self, auth: &Auth, calls: &[i64]) -> Vec<(String, Vec<String>)> {
+        let ids: Vec<String> = calls.iter().map(i64::to_string).collect();
+        let reply = self.post(auth, json!({"filter": {"callIds": ids}})).await;
+        reply.assert_ok();
+        reply.body["callAccessList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                let users = entry["users"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["userId"].as_str().unwrap().to_owned())
+                    .collect();
+                (entry["callId"].as_str().unwrap().to_owned(), users)
+            })
+            .collect()
+    }
+
+    /// Users with an API grant on one call.
+    pub async fn grantees(&self, auth: &Auth, call: i64) -> Vec<String> {
+        self.listed(auth, &[call]).await.remove(0).1
+    }
+
+    /// Creates a company with the fixed world and a full-access key.
+    pub async fn company(&self, id: i64) -> Company {
+        create_world(self.store.as_ref(), id).await
+    }
+
+    pub async fn token(&self, company: &Company, scopes: &[&str]) -> Auth {
+        let token = secret::generate_secret();
+        self.store
+            .create_token(&NewToken {
+                company: company.id,
+                digest: secret::digest(&token),
+                scopes: scopes.iter().map(|s| Scope::parse(s).unwrap()).collect(),
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        Auth::Bearer(token)
+    }
+}
+
+pub async fn create_world(store: &dyn Store, id: i64) -> Company {
+    use ids::*;
+    let company = CompanyId::from_i64(id).unwrap();
+    store
+        .create_company(&NewCompany {
+            id: company,
+            name: format!("Company {id}"),
+            rate_limit: RateLimit::default(),
+        })
+        .await
+        .unwrap();
+    let profiles = [
+        (NONE_A, CallsAccess::None),
+        (NONE_B, CallsAccess::None),
+        (SHARED, CallsAccess::None),
+        (ALL, CallsAccess::All),
+        (OWN_PRIMARY, CallsAccess::Own),
+        (OWN_PARTICIPANT, CallsAccess::Own),
+        (OWN_OTHER, CallsAccess::Own),
+    ];
+    for (uid, access) in profiles {
+        store
+            .add_user(&User {
+                company,
+                id: user(uid),
+                email_address: format!("u{uid}@c{id}.test"),
+                calls_access: access,
+            })
+            .await
+            .unwrap();
+    }
+    let calls = [
+        (CALL_1, OWN_PRIMARY, vec![OWN_PARTICIPANT]),
+        (CALL_2, NONE_B, vec![]),
+        (CALL_3, NONE_A, vec![]),
+    ];
+    for (cid, primary, participants) in calls {
+        store
+            .add_call(&Call {
+                company,
+                id: call(cid),
+                title: Some(format!("call {cid}")),
+                primary_user_id: user(primary),
+                participant_ids: participants.into_iter().map(user).collect(),
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .add_share(company, call(CALL_1), user(SHARED))
+        .await
+        .unwrap();
+    let access_key = secret::generate_access_key();
+    let key_secret = secret::generate_secret();
+    store
+        .create_api_key(&NewApiKey {
+            access_key: access_key.clone(),
+            company,
+            digest: secret::digest(&key_secret),
+            scopes: None,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    Company {
+        id: company,
+        auth: Auth::Basic(access_key.clone(), key_secret),
+        access_key,
+    }
+}
+
+/// `{"callAccessList":[{"callId":C,"userIds":[U…]}]}` with string ids.
+pub fn change(call: i64, users: &[i64]) -> Value {
+    let users: Vec<String> = users.iter().map(i64::to_string).collect();
+    json!({"callAccessList": [{"callId": call.to_string(), "userIds": users}]})
+}
