@@ -66,6 +66,8 @@ macro_rules! contract_tests {
             seed_rejects_credentials_of_another_company_and_changes_nothing,
             seed_rejects_missing_references_and_changes_nothing,
             ping_answers,
+            rate_limits_are_set_and_travel_with_credentials,
+            rate_budgets_are_shared_and_kept_per_company_and_window,
         );
     };
 }
@@ -1293,4 +1295,116 @@ pub async fn seed_rejects_missing_references_and_changes_nothing(store: &dyn Sto
 pub async fn ping_answers(store: &dyn Store) {
     store.ping().await.unwrap();
     assert!(!store.backend().is_empty());
+}
+
+pub async fn rate_limits_are_set_and_travel_with_credentials(store: &dyn Store) {
+    world(store).await;
+    let limit = RateLimit {
+        per_second: Limit::Max(7),
+        per_day: Limit::Off,
+    };
+    let updated = store.set_rate_limit(company(ACME), limit).await.unwrap();
+    assert_eq!(updated.rate_limit, limit);
+    let listed = store.companies().await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .find(|c| c.id == company(ACME))
+            .unwrap()
+            .rate_limit,
+        limit
+    );
+    assert_eq!(
+        listed
+            .iter()
+            .find(|c| c.id == company(GLOBEX))
+            .unwrap()
+            .rate_limit,
+        RateLimit::default()
+    );
+    let missing = store
+        .set_rate_limit(company(4242), limit)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.to_string(), "company \"4242\" does not exist");
+
+    store
+        .create_api_key(&NewApiKey {
+            access_key: "RATEKEY".to_owned(),
+            company: company(ACME),
+            digest: digest("rate-key-secret-0123"),
+            scopes: None,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let key = store.api_key("RATEKEY").await.unwrap().unwrap();
+    assert_eq!(key.rate_limit, limit);
+    store
+        .create_token(&NewToken {
+            company: company(ACME),
+            digest: digest("rate-token-0123456789"),
+            scopes: vec![Scope::parse(Scope::READ).unwrap()],
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let token = store
+        .token(&digest("rate-token-0123456789"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.rate_limit, limit);
+    // Back to the server's defaults.
+    store
+        .set_rate_limit(company(ACME), RateLimit::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.api_key("RATEKEY").await.unwrap().unwrap().rate_limit,
+        RateLimit::default()
+    );
+}
+
+pub async fn rate_budgets_are_shared_and_kept_per_company_and_window(store: &dyn Store) {
+    use crate::RateWindow;
+    use std::time::Duration;
+    world(store).await;
+    // A budget of 3 that refills one per hour: the test cannot outlive it.
+    let hour = Duration::from_secs(3600);
+    for _ in 0..3 {
+        assert_eq!(
+            store
+                .rate_acquire(company(ACME), RateWindow::Day, hour, 3)
+                .await
+                .unwrap(),
+            Ok(())
+        );
+    }
+    let wait = store
+        .rate_acquire(company(ACME), RateWindow::Day, hour, 3)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(wait > Duration::from_secs(3500) && wait <= hour, "{wait:?}");
+    // Another window and another company have budgets of their own.
+    assert_eq!(
+        store
+            .rate_acquire(company(ACME), RateWindow::Second, hour, 1)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert!(store
+        .rate_acquire(company(ACME), RateWindow::Second, hour, 1)
+        .await
+        .unwrap()
+        .is_err());
+    assert_eq!(
+        store
+            .rate_acquire(company(GLOBEX), RateWindow::Day, hour, 3)
+            .await
+            .unwrap(),
+        Ok(())
+    );
 }

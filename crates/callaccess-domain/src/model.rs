@@ -233,6 +233,45 @@ pub struct StoredCredential {
     pub scopes: Option<Vec<Scope>>,
     pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// The owning company's own rate limits, read with the credential so that
+    /// a request needs one lookup before it is counted.
+    pub rate_limit: RateLimit,
+}
+
+/// One of a company's rate-limit budgets, kept apart in shared state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateWindow {
+    Second,
+    Day,
+}
+
+impl RateWindow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Second => "second",
+            Self::Day => "day",
+        }
+    }
+}
+
+/// The generic cell rate algorithm on one stored value, the theoretical
+/// arrival time (`tat`, microseconds since the epoch): a budget of `burst`
+/// requests that refills one request every `emission` microseconds.
+///
+/// Returns `Ok(new_tat)` if a request arriving at `now` is admitted, or
+/// `Err(wait)`, the microseconds until one would be. Backends that share
+/// limits across nodes store `tat` per (company, window) and apply this in
+/// one transaction.
+pub fn gcra(tat: Option<i64>, now: i64, emission: i64, burst: u32) -> Result<i64, i64> {
+    let emission = emission.max(1);
+    let tat = tat.unwrap_or(now).max(now);
+    let new_tat = tat.saturating_add(emission);
+    let allow_at = new_tat.saturating_sub(emission.saturating_mul(i64::from(burst)));
+    if allow_at <= now {
+        Ok(new_tat)
+    } else {
+        Err(allow_at - now)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,6 +412,29 @@ mod tests {
         assert_eq!(t.unix(), 1_893_456_000);
         assert_eq!(t.to_string(), "2030-01-01T00:00:00Z");
         assert!(Timestamp::parse_rfc3339("2030-01-01").is_err());
+    }
+
+    #[test]
+    fn gcra_admits_a_burst_then_one_per_emission() {
+        let (emission, burst) = (1_000_000, 3);
+        let mut tat = None;
+        for _ in 0..3 {
+            tat = Some(gcra(tat, 0, emission, burst).unwrap());
+        }
+        assert_eq!(gcra(tat, 0, emission, burst), Err(1_000_000));
+        assert_eq!(gcra(tat, 400_000, emission, burst), Err(600_000));
+        let after = gcra(tat, 1_000_000, emission, burst).unwrap();
+        assert_eq!(
+            gcra(Some(after), 1_000_000, emission, burst),
+            Err(1_000_000)
+        );
+        // A long pause refills the whole budget, never more.
+        let rested = Some(after);
+        let mut t = rested;
+        for _ in 0..3 {
+            t = Some(gcra(t, 100_000_000, emission, burst).unwrap());
+        }
+        assert!(gcra(t, 100_000_000, emission, burst).is_err());
     }
 
     #[test]

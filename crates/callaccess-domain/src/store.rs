@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use crate::ids::{CallId, CompanyId, UserId};
 use crate::model::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallsAccess, Company, NewApiKey,
-    NewCompany, NewToken, SecretDigest, StoredCredential, Timestamp, TokenInfo, User,
+    NewCompany, NewToken, RateLimit, RateWindow, SecretDigest, StoredCredential, Timestamp,
+    TokenInfo, User,
 };
 use crate::seed::{Seed, SeedSummary};
 
@@ -97,6 +98,26 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError>;
     async fn companies(&self) -> Result<Vec<Company>, StoreError>;
+    /// `NotFound` if there is no such company. Takes effect on the next request.
+    async fn set_rate_limit(
+        &self,
+        company: CompanyId,
+        limit: RateLimit,
+    ) -> Result<Company, StoreError>;
+
+    // --- rate limits shared by every node on the database ---
+
+    /// Counts one request of `company` against the `window` budget of
+    /// `burst` requests refilled one per `emission` (see
+    /// [`crate::model::gcra`]), atomically. `Ok(Ok(()))`: admitted.
+    /// `Ok(Err(wait))`: refused; the next request is admitted after `wait`.
+    async fn rate_acquire(
+        &self,
+        company: CompanyId,
+        window: RateWindow,
+        emission: std::time::Duration,
+        burst: u32,
+    ) -> Result<Result<(), std::time::Duration>, StoreError>;
 
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo, StoreError>;
     /// All keys, or one company's, by creation time.

@@ -114,3 +114,14 @@ CREATE TABLE api_grants (
 -- need no index on the referencing side.
 CREATE INDEX api_keys_by_company ON api_keys (company_id, created_at);
 CREATE INDEX tokens_by_company ON tokens (company_id, created_at);
+
+-- Rate-limit budgets shared by every server on this database: the GCRA
+-- "theoretical arrival time" of each company's per-second and per-day
+-- budget, in microseconds since the epoch. One row per (company, budget);
+-- a request is admitted when the budget, refilled up to now, has room.
+CREATE TABLE rate_limit_state (
+    company_id  INTEGER NOT NULL REFERENCES companies (id),
+    budget      TEXT    NOT NULL CHECK (budget IN ('second', 'day')),
+    tat         INTEGER NOT NULL,
+    PRIMARY KEY (company_id, budget)
+) WITHOUT ROWID;

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 
+use callaccess_domain::gcra;
 use callaccess_domain::secret::token_id;
 use callaccess_domain::{
     ApiKeyInfo, Call, CallAccessFacts, CallId, CallsAccess, Company, CompanyId, NewApiKey,
-    NewCompany, NewToken, RateLimit, SecretDigest, StoreError, StoredCredential, Timestamp,
-    TokenInfo, User, UserId,
+    NewCompany, NewToken, RateLimit, RateWindow, SecretDigest, StoreError, StoredCredential,
+    Timestamp, TokenInfo, User, UserId,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -53,24 +54,74 @@ pub(crate) fn create_company(
     })
 }
 
+fn company_row(row: &Row<'_>) -> rusqlite::Result<Company> {
+    Ok(Company {
+        id: rows::company_at(row, 0)?,
+        name: row.get(1)?,
+        rate_limit: RateLimit {
+            per_second: rows::limit_at(row, 2)?,
+            per_day: rows::limit_at(row, 3)?,
+        },
+        created_at: timestamp_at(row, 4)?,
+    })
+}
+
 pub(crate) fn companies(conn: &Connection) -> Result<Vec<Company>, Fail> {
     let mut statement = conn.prepare_cached(
         "SELECT id, name, per_second_limit, per_day_limit, created_at FROM companies ORDER BY id",
     )?;
     let companies = statement
-        .query_map([], |row| {
-            Ok(Company {
-                id: rows::company_at(row, 0)?,
-                name: row.get(1)?,
-                rate_limit: RateLimit {
-                    per_second: rows::limit_at(row, 2)?,
-                    per_day: rows::limit_at(row, 3)?,
-                },
-                created_at: timestamp_at(row, 4)?,
-            })
-        })?
+        .query_map([], company_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(companies)
+}
+
+pub(crate) fn set_rate_limit(
+    conn: &Connection,
+    company: CompanyId,
+    limit: RateLimit,
+) -> Result<Company, Fail> {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE companies SET per_second_limit = ?2, per_day_limit = ?3 WHERE id = ?1
+             RETURNING id, name, per_second_limit, per_day_limit, created_at",
+        )?
+        .query_row(
+            params![
+                company.get(),
+                rows::limit_value(limit.per_second),
+                rows::limit_value(limit.per_day)
+            ],
+            company_row,
+        )
+        .optional()?;
+    updated.ok_or_else(|| rows::no_company(company).into())
+}
+
+/// One GCRA step on the stored arrival time of (company, window).
+pub(crate) fn rate_acquire(
+    conn: &Connection,
+    company: CompanyId,
+    window: RateWindow,
+    now_micros: i64,
+    emission_micros: i64,
+    burst: u32,
+) -> Result<Result<(), i64>, Fail> {
+    let tat: Option<i64> = conn
+        .prepare_cached("SELECT tat FROM rate_limit_state WHERE company_id = ?1 AND budget = ?2")?
+        .query_row(params![company.get(), window.as_str()], |row| row.get(0))
+        .optional()?;
+    match gcra(tat, now_micros, emission_micros, burst) {
+        Ok(new_tat) => {
+            conn.prepare_cached(
+                "INSERT INTO rate_limit_state (company_id, budget, tat) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (company_id, budget) DO UPDATE SET tat = excluded.tat",
+            )?
+            .execute(params![company.get(), window.as_str(), new_tat])?;
+            Ok(Ok(()))
+        }
+        Err(wait) => Ok(Err(wait)),
+    }
 }
 
 // --- api keys ---
@@ -181,7 +232,9 @@ pub(crate) fn api_key(
 ) -> Result<Option<StoredCredential>, Fail> {
     let credential = conn
         .prepare_cached(
-            "SELECT company_id, secret_digest, scopes, expires_at, revoked_at FROM api_keys WHERE access_key = ?1",
+            "SELECT k.company_id, k.secret_digest, k.scopes, k.expires_at, k.revoked_at,
+                    c.per_second_limit, c.per_day_limit
+             FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = ?1",
         )?
         .query_row([access_key], |row| {
             Ok(StoredCredential {
@@ -190,6 +243,10 @@ pub(crate) fn api_key(
                 scopes: rows::scopes_at(row, 2)?,
                 expires_at: optional_timestamp_at(row, 3)?,
                 revoked_at: optional_timestamp_at(row, 4)?,
+                rate_limit: RateLimit {
+                    per_second: rows::limit_at(row, 5)?,
+                    per_day: rows::limit_at(row, 6)?,
+                },
             })
         })
         .optional()?;
@@ -286,7 +343,11 @@ pub(crate) fn token(
     digest: &SecretDigest,
 ) -> Result<Option<StoredCredential>, Fail> {
     let credential = conn
-        .prepare_cached("SELECT company_id, digest, scopes, expires_at, revoked_at FROM tokens WHERE digest = ?1")?
+        .prepare_cached(
+            "SELECT t.company_id, t.digest, t.scopes, t.expires_at, t.revoked_at,
+                    c.per_second_limit, c.per_day_limit
+             FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = ?1",
+        )?
         .query_row([digest.0.as_slice()], |row| {
             Ok(StoredCredential {
                 company: rows::company_at(row, 0)?,
@@ -294,6 +355,10 @@ pub(crate) fn token(
                 scopes: Some(rows::scopes_at(row, 2)?.unwrap_or_default()),
                 expires_at: optional_timestamp_at(row, 3)?,
                 revoked_at: optional_timestamp_at(row, 4)?,
+                rate_limit: RateLimit {
+                    per_second: rows::limit_at(row, 5)?,
+                    per_day: rows::limit_at(row, 6)?,
+                },
             })
         })
         .optional()?;

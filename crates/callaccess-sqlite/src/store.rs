@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, CallsAccess, Company,
-    CompanyId, NewApiKey, NewCompany, NewToken, SecretDigest, Store, StoreError, StoredCredential,
-    Timestamp, TokenInfo, User, UserId,
+    CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow, SecretDigest, Store,
+    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
 };
 
 use crate::open::{self, Found};
@@ -204,6 +205,34 @@ impl Store for SqliteStore {
 
     async fn companies(&self) -> Result<Vec<Company>, StoreError> {
         self.readers.read(admin::companies).await
+    }
+
+    async fn set_rate_limit(
+        &self,
+        company: CompanyId,
+        limit: RateLimit,
+    ) -> Result<Company, StoreError> {
+        self.writer
+            .write(move |conn| admin::set_rate_limit(conn, company, limit))
+            .await
+    }
+
+    async fn rate_acquire(
+        &self,
+        company: CompanyId,
+        window: RateWindow,
+        emission: Duration,
+        burst: u32,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        let emission = i64::try_from(emission.as_micros()).unwrap_or(i64::MAX);
+        let outcome = self
+            .writer
+            .write(move |conn| admin::rate_acquire(conn, company, window, now, emission, burst))
+            .await?;
+        Ok(outcome.map_err(|wait| Duration::from_micros(u64::try_from(wait).unwrap_or(0))))
     }
 
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo, StoreError> {
