@@ -104,9 +104,9 @@ impl fmt::Display for CallsAccess {
     }
 }
 
-/// One rate limit setting of a company.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One rate limit setting of a company. Serialised as the seed file writes
+/// it: a number, `"off"`, or `"default"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Limit {
     /// Whatever the server is configured with.
     #[default]
@@ -115,6 +115,16 @@ pub enum Limit {
     Off,
     /// At most this many requests in the window.
     Max(u32),
+}
+
+impl Serialize for Limit {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Default => serializer.serialize_str("default"),
+            Self::Off => serializer.serialize_str("off"),
+            Self::Max(n) => serializer.serialize_u32(*n),
+        }
+    }
 }
 
 /// A company's own rate limits; `Default` defers to the server's settings.

@@ -243,7 +243,14 @@ fn checkpoint(conn: &Connection) {
 
 /// Runs one batch in one transaction and answers every job in it.
 fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
+    let started = std::time::Instant::now();
     let failure = run_batch(conn, batch).err();
+    // The batch's whole transaction including its fsync: what every request
+    // in it waited for once it reached the writer.
+    metrics::histogram!("callaccess_store_commit_seconds", "backend" => "sqlite")
+        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("callaccess_store_batch_size", "backend" => "sqlite")
+        .record(batch.len() as f64);
     if let Some(failure) = &failure {
         tracing::error!(error = %failure, jobs = batch.len(), "a write batch failed");
         if !conn.is_autocommit() {

@@ -55,7 +55,7 @@ async fn execute(
 ) -> anyhow::Result<String> {
     let now = Timestamp::now();
     match command {
-        Command::Serve(_) => bail!("serve is not an admin command"),
+        Command::Serve(_) | Command::Config(_) => bail!("not an admin command"),
         Command::Migrate(_) => bail!("migrate is handled before the store is opened"),
         Command::Import(args) => {
             let seed = seed.context("the seed file was not read")?;
@@ -168,6 +168,30 @@ async fn company(command: CompanyCommand, store: &dyn Store) -> anyhow::Result<S
                     &["ID", "PER SECOND", "PER DAY", "CREATED", "NAME"],
                     rows,
                     "no companies",
+                )
+            })
+        }
+        CompanyCommand::SetRateLimit {
+            company,
+            per_second,
+            per_day,
+            output,
+        } => {
+            let current = require_company(store, company).await?;
+            if per_second.is_none() && per_day.is_none() {
+                bail!("nothing to change: give --per-second, --per-day or both");
+            }
+            let wanted = RateLimit {
+                per_second: per_second.unwrap_or(current.rate_limit.per_second),
+                per_day: per_day.unwrap_or(current.rate_limit.per_day),
+            };
+            let updated = store.set_rate_limit(company, wanted).await?;
+            render(&output, &updated, || {
+                format!(
+                    "company {} now allows {} per second and {} per day\n",
+                    updated.id,
+                    limit(updated.rate_limit.per_second),
+                    limit(updated.rate_limit.per_day)
                 )
             })
         }

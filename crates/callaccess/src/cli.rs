@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -20,15 +21,20 @@ pub struct Cli {
     #[arg(long, global = true, env = "CALLACCESS_DATABASE", value_name = "URL")]
     pub database: Option<String>,
 
-    /// Log format.
-    #[arg(long, global = true, env = "CALLACCESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Configuration file (TOML; see `callaccess config default`).
+    #[arg(long, global = true, env = "CALLACCESS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format [default: text]
+    #[arg(long, global = true, env = "CALLACCESS_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
@@ -37,7 +43,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(OutputArgs),
     /// Apply a seed file (docs/SEED.md) to the database and exit.
@@ -63,16 +69,32 @@ pub enum Command {
     /// Inspect who can open a call and why.
     #[command(subcommand)]
     Grants(GrantsCommand),
+    /// Show configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a configuration file with every default, commented.
+    Default,
+    /// Print the settings `serve` would run with (flags, environment, file,
+    /// defaults), with any password hidden.
+    Show(Box<ServeArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "CALLACCESS_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "CALLACCESS_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Serve GET /metrics on this address instead of on --listen.
+    #[arg(long, env = "CALLACCESS_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// Apply this seed file before accepting requests.
-    #[arg(long, env = "CALLACCESS_SEED")]
+    #[arg(long, env = "CALLACCESS_SEED", value_name = "FILE")]
     pub seed: Option<PathBuf>,
 
     /// Start on a fresh temporary database with a demo company, and print a
@@ -80,21 +102,69 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
-    /// Largest accepted request body in bytes (larger: 413).
-    #[arg(long, env = "CALLACCESS_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024))]
-    pub max_body_bytes: u64,
+    /// Largest accepted request body in bytes; larger gets 413 [default: 1048576]
+    #[arg(long, env = "CALLACCESS_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
 
-    /// Most (call, user) pairs in one PUT or DELETE, and call ids in one POST.
-    #[arg(long, env = "CALLACCESS_MAX_PAIRS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub max_pairs: u64,
+    /// Most (call, user) pairs in one PUT or DELETE, and call ids in one POST [default: 10000]
+    #[arg(long, env = "CALLACCESS_MAX_PAIRS", value_name = "N")]
+    pub max_pairs: Option<usize>,
+
+    /// A request taking longer is answered 503 [default: 30s]
+    #[arg(long, env = "CALLACCESS_REQUEST_TIMEOUT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub request_timeout: Option<Duration>,
+
+    /// A client must send its request headers within this time [default: 10s]
+    #[arg(long, env = "CALLACCESS_HEADER_READ_TIMEOUT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub header_read_timeout: Option<Duration>,
+
+    /// A client must send its whole body within this time; else 408 [default: 30s]
+    #[arg(long, env = "CALLACCESS_BODY_READ_TIMEOUT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub body_read_timeout: Option<Duration>,
+
+    /// Connections served at once; more wait to be accepted [default: 1024]
+    #[arg(long, env = "CALLACCESS_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// On SIGTERM or SIGINT, how long requests in flight may take [default: 30s]
+    #[arg(long, env = "CALLACCESS_SHUTDOWN_GRACE", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub shutdown_grace: Option<Duration>,
+
+    /// Requests per second per company, a number or off; a company's own setting wins [default: 3]
+    #[arg(long, env = "CALLACCESS_RATE_LIMIT_PER_SECOND", value_name = "N|off")]
+    pub rate_limit_per_second: Option<crate::config::LimitSetting>,
+
+    /// Requests per day window per company, a number or off [default: 10000]
+    #[arg(long, env = "CALLACCESS_RATE_LIMIT_PER_DAY", value_name = "N|off")]
+    pub rate_limit_per_day: Option<crate::config::LimitSetting>,
+
+    /// Length of the daily budget's window; change only for tests [default: 1d]
+    #[arg(long, env = "CALLACCESS_RATE_LIMIT_DAY_WINDOW", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub rate_limit_day_window: Option<Duration>,
 }
 
 impl ServeArgs {
-    pub fn limits(&self) -> crate::http::Limits {
-        // Both values are range-checked by clap to fit comfortably in usize.
-        crate::http::Limits {
-            max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
-            max_pairs: usize::try_from(self.max_pairs).unwrap_or(usize::MAX),
+    /// What these flags and environment variables set.
+    pub fn overrides(
+        &self,
+        database: Option<DatabaseUrl>,
+        log_format: Option<LogFormat>,
+    ) -> crate::config::Overrides {
+        crate::config::Overrides {
+            database,
+            log_format,
+            listen: self.listen,
+            metrics_listen: self.metrics_listen,
+            max_connections: self.max_connections,
+            shutdown_grace: self.shutdown_grace,
+            max_body_bytes: self.max_body_bytes,
+            max_pairs: self.max_pairs,
+            request_timeout: self.request_timeout,
+            header_read_timeout: self.header_read_timeout,
+            body_read_timeout: self.body_read_timeout,
+            rate_limit_per_second: self.rate_limit_per_second,
+            rate_limit_per_day: self.rate_limit_per_day,
+            rate_limit_day_window: self.rate_limit_day_window,
         }
     }
 }
@@ -151,6 +221,28 @@ pub enum CompanyCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Set a company's own rate limits; each is a number, `off`, or
+    /// `default` (the server's setting). A limit not given is kept.
+    SetRateLimit {
+        #[arg(long, value_parser = company_id)]
+        company: callaccess_domain::CompanyId,
+        #[arg(long, value_name = "N|off|default", value_parser = company_limit)]
+        per_second: Option<callaccess_domain::Limit>,
+        #[arg(long, value_name = "N|off|default", value_parser = company_limit)]
+        per_day: Option<callaccess_domain::Limit>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+fn company_limit(s: &str) -> Result<callaccess_domain::Limit, String> {
+    if s.eq_ignore_ascii_case("default") {
+        return Ok(callaccess_domain::Limit::Default);
+    }
+    match s.parse::<crate::config::LimitSetting>()? {
+        crate::config::LimitSetting::Off => Ok(callaccess_domain::Limit::Off),
+        crate::config::LimitSetting::Max(n) => Ok(callaccess_domain::Limit::Max(n.get())),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,7 +408,28 @@ pub enum GrantsCommand {
 }
 
 /// Runs a parsed command line; errors are printed to stderr as one line each.
+/// Exit codes: 0 success, 1 the command failed, 2 bad arguments or settings.
 pub fn run(cli: Cli) -> std::process::ExitCode {
+    let usage = |message: String| {
+        eprintln!("error: {message}");
+        std::process::ExitCode::from(2)
+    };
+    let file = match &cli.config {
+        Some(path) => match crate::config::FileConfig::load(path) {
+            Ok(file) => file,
+            Err(message) => return usage(message),
+        },
+        None => crate::config::FileConfig::default(),
+    };
+    let database_flag = match cli
+        .database
+        .as_deref()
+        .map(str::parse::<DatabaseUrl>)
+        .transpose()
+    {
+        Ok(url) => url,
+        Err(message) => return usage(format!("invalid value for --database: {message}")),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -327,24 +440,44 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let database = match cli
-        .database
-        .as_deref()
-        .unwrap_or(DEFAULT_DATABASE)
-        .parse::<DatabaseUrl>()
-    {
-        Ok(url) => url,
-        Err(message) => {
-            eprintln!("error: invalid value for --database: {message}");
-            return std::process::ExitCode::from(2);
+    let result = match cli.command {
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", crate::config::DEFAULT_FILE);
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Show(args)) => {
+            match crate::config::Settings::resolve(
+                &args.overrides(database_flag, cli.log_format),
+                &file,
+            ) {
+                Ok(settings) => {
+                    print!("{}", settings.describe());
+                    Ok(())
+                }
+                Err(message) => return usage(message),
+            }
+        }
+        Command::Serve(args) => {
+            let settings = match crate::config::Settings::resolve(
+                &args.overrides(database_flag, cli.log_format),
+                &file,
+            ) {
+                Ok(settings) => settings,
+                Err(message) => return usage(message),
+            };
+            runtime.block_on(crate::server::run(*args, settings))
+        }
+        command => {
+            let database = match database_flag.or(file.database) {
+                Some(url) => url,
+                None => match DEFAULT_DATABASE.parse() {
+                    Ok(url) => url,
+                    Err(message) => return usage(message),
+                },
+            };
+            runtime.block_on(crate::admin::run(command, &database))
         }
     };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Serve(args) => crate::server::run(args, &database, cli.log_format).await,
-            command => crate::admin::run(command, &database).await,
-        }
-    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,17 +1,23 @@
 //! callaccess: a self-hostable service that answers Gong's call user-access
 //! API (`/v2/calls/users-access`) over a real, durable access model.
 //!
-//! - [`cli`]: the command line (`serve`, `migrate`, `import` and the admin
-//!   commands), parsed with clap; [`admin`] runs the admin commands.
+//! - [`cli`]: the command line (`serve`, `migrate`, `import`, `config` and
+//!   the admin commands), parsed with clap; [`admin`] runs the admin commands.
+//! - [`config`]: settings from flags, environment, a TOML file and defaults.
 //! - [`db`]: database URLs and opening the store they name.
 //! - [`demo`]: the demo company that `serve --demo` starts with.
 //! - [`http`]: the HTTP edge: Gong's DTOs, request ids, authentication, the
-//!   error envelope and the handlers.
-//! - [`server`]: binding, serving and shutting down.
+//!   error envelope, the handlers and the OpenAPI document.
+//! - [`ratelimit`]: per-company rate limits, in process or shared through
+//!   the database.
+//! - [`server`]: binding, serving (connection limits, timeouts, metrics) and
+//!   graceful shutdown.
 
 pub mod admin;
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod ratelimit;
 pub mod server;

@@ -1,34 +1,185 @@
 //! Serving: open the store, apply a seed or the demo, bind, serve until a
-//! shutdown signal, then flush the store.
+//! shutdown signal, then let requests in flight finish and flush the store.
 //!
-//! [`serve`] is the seam tests use: it takes a bound listener and a shutdown
-//! future, so a test binds port 0 first and never waits for the server.
+//! [`serve_with`] is the seam tests use: it takes a bound listener and a
+//! shutdown future, so a test binds port 0 first and never waits for the
+//! server. Connections are served by hyper directly (not `axum::serve`) so
+//! that the header read timeout, the connection limit and the shutdown grace
+//! period can be set.
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::Router;
 use callaccess_domain::seed::Seed;
 use callaccess_domain::Store;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
 
 use crate::cli::{LogFormat, ServeArgs};
+use crate::config::Settings;
 use crate::db::{open_store, DatabaseUrl};
-use crate::http::{router, AppState, Limits};
+use crate::http::{metrics_router, router, AppState, Limits};
+use crate::ratelimit::{LocalLimiter, RateLimitDefaults, RateLimiter, StoreLimiter};
 
-/// Serves the application on `listener` until `shutdown` completes, then
-/// finishes the requests in flight.
+/// How one listener serves.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub limits: Limits,
+    pub rate_limits: RateLimitDefaults,
+    /// Connections served at once; further ones wait in the accept queue.
+    pub max_connections: usize,
+    /// After shutdown is asked for, how long requests in flight may take.
+    pub shutdown_grace: Duration,
+    /// Serve `/metrics` on this listener.
+    pub metrics: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            rate_limits: RateLimitDefaults::default(),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(30),
+            metrics: true,
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+            let batch_sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("batch_size".to_owned()), &batch_sizes));
+            match builder.and_then(PrometheusBuilder::install_recorder) {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics are disabled: the recorder could not be installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// The limiter a backend needs: in process for one node on SQLite; in the
+/// database when several nodes may share it.
+pub fn limiter_for(store: &Arc<dyn Store>) -> Arc<dyn RateLimiter> {
+    match store.backend() {
+        "sqlite" => Arc::new(LocalLimiter::new()),
+        _ => Arc::new(StoreLimiter::new(store.clone())),
+    }
+}
+
+/// Serves with `limits` and no rate limits (a stand-in for tests and
+/// emulation) until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     store: Arc<dyn Store>,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(AppState { store, limits });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let options = ServeOptions {
+        limits,
+        rate_limits: RateLimitDefaults::OFF,
+        ..ServeOptions::default()
+    };
+    serve_with(listener, store, options, shutdown).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops
+/// accepting and gives requests in flight the grace period to finish.
+pub async fn serve_with(
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState {
+        limiter: limiter_for(&store),
+        store,
+        limits: options.limits,
+        rate_limits: options.rate_limits,
+        metrics: if options.metrics {
+            metrics_handle()
+        } else {
+            None
+        },
+    };
+    accept_loop(listener, router(state), &options, shutdown).await
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    options: &ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    tokio::pin!(shutdown);
+    loop {
+        // Wait for a free slot before accepting, so excess connections wait
+        // in the kernel's queue instead of consuming memory here.
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Running out of file descriptors is the usual cause;
+                    // back off briefly rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(options.shutdown_grace, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?options.shutdown_grace, "requests still in flight at the end of the grace period were cut off");
+    }
+    Ok(())
 }
 
 /// Installs the global log subscriber: one line per event on stderr, as text
@@ -50,21 +201,16 @@ pub fn init_logging(format: LogFormat) {
 pub async fn apply_seed_file(store: &dyn Store, path: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the seed file {}", path.display()))?;
-    let seed = Seed::parse(&text).map_err(|messages| {
+    let rejected = |messages: Vec<String>| {
         anyhow::anyhow!(
             "the seed file {} was rejected:\n  {}",
             path.display(),
             messages.join("\n  ")
         )
-    })?;
+    };
+    let seed = Seed::parse(&text).map_err(rejected)?;
     let summary = store.apply_seed(&seed).await.map_err(|e| match e {
-        callaccess_domain::StoreError::SeedRejected(messages) => {
-            anyhow::anyhow!(
-                "the seed file {} was rejected:\n  {}",
-                path.display(),
-                messages.join("\n  ")
-            )
-        }
+        callaccess_domain::StoreError::SeedRejected(messages) => rejected(messages),
         other => anyhow::Error::new(other),
     })?;
     tracing::info!(
@@ -101,12 +247,8 @@ async fn shutdown_signal() {
 }
 
 /// `callaccess serve`.
-pub async fn run(
-    args: ServeArgs,
-    database: &DatabaseUrl,
-    log_format: LogFormat,
-) -> anyhow::Result<()> {
-    init_logging(log_format);
+pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
+    init_logging(settings.log_format);
     // The demo's database lives in a temporary folder removed at exit.
     let demo_dir = if args.demo {
         Some(tempfile::tempdir().context("cannot create a temporary folder")?)
@@ -115,7 +257,7 @@ pub async fn run(
     };
     let database = match &demo_dir {
         Some(dir) => DatabaseUrl::Sqlite(dir.path().join("demo.db")),
-        None => database.clone(),
+        None => settings.database.clone(),
     };
     let store = open_store(&database)
         .await
@@ -131,22 +273,72 @@ pub async fn run(
     if let Some(seed) = &args.seed {
         apply_seed_file(store.as_ref(), seed).await?;
     }
-    let listener = TcpListener::bind(args.listen)
+    let listener = TcpListener::bind(settings.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener
         .local_addr()
         .context("cannot read the bound address")?;
+
+    // One signal stops both listeners.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let metrics_task = match settings.metrics_listen {
+        Some(metrics_address) => {
+            let metrics_listener = TcpListener::bind(metrics_address)
+                .await
+                .with_context(|| format!("cannot listen on {metrics_address} for metrics"))?;
+            tracing::info!(
+                "metrics on http://{}/metrics",
+                metrics_listener.local_addr()?
+            );
+            let handle = metrics_handle().context("metrics are unavailable")?;
+            let options = ServeOptions {
+                metrics: false,
+                ..options(&settings)
+            };
+            let app = metrics_router(handle);
+            let stop = stopped(stop_rx.clone());
+            Some(tokio::spawn(async move {
+                accept_loop(metrics_listener, app, &options, stop).await
+            }))
+        }
+        None => None,
+    };
+
     tracing::info!(backend = store.backend(), database = %database, "listening on http://{address}");
     if let Some(demo) = &demo {
         println!("{}", demo.banner(&format!("http://{address}")));
     }
-    let served = serve(listener, store.clone(), args.limits(), shutdown_signal()).await;
+    let options = ServeOptions {
+        metrics: settings.metrics_listen.is_none(),
+        ..options(&settings)
+    };
+    let served = serve_with(listener, store.clone(), options, stopped(stop_rx)).await;
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     // Flush before reporting, so an acknowledged write is never lost at exit.
     let closed = store.close().await;
     served.context("the server failed")?;
     closed.context("cannot close the database cleanly")?;
     tracing::info!("stopped");
-    drop(demo_dir);
     Ok(())
+}
+
+fn options(settings: &Settings) -> ServeOptions {
+    ServeOptions {
+        limits: settings.limits,
+        rate_limits: settings.rate_limit,
+        max_connections: settings.max_connections,
+        shutdown_grace: settings.shutdown_grace,
+        metrics: true,
+    }
 }

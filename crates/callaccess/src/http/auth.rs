@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use callaccess_domain::secret;
-use callaccess_domain::{CompanyId, Scope, StoredCredential, Timestamp};
+use callaccess_domain::{CompanyId, RateLimit, Scope, StoredCredential, Timestamp};
 
 use super::error::ApiError;
 use super::request_id::RequestContext;
@@ -71,7 +71,10 @@ fn usable(credential: &StoredCredential, now: Timestamp) -> bool {
     credential.revoked_at.is_none() && credential.expires_at.is_none_or(|at| now < at)
 }
 
-async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Principal, ApiError> {
+async fn authenticate(
+    state: &AppState,
+    header: Option<&str>,
+) -> Result<(Principal, RateLimit), ApiError> {
     let presented = header
         .and_then(parse_header)
         .ok_or(ApiError::Unauthenticated)?;
@@ -91,10 +94,13 @@ async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Principa
         Presented::Bearer(token) => state.store.token(&secret::digest(token)).await?,
     };
     match credential {
-        Some(c) if usable(&c, Timestamp::now()) => Ok(Principal {
-            company: c.company,
-            scopes: c.scopes.map(Arc::from),
-        }),
+        Some(c) if usable(&c, Timestamp::now()) => Ok((
+            Principal {
+                company: c.company,
+                scopes: c.scopes.map(Arc::from),
+            },
+            c.rate_limit,
+        )),
         _ => Err(ApiError::Unauthenticated),
     }
 }
@@ -107,9 +113,19 @@ impl FromRequestParts<AppState> for Principal {
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let principal = authenticate(state, header).await?;
+        let (principal, rate_limit) = authenticate(state, header).await?;
         if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {
             let _ = context.company.set(principal.company);
+        }
+        // Every authenticated request counts, whatever becomes of it later.
+        let policy = state.rate_limits.policy(&rate_limit);
+        if let Err(exceeded) = state.limiter.acquire(principal.company, policy).await {
+            let window = match exceeded.window {
+                crate::ratelimit::Window::Second => "second",
+                crate::ratelimit::Window::Day => "day",
+            };
+            metrics::counter!("callaccess_rate_limited_total", "window" => window).increment(1);
+            return Err(ApiError::RateLimited(exceeded));
         }
         Ok(principal)
     }

@@ -69,16 +69,23 @@ impl FromRequest<AppState> for JsonBody {
             return Err(ApiError::PayloadTooLarge { limit });
         }
         let body: Body = request.into_body();
-        let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-            // to_bytes fails either on the limit or on a broken connection.
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::PayloadTooLarge { limit }
-            } else {
-                ApiError::bad_request("the request body could not be read")
-            }
-        })?;
+        let read = tokio::time::timeout(
+            state.limits.body_read_timeout,
+            axum::body::to_bytes(body, limit),
+        );
+        let bytes = read
+            .await
+            .map_err(|_| ApiError::BodyTimeout(state.limits.body_read_timeout))?
+            .map_err(|e| {
+                // to_bytes fails either on the limit or on a broken connection.
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    ApiError::PayloadTooLarge { limit }
+                } else {
+                    ApiError::bad_request("the request body could not be read")
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("request body is required"));
         }

@@ -34,6 +34,14 @@ pub enum ApiError {
         limit: usize,
     },
     UnsupportedMediaType(String),
+    /// 408: the client did not send its body in time.
+    BodyTimeout(std::time::Duration),
+    /// 429: the company is over one of its rate limits.
+    RateLimited(crate::ratelimit::Exceeded),
+    /// 503: the request took longer than the configured time.
+    Timeout(std::time::Duration),
+    /// 503 from `/readyz`: the cause goes to the log.
+    NotReady(String),
     /// 503: the store cannot be reached; the cause goes to the log.
     Unavailable(String),
     /// 500: the cause goes to the log, never to the client.
@@ -61,7 +69,11 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout(_) | Self::NotReady(_) | Self::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,6 +105,28 @@ impl ApiError {
             Self::UnsupportedMediaType(got) => {
                 plain(format!("content type must be application/json, got '{got}'"))
             }
+            Self::BodyTimeout(limit) => plain(format!(
+                "the request body was not received within {}",
+                humantime::format_duration(limit)
+            )),
+            Self::RateLimited(exceeded) => {
+                let window = match exceeded.window {
+                    crate::ratelimit::Window::Second => "per second",
+                    crate::ratelimit::Window::Day => "per day",
+                };
+                plain(format!(
+                    "rate limit exceeded: this company may make {} requests {window}; retry after {} s",
+                    exceeded.limit, exceeded.retry_after_secs
+                ))
+            }
+            Self::Timeout(limit) => plain(format!(
+                "the request did not finish within {}; retry it (PUT and DELETE are safe to repeat)",
+                humantime::format_duration(limit)
+            )),
+            Self::NotReady(cause) => ErrorMessages {
+                errors: vec!["not ready: the database cannot be reached or its schema is not current".to_owned()],
+                cause: Some(cause),
+            },
             Self::Unavailable(cause) => ErrorMessages {
                 errors: vec!["the service is temporarily unavailable; retry shortly".to_owned()],
                 cause: Some(cause),
@@ -156,6 +190,12 @@ impl IntoResponse for ApiError {
             }
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+            }
+            Self::RateLimited(exceeded) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(exceeded.retry_after_secs),
+                );
             }
             _ => {}
         }

@@ -2,25 +2,29 @@
 //!
 //! - [`request_id`]: request ids and the per-request context.
 //! - [`error`]: `ApiError` and Gong's error envelope.
-//! - [`auth`]: Basic and Bearer authentication into a `Principal`.
-//! - [`body`]: reading a JSON body (content type, size, syntax).
+//! - [`auth`]: Basic and Bearer authentication into a `Principal`, counted
+//!   against the company's rate limits.
+//! - [`body`]: reading a JSON body (content type, size, time, syntax).
 //! - [`dto`]: Gong's request and response shapes.
+//! - [`openapi`]: the OpenAPI document generated from the handlers and DTOs.
 //!
-//! [`router`] wires the three `/v2/calls/users-access` operations, `/healthz`
-//! and the fallbacks; [`envelope`] is the outermost middleware: it assigns the
-//! request id, writes every error body, sets `x-traceid` and logs one line.
+//! [`router`] wires the three `/v2/calls/users-access` operations, the
+//! operations endpoints and the fallbacks; [`envelope`] is the outermost
+//! middleware: it assigns the request id, bounds the request's time, writes
+//! every error body, sets `x-traceid`, records metrics and logs one line.
 
 pub mod auth;
 pub mod body;
 pub mod dto;
 pub mod error;
+pub mod openapi;
 pub mod request_id;
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
@@ -28,8 +32,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Extension, Router};
 use callaccess_domain::{Scope, Store};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 
+use crate::ratelimit::{RateLimitDefaults, RateLimiter};
 use auth::Principal;
 use body::JsonBody;
 use error::{ApiError, ErrorMessages};
@@ -38,13 +44,19 @@ use request_id::RequestContext;
 /// The one path of the API.
 pub const USERS_ACCESS_PATH: &str = "/v2/calls/users-access";
 
-/// Request size limits.
-#[derive(Debug, Clone, Copy)]
+/// Request size and time limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Most (call, user) pairs in one PUT or DELETE, and call ids in one POST.
     pub max_pairs: usize,
+    /// A request running longer is answered 503.
+    pub request_timeout: Duration,
+    /// A client must send its request line and headers within this time.
+    pub header_read_timeout: Duration,
+    /// A client must send its whole body within this time (else 408).
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +64,9 @@ impl Default for Limits {
         Self {
             max_body_bytes: 1024 * 1024,
             max_pairs: 10_000,
+            request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -60,6 +75,11 @@ impl Default for Limits {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub limits: Limits,
+    /// Server-wide rate limits; a company's own settings override them.
+    pub rate_limits: RateLimitDefaults,
+    pub limiter: Arc<dyn RateLimiter>,
+    /// `Some`: `/metrics` is served by this router; `None`: elsewhere or not at all.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 /// The whole application, ready to serve.
@@ -68,12 +88,35 @@ pub fn router(state: AppState) -> Router {
         .post(get_users_access)
         .delete(delete_users_access)
         .fallback(method_not_allowed);
-    Router::new()
+    let mut router = Router::new()
         .route(USERS_ACCESS_PATH, users_access)
         .route("/healthz", get(healthz).fallback(method_not_allowed))
+        .route("/readyz", get(readyz).fallback(method_not_allowed))
+        .route(
+            "/openapi.json",
+            get(openapi_json).fallback(method_not_allowed),
+        );
+    if state.metrics.is_some() {
+        router = router.route("/metrics", get(metrics).fallback(method_not_allowed));
+    }
+    router
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            envelope,
+        ))
         .with_state(state)
-        .layer(axum::middleware::from_fn(envelope))
+}
+
+/// A router that serves only `/metrics`, for `--metrics-listen`.
+pub fn metrics_router(handle: PrometheusHandle) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || std::future::ready(prometheus_text(&handle))),
+        )
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(plain_envelope))
 }
 
 type Context = Extension<Arc<RequestContext>>;
@@ -91,8 +134,29 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     }
 }
 
-/// PUT: `addUsersAccessToCalls`.
-async fn add_users_access(
+/// Give individual users access to calls. If a user can already open a call
+/// (it was shared with them, or their permission profile lets them), the
+/// request has no effect for that user.
+#[utoipa::path(
+    put,
+    path = "/v2/calls/users-access",
+    operation_id = "addUsersAccessToCalls",
+    tag = "Permissions",
+    request_body = openapi::CallsUsersAccessAddDto,
+    responses(
+        (status = 200, description = "Access granted", body = dto::BaseResponse),
+        (status = 400, description = "Malformed request, or unknown calls or users", body = dto::ErrorResponse),
+        (status = 401, description = "Not authenticated, or missing scope", body = dto::ErrorResponse),
+        (status = 408, description = "The body was not received in time", body = dto::ErrorResponse),
+        (status = 413, description = "Body too large", body = dto::ErrorResponse),
+        (status = 415, description = "Body is not JSON", body = dto::ErrorResponse),
+        (status = 429, description = "Rate limit exceeded", body = dto::ErrorResponse),
+        (status = 500, description = "Server error", body = dto::ErrorResponse),
+        (status = 503, description = "Unavailable or timed out", body = dto::ErrorResponse),
+    ),
+    security(("basicAuth" = []), ("bearerAuth" = ["api:call-user-access:write"]))
+)]
+pub(crate) async fn add_users_access(
     State(state): State<AppState>,
     Extension(context): Context,
     principal: Principal,
@@ -111,8 +175,28 @@ async fn add_users_access(
     ))
 }
 
-/// DELETE: `deleteUsersAccessToCalls`.
-async fn delete_users_access(
+/// Remove individual users' access to calls. Only access given by this API
+/// is removed; sharing and permission profiles are left as they are.
+#[utoipa::path(
+    delete,
+    path = "/v2/calls/users-access",
+    operation_id = "deleteUsersAccessToCalls",
+    tag = "Permissions",
+    request_body = openapi::CallsUsersAccessDeleteDto,
+    responses(
+        (status = 200, description = "Access removed", body = dto::BaseResponse),
+        (status = 400, description = "Malformed request, or unknown calls", body = dto::ErrorResponse),
+        (status = 401, description = "Not authenticated, or missing scope", body = dto::ErrorResponse),
+        (status = 408, description = "The body was not received in time", body = dto::ErrorResponse),
+        (status = 413, description = "Body too large", body = dto::ErrorResponse),
+        (status = 415, description = "Body is not JSON", body = dto::ErrorResponse),
+        (status = 429, description = "Rate limit exceeded", body = dto::ErrorResponse),
+        (status = 500, description = "Server error", body = dto::ErrorResponse),
+        (status = 503, description = "Unavailable or timed out", body = dto::ErrorResponse),
+    ),
+    security(("basicAuth" = []), ("bearerAuth" = ["api:call-user-access:write"]))
+)]
+pub(crate) async fn delete_users_access(
     State(state): State<AppState>,
     Extension(context): Context,
     principal: Principal,
@@ -134,8 +218,28 @@ async fn delete_users_access(
     ))
 }
 
-/// POST: `getUsersAccessToCalls`.
-async fn get_users_access(
+/// List the users who were given access to calls through this API (not
+/// sharing or permission profiles), for each requested call in order.
+#[utoipa::path(
+    post,
+    path = "/v2/calls/users-access",
+    operation_id = "getUsersAccessToCalls",
+    tag = "Permissions",
+    request_body = openapi::FilterRequestCallsAccessGetDto,
+    responses(
+        (status = 200, description = "The API grants of each call", body = dto::CallsAccessDetailsResponse),
+        (status = 400, description = "Malformed request, or unknown calls", body = dto::ErrorResponse),
+        (status = 401, description = "Not authenticated, or missing scope", body = dto::ErrorResponse),
+        (status = 408, description = "The body was not received in time", body = dto::ErrorResponse),
+        (status = 413, description = "Body too large", body = dto::ErrorResponse),
+        (status = 415, description = "Body is not JSON", body = dto::ErrorResponse),
+        (status = 429, description = "Rate limit exceeded", body = dto::ErrorResponse),
+        (status = 500, description = "Server error", body = dto::ErrorResponse),
+        (status = 503, description = "Unavailable or timed out", body = dto::ErrorResponse),
+    ),
+    security(("basicAuth" = []), ("bearerAuth" = ["api:call-user-access:read"]))
+)]
+pub(crate) async fn get_users_access(
     State(state): State<AppState>,
     Extension(context): Context,
     principal: Principal,
@@ -176,6 +280,57 @@ async fn healthz(Extension(context): Context) -> Response {
     )
 }
 
+/// Readiness: the database answers and its schema is the one this binary
+/// runs (backends check that in `ping`).
+async fn readyz(
+    State(state): State<AppState>,
+    Extension(context): Context,
+) -> Result<Response, ApiError> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::NotReady(format!("{} store: {e}", state.store.backend())))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &Health {
+            request_id: context.id.as_str(),
+            status: "ready",
+        },
+    ))
+}
+
+async fn openapi_json() -> Response {
+    static DOCUMENT: OnceLock<Vec<u8>> = OnceLock::new();
+    let bytes =
+        DOCUMENT.get_or_init(|| serde_json::to_vec(&openapi::document()).unwrap_or_default());
+    let mut response = bytes.clone().into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn prometheus_text(handle: &PrometheusHandle) -> Response {
+    let mut response = handle.render().into_response();
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(handle) => prometheus_text(handle),
+        None => ApiError::NotFound {
+            method: "GET".to_owned(),
+            path: "/metrics".to_owned(),
+        }
+        .into_response(),
+    }
+}
+
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
@@ -188,16 +343,41 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
     }
 }
 
-/// Outermost middleware: request id in, envelope and `x-traceid` out, one
-/// log line per request.
-async fn envelope(mut request: Request, next: Next) -> Response {
+/// Outermost middleware of the API: request id in; time bound; envelope,
+/// `x-traceid`, metrics and one log line out.
+async fn envelope(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let timeout = state.limits.request_timeout;
+    finish(request, |request| async move {
+        match tokio::time::timeout(timeout, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::Timeout(timeout).into_response(),
+        }
+    })
+    .await
+}
+
+/// The same, without a time bound, for the metrics-only listener.
+async fn plain_envelope(request: Request, next: Next) -> Response {
+    finish(request, |request| next.run(request)).await
+}
+
+async fn finish<F, Fut>(mut request: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let started = Instant::now();
     let context = Arc::new(RequestContext::new());
     request.extensions_mut().insert(context.clone());
     let method = request.method().clone();
     let path: String = request.uri().path().chars().take(200).collect();
+    // The route pattern, not the path, labels metrics: ids never become labels.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
 
-    let mut response = next.run(request).await;
+    let mut response = run(request).await;
     let status = response.status();
     let messages = response
         .extensions_mut()
@@ -225,7 +405,17 @@ async fn envelope(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-traceid", value);
     }
 
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!("callaccess_http_requests_total", &labels).increment(1);
+    metrics::histogram!("callaccess_http_request_duration_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
+
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let company = context.company.get().map(|c| c.get());
     if status.is_server_error() {
         tracing::error!(

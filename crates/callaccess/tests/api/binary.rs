@@ -21,6 +21,8 @@ struct Server {
     stdout: mpsc::UnboundedReceiver<String>,
     stderr: mpsc::UnboundedReceiver<String>,
     base: String,
+    /// From the "metrics on …" line, when `--metrics-listen` was given.
+    metrics_base: Option<String>,
 }
 
 fn forward(
@@ -58,6 +60,7 @@ impl Server {
         let stdout = forward(child.stdout.take().unwrap());
         let mut stderr = forward(child.stderr.take().unwrap());
         // The "listening" line comes after the socket is bound.
+        let mut metrics_base = None;
         let base = loop {
             let line = next_line(&mut stderr)
                 .await
@@ -65,10 +68,11 @@ impl Server {
             let Ok(event) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
-            if let Some(rest) = event["message"]
-                .as_str()
-                .and_then(|m| m.strip_prefix("listening on "))
-            {
+            let message = event["message"].as_str().unwrap_or_default();
+            if let Some(rest) = message.strip_prefix("metrics on ") {
+                metrics_base = Some(rest.trim_end_matches("/metrics").to_owned());
+            }
+            if let Some(rest) = message.strip_prefix("listening on ") {
                 break rest.to_owned();
             }
         };
@@ -77,6 +81,7 @@ impl Server {
             stdout,
             stderr,
             base,
+            metrics_base,
         }
     }
 
@@ -328,4 +333,206 @@ async fn bad_arguments_get_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is not a database URL"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+/// `(status line, body)` of one raw HTTP/1.1 answer read to the end.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(GUARD, stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let seed = write_seed(dir.path());
+    let database = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    let server = Server::start(&["--database", &database, "--seed", seed.to_str().unwrap()]).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    let body =
+        br#"{"callAccessList":[{"callId":"7782342274025937895","userIds":["234599484848423"]}]}"#;
+    let auth = base64::engine::general_purpose::STANDARD.encode("ACMEKEY1:acme-secret-0123456789");
+    let head = format!(
+        "PUT /v2/calls/users-access HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // "100 Continue" comes when the handler starts reading the body: from
+    // here on the request is in flight.
+    let mut interim = [0u8; 25];
+    tokio::time::timeout(GUARD, stream.read_exact(&mut interim))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100 Continue"),
+        "{:?}",
+        String::from_utf8_lossy(&interim)
+    );
+
+    let pid = server.child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // The server stops accepting: new connections are refused soon after.
+    let refused = tokio::time::timeout(GUARD, async {
+        loop {
+            if tokio::net::TcpStream::connect(&address).await.is_err() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "the server kept accepting after SIGTERM");
+
+    stream.write_all(body).await.unwrap();
+    let answer = read_answer(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let mut child = server.child;
+    let status = tokio::time::timeout(GUARD, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    // The acknowledged grant is on disk.
+    let output = tokio::process::Command::new(BIN)
+        .args([
+            "grants",
+            "list",
+            "--company",
+            "1000000000000000001",
+            "--call",
+            "7782342274025937895",
+            "--json",
+        ])
+        .args(["--database", &database])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(listed.to_string().contains("234599484848423"), "{listed}");
+}
+
+#[tokio::test]
+async fn settings_come_from_flags_then_environment_then_file_then_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("callaccess.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:7000\"\n[limits]\nmax_pairs = 5\nmax_body_bytes = 1000\n[rate_limit]\nper_second = 9\n",
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(BIN)
+        .args(["config", "show", "--config"])
+        .arg(&file)
+        .args(["--max-body-bytes", "3000"])
+        .env("CALLACCESS_MAX_PAIRS", "6")
+        .env("CALLACCESS_MAX_BODY_BYTES", "2000")
+        .env_remove("CALLACCESS_LISTEN")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    for line in [
+        "listen = \"127.0.0.1:7000\"", // file over default
+        "max_pairs = 6",               // environment over file
+        "max_body_bytes = 3000",       // flag over environment and file
+        "per_second = 9",              // file over default
+        "per_day = 10000",             // default
+        "request_timeout = \"30s\"",   // default
+    ] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "missing {line:?} in:\n{shown}"
+        );
+    }
+
+    // The printed default file is a valid configuration.
+    let output = tokio::process::Command::new(BIN)
+        .args(["config", "default"])
+        .output()
+        .await
+        .unwrap();
+    std::fs::write(&file, &output.stdout).unwrap();
+    let output = tokio::process::Command::new(BIN)
+        .args(["config", "show", "--config"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // A misspelt setting is refused with its name.
+    std::fs::write(&file, "[limits]\nmax_pair = 5\n").unwrap();
+    let output = tokio::process::Command::new(BIN)
+        .args(["config", "show", "--config"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("max_pair"));
+}
+
+#[tokio::test]
+async fn metrics_can_have_their_own_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    // The metrics line is logged before the API's "listening" line, so
+    // `start` has seen it.
+    let server = Server::start(&["--database", &database, "--metrics-listen", "127.0.0.1:0"]).await;
+    let client = reqwest::Client::new();
+    let on_api = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_api.status().as_u16(), 404);
+    assert!(client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    let metrics_base = server
+        .metrics_base
+        .clone()
+        .expect("no metrics line in the log");
+    let metrics = client
+        .get(format!("{metrics_base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status().as_u16(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("callaccess_http_requests_total"), "{text}");
+    assert_eq!(server.terminate().await, 0);
 }

@@ -721,3 +721,71 @@ fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
     }
     assert_eq!(std::fs::read_to_string(db.path()).unwrap(), content);
 }
+
+#[test]
+fn company_rate_limits_are_set_kept_and_reset() {
+    let db = acme();
+    let updated = db.json(&[
+        "company",
+        "set-rate-limit",
+        "--company",
+        ACME,
+        "--per-second",
+        "7",
+    ]);
+    assert_eq!(
+        updated["rateLimit"],
+        json!({"perSecond": 7, "perDay": "default"})
+    );
+    // A limit not given is kept.
+    let updated = db.json(&[
+        "company",
+        "set-rate-limit",
+        "--company",
+        ACME,
+        "--per-day",
+        "off",
+    ]);
+    assert_eq!(
+        updated["rateLimit"],
+        json!({"perSecond": 7, "perDay": "off"})
+    );
+    let listed = db.ok(&["company", "list"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(ACME) && l.contains(" 7 ") && l.contains(" off ")),
+        "{listed}"
+    );
+    let updated = db.json(&[
+        "company",
+        "set-rate-limit",
+        "--company",
+        ACME,
+        "--per-second",
+        "default",
+    ]);
+    assert_eq!(updated["rateLimit"]["perSecond"], "default");
+
+    let stderr = db.fail(&["company", "set-rate-limit", "--company", ACME]);
+    assert!(stderr.contains("nothing to change"), "{stderr}");
+    let stderr = db.fail(&[
+        "company",
+        "set-rate-limit",
+        "--company",
+        "42",
+        "--per-day",
+        "5",
+    ]);
+    assert!(stderr.contains("company \"42\" does not exist"), "{stderr}");
+    let output = db.run(&[
+        "company",
+        "set-rate-limit",
+        "--company",
+        ACME,
+        "--per-day",
+        "0",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a rate limit"));
+}

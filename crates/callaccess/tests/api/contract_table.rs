@@ -488,6 +488,7 @@ async fn the_limits_are_configurable() {
     let app = TestApp::spawn_with(callaccess::http::Limits {
         max_body_bytes: 300,
         max_pairs: 2,
+        ..callaccess::http::Limits::default()
     })
     .await;
     let c = app.company(1).await;

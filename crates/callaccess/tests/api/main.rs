@@ -8,6 +8,7 @@ mod auth;
 mod binary;
 mod cli;
 mod contract_table;
+mod edges;
 mod gong_client;
 mod isolation;
 mod model;

@@ -56,7 +56,7 @@ fn the_specification_example_is_imported() {
     assert_eq!(companies[0]["name"], "Acme");
     assert_eq!(
         companies[0]["rateLimit"],
-        json!({"perSecond": {"max": 3}, "perDay": {"max": 10000}})
+        json!({"perSecond": 3, "perDay": 10000})
     );
 
     let users = db.json(&["user", "list", "--company", ACME]);

@@ -1,0 +1,309 @@
+//! Per-company rate limits (contract §6).
+//!
+//! Each company has two budgets: requests per second and requests per day
+//! window. Both use GCRA (the `governor` crate): a company may spend its whole
+//! budget at once, after which capacity returns evenly over the window (one
+//! request every 1/N s for the per-second limit, one every 86 400/N s for the
+//! day limit). The day window is therefore rolling, not a calendar day: a
+//! company that used 10,000 requests at 09:00 gets its next one at 09:00:08.6.
+//!
+//! [`RateLimiter`] is the seam: [`LocalLimiter`] keeps the state in this
+//! process; a limiter shared by several nodes keeps the same state in the
+//! database instead.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use callaccess_domain::{CompanyId, Limit, RateLimit, RateWindow, Store};
+use governor::clock::{Clock, DefaultClock};
+use governor::state::{InMemoryState, NotKeyed};
+use governor::Quota;
+
+/// The server-wide limits, which a company's own settings override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitDefaults {
+    /// `None`: no per-second limit.
+    pub per_second: Option<NonZeroU32>,
+    /// `None`: no daily limit.
+    pub per_day: Option<NonZeroU32>,
+    /// Length of the "day" window; 24 hours except in tests.
+    pub day_window: Duration,
+}
+
+impl Default for RateLimitDefaults {
+    fn default() -> Self {
+        // Gong's published defaults: 3 per second, 10,000 per day.
+        Self {
+            per_second: NonZeroU32::new(3),
+            per_day: NonZeroU32::new(10_000),
+            day_window: Duration::from_secs(86_400),
+        }
+    }
+}
+
+impl RateLimitDefaults {
+    pub const OFF: Self = Self {
+        per_second: None,
+        per_day: None,
+        day_window: Duration::from_secs(86_400),
+    };
+
+    /// The limits that apply to a company with these settings.
+    pub fn policy(&self, company: &RateLimit) -> Policy {
+        let pick = |own: Limit, default: Option<NonZeroU32>| match own {
+            Limit::Default => default,
+            Limit::Off => None,
+            Limit::Max(n) => NonZeroU32::new(n),
+        };
+        Policy {
+            per_second: pick(company.per_second, self.per_second),
+            per_day: pick(company.per_day, self.per_day),
+            day_window: self.day_window,
+        }
+    }
+}
+
+/// The effective limits of one company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub per_second: Option<NonZeroU32>,
+    pub per_day: Option<NonZeroU32>,
+    pub day_window: Duration,
+}
+
+/// Which limit a request ran into, and when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exceeded {
+    pub window: Window,
+    pub limit: u32,
+    /// Whole seconds, at least 1: the `Retry-After` value.
+    pub retry_after_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Second,
+    Day,
+}
+
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Counts one request of `company` against `policy`, or says why not.
+    async fn acquire(&self, company: CompanyId, policy: Policy) -> Result<(), Exceeded>;
+}
+
+type Direct = governor::RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
+
+/// The limiters of one company, remembered with the policy they were built
+/// for so that a changed setting takes effect on the next request.
+struct CompanyLimiters {
+    policy: Policy,
+    second: Option<Direct>,
+    day: Option<Direct>,
+}
+
+impl CompanyLimiters {
+    fn new(policy: Policy) -> Self {
+        let day_quota = |n: NonZeroU32| {
+            let period = policy.day_window / n.get();
+            Quota::with_period(period.max(Duration::from_nanos(1))).map(|q| q.allow_burst(n))
+        };
+        Self {
+            policy,
+            second: policy
+                .per_second
+                .map(|n| Direct::direct(Quota::per_second(n))),
+            day: policy.per_day.and_then(day_quota).map(Direct::direct),
+        }
+    }
+}
+
+/// Rate limits kept in this process's memory: right for one node.
+#[derive(Default)]
+pub struct LocalLimiter {
+    // One short critical section per request: look the company's limiters up
+    // (or build them). The check itself runs outside the lock.
+    companies: Mutex<HashMap<CompanyId, Arc<CompanyLimiters>>>,
+    clock: DefaultClock,
+}
+
+impl LocalLimiter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn limiters(&self, company: CompanyId, policy: Policy) -> Arc<CompanyLimiters> {
+        let mut companies = match self.companies.lock() {
+            Ok(guard) => guard,
+            // A panic elsewhere while holding this lock leaves only a map of
+            // limiters behind, which is still consistent.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let entry = companies
+            .entry(company)
+            .or_insert_with(|| Arc::new(CompanyLimiters::new(policy)));
+        if entry.policy != policy {
+            *entry = Arc::new(CompanyLimiters::new(policy));
+        }
+        entry.clone()
+    }
+}
+
+#[async_trait]
+impl RateLimiter for LocalLimiter {
+    async fn acquire(&self, company: CompanyId, policy: Policy) -> Result<(), Exceeded> {
+        if policy.per_second.is_none() && policy.per_day.is_none() {
+            return Ok(());
+        }
+        let limiters = self.limiters(company, policy);
+        if let (Some(limiter), Some(n)) = (&limiters.second, policy.per_second) {
+            limiter.check().map_err(|until| {
+                exceeded(
+                    Window::Second,
+                    n.get(),
+                    until.wait_time_from(self.clock.now()),
+                )
+            })?;
+        }
+        if let (Some(limiter), Some(n)) = (&limiters.day, policy.per_day) {
+            limiter.check().map_err(|until| {
+                exceeded(Window::Day, n.get(), until.wait_time_from(self.clock.now()))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Rate limits kept in the database through [`Store::rate_acquire`], so
+/// that every node on one database counts against the same budgets.
+pub struct StoreLimiter {
+    store: Arc<dyn Store>,
+}
+
+impl StoreLimiter {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl RateLimiter for StoreLimiter {
+    async fn acquire(&self, company: CompanyId, policy: Policy) -> Result<(), Exceeded> {
+        let budgets = [
+            (
+                Window::Second,
+                RateWindow::Second,
+                policy.per_second,
+                Duration::from_secs(1),
+            ),
+            (
+                Window::Day,
+                RateWindow::Day,
+                policy.per_day,
+                policy.day_window,
+            ),
+        ];
+        for (window, stored, limit, period) in budgets {
+            let Some(limit) = limit else { continue };
+            match self
+                .store
+                .rate_acquire(company, stored, period / limit.get(), limit.get())
+                .await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(wait)) => return Err(exceeded(window, limit.get(), wait)),
+                // The request itself needs the same database and will be
+                // answered 503 by the store; refusing it here as "rate
+                // limited" would tell the client something untrue.
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate limit state unavailable; request not counted")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn exceeded(window: Window, limit: u32, wait: Duration) -> Exceeded {
+    // Round up, so a client that waits Retry-After seconds is let in.
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Exceeded {
+        window,
+        limit,
+        retry_after_secs: secs.max(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn company(n: i64) -> CompanyId {
+        CompanyId::from_i64(n).unwrap()
+    }
+
+    fn policy(per_second: u32, per_day: u32) -> Policy {
+        Policy {
+            per_second: NonZeroU32::new(per_second),
+            per_day: NonZeroU32::new(per_day),
+            day_window: Duration::from_secs(86_400),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_the_limit_passes_and_the_next_is_refused() {
+        let limiter = LocalLimiter::new();
+        for _ in 0..3 {
+            limiter.acquire(company(1), policy(3, 0)).await.unwrap();
+        }
+        let refused = limiter.acquire(company(1), policy(3, 0)).await.unwrap_err();
+        assert_eq!(refused.window, Window::Second);
+        assert_eq!(refused.limit, 3);
+        assert_eq!(refused.retry_after_secs, 1);
+        // Another company has its own budget.
+        limiter.acquire(company(2), policy(3, 0)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_day_budget_says_how_long_to_wait() {
+        let limiter = LocalLimiter::new();
+        for _ in 0..2 {
+            limiter.acquire(company(1), policy(0, 2)).await.unwrap();
+        }
+        let refused = limiter.acquire(company(1), policy(0, 2)).await.unwrap_err();
+        assert_eq!(refused.window, Window::Day);
+        // One request returns every 12 hours.
+        assert!(
+            (43_000..=43_200).contains(&refused.retry_after_secs),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_changed_policy_takes_effect_at_once() {
+        let limiter = LocalLimiter::new();
+        limiter.acquire(company(1), policy(1, 0)).await.unwrap();
+        assert!(limiter.acquire(company(1), policy(1, 0)).await.is_err());
+        limiter.acquire(company(1), policy(0, 0)).await.unwrap();
+    }
+
+    #[test]
+    fn company_settings_override_the_defaults() {
+        let defaults = RateLimitDefaults::default();
+        let own = RateLimit {
+            per_second: Limit::Off,
+            per_day: Limit::Max(5),
+        };
+        let p = defaults.policy(&own);
+        assert_eq!(p.per_second, None);
+        assert_eq!(p.per_day, NonZeroU32::new(5));
+        let p = defaults.policy(&RateLimit::default());
+        assert_eq!(
+            (p.per_second, p.per_day),
+            (NonZeroU32::new(3), NonZeroU32::new(10_000))
+        );
+    }
+}
