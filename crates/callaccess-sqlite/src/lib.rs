@@ -9,7 +9,10 @@
 //!   lists them for the parity test with other backends.
 //! - `writer`: the single writer thread with group commit: many jobs, one
 //!   transaction, one fsync, then the answers.
-//! - `readers`: the pool of read-only connections used from blocking tasks.
+//! - `checkpoint`: the thread that folds the write-ahead log into the
+//!   database, so the writer never stops for it.
+//! - `readers`: the pool of read-only connections, used inline for point
+//!   lookups and from blocking tasks for the rest.
 //! - `access`: grant, revoke and list API grants (the three endpoints).
 //! - `admin`: companies, credentials, users, calls and shares.
 //! - `seed`: applying a seed file in one transaction.
@@ -18,6 +21,7 @@
 
 mod access;
 mod admin;
+mod checkpoint;
 mod error;
 mod migrate;
 mod open;
@@ -29,4 +33,4 @@ mod writer;
 
 pub use migrate::migrations;
 pub use store::{SqliteStore, WriteSettings};
-pub use writer::WriteStats;
+pub use writer::{WriteStats, MAX_BATCH_ENV};

@@ -2,6 +2,7 @@
 //! which routes each operation to the writer thread or the read pool.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,19 +14,28 @@ use callaccess_domain::{
     StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
 };
 
+use crate::checkpoint::Checkpointer;
 use crate::open::{self, Found};
 use crate::readers::Readers;
 use crate::writer::{WriteStats, Writer};
 use crate::{access, admin, migrate, seed};
+
+/// POSTs listing at most this many calls are read on the calling thread.
+const INLINE_LIST_CALLS: usize = 16;
 
 /// The embedded store: one SQLite file in WAL mode, one writer thread that
 /// commits in groups, and a small pool of readers.
 pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
+    /// Folds the log into the database off the write path.
+    checkpointer: Arc<Checkpointer>,
     readers: Arc<Readers>,
     schema_version: i64,
     applied: Vec<(i64, &'static str)>,
+    /// Bumped after every committed change to credentials or limits made
+    /// through this store (see `Store::credentials_epoch`).
+    credentials_epoch: AtomicU64,
 }
 
 /// How the write connection is set up, as SQLite reports it.
@@ -71,6 +81,7 @@ impl SqliteStore {
         let applied = migrate::apply_pending(&conn)?;
         let schema_version = migrate::current(&conn)?;
         let writer = Writer::start(conn)?;
+        let checkpointer = Arc::new(Checkpointer::start(&path, writer.progress())?);
         // Readers open their connections later, on demand; a relative path
         // must still name this file if the working directory changes.
         let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
@@ -79,9 +90,18 @@ impl SqliteStore {
             readers: Readers::new(absolute),
             path,
             writer,
+            checkpointer,
             schema_version,
             applied,
+            credentials_epoch: AtomicU64::new(0),
         })
+    }
+
+    /// Marks cached credentials stale; called once a change is committed, so
+    /// a request that still sees the old number ran before the change was
+    /// acknowledged.
+    fn credentials_changed(&self) {
+        self.credentials_epoch.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The file this store uses.
@@ -103,6 +123,21 @@ impl SqliteStore {
     /// Transactions and jobs the writer has run since opening.
     pub fn write_stats(&self) -> WriteStats {
         self.writer.stats()
+    }
+
+    /// SQLite's `PRAGMA integrity_check` over the whole file: `["ok"]` when
+    /// the file is sound, else one line per problem. For crash tests and
+    /// operators; it reads every page, so it takes a while on a big store.
+    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        self.readers
+            .read(|conn| {
+                let mut statement = conn.prepare("PRAGMA integrity_check")?;
+                let lines = statement
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(lines)
+            })
+            .await
     }
 
     /// The durability settings of the write connection, read from SQLite
@@ -128,28 +163,42 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn credentials_epoch(&self) -> Option<u64> {
+        Some(self.credentials_epoch.load(Ordering::SeqCst))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
-        self.readers
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        // Ready means reachable and on the schema this binary was built for
+        // (a newer callaccess may have migrated the file since we opened it).
+        let version = self.readers.read(migrate::current).await?;
+        if version == migrate::latest() {
+            Ok(())
+        } else {
+            Err(StoreError::Incompatible(format!(
+                "the database is at schema version {version}, this binary expects {}",
+                migrate::latest()
+            )))
+        }
     }
 
     async fn close(&self) -> Result<(), StoreError> {
+        // First the background checkpoints, so that the writer's final one
+        // (which truncates the log) does not find the checkpoint lock taken.
+        let checkpointer = Arc::clone(&self.checkpointer);
+        tokio::task::spawn_blocking(move || checkpointer.stop())
+            .await
+            .map_err(|e| StoreError::Other(format!("cannot stop the checkpoint thread: {e}")))?;
         self.writer.close().await
     }
 
     async fn api_key(&self, access_key: &str) -> Result<Option<StoredCredential>, StoreError> {
-        let access_key = access_key.to_owned();
+        // A point lookup on every request: run inline (see `readers`).
         self.readers
-            .read(move |conn| admin::api_key(conn, &access_key))
-            .await
+            .read_now(|conn| admin::api_key(conn, access_key))
     }
 
     async fn token(&self, digest: &SecretDigest) -> Result<Option<StoredCredential>, StoreError> {
-        let digest = *digest;
-        self.readers
-            .read(move |conn| admin::token(conn, &digest))
-            .await
+        self.readers.read_now(|conn| admin::token(conn, digest))
     }
 
     async fn grant_access(
@@ -189,6 +238,13 @@ impl Store for SqliteStore {
         if calls.is_empty() {
             return Ok(Vec::new());
         }
+        // A few calls are a few point lookups: inline. A long list may take
+        // milliseconds, which a runtime thread must not spend blocked.
+        if calls.len() <= INLINE_LIST_CALLS {
+            return self
+                .readers
+                .read_now(|conn| access::list(conn, company, calls));
+        }
         let calls = calls.to_vec();
         self.readers
             .read(move |conn| access::list(conn, company, &calls))
@@ -212,9 +268,12 @@ impl Store for SqliteStore {
         company: CompanyId,
         limit: RateLimit,
     ) -> Result<Company, StoreError> {
-        self.writer
+        let changed = self
+            .writer
             .write(move |conn| admin::set_rate_limit(conn, company, limit))
-            .await
+            .await;
+        self.credentials_changed();
+        changed
     }
 
     async fn rate_acquire(
@@ -255,9 +314,12 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> Result<ApiKeyInfo, StoreError> {
         let access_key = access_key.to_owned();
-        self.writer
+        let revoked = self
+            .writer
             .write(move |conn| admin::revoke_api_key(conn, &access_key, at))
-            .await
+            .await;
+        self.credentials_changed();
+        revoked
     }
 
     async fn create_token(&self, token: &NewToken) -> Result<TokenInfo, StoreError> {
@@ -276,9 +338,12 @@ impl Store for SqliteStore {
 
     async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo, StoreError> {
         let id = id.to_owned();
-        self.writer
+        let revoked = self
+            .writer
             .write(move |conn| admin::revoke_token(conn, &id, at))
-            .await
+            .await;
+        self.credentials_changed();
+        revoked
     }
 
     async fn add_user(&self, user: &User) -> Result<(), StoreError> {
@@ -354,8 +419,12 @@ impl Store for SqliteStore {
     async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError> {
         let seed = seed.clone();
         let now = Timestamp::now();
-        self.writer
+        // A seed may change a key's expiry or scopes, or a company's limits.
+        let applied = self
+            .writer
             .write(move |conn| seed::apply(conn, &seed, now))
-            .await
+            .await;
+        self.credentials_changed();
+        applied
     }
 }

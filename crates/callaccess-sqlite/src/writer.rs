@@ -24,6 +24,27 @@ use crate::error::{closed, from_sqlite, Fail};
 /// lock, and so how long a job at the end waits for the ones before it.
 const MAX_BATCH: usize = 512;
 
+/// Environment variable that lowers [`MAX_BATCH`]. Set to 1 it turns group
+/// commit off: one transaction and one fsync per request, still durable.
+/// The benchmark uses it to show what grouping buys; nothing else should.
+pub const MAX_BATCH_ENV: &str = "CALLACCESS_SQLITE_MAX_BATCH";
+
+/// The batch cap in force: [`MAX_BATCH`] unless the environment lowers it.
+/// A value that is not a number from 1 to [`MAX_BATCH`] is ignored, with a
+/// warning, rather than refusing to start over a tuning knob.
+fn max_batch() -> usize {
+    match std::env::var(MAX_BATCH_ENV) {
+        Err(_) => MAX_BATCH,
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_BATCH).contains(&n) => n,
+            _ => {
+                tracing::warn!(value = %text, "{MAX_BATCH_ENV} must be a number from 1 to {MAX_BATCH}; using {MAX_BATCH}");
+                MAX_BATCH
+            }
+        },
+    }
+}
+
 /// Jobs waiting for the writer. A full queue makes callers wait (without
 /// blocking a runtime thread) instead of piling up memory.
 const QUEUE: usize = 4096;
@@ -120,9 +141,16 @@ impl Writer {
         let (queue, inbox) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let counted = Arc::clone(&counters);
+        let cap = max_batch();
+        if cap < MAX_BATCH {
+            tracing::info!(
+                max_batch = cap,
+                "write batches are capped by {MAX_BATCH_ENV}"
+            );
+        }
         let thread = std::thread::Builder::new()
             .name("callaccess-sqlite-writer".to_owned())
-            .spawn(move || run(conn, inbox, &counted))
+            .spawn(move || run(conn, inbox, &counted, cap))
             .map_err(|e| StoreError::Other(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             queue,
@@ -149,6 +177,13 @@ impl Writer {
             .map_err(|_| closed())?;
         // A dropped reply means the writer stopped before answering.
         answer.await.map_err(|_| closed())?
+    }
+
+    /// A reading of how many transactions the writer has begun, for the
+    /// checkpoint thread to tell whether the log has grown.
+    pub(crate) fn progress(&self) -> impl Fn() -> u64 + Send + 'static {
+        let counters = Arc::clone(&self.counters);
+        move || counters.batches.load(Ordering::Relaxed)
     }
 
     pub(crate) fn stats(&self) -> WriteStats {
@@ -181,8 +216,8 @@ impl Writer {
 }
 
 /// The writer thread's loop.
-fn run(conn: Connection, mut inbox: mpsc::Receiver<Message>, counters: &Counters) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+fn run(conn: Connection, mut inbox: mpsc::Receiver<Message>, counters: &Counters, cap: usize) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(cap);
     let mut closing = None;
     // `None`: every handle is gone (the store was dropped without `close`).
     while let Some(first) = inbox.blocking_recv() {
@@ -190,7 +225,7 @@ fn run(conn: Connection, mut inbox: mpsc::Receiver<Message>, counters: &Counters
             Message::Job(job) => batch.push(job),
             Message::Close(done) => closing = Some(done),
         }
-        while closing.is_none() && batch.len() < MAX_BATCH {
+        while closing.is_none() && batch.len() < cap {
             match inbox.try_recv() {
                 Ok(Message::Job(job)) => batch.push(job),
                 Ok(Message::Close(done)) => closing = Some(done),

@@ -108,6 +108,13 @@ async fn migrate(output: &OutputArgs, database: &DatabaseUrl) -> anyhow::Result<
             let closed = store.close().await;
             (store.schema_version(), store.applied_at_open(), closed)
         }
+        DatabaseUrl::Postgres(_) => {
+            let store = crate::db::connect_postgres(database, &crate::db::PoolSettings::default())
+                .await
+                .map_err(|e| anyhow!("cannot open {database}: {e}"))?;
+            let closed = store.close().await;
+            (store.schema_version(), store.applied_at_open(), closed)
+        }
     };
     closed.map_err(|e| anyhow!("the database did not close cleanly: {e}"))?;
     let listed: Vec<Value> = applied

@@ -141,6 +141,18 @@ pub struct ServeArgs {
     /// Length of the daily budget's window; change only for tests [default: 1d]
     #[arg(long, env = "CALLACCESS_RATE_LIMIT_DAY_WINDOW", value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub rate_limit_day_window: Option<Duration>,
+
+    /// PostgreSQL: connections this node opens [default: 16]
+    #[arg(long, env = "CALLACCESS_POOL_MAX_CONNECTIONS", value_name = "N")]
+    pub pool_max_connections: Option<usize>,
+
+    /// PostgreSQL: longest wait to open a connection [default: 500ms]
+    #[arg(long, env = "CALLACCESS_POOL_CONNECT_TIMEOUT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub pool_connect_timeout: Option<Duration>,
+
+    /// PostgreSQL: longest wait for a free connection [default: 500ms]
+    #[arg(long, env = "CALLACCESS_POOL_ACQUIRE_TIMEOUT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub pool_acquire_timeout: Option<Duration>,
 }
 
 impl ServeArgs {
@@ -165,6 +177,9 @@ impl ServeArgs {
             rate_limit_per_second: self.rate_limit_per_second,
             rate_limit_per_day: self.rate_limit_per_day,
             rate_limit_day_window: self.rate_limit_day_window,
+            pool_max_connections: self.pool_max_connections,
+            pool_connect_timeout: self.pool_connect_timeout,
+            pool_acquire_timeout: self.pool_acquire_timeout,
         }
     }
 }

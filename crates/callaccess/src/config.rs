@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::cli::LogFormat;
-use crate::db::{DatabaseUrl, DEFAULT_DATABASE};
+use crate::db::{DatabaseUrl, PoolSettings, DEFAULT_DATABASE};
 use crate::http::Limits;
 use crate::ratelimit::RateLimitDefaults;
 
@@ -97,6 +97,19 @@ pub struct FileConfig {
     pub limits: LimitsFile,
     #[serde(default)]
     pub rate_limit: RateLimitFile,
+    #[serde(default)]
+    pub pool: PoolFile,
+}
+
+/// PostgreSQL's connection pool (ignored by SQLite).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolFile {
+    pub max_connections: Option<usize>,
+    #[serde(default, deserialize_with = "duration")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub acquire_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +169,7 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub limits: Limits,
     pub rate_limit: RateLimitDefaults,
+    pub pool: PoolSettings,
 }
 
 /// What flags and environment gave (clap fills these; `None` = not given).
@@ -175,6 +189,9 @@ pub struct Overrides {
     pub rate_limit_per_second: Option<LimitSetting>,
     pub rate_limit_per_day: Option<LimitSetting>,
     pub rate_limit_day_window: Option<Duration>,
+    pub pool_max_connections: Option<usize>,
+    pub pool_connect_timeout: Option<Duration>,
+    pub pool_acquire_timeout: Option<Duration>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -183,6 +200,7 @@ impl Settings {
     pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<Settings, String> {
         let defaults = Limits::default();
         let rate = RateLimitDefaults::default();
+        let pool = PoolSettings::default();
         let listen = match over.listen.or(file.server.listen) {
             Some(a) => a,
             None => DEFAULT_LISTEN
@@ -252,6 +270,20 @@ impl Settings {
                     .or(file.rate_limit.day_window)
                     .unwrap_or(rate.day_window),
             },
+            pool: PoolSettings {
+                max_connections: over
+                    .pool_max_connections
+                    .or(file.pool.max_connections)
+                    .unwrap_or(pool.max_connections),
+                connect_timeout: over
+                    .pool_connect_timeout
+                    .or(file.pool.connect_timeout)
+                    .unwrap_or(pool.connect_timeout),
+                acquire_timeout: over
+                    .pool_acquire_timeout
+                    .or(file.pool.acquire_timeout)
+                    .unwrap_or(pool.acquire_timeout),
+            },
         };
         settings.check()?;
         Ok(settings)
@@ -271,7 +303,7 @@ impl Settings {
             LogFormat::Json => "json",
         };
         format!(
-            "database = \"{}\"\nlog_format = \"{log}\"\n\n[server]\nlisten = \"{}\"\n{metrics}\nmax_connections = {}\nshutdown_grace = {}\n\n[limits]\nmax_body_bytes = {}\nmax_pairs = {}\nrequest_timeout = {}\nheader_read_timeout = {}\nbody_read_timeout = {}\n\n[rate_limit]\nper_second = {}\nper_day = {}\nday_window = {}\n",
+            "database = \"{}\"\nlog_format = \"{log}\"\n\n[server]\nlisten = \"{}\"\n{metrics}\nmax_connections = {}\nshutdown_grace = {}\n\n[limits]\nmax_body_bytes = {}\nmax_pairs = {}\nrequest_timeout = {}\nheader_read_timeout = {}\nbody_read_timeout = {}\n\n[rate_limit]\nper_second = {}\nper_day = {}\nday_window = {}\n\n[pool]\nmax_connections = {}\nconnect_timeout = {}\nacquire_timeout = {}\n",
             self.database,
             self.listen,
             self.max_connections,
@@ -284,6 +316,9 @@ impl Settings {
             limit(self.rate_limit.per_second),
             limit(self.rate_limit.per_day),
             secs(self.rate_limit.day_window),
+            self.pool.max_connections,
+            secs(self.pool.connect_timeout),
+            secs(self.pool.acquire_timeout),
         )
     }
 
@@ -292,6 +327,7 @@ impl Settings {
             ("max_connections", self.max_connections),
             ("max_body_bytes", self.limits.max_body_bytes),
             ("max_pairs", self.limits.max_pairs),
+            ("pool.max_connections", self.pool.max_connections),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -303,6 +339,8 @@ impl Settings {
             ("header_read_timeout", self.limits.header_read_timeout),
             ("body_read_timeout", self.limits.body_read_timeout),
             ("day_window", self.rate_limit.day_window),
+            ("pool.connect_timeout", self.pool.connect_timeout),
+            ("pool.acquire_timeout", self.pool.acquire_timeout),
         ];
         for (name, value) in durations {
             if value.is_zero() {
@@ -353,6 +391,15 @@ pub const DEFAULT_FILE: &str = r#"# callaccess configuration. Precedence: comman
 # per_day = 10000
 # The length of the "day" budget; change only for tests.
 # day_window = "1d"
+
+[pool]
+# PostgreSQL only: connections this node opens (PostgreSQL's max_connections
+# must cover this times the number of nodes).
+# max_connections = 16
+# How long to wait for a new connection, and for a free one. Together they
+# bound how long a request waits on a database that is down before its 503.
+# connect_timeout = "500ms"
+# acquire_timeout = "500ms"
 "#;
 
 #[cfg(test)]

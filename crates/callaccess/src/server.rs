@@ -110,6 +110,7 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let state = AppState {
         limiter: limiter_for(&store),
+        credentials: crate::http::auth::CredentialCache::for_store(store.as_ref()),
         store,
         limits: options.limits,
         rate_limits: options.rate_limits,
@@ -184,17 +185,35 @@ async fn accept_loop(
 
 /// Installs the global log subscriber: one line per event on stderr, as text
 /// or JSON, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging(format: LogFormat) {
+///
+/// Lines are written by a thread of their own, in batches: a request only
+/// formats its line and queues it. Writing each line to stderr from the
+/// request's thread cost a system call and the stderr lock per request,
+/// a third of the time of the cheapest route (docs/PERFORMANCE.md). Nothing
+/// is dropped (a full queue makes the request wait); the returned guard
+/// flushes the queue when dropped, so hold it until the process ends. Lines
+/// queued in the last moments before a `kill -9` are lost with the process.
+pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The thread drains the queue, then flushes: under load one write
+    // carries many lines, when idle each line goes out at once.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("callaccess-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     // A second initialisation (tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    guard
 }
 
 /// Reads, parses and applies a seed file; every problem is reported.
@@ -248,7 +267,7 @@ async fn shutdown_signal() {
 
 /// `callaccess serve`.
 pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
-    init_logging(settings.log_format);
+    let _log_guard = init_logging(settings.log_format);
     // The demo's database lives in a temporary folder removed at exit.
     let demo_dir = if args.demo {
         Some(tempfile::tempdir().context("cannot create a temporary folder")?)

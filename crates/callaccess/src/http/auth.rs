@@ -4,8 +4,19 @@
 //! `Authorization: Bearer <token>` names an access token. Either resolves to a
 //! [`Principal`]: one company and, for scoped credentials, the scopes it may
 //! use. Every failure is the same [`ApiError::Unauthenticated`].
+//!
+//! [`CredentialCache`] keeps credentials verified in the last second, on
+//! SQLite only: the digest and the database read it saves were a quarter
+//! of the time of a POST (docs/PERFORMANCE.md). A change made through this
+//! process's store (a revocation, new limits, a seed) empties it at once;
+//! one made by another process on the same file (`callaccess key revoke`)
+//! is seen within [`CREDENTIAL_TTL`]. With several nodes on one database a
+//! revoked key must be refused on the next request anywhere, so other
+//! backends get no cache.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -13,7 +24,7 @@ use axum::http::request::Parts;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use callaccess_domain::secret;
-use callaccess_domain::{CompanyId, RateLimit, Scope, StoredCredential, Timestamp};
+use callaccess_domain::{CompanyId, RateLimit, Scope, Store, StoredCredential, Timestamp};
 
 use super::error::ApiError;
 use super::request_id::RequestContext;
@@ -66,6 +77,90 @@ fn parse_header(value: &str) -> Option<Presented> {
     }
 }
 
+/// How long a verified credential is trusted without asking the store, when
+/// nothing in this process changed credentials: the bound on how late a
+/// revocation made by another process takes effect.
+pub const CREDENTIAL_TTL: Duration = Duration::from_secs(1);
+
+/// Entries kept at most; past this, stale ones are dropped, and if all are
+/// fresh the new one is simply not kept.
+const CACHE_CAPACITY: usize = 4096;
+
+/// Credentials verified recently, keyed by the SHA-256 of the whole
+/// `Authorization` value (so no secret is kept in the clear, and a
+/// different secret for the same key never matches). Only successes are
+/// kept, so a key created a moment ago works at once.
+pub struct CredentialCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<[u8; 32], Cached>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    principal: Principal,
+    rate_limit: RateLimit,
+    verified_at: Instant,
+    /// The store's credentials epoch read before the credential was.
+    epoch: u64,
+    /// The credential's own expiry, checked on every use.
+    expires_at: Option<Timestamp>,
+}
+
+impl CredentialCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A cache for `store` if it may have one: SQLite (one node), whose
+    /// store reports in-process changes.
+    pub fn for_store(store: &dyn Store) -> Option<Arc<Self>> {
+        Self::for_backend(store.backend(), store.credentials_epoch())
+    }
+
+    fn for_backend(backend: &str, epoch: Option<u64>) -> Option<Arc<Self>> {
+        (backend == "sqlite" && epoch.is_some()).then(|| Arc::new(Self::new(CREDENTIAL_TTL)))
+    }
+
+    fn get(
+        &self,
+        key: &[u8; 32],
+        epoch: u64,
+        now: Instant,
+        wall: Timestamp,
+    ) -> Option<(Principal, RateLimit)> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = entries.get(key)?;
+        let fresh = cached.epoch == epoch
+            && now.saturating_duration_since(cached.verified_at) < self.ttl
+            && cached.expires_at.is_none_or(|at| wall < at);
+        fresh.then(|| (cached.principal.clone(), cached.rate_limit))
+    }
+
+    fn forget(&self, key: &[u8; 32]) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    fn put(&self, key: [u8; 32], cached: Cached) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= CACHE_CAPACITY {
+            let (ttl, now, epoch) = (self.ttl, cached.verified_at, cached.epoch);
+            entries.retain(|_, c| {
+                c.epoch == epoch && now.saturating_duration_since(c.verified_at) < ttl
+            });
+            if entries.len() >= CACHE_CAPACITY {
+                return;
+            }
+        }
+        entries.insert(key, cached);
+    }
+}
+
 /// Whether a stored credential may be used now.
 fn usable(credential: &StoredCredential, now: Timestamp) -> bool {
     credential.revoked_at.is_none() && credential.expires_at.is_none_or(|at| now < at)
@@ -75,9 +170,60 @@ async fn authenticate(
     state: &AppState,
     header: Option<&str>,
 ) -> Result<(Principal, RateLimit), ApiError> {
-    let presented = header
-        .and_then(parse_header)
-        .ok_or(ApiError::Unauthenticated)?;
+    authenticate_at(state, header, Instant::now()).await
+}
+
+/// [`authenticate`] at a given moment, so tests can move the clock.
+async fn authenticate_at(
+    state: &AppState,
+    header: Option<&str>,
+    now: Instant,
+) -> Result<(Principal, RateLimit), ApiError> {
+    let header = header.ok_or(ApiError::Unauthenticated)?;
+    // Read before the credential, so a change committed meanwhile leaves
+    // this entry already stale.
+    let epoch = state.store.credentials_epoch();
+    let cache = state.credentials.as_deref().zip(epoch);
+    let key = cache.map(|_| secret::digest(header).0);
+    if let (Some((cache, epoch)), Some(key)) = (cache, &key) {
+        if let Some(hit) = cache.get(key, epoch, now, Timestamp::now()) {
+            return Ok(hit);
+        }
+    }
+    let verified = verify(state, header).await;
+    let (principal, rate_limit, expires_at) = match verified {
+        Ok(verified) => verified,
+        Err(e) => {
+            // A credential that no longer passes must not be served from an
+            // entry some request with an older clock reading could still hit.
+            if let (Some((cache, _)), Some(key)) = (cache, &key) {
+                cache.forget(key);
+            }
+            return Err(e);
+        }
+    };
+    if let (Some((cache, epoch)), Some(key)) = (cache, key) {
+        cache.put(
+            key,
+            Cached {
+                principal: principal.clone(),
+                rate_limit,
+                verified_at: now,
+                epoch,
+                expires_at,
+            },
+        );
+    }
+    Ok((principal, rate_limit))
+}
+
+/// Checks a presented credential against the store: the principal, its
+/// company's limits and the credential's expiry.
+async fn verify(
+    state: &AppState,
+    header: &str,
+) -> Result<(Principal, RateLimit, Option<Timestamp>), ApiError> {
+    let presented = parse_header(header).ok_or(ApiError::Unauthenticated)?;
     let credential = match &presented {
         Presented::Basic {
             access_key,
@@ -100,6 +246,7 @@ async fn authenticate(
                 scopes: c.scopes.map(Arc::from),
             },
             c.rate_limit,
+            c.expires_at,
         )),
         _ => Err(ApiError::Unauthenticated),
     }
@@ -133,7 +280,119 @@ impl FromRequestParts<AppState> for Principal {
 
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "test code: a failed unwrap is a failed test"
+    )]
+
     use super::*;
+    use callaccess_domain::{NewApiKey, NewCompany};
+    use callaccess_sqlite::SqliteStore;
+
+    /// A store with one company and one full-access key, the state the
+    /// handlers see (with a credential cache), and the key's header.
+    async fn keyed() -> (tempfile::TempDir, AppState, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("auth.db"))
+            .await
+            .unwrap();
+        let company = CompanyId::from_i64(1).unwrap();
+        store
+            .create_company(&NewCompany {
+                id: company,
+                name: "A".to_owned(),
+                rate_limit: RateLimit::default(),
+            })
+            .await
+            .unwrap();
+        let key = secret::generate_access_key();
+        let key_secret = secret::generate_secret();
+        store
+            .create_api_key(&NewApiKey {
+                access_key: key.clone(),
+                company,
+                digest: secret::digest(&key_secret),
+                scopes: None,
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let state = AppState {
+            credentials: CredentialCache::for_store(store.as_ref()),
+            limiter: Arc::new(crate::ratelimit::LocalLimiter::new()),
+            store,
+            limits: super::super::Limits::default(),
+            rate_limits: crate::ratelimit::RateLimitDefaults::OFF,
+            metrics: None,
+        };
+        let header = format!("Basic {}", STANDARD.encode(format!("{key}:{key_secret}")));
+        (dir, state, key, header)
+    }
+
+    fn refused(result: &Result<(Principal, RateLimit), ApiError>) -> bool {
+        matches!(result, Err(ApiError::Unauthenticated))
+    }
+
+    #[tokio::test]
+    async fn a_key_revoked_by_another_process_is_refused_within_the_bound() {
+        let (dir, state, key, header) = keyed().await;
+        assert!(state.credentials.is_some(), "sqlite gets a cache");
+        let t0 = Instant::now();
+        assert!(authenticate_at(&state, Some(&header), t0).await.is_ok());
+
+        // Revoked through a second store on the same file, as `callaccess
+        // key revoke` does from its own process: this process's store does
+        // not see it happen.
+        let other = SqliteStore::open(&dir.path().join("auth.db"))
+            .await
+            .unwrap();
+        other.revoke_api_key(&key, Timestamp::now()).await.unwrap();
+        other.close().await.unwrap();
+
+        // Within the bound the verified credential may still be used...
+        let inside = t0 + CREDENTIAL_TTL - Duration::from_millis(1);
+        assert!(authenticate_at(&state, Some(&header), inside).await.is_ok());
+        // ...and from the bound on it is checked again, and refused.
+        let bound = t0 + CREDENTIAL_TTL;
+        assert!(refused(
+            &authenticate_at(&state, Some(&header), bound).await
+        ));
+        assert!(
+            refused(&authenticate_at(&state, Some(&header), t0).await),
+            "the refusal is not cached away"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_revoked_through_this_process_is_refused_at_once() {
+        let (_dir, state, key, header) = keyed().await;
+        let t0 = Instant::now();
+        assert!(authenticate_at(&state, Some(&header), t0).await.is_ok());
+        state
+            .store
+            .revoke_api_key(&key, Timestamp::now())
+            .await
+            .unwrap();
+        assert!(refused(&authenticate_at(&state, Some(&header), t0).await));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_never_matches_a_cached_key() {
+        let (_dir, state, key, header) = keyed().await;
+        let t0 = Instant::now();
+        assert!(authenticate_at(&state, Some(&header), t0).await.is_ok());
+        let wrong = format!("Basic {}", STANDARD.encode(format!("{key}:not-the-secret")));
+        assert!(refused(&authenticate_at(&state, Some(&wrong), t0).await));
+    }
+
+    #[test]
+    fn only_sqlite_stores_that_report_changes_get_a_cache() {
+        assert!(CredentialCache::for_backend("sqlite", Some(0)).is_some());
+        assert!(CredentialCache::for_backend("sqlite", None).is_none());
+        assert!(CredentialCache::for_backend("postgres", Some(0)).is_none());
+        assert!(CredentialCache::for_backend("postgres", None).is_none());
+    }
 
     #[test]
     fn parses_basic_and_bearer() {

@@ -80,6 +80,9 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     /// `Some`: `/metrics` is served by this router; `None`: elsewhere or not at all.
     pub metrics: Option<PrometheusHandle>,
+    /// Recently verified credentials; `None` where revocation must be seen
+    /// on the next request (see [`auth::CredentialCache`]).
+    pub credentials: Option<Arc<auth::CredentialCache>>,
 }
 
 /// The whole application, ready to serve.
@@ -162,17 +165,7 @@ pub(crate) async fn add_users_access(
     principal: Principal,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    principal.require(Scope::WRITE)?;
-    let change = dto::parse_access_change(&body, state.limits.max_pairs)?;
-    if !change.is_empty() {
-        state.store.grant_access(principal.company, &change).await?;
-    }
-    Ok(json_response(
-        StatusCode::OK,
-        &dto::BaseResponse {
-            request_id: context.id.to_string(),
-        },
-    ))
+    change_access(&state, &context, &principal, &body, Change::Grant).await
 }
 
 /// Remove individual users' access to calls. Only access given by this API
@@ -202,13 +195,29 @@ pub(crate) async fn delete_users_access(
     principal: Principal,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    change_access(&state, &context, &principal, &body, Change::Revoke).await
+}
+
+enum Change {
+    Grant,
+    Revoke,
+}
+
+/// PUT and DELETE: the same checks and body, then a grant or a revoke.
+async fn change_access(
+    state: &AppState,
+    context: &RequestContext,
+    principal: &Principal,
+    body: &serde_json::Value,
+    change: Change,
+) -> Result<Response, ApiError> {
     principal.require(Scope::WRITE)?;
-    let change = dto::parse_access_change(&body, state.limits.max_pairs)?;
-    if !change.is_empty() {
-        state
-            .store
-            .revoke_access(principal.company, &change)
-            .await?;
+    let pairs = dto::parse_access_change(body, state.limits.max_pairs)?;
+    if !pairs.is_empty() {
+        match change {
+            Change::Grant => state.store.grant_access(principal.company, &pairs).await?,
+            Change::Revoke => state.store.revoke_access(principal.company, &pairs).await?,
+        }
     }
     Ok(json_response(
         StatusCode::OK,

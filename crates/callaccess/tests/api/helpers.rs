@@ -1,8 +1,14 @@
-//! `TestApp`: a server on 127.0.0.1:0 over its own SQLite file, and a small
-//! fixed world of users and calls that every rule can be tested on.
+//! `TestApp`: a server on 127.0.0.1:0 over a database of its own, and a
+//! small fixed world of users and calls that every rule can be tested on.
+//!
+//! The backend comes from `CALLACCESS_TEST_DATABASE`: unset or `sqlite`, a
+//! SQLite file in the test's temporary folder; a `postgres://…` URL, a fresh
+//! database created on that server for each test and dropped after it. The
+//! same tests run on both, which is how parity is proved.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use callaccess::db::{open_store, DatabaseUrl};
@@ -12,6 +18,7 @@ use callaccess_domain::{
     Call, CallId, CallsAccess, CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, Scope, Store,
     User, UserId,
 };
+use callaccess_postgres::scratch::ScratchDatabase;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -125,6 +132,106 @@ impl Reply {
     }
 }
 
+/// The backend the HTTP suite runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    /// A server URL; each test creates its own database there.
+    Postgres(String),
+}
+
+/// Reads `CALLACCESS_TEST_DATABASE`.
+pub fn test_backend() -> TestBackend {
+    match std::env::var("CALLACCESS_TEST_DATABASE") {
+        Err(_) => TestBackend::Sqlite,
+        Ok(value) if value.is_empty() || value == "sqlite" => TestBackend::Sqlite,
+        Ok(value) if value.starts_with("postgres://") || value.starts_with("postgresql://") => {
+            TestBackend::Postgres(value)
+        }
+        Ok(value) => panic!(
+            "CALLACCESS_TEST_DATABASE must be unset, `sqlite` or a postgres:// server URL, not {:?}",
+            callaccess::db::redact(&value)
+        ),
+    }
+}
+
+/// A PostgreSQL server for the tests that need one whatever the suite's
+/// backend (several nodes, outages): `CALLACCESS_TEST_POSTGRES`, else the
+/// suite's own server if it runs on PostgreSQL. `None` means skip — which
+/// CI (`CI` set) does not allow.
+pub fn postgres_server() -> Option<String> {
+    let url = std::env::var("CALLACCESS_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .or(match test_backend() {
+            TestBackend::Postgres(url) => Some(url),
+            TestBackend::Sqlite => None,
+        });
+    if url.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CALLACCESS_TEST_POSTGRES must be set in CI: the PostgreSQL tests would not run"
+        );
+        use std::io::Write as _;
+        // Written past the test harness's capture, so it shows.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: this test needs CALLACCESS_TEST_POSTGRES=postgres://… (scripts/pg-test-cluster.sh start prints one)"
+        );
+    }
+    url
+}
+
+/// PostgreSQL databases of tests that were stopped to be started again on
+/// the same database (`stop` then `spawn_in`), by their test's folder. A
+/// folder is the identity of a test's database on both backends.
+fn parked() -> &'static Mutex<HashMap<PathBuf, Arc<ScratchDatabase>>> {
+    static PARKED: std::sync::OnceLock<Mutex<HashMap<PathBuf, Arc<ScratchDatabase>>>> =
+        std::sync::OnceLock::new();
+    PARKED.get_or_init(Mutex::default)
+}
+
+/// The database of one test: its URL, and for PostgreSQL the handle that
+/// drops the database once no server of the test uses it.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    scratch: Option<Arc<ScratchDatabase>>,
+}
+
+impl TestDatabase {
+    /// The database that belongs to the test folder `dir`: created on first
+    /// use, the same one after a restart.
+    pub async fn for_dir(dir: &TempDir) -> TestDatabase {
+        match test_backend() {
+            TestBackend::Sqlite => TestDatabase {
+                url: DatabaseUrl::Sqlite(TestApp::db_path(dir)),
+                scratch: None,
+            },
+            TestBackend::Postgres(server) => {
+                let parked = parked().lock().unwrap().remove(dir.path());
+                let scratch = match parked {
+                    Some(scratch) => scratch,
+                    None => Arc::new(ScratchDatabase::create(&server).await.unwrap()),
+                };
+                TestDatabase {
+                    url: DatabaseUrl::Postgres(scratch.url().to_owned()),
+                    scratch: Some(scratch),
+                }
+            }
+        }
+    }
+
+    /// Keeps a PostgreSQL database for the next `for_dir(dir)`.
+    fn park(&self, dir: &Path) {
+        if let Some(scratch) = &self.scratch {
+            parked()
+                .lock()
+                .unwrap()
+                .insert(dir.to_owned(), Arc::clone(scratch));
+        }
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -132,6 +239,8 @@ pub struct TestApp {
     pub dir: Arc<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    // Last, so that the database outlives everything that uses it.
+    _db: TestDatabase,
 }
 
 impl TestApp {
@@ -143,16 +252,16 @@ impl TestApp {
         Self::spawn_in(Arc::new(tempfile::tempdir().unwrap()), limits).await
     }
 
+    /// The SQLite file of a test folder (SQLite backend only).
     pub fn db_path(dir: &TempDir) -> PathBuf {
         dir.path().join("callaccess.db")
     }
 
-    /// Serves the database in `dir`; bound before the server task starts, so
-    /// requests can be sent at once.
+    /// Serves the database of `dir` on the suite's backend; bound before the
+    /// server task starts, so requests can be sent at once.
     pub async fn spawn_in(dir: Arc<TempDir>, limits: Limits) -> Self {
-        let store = open_store(&DatabaseUrl::Sqlite(Self::db_path(&dir)))
-            .await
-            .unwrap();
+        let db = TestDatabase::for_dir(&dir).await;
+        let store = open_store(&db.url).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -171,6 +280,7 @@ impl TestApp {
             dir,
             shutdown: Some(tx),
             server: Some(server),
+            _db: db,
         }
     }
 
@@ -184,6 +294,7 @@ impl TestApp {
             server.await.unwrap().unwrap();
         }
         self.store.close().await.unwrap();
+        self._db.park(self.dir.path());
         self.dir.clone()
     }
 

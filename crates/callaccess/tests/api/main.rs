@@ -1,16 +1,24 @@
 //! The one integration-test binary: the HTTP API over a real socket, the
-//! binary's own behaviour (logs, demo), the CLI, and seeds.
+//! binary's own behaviour (logs, demo), the CLI, seeds, crash safety under
+//! load (`crash`: kill -9 and restart, many cycles); and, on
+//! PostgreSQL, several nodes on one database (`multinode`) and an outage of
+//! the database under a running node (`outage`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
 
 mod auth;
+mod backend;
 mod binary;
 mod cli;
 mod contract_table;
+mod crash;
 mod edges;
 mod gong_client;
 mod isolation;
 mod model;
+mod multinode;
+mod nodes;
+mod outage;
 mod seed;
 mod semantics;

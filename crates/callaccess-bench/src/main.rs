@@ -1,0 +1,505 @@
+//! `callaccess-bench`: a closed-loop load benchmark of the callaccess server.
+//!
+//! It builds and starts `callaccess serve` on a temporary SQLite database
+//! (or targets `--url`), seeds one company with 100,000 users and 100,000
+//! calls, preloads `--grants` API grants through 1,000-pair PUTs, restarts
+//! the server to time its startup on that store, then runs each scenario on
+//! `--connections` keep-alive connections for `--duration` and prints a
+//! markdown table (or JSON with `--json`). Progress goes to stderr.
+//!
+//! - `dataset`: the company, its ids, the seed file, and which (call, user)
+//!   pairs each request names so that requests do real work.
+//! - `server`: finding, seeding, starting, measuring and stopping the server.
+//! - `load`: the scenarios and the closed-loop connections that run them.
+//! - `report`: the table and the JSON.
+//!
+//! ```text
+//! cargo run --release -p callaccess-bench -- --connections 64 --duration 10s
+//! cargo run -p callaccess-bench -- --smoke        # a few seconds, for CI
+//! ```
+//!
+//! Its traffic only ever goes to 127.0.0.1.
+
+mod dataset;
+mod load;
+mod report;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use base64::Engine as _;
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderValue, HOST};
+use hyper::Request;
+
+use dataset::World;
+use load::{Cursors, Scenario, Target};
+use report::{Report, Row, StoreInfo, WriterTotals};
+use server::Server;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PathMode {
+    /// Group commit: the writer commits every waiting request in one
+    /// transaction and one fsync (the server's normal mode).
+    Group,
+    /// One transaction and one fsync per request (writer batches capped at
+    /// 1), for comparison; still durable.
+    PerRequest,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "callaccess-bench",
+    about = "Closed-loop load benchmark of the callaccess server (127.0.0.1 only)"
+)]
+struct Args {
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+
+    /// Measured time per scenario (e.g. 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+
+    /// Unmeasured time at the start of each scenario.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+
+    /// Scenarios to run, comma-separated: healthz, put1, delete1, post1,
+    /// put1000, delete1000, mix [default: all].
+    #[arg(long, value_delimiter = ',', value_parser = Scenario::parse)]
+    scenarios: Vec<Scenario>,
+
+    /// Users of the benchmark company.
+    #[arg(long, default_value_t = 100_000)]
+    users: u64,
+
+    /// Calls of the benchmark company.
+    #[arg(long, default_value_t = 100_000)]
+    calls: u64,
+
+    /// API grants stored before the scenarios run (1,000-pair PUTs).
+    #[arg(long, default_value_t = 10_000)]
+    grants: u64,
+
+    /// Group commit, or one transaction per request for comparison.
+    #[arg(long, value_enum, default_value_t = PathMode::Group)]
+    path_mode: PathMode,
+
+    /// The callaccess binary [default: built next to this one].
+    #[arg(long, value_name = "PATH")]
+    server_bin: Option<PathBuf>,
+
+    /// Folder for the temporary database [default: the system's temp folder].
+    /// Put it on the disk you want to measure.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Benchmark a running server instead (http://127.0.0.1:PORT), seeded
+    /// with a file from --write-seed; needs --key and --secret.
+    #[arg(long, value_name = "URL", requires_all = ["key", "secret"])]
+    url: Option<String>,
+
+    /// Access key for --url.
+    #[arg(long)]
+    key: Option<String>,
+
+    /// Access key secret for --url (or for --write-seed).
+    #[arg(long)]
+    secret: Option<String>,
+
+    /// With --url: the server's process id, to report its memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+
+    /// Write the benchmark's seed file here and exit.
+    #[arg(long, value_name = "FILE")]
+    write_seed: Option<PathBuf>,
+
+    /// Print JSON instead of a markdown table.
+    #[arg(long)]
+    json: bool,
+
+    /// A short run on a tiny dataset that proves the benchmark works (for CI):
+    /// 200 users and calls, 1,000 grants, 4 connections, 1 s per scenario.
+    #[arg(long)]
+    smoke: bool,
+}
+
+impl Args {
+    fn apply_smoke(&mut self) {
+        if self.smoke {
+            self.users = 200;
+            self.calls = 200;
+            self.grants = 1_000;
+            self.connections = 4;
+            self.duration = Duration::from_secs(1);
+            self.warmup = Duration::from_millis(200);
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let mut args = Args::parse();
+    args.apply_smoke();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Only loopback: `http://127.0.0.1:PORT` or `http://localhost:PORT`.
+fn loopback_address(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .context("--url must start with http://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = authority
+        .rsplit_once(':')
+        .context("--url must name a port")?;
+    let port: u16 = port.parse().context("--url has an invalid port")?;
+    if host != "127.0.0.1" && host != "localhost" {
+        bail!("the benchmark only sends traffic to 127.0.0.1; {host} is not allowed");
+    }
+    Ok(format!("127.0.0.1:{port}"))
+}
+
+fn basic(key: &str, secret: &str) -> anyhow::Result<HeaderValue> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
+    Ok(HeaderValue::from_str(&format!("Basic {encoded}"))?)
+}
+
+/// The running server, when the benchmark started it.
+struct Owned {
+    binary: PathBuf,
+    database: PathBuf,
+    server: Server,
+    max_batch: Option<usize>,
+    // Removed when the benchmark ends.
+    _dir: tempfile::TempDir,
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let world = World::new(args.users, args.calls)?;
+    if let Some(path) = &args.write_seed {
+        let secret = args.secret.clone().unwrap_or_else(dataset::random_secret);
+        world.write_seed(path, &secret)?;
+        println!(
+            "wrote {}; key {} secret {secret}",
+            path.display(),
+            dataset::ACCESS_KEY
+        );
+        return Ok(true);
+    }
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        args.scenarios.clone()
+    };
+    let max_batch = match args.path_mode {
+        PathMode::Group => None,
+        PathMode::PerRequest => Some(1),
+    };
+
+    let mut info = StoreInfo::default();
+    let (address, authorization, mut owned) = match &args.url {
+        Some(url) => {
+            let key = args.key.as_deref().unwrap_or_default();
+            let secret = args.secret.as_deref().unwrap_or_default();
+            (loopback_address(url)?, basic(key, secret)?, None)
+        }
+        None => {
+            let binary = server::locate(args.server_bin.as_deref())?;
+            let dir = match &args.dir {
+                Some(dir) => tempfile::tempdir_in(dir),
+                None => tempfile::tempdir(),
+            }
+            .context("cannot create a temporary folder")?;
+            let database = dir.path().join("bench.db");
+            let seed = dir.path().join("seed.json");
+            let secret = dataset::random_secret();
+            eprintln!(
+                "seeding {} users and {} calls into {}",
+                args.users,
+                args.calls,
+                database.display()
+            );
+            world.write_seed(&seed, &secret)?;
+            info.seed_seconds = Some(server::import(&binary, &database, &seed)?.as_secs_f64());
+            let server = Server::start(&binary, &database, max_batch)?;
+            info.first_startup_ms = Some(server.startup.as_secs_f64() * 1000.0);
+            eprintln!("server pid {} on {}", server.pid(), server.address);
+            let address = server.address.clone();
+            let owned = Owned {
+                binary,
+                database,
+                server,
+                max_batch,
+                _dir: dir,
+            };
+            (address, basic(dataset::ACCESS_KEY, &secret)?, Some(owned))
+        }
+    };
+    let target = Arc::new(Target {
+        address,
+        authorization,
+        world,
+    });
+
+    if args.grants > 0 {
+        let started = Instant::now();
+        preload(&target, args.grants, args.connections.clamp(1, 8)).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        info.preload_seconds = Some(seconds);
+        eprintln!(
+            "stored {} grants in {seconds:.1} s ({:.0} pairs/s)",
+            args.grants,
+            args.grants as f64 / seconds
+        );
+    }
+    // Startup on the loaded store: stop (flush, checkpoint) and start again.
+    if let Some(own) = owned.take() {
+        let Owned {
+            binary,
+            database,
+            server,
+            max_batch,
+            _dir,
+        } = own;
+        server.stop()?;
+        info.store_bytes = Some(server::store_bytes(&database));
+        let server = Server::start(&binary, &database, max_batch)?;
+        info.restart_ms = Some(server.startup.as_secs_f64() * 1000.0);
+        info.idle_rss = server::rss_bytes(server.pid());
+        eprintln!(
+            "restarted on the loaded store in {:.0} ms: server pid {} on {}",
+            server.startup.as_secs_f64() * 1000.0,
+            server.pid(),
+            server.address
+        );
+        let target_address = server.address.clone();
+        owned = Some(Owned {
+            binary,
+            database,
+            server,
+            max_batch,
+            _dir,
+        });
+        // The restarted server listens on a new port.
+        let mut moved = (*target).clone();
+        moved.address = target_address;
+        return measure(args, scenarios, Arc::new(moved), owned, info).await;
+    }
+    measure(args, scenarios, target, owned, info).await
+}
+
+async fn measure(
+    args: Args,
+    scenarios: Vec<Scenario>,
+    target: Arc<Target>,
+    owned: Option<Owned>,
+    mut info: StoreInfo,
+) -> anyhow::Result<bool> {
+    let pid = owned.as_ref().map(|o| o.server.pid()).or(args.server_pid);
+    let cursors = Arc::new(Cursors::new(args.grants));
+    let mut rows = Vec::new();
+    let mut ceiling = None;
+    for scenario in scenarios {
+        eprintln!("{}", scenario.label());
+        let before = batch_stats(&target.address).await;
+        let fallbacks = cursors.fallbacks.load(Ordering::Relaxed);
+        let peak = Arc::new(AtomicU64::new(0));
+        let sampler = pid.map(|pid| {
+            let peak = Arc::clone(&peak);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(200));
+                loop {
+                    tick.tick().await;
+                    if let Some(rss) = server::rss_bytes(pid) {
+                        peak.fetch_max(rss, Ordering::Relaxed);
+                    }
+                }
+            })
+        });
+        let measured = load::run(
+            scenario,
+            &target,
+            &cursors,
+            args.connections,
+            args.warmup,
+            args.duration,
+        )
+        .await?;
+        if let Some(sampler) = sampler {
+            sampler.abort();
+        }
+        let after = batch_stats(&target.address).await;
+        let row = Row::new(
+            scenario,
+            &measured,
+            pid.map(|_| peak.load(Ordering::Relaxed)),
+            ceiling,
+            cursors.fallbacks.load(Ordering::Relaxed) - fallbacks,
+            before.zip(after),
+        );
+        if scenario == Scenario::Healthz {
+            ceiling = Some(row.requests_per_second);
+        }
+        for sample in &measured.error_samples {
+            eprintln!("  error: {sample}");
+        }
+        rows.push(row);
+    }
+    if let Some(own) = owned {
+        info.store_bytes_after = Some(server::store_bytes(&own.database));
+        crash_restart(own, &target, &cursors, &mut info).await?;
+    }
+    let report = Report {
+        connections: args.connections,
+        duration_seconds: args.duration.as_secs_f64(),
+        users: args.users,
+        calls: args.calls,
+        grants: args.grants,
+        path_mode: match args.path_mode {
+            PathMode::Group => "group-commit",
+            PathMode::PerRequest => "per-request",
+        },
+        store: info,
+        rows,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.markdown());
+    }
+    let healthy = report
+        .rows
+        .iter()
+        .all(|row| row.errors == 0 && row.requests > 0);
+    if !healthy {
+        eprintln!("some scenarios had errors or no answers at all");
+    }
+    Ok(healthy)
+}
+
+/// Startup after a crash under load: kills the server with SIGKILL while
+/// 1,000-pair PUTs are being written, starts it again on the same file
+/// (SQLite recovers the write-ahead log) and stops it cleanly.
+async fn crash_restart(
+    own: Owned,
+    target: &Arc<Target>,
+    cursors: &Arc<Cursors>,
+    info: &mut StoreInfo,
+) -> anyhow::Result<()> {
+    eprintln!("startup after kill -9 during 1,000-pair PUTs");
+    let load = {
+        let (target, cursors) = (Arc::clone(target), Arc::clone(cursors));
+        tokio::spawn(async move {
+            load::run(
+                Scenario::Put1000,
+                &target,
+                &cursors,
+                8,
+                Duration::ZERO,
+                Duration::from_secs(30),
+            )
+            .await
+        })
+    };
+    // Let the log fill; a fixed time is fine here, nothing is asserted.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    info.wal_bytes_at_crash = Some(server::wal_bytes(&own.database));
+    own.server.kill()?;
+    // The connections fail once the server is gone; that is the point.
+    let _ = load.await;
+    let server = Server::start(&own.binary, &own.database, own.max_batch)?;
+    info.crash_restart_ms = Some(server.startup.as_secs_f64() * 1000.0);
+    server.stop()
+}
+
+/// Stores `grants` grants (pair numbers `0 .. grants`) with 1,000-pair PUTs
+/// on a few connections.
+async fn preload(target: &Arc<Target>, grants: u64, connections: usize) -> anyhow::Result<()> {
+    const CHUNK: u64 = 1_000;
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let target = Arc::clone(target);
+        let next = Arc::clone(&next);
+        tasks.push(tokio::spawn(async move {
+            let mut sender = load::Connection::open(&target.address).await?;
+            loop {
+                let first = next.fetch_add(CHUNK, Ordering::Relaxed);
+                if first >= grants {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let count = CHUNK.min(grants - first);
+                let body = target.world.change_body(first, count);
+                sender
+                    .put(&target, body)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("preloading grants failed: {e}"))?;
+                let done = first + count;
+                if done % 1_000_000 == 0 {
+                    eprintln!("  {done} grants stored");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.context("a preload task failed")??;
+    }
+    Ok(())
+}
+
+/// The writer's batch and commit totals from `/metrics`; `None` when the
+/// server does not serve them there.
+async fn batch_stats(address: &str) -> Option<WriterTotals> {
+    let text = get_text(address, "/metrics").await.ok()?;
+    let value = |name: &str| {
+        text.lines()
+            .filter(|line| line.starts_with(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    Some(WriterTotals {
+        commits: value("callaccess_store_batch_size_count"),
+        jobs: value("callaccess_store_batch_size_sum"),
+        commit_seconds: value("callaccess_store_commit_seconds_sum"),
+    })
+}
+
+async fn get_text(address: &str, path: &str) -> anyhow::Result<String> {
+    let stream = tokio::net::TcpStream::connect(address).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = Request::get(path)
+        .header(HOST, HeaderValue::from_str(address)?)
+        .body(Full::new(Bytes::new()))?;
+    let response = sender.send_request(request).await?;
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}

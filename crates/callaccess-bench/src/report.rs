@@ -1,0 +1,212 @@
+//! The results: one row per scenario, printed as a markdown table or JSON.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::load::{Measured, Scenario};
+
+/// Facts about the store and the server outside the scenarios.
+#[derive(Debug, Default, Serialize)]
+pub struct StoreInfo {
+    /// `callaccess import` of the seed (users, calls, key).
+    pub seed_seconds: Option<f64>,
+    /// First start, on the freshly seeded store.
+    pub first_startup_ms: Option<f64>,
+    /// Storing the preloaded grants through the API.
+    pub preload_seconds: Option<f64>,
+    /// Database and log size once the grants were stored.
+    pub store_bytes: Option<u64>,
+    /// Second start, on the store holding the preloaded grants: from spawn
+    /// to the "listening on" line.
+    pub restart_ms: Option<f64>,
+    /// Server memory right after that start.
+    pub idle_rss: Option<u64>,
+    /// Database and log size after the scenarios.
+    pub store_bytes_after: Option<u64>,
+    /// Log file size when the server was killed during 1,000-pair PUTs.
+    pub wal_bytes_at_crash: Option<u64>,
+    /// Start after that kill (the log is recovered): spawn to "listening".
+    pub crash_restart_ms: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub scenario: &'static str,
+    pub label: &'static str,
+    pub requests: u64,
+    pub errors: u64,
+    pub requests_per_second: f64,
+    pub pairs_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Highest server RSS sampled during the scenario.
+    pub server_rss_bytes: Option<u64>,
+    /// Requests per second over those of (a), when (a) ran first.
+    pub ratio_to_ceiling: Option<f64>,
+    /// Requests per write transaction during the scenario (group commit at
+    /// work), from the server's /metrics.
+    pub jobs_per_commit: Option<f64>,
+    /// Write transactions (and so fsyncs) per second.
+    pub commits_per_second: Option<f64>,
+    /// Mean time of one write transaction including its fsync.
+    pub mean_commit_ms: Option<f64>,
+    /// DELETE requests that named random, probably already removed, pairs
+    /// because every pair the benchmark had granted was gone (see `load`).
+    pub random_deletes: u64,
+}
+
+/// The writer's running totals, read from the server's /metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterTotals {
+    pub commits: f64,
+    pub jobs: f64,
+    pub commit_seconds: f64,
+}
+
+fn millis(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
+}
+
+impl Row {
+    pub fn new(
+        scenario: Scenario,
+        measured: &Measured,
+        rss: Option<u64>,
+        ceiling: Option<f64>,
+        random_deletes: u64,
+        writer: Option<(WriterTotals, WriterTotals)>,
+    ) -> Self {
+        let seconds = measured.elapsed.as_secs_f64();
+        let requests_per_second = measured.requests as f64 / seconds;
+        let (jobs_per_commit, commits_per_second, mean_commit_ms) = match writer {
+            Some((before, after)) if after.commits > before.commits => {
+                let commits = after.commits - before.commits;
+                (
+                    Some((after.jobs - before.jobs) / commits),
+                    // The totals include the warm-up; close enough for a
+                    // rate only shown to compare modes.
+                    Some(commits / seconds),
+                    Some((after.commit_seconds - before.commit_seconds) / commits * 1000.0),
+                )
+            }
+            _ => (None, None, None),
+        };
+        Self {
+            scenario: scenario.name(),
+            label: scenario.label(),
+            requests: measured.requests,
+            errors: measured.errors,
+            requests_per_second,
+            pairs_per_second: measured.pairs as f64 / seconds,
+            p50_ms: millis(&measured.latency, 0.5),
+            p99_ms: millis(&measured.latency, 0.99),
+            p999_ms: millis(&measured.latency, 0.999),
+            server_rss_bytes: rss.filter(|&bytes| bytes > 0),
+            ratio_to_ceiling: ceiling
+                .filter(|&c| c > 0.0 && scenario != Scenario::Healthz)
+                .map(|c| requests_per_second / c),
+            jobs_per_commit,
+            commits_per_second,
+            mean_commit_ms,
+            random_deletes,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub connections: usize,
+    pub duration_seconds: f64,
+    pub users: u64,
+    pub calls: u64,
+    pub grants: u64,
+    pub path_mode: &'static str,
+    pub store: StoreInfo,
+    pub rows: Vec<Row>,
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.0}", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn or_dash(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "–".to_owned())
+}
+
+impl Report {
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} connections, {:.0} s per scenario, {} users, {} calls, {} grants preloaded, {}",
+            self.connections,
+            self.duration_seconds,
+            self.users,
+            self.calls,
+            self.grants,
+            self.path_mode
+        );
+        let s = &self.store;
+        let mut facts = Vec::new();
+        if let Some(v) = s.seed_seconds {
+            facts.push(format!("seed import {v:.1} s"));
+        }
+        if let Some(v) = s.first_startup_ms {
+            facts.push(format!("first start {v:.0} ms"));
+        }
+        if let Some(v) = s.preload_seconds {
+            facts.push(format!("preload {v:.1} s"));
+        }
+        if let Some(v) = s.store_bytes {
+            facts.push(format!("store {} MiB", mib(v)));
+        }
+        if let Some(v) = s.restart_ms {
+            facts.push(format!("start on loaded store {v:.0} ms"));
+        }
+        if let Some(v) = s.idle_rss {
+            facts.push(format!("idle RSS {} MiB", mib(v)));
+        }
+        if let Some(v) = s.store_bytes_after {
+            facts.push(format!("store after the run {} MiB", mib(v)));
+        }
+        if let (Some(ms), Some(wal)) = (s.crash_restart_ms, s.wal_bytes_at_crash) {
+            facts.push(format!(
+                "start after kill -9 under load {ms:.0} ms (log {} MiB)",
+                mib(wal)
+            ));
+        }
+        if !facts.is_empty() {
+            let _ = writeln!(out, "{}", facts.join(", "));
+        }
+        out.push('\n');
+        out.push_str("| scenario | req/s | pairs/s | p50 ms | p99 ms | p99.9 ms | server RSS MiB | × (a) | jobs/commit | commits/s | errors |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for row in &self.rows {
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} |",
+                row.label,
+                row.requests_per_second,
+                row.pairs_per_second,
+                row.p50_ms,
+                row.p99_ms,
+                row.p999_ms,
+                or_dash(row.server_rss_bytes.map(mib)),
+                or_dash(row.ratio_to_ceiling.map(|r| format!("{r:.2}"))),
+                or_dash(row.jobs_per_commit.map(|j| format!("{j:.1}"))),
+                or_dash(row.commits_per_second.map(|c| format!("{c:.0}"))),
+                row.errors
+            );
+        }
+        for row in self.rows.iter().filter(|r| r.random_deletes > 0) {
+            let _ = writeln!(
+                out,
+                "\n{}: {} requests (with the warm-up) ran out of granted pairs and named random ones, mostly gone already.",
+                row.label, row.random_deletes
+            );
+        }
+        out
+    }
+}

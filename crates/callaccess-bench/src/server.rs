@@ -1,0 +1,224 @@
+//! The server under test: finding the `callaccess` binary, seeding a
+//! database with `callaccess import`, starting `callaccess serve` on port 0,
+//! reading its address from the "listening on" log line (no sleeping), its
+//! memory from `/proc`, and stopping it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+/// Finds the `callaccess` binary: `--server-bin`, else the one built next
+/// to this executable. Under `cargo run` it is (re)built first, so the
+/// benchmark always measures the current source.
+pub fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        return Ok(path.to_owned());
+    }
+    let own = std::env::current_exe().context("cannot find this executable")?;
+    let folder = own
+        .parent()
+        .context("this executable has no parent folder")?;
+    let binary = folder.join("callaccess");
+    // `cargo run` sets CARGO; the profile folder is `release` or `debug`.
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let release = folder.file_name().is_some_and(|name| name == "release");
+        let mut command = Command::new(cargo);
+        command.args([
+            "build",
+            "--quiet",
+            "-p",
+            "callaccess",
+            "--bin",
+            "callaccess",
+        ]);
+        if release {
+            command.arg("--release");
+        }
+        eprintln!(
+            "building the server: cargo build -p callaccess{}",
+            if release { " --release" } else { "" }
+        );
+        let status = command.status().context("cannot run cargo")?;
+        if !status.success() {
+            bail!("building the callaccess binary failed");
+        }
+    }
+    if !binary.exists() {
+        bail!(
+            "no server binary at {}; build it (cargo build --release -p callaccess) or pass --server-bin",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// Applies a seed file to a database with `callaccess import`.
+pub fn import(binary: &Path, database: &Path, seed: &Path) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let output = Command::new(binary)
+        .arg("--database")
+        .arg(database_url(database))
+        .arg("import")
+        .arg(seed)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run callaccess import")?;
+    if !output.status.success() {
+        bail!(
+            "callaccess import failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(started.elapsed())
+}
+
+fn database_url(path: &Path) -> String {
+    format!("sqlite:{}", path.display())
+}
+
+/// A running `callaccess serve`.
+pub struct Server {
+    child: Child,
+    pub address: String,
+    /// From spawning the process to its "listening on" line.
+    pub startup: Duration,
+}
+
+impl Server {
+    /// Starts the server on `database` with rate limits off and waits for
+    /// its "listening on http://ADDR" line. `max_batch` caps the writer's
+    /// batches (1 = one transaction per request).
+    pub fn start(binary: &Path, database: &Path, max_batch: Option<usize>) -> anyhow::Result<Self> {
+        let mut command = Command::new(binary);
+        command
+            .arg("--database")
+            .arg(database_url(database))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-limit-per-second",
+                "off",
+                "--rate-limit-per-day",
+                "off",
+                "--log-format",
+                "text",
+            ])
+            // One log line per request is part of what is measured.
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        match max_batch {
+            Some(n) => command.env("CALLACCESS_SQLITE_MAX_BATCH", n.to_string()),
+            None => command.env_remove("CALLACCESS_SQLITE_MAX_BATCH"),
+        };
+        let started = Instant::now();
+        let mut child = command.spawn().context("cannot start callaccess serve")?;
+        let stderr = child
+            .stderr
+            .take()
+            .context("the server's stderr was not captured")?;
+        let mut lines = BufReader::new(stderr);
+        let mut line = String::new();
+        let mut seen = Vec::new();
+        let address = loop {
+            line.clear();
+            let read = lines
+                .read_line(&mut line)
+                .context("reading the server's log")?;
+            if read == 0 {
+                let _ = child.wait();
+                bail!("the server exited before listening:\n{}", seen.join(""));
+            }
+            if let Some(at) = line.find("listening on http://") {
+                let rest = &line[at + "listening on http://".len()..];
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+            if seen.len() < 50 {
+                seen.push(line.clone());
+            }
+        };
+        let startup = started.elapsed();
+        // The server writes a line per request; keep reading (and dropping)
+        // them in big chunks so its stderr never fills and blocks it.
+        let mut rest = lines.into_inner();
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 1 << 16];
+            while matches!(rest.read(&mut buffer), Ok(n) if n > 0) {}
+        });
+        Ok(Self {
+            child,
+            address,
+            startup,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the server with SIGTERM (it flushes and checkpoints the store)
+    /// and waits for it to exit.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("cannot run kill")?;
+        if !status.success() {
+            bail!("kill -TERM {} failed", self.child.id());
+        }
+        let exit = self.child.wait().context("waiting for the server")?;
+        if !exit.success() {
+            bail!("the server exited with {exit}");
+        }
+        Ok(())
+    }
+}
+
+impl Server {
+    /// Kills the server with SIGKILL, as a crash would: no flush, no
+    /// checkpoint.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().context("cannot kill the server")?;
+        self.child.wait().context("waiting for the server")?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Stopped already, or being abandoned on an error: never leave it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Resident memory of a process in bytes, from `/proc/PID/status`.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Size of the database and its write-ahead log, in bytes.
+pub fn store_bytes(database: &Path) -> u64 {
+    let size = |path: PathBuf| std::fs::metadata(path).map_or(0, |m| m.len());
+    size(database.to_owned()) + wal_bytes(database)
+}
+
+/// Size of the write-ahead log file, in bytes.
+pub fn wal_bytes(database: &Path) -> u64 {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).map_or(0, |m| m.len())
+}

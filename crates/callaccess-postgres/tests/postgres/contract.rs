@@ -1,0 +1,1 @@
+callaccess_domain::contract_tests!(crate::fresh_or_skip!());
