@@ -222,7 +222,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     };
 
     let mut info = StoreInfo::default();
-    let (address, authorization, mut owned) = match &args.url {
+    let (address, authorization, owned) = match &args.url {
         Some(url) => {
             let key = args.key.as_deref().unwrap_or_default();
             let secret = args.secret.as_deref().unwrap_or_default();
@@ -278,39 +278,47 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         );
     }
     // Startup on the loaded store: stop (flush, checkpoint) and start again.
-    if let Some(own) = owned.take() {
-        let Owned {
-            binary,
-            database,
-            server,
-            max_batch,
-            _dir,
-        } = own;
-        server.stop()?;
-        info.store_bytes = Some(server::store_bytes(&database));
-        let server = Server::start(&binary, &database, max_batch)?;
-        info.restart_ms = Some(server.startup.as_secs_f64() * 1000.0);
-        info.idle_rss = server::rss_bytes(server.pid());
-        eprintln!(
-            "restarted on the loaded store in {:.0} ms: server pid {} on {}",
-            server.startup.as_secs_f64() * 1000.0,
-            server.pid(),
-            server.address
-        );
-        let target_address = server.address.clone();
-        owned = Some(Owned {
-            binary,
-            database,
-            server,
-            max_batch,
-            _dir,
-        });
-        // The restarted server listens on a new port.
-        let mut moved = (*target).clone();
-        moved.address = target_address;
-        return measure(args, scenarios, Arc::new(moved), owned, info).await;
-    }
+    let (target, owned) = match owned {
+        Some(own) => {
+            let own = restart(own, &mut info)?;
+            // The restarted server listens on a new port.
+            let mut moved = (*target).clone();
+            moved.address = own.server.address.clone();
+            (Arc::new(moved), Some(own))
+        }
+        None => (target, None),
+    };
     measure(args, scenarios, target, owned, info).await
+}
+
+/// Stops the server and starts it again on the same store, recording how
+/// long the start took, the store's size and the idle memory.
+fn restart(own: Owned, info: &mut StoreInfo) -> anyhow::Result<Owned> {
+    let Owned {
+        binary,
+        database,
+        server,
+        max_batch,
+        _dir,
+    } = own;
+    server.stop()?;
+    info.store_bytes = Some(server::store_bytes(&database));
+    let server = Server::start(&binary, &database, max_batch)?;
+    info.restart_ms = Some(server.startup.as_secs_f64() * 1000.0);
+    info.idle_rss = server::rss_bytes(server.pid());
+    eprintln!(
+        "restarted on the loaded store in {:.0} ms: server pid {} on {}",
+        server.startup.as_secs_f64() * 1000.0,
+        server.pid(),
+        server.address
+    );
+    Ok(Owned {
+        binary,
+        database,
+        server,
+        max_batch,
+        _dir,
+    })
 }
 
 async fn measure(
