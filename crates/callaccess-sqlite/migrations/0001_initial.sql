@@ -125,3 +125,26 @@ CREATE TABLE rate_limit_state (
     tat         INTEGER NOT NULL,
     PRIMARY KEY (company_id, budget)
 ) WITHOUT ROWID;
+
+-- A count of changes to anything a verified credential depends on: keys,
+-- tokens and company rate limits. The server keeps verified credentials for
+-- a moment and reads this one row on every request; a change committed by
+-- any process (`callaccess key revoke` runs in its own) moves the count, so
+-- a revoked key is refused on the next request. New keys and tokens need
+-- no count: only successful checks are kept.
+CREATE TABLE credential_changes (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    count  INTEGER NOT NULL
+);
+INSERT INTO credential_changes (id, count) VALUES (1, 0);
+
+CREATE TRIGGER api_keys_changed AFTER UPDATE ON api_keys
+BEGIN UPDATE credential_changes SET count = count + 1 WHERE id = 1; END;
+CREATE TRIGGER api_keys_removed AFTER DELETE ON api_keys
+BEGIN UPDATE credential_changes SET count = count + 1 WHERE id = 1; END;
+CREATE TRIGGER tokens_changed AFTER UPDATE ON tokens
+BEGIN UPDATE credential_changes SET count = count + 1 WHERE id = 1; END;
+CREATE TRIGGER tokens_removed AFTER DELETE ON tokens
+BEGIN UPDATE credential_changes SET count = count + 1 WHERE id = 1; END;
+CREATE TRIGGER company_limits_changed AFTER UPDATE OF per_second_limit, per_day_limit ON companies
+BEGIN UPDATE credential_changes SET count = count + 1 WHERE id = 1; END;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -36,6 +36,11 @@ pub struct SqliteStore {
     /// Bumped after every committed change to credentials or limits made
     /// through this store (see `Store::credentials_epoch`).
     credentials_epoch: AtomicU64,
+    /// A connection of its own for reading `credential_changes`, which any
+    /// process's changes to credentials move (opened on first use).
+    changes: Mutex<Option<rusqlite::Connection>>,
+    /// The file's absolute path, for connections opened after start.
+    absolute: PathBuf,
 }
 
 /// How the write connection is set up, as SQLite reports it.
@@ -87,13 +92,15 @@ impl SqliteStore {
         let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         tracing::info!(path = %path.display(), schema_version, "opened the sqlite store");
         Ok(Self {
-            readers: Readers::new(absolute),
+            readers: Readers::new(absolute.clone()),
+            absolute,
             path,
             writer,
             checkpointer,
             schema_version,
             applied,
             credentials_epoch: AtomicU64::new(0),
+            changes: Mutex::new(None),
         })
     }
 
@@ -164,7 +171,28 @@ impl Store for SqliteStore {
     }
 
     fn credentials_epoch(&self) -> Option<u64> {
-        Some(self.credentials_epoch.load(Ordering::SeqCst))
+        // In-process changes move the counter at once; changes made by
+        // another process on the file (the admin CLI) move the stored count.
+        // Both only grow, so their sum changes when either does. The read is
+        // one row on a connection of its own, a few microseconds, so it runs
+        // on the calling thread. If it fails, nothing may be cached.
+        let own = self.credentials_epoch.load(Ordering::SeqCst);
+        let mut slot = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = open::reader(&self.absolute).ok();
+        }
+        let conn = slot.as_ref()?;
+        let stored = conn
+            .prepare_cached("SELECT count FROM credential_changes WHERE id = 1")
+            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)));
+        match stored {
+            Ok(count) => Some(own.wrapping_add(u64::try_from(count).unwrap_or(0))),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the credential change count; not caching");
+                *slot = None;
+                None
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -536,3 +536,43 @@ async fn metrics_can_have_their_own_listener() {
     assert!(text.contains("callaccess_http_requests_total"), "{text}");
     assert_eq!(server.terminate().await, 0);
 }
+
+#[tokio::test]
+async fn a_key_revoked_with_the_cli_is_refused_by_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = write_seed(dir.path());
+    let database = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    let server = Server::start(&[
+        "--database",
+        &database,
+        "--seed",
+        seed.to_str().unwrap(),
+        "--rate-limit-per-second",
+        "off",
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let list = || {
+        client
+            .post(format!("{}/v2/calls/users-access", server.base))
+            .basic_auth("ACMEKEY1", Some("acme-secret-0123456789"))
+            .json(&json!({"filter": {"callIds": ["7782342274025937895"]}}))
+            .send()
+    };
+    // Verified twice, so the server has the key in its cache.
+    assert_eq!(list().await.unwrap().status().as_u16(), 200);
+    assert_eq!(list().await.unwrap().status().as_u16(), 200);
+    let output = tokio::process::Command::new(BIN)
+        .args(["key", "revoke", "ACMEKEY1", "--database", &database])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The next request, at once, is refused.
+    assert_eq!(list().await.unwrap().status().as_u16(), 401);
+    assert_eq!(server.terminate().await, 0);
+}
