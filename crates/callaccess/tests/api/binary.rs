@@ -7,7 +7,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
@@ -23,21 +22,6 @@ struct Server {
     base: String,
     /// From the "metrics on …" line, when `--metrics-listen` was given.
     metrics_base: Option<String>,
-}
-
-fn forward(
-    reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-) -> mpsc::UnboundedReceiver<String> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(reader).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 async fn next_line(rx: &mut mpsc::UnboundedReceiver<String>) -> Option<String> {
@@ -57,8 +41,8 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let stdout = forward(child.stdout.take().unwrap());
-        let mut stderr = forward(child.stderr.take().unwrap());
+        let stdout = crate::helpers::forward_lines(child.stdout.take().unwrap());
+        let mut stderr = crate::helpers::forward_lines(child.stderr.take().unwrap());
         // The "listening" line comes after the socket is bound.
         let mut metrics_base = None;
         let base = loop {

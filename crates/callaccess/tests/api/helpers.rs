@@ -488,3 +488,20 @@ pub fn change(call: i64, users: &[i64]) -> Value {
     let users: Vec<String> = users.iter().map(i64::to_string).collect();
     json!({"callAccessList": [{"callId": call.to_string(), "userIds": users}]})
 }
+
+/// The lines a child process writes to one of its pipes, as they come.
+pub fn forward_lines(
+    reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    use tokio::io::AsyncBufReadExt;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

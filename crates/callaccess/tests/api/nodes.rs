@@ -7,7 +7,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
@@ -25,21 +24,6 @@ pub struct Node {
     pub startup_log: Vec<String>,
 }
 
-fn forward(
-    reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-) -> mpsc::UnboundedReceiver<String> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(reader).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 impl Node {
     /// `callaccess serve --listen 127.0.0.1:0 --log-format json ARGS…`,
     /// returned once it listens. Debug lines of the PostgreSQL store are on,
@@ -54,7 +38,7 @@ impl Node {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let mut stderr = forward(child.stderr.take().unwrap());
+        let mut stderr = crate::helpers::forward_lines(child.stderr.take().unwrap());
         let mut startup_log = Vec::new();
         let base = loop {
             let line = tokio::time::timeout(GUARD, stderr.recv())
