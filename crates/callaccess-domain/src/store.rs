@@ -55,12 +55,12 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and health answers.
     fn backend(&self) -> &'static str;
 
-    /// A number that changes whenever this process changes a stored
-    /// credential or a company's limits through this store (a revocation,
-    /// new limits, a seed). The HTTP edge may keep verified credentials
-    /// for a moment while it stays the same. `None` (the default): the
-    /// backend does not know, so nothing may be kept, which is the only
-    /// safe answer when other nodes can revoke.
+    /// A number that changes whenever any process commits a change to a
+    /// stored credential or a company's limits (a revocation, new limits, a
+    /// seed). The HTTP edge may keep verified credentials for a moment while
+    /// it stays the same. `None` (the default): the backend cannot say
+    /// cheaply, so nothing may be kept, which is the only safe answer when
+    /// other nodes can revoke.
     fn credentials_epoch(&self) -> Option<u64> {
         None
     }

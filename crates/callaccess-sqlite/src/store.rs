@@ -2,7 +2,6 @@
 //! which routes each operation to the writer thread or the read pool.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,9 +32,6 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     schema_version: i64,
     applied: Vec<(i64, &'static str)>,
-    /// Bumped after every committed change to credentials or limits made
-    /// through this store (see `Store::credentials_epoch`).
-    credentials_epoch: AtomicU64,
     /// A connection of its own for reading `credential_changes`, which any
     /// process's changes to credentials move (opened on first use).
     changes: Mutex<Option<rusqlite::Connection>>,
@@ -99,16 +95,8 @@ impl SqliteStore {
             checkpointer,
             schema_version,
             applied,
-            credentials_epoch: AtomicU64::new(0),
             changes: Mutex::new(None),
         })
-    }
-
-    /// Marks cached credentials stale; called once a change is committed, so
-    /// a request that still sees the old number ran before the change was
-    /// acknowledged.
-    fn credentials_changed(&self) {
-        self.credentials_epoch.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The file this store uses.
@@ -171,12 +159,11 @@ impl Store for SqliteStore {
     }
 
     fn credentials_epoch(&self) -> Option<u64> {
-        // In-process changes move the counter at once; changes made by
-        // another process on the file (the admin CLI) move the stored count.
-        // Both only grow, so their sum changes when either does. The read is
-        // one row on a connection of its own, a few microseconds, so it runs
-        // on the calling thread. If it fails, nothing may be cached.
-        let own = self.credentials_epoch.load(Ordering::SeqCst);
+        // Triggers in the file count every change to keys, tokens and company
+        // limits, whichever process commits it (this one's writer or the
+        // admin CLI). The read is one row on a connection of its own, a few
+        // microseconds, so it runs on the calling thread. If it fails,
+        // nothing may be cached.
         let mut slot = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() {
             *slot = open::reader(&self.absolute).ok();
@@ -186,7 +173,7 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT count FROM credential_changes WHERE id = 1")
             .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)));
         match stored {
-            Ok(count) => Some(own.wrapping_add(u64::try_from(count).unwrap_or(0))),
+            Ok(count) => Some(u64::try_from(count).unwrap_or(0)),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the credential change count; not caching");
                 *slot = None;
@@ -296,12 +283,9 @@ impl Store for SqliteStore {
         company: CompanyId,
         limit: RateLimit,
     ) -> Result<Company, StoreError> {
-        let changed = self
-            .writer
+        self.writer
             .write(move |conn| admin::set_rate_limit(conn, company, limit))
-            .await;
-        self.credentials_changed();
-        changed
+            .await
     }
 
     async fn rate_acquire(
@@ -342,12 +326,9 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> Result<ApiKeyInfo, StoreError> {
         let access_key = access_key.to_owned();
-        let revoked = self
-            .writer
+        self.writer
             .write(move |conn| admin::revoke_api_key(conn, &access_key, at))
-            .await;
-        self.credentials_changed();
-        revoked
+            .await
     }
 
     async fn create_token(&self, token: &NewToken) -> Result<TokenInfo, StoreError> {
@@ -366,12 +347,9 @@ impl Store for SqliteStore {
 
     async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo, StoreError> {
         let id = id.to_owned();
-        let revoked = self
-            .writer
+        self.writer
             .write(move |conn| admin::revoke_token(conn, &id, at))
-            .await;
-        self.credentials_changed();
-        revoked
+            .await
     }
 
     async fn add_user(&self, user: &User) -> Result<(), StoreError> {
@@ -447,12 +425,8 @@ impl Store for SqliteStore {
     async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError> {
         let seed = seed.clone();
         let now = Timestamp::now();
-        // A seed may change a key's expiry or scopes, or a company's limits.
-        let applied = self
-            .writer
+        self.writer
             .write(move |conn| seed::apply(conn, &seed, now))
-            .await;
-        self.credentials_changed();
-        applied
+            .await
     }
 }

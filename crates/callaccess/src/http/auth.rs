@@ -7,14 +7,14 @@
 //!
 //! [`CredentialCache`] keeps credentials verified in the last second, on
 //! SQLite only: the digest and the database read it saves were a quarter
-//! of the time of a POST (docs/PERFORMANCE.md). A change made through this
-//! process's store (a revocation, new limits, a seed) empties it at once;
-//! one made by another process on the same file (`callaccess key revoke`)
-//! moves a change count that triggers keep in the file, which every request
-//! reads (one row, on the calling thread), so it too is seen on the next
-//! request. [`CREDENTIAL_TTL`] only bounds how long an entry lives without
-//! being checked again. With several nodes on one database no such count is
-//! cheap to read, so other backends get no cache.
+//! of the time of a POST (docs/PERFORMANCE.md). Every request reads the
+//! store's change count (`Store::credentials_epoch`), which triggers in the
+//! file move on any committed change to keys, tokens or company limits,
+//! whether this process or another (`callaccess key revoke`) made it; an
+//! entry from before the change is stale, so a revocation is refused on the
+//! next request. [`CREDENTIAL_TTL`] only bounds how long an entry lives
+//! without being checked again. With several nodes on one database no such
+//! count is cheap to read, so other backends get no cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
