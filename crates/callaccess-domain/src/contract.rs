@@ -26,8 +26,8 @@ use std::fmt::Write as _;
 use crate::secret::{digest, token_id};
 use crate::seed::{Seed, SeedApiKey, SeedCompany, SeedLink, SeedToken};
 use crate::{
-    AccessChange, Call, CallId, CallsAccess, CompanyId, Limit, NewApiKey, NewCompany, NewToken,
-    RateLimit, Scope, Store, StoreError, Timestamp, User, UserId,
+    AccessChange, Call, CallId, CallsAccess, CompanyId, CredentialCheck, Limit, NewApiKey,
+    NewCompany, NewToken, RateLimit, Scope, Store, StoreError, Timestamp, User, UserId,
 };
 
 /// Expands to one `#[tokio::test]` per contract case. `$fresh` is evaluated
@@ -68,6 +68,7 @@ macro_rules! contract_tests {
             ping_answers,
             rate_limits_are_set_and_travel_with_credentials,
             rate_budgets_are_shared_and_kept_per_company_and_window,
+            a_stale_credential_check_fails_the_operation_and_changes_nothing,
         );
     };
 }
@@ -1407,4 +1408,91 @@ pub async fn rate_budgets_are_shared_and_kept_per_company_and_window(store: &dyn
             .unwrap(),
         Ok(())
     );
+}
+
+/// A store that reports a credentials epoch checks it in each operation's
+/// transaction: a check under the current count passes, a check under an
+/// older one fails with `CredentialsChanged` and changes nothing, and a
+/// revocation moves the count. A store without epochs never receives a
+/// check, and its operations ignore `None`.
+pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(store: &dyn Store) {
+    world(store).await;
+    let c = company(ACME);
+    let put = change(&[(101, &[2])]);
+    let Some(epoch) = store.credentials_epoch() else {
+        store.grant_access_checked(c, &put, None).await.unwrap();
+        store.revoke_access_checked(c, &put, None).await.unwrap();
+        assert!(store
+            .list_api_grants_checked(c, &[call(101)], None)
+            .await
+            .is_ok());
+        return;
+    };
+    let (current_check, stale_check) = (
+        CredentialCheck { epoch },
+        CredentialCheck {
+            epoch: epoch.wrapping_add(1),
+        },
+    );
+    let (current, stale) = (Some(current_check), Some(stale_check));
+    let is_changed = |r: Result<(), StoreError>| matches!(r, Err(StoreError::CredentialsChanged));
+
+    let before = snapshot(store).await;
+    assert!(is_changed(store.grant_access_checked(c, &put, stale).await));
+    assert!(is_changed(
+        store
+            .revoke_access_checked(c, &change(&[(101, &[])]), stale)
+            .await
+    ));
+    assert!(is_changed(
+        store
+            .list_api_grants_checked(c, &[call(101)], stale)
+            .await
+            .map(drop)
+    ));
+    // Even when there is nothing to do, and before any other answer.
+    assert!(is_changed(
+        store
+            .grant_access_checked(c, &AccessChange::default(), stale)
+            .await
+    ));
+    assert!(is_changed(
+        store
+            .grant_access_checked(c, &change(&[(999_999, &[1])]), stale)
+            .await
+    ));
+    assert!(is_changed(store.confirm_credentials(stale_check).await));
+    assert_eq!(
+        snapshot(store).await,
+        before,
+        "a failed check changes nothing"
+    );
+
+    store.grant_access_checked(c, &put, current).await.unwrap();
+    assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![2])]);
+    store.confirm_credentials(current_check).await.unwrap();
+
+    let key = NewApiKey {
+        access_key: "EPOCHKEY".to_owned(),
+        company: c,
+        digest: digest("epoch-secret-0123456789"),
+        scopes: None,
+        expires_at: None,
+    };
+    store.create_api_key(&key).await.unwrap();
+    store
+        .revoke_api_key("EPOCHKEY", Timestamp::from_unix(1_800_000_000))
+        .await
+        .unwrap();
+    assert_ne!(
+        store.credentials_epoch(),
+        Some(epoch),
+        "a revocation moves it"
+    );
+    assert!(is_changed(
+        store
+            .list_api_grants_checked(c, &[call(101)], current)
+            .await
+            .map(drop)
+    ));
 }

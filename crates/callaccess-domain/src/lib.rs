@@ -22,4 +22,4 @@ pub mod contract;
 
 pub use ids::{CallId, CompanyId, IdError, UserId};
 pub use model::*;
-pub use store::{Store, StoreError};
+pub use store::{CredentialCheck, Store, StoreError};

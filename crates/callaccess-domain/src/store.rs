@@ -40,12 +40,30 @@ pub enum StoreError {
     /// database, or a newer schema). Nothing was written.
     #[error("{0}")]
     Incompatible(String),
+    /// The request's credential was taken from a cache under a
+    /// [`CredentialCheck`] whose count has moved since: keys, tokens or
+    /// limits changed. Nothing was done; verify the credential again, then
+    /// repeat the request.
+    #[error("credentials changed since the request's credential was verified")]
+    CredentialsChanged,
     /// The database cannot be reached right now; worth retrying.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     /// Anything else; the cause is for the log, never for a client.
     #[error("storage failure: {0}")]
     Other(String),
+}
+
+/// What a store checks for a request whose credential the HTTP edge took
+/// from its cache instead of the store: the [`Store::credentials_epoch`]
+/// under which the credential was verified. The store reads the count in
+/// the request's own transaction and answers
+/// [`StoreError::CredentialsChanged`] if it moved, so a revocation
+/// committed before the request's transaction is never missed, and the
+/// check costs no transaction of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialCheck {
+    pub epoch: u64,
 }
 
 /// The one storage interface of the service. Object safe; every backend
@@ -63,6 +81,17 @@ pub trait Store: Send + Sync + 'static {
     /// other nodes can revoke.
     fn credentials_epoch(&self) -> Option<u64> {
         None
+    }
+
+    /// `CredentialsChanged` unless the credentials epoch is still
+    /// `check.epoch`: for a request answered without a store operation of
+    /// its own (an empty change, an invalid body). A store without epochs
+    /// never receives a check.
+    async fn confirm_credentials(&self, check: CredentialCheck) -> Result<(), StoreError> {
+        match self.credentials_epoch() {
+            Some(epoch) if epoch == check.epoch => Ok(()),
+            _ => Err(StoreError::CredentialsChanged),
+        }
     }
 
     /// Cheap round trip to the database, for readiness.
@@ -103,6 +132,43 @@ pub trait Store: Send + Sync + 'static {
         company: CompanyId,
         calls: &[CallId],
     ) -> Result<Vec<CallGrants>, StoreError>;
+
+    /// [`Store::grant_access`] for a credential taken from a cache: the
+    /// check is made in the same transaction as the change. A store whose
+    /// [`Store::credentials_epoch`] is `None` never receives a check, which
+    /// is why the default may ignore it; a store with epochs must override
+    /// all three `_checked` methods.
+    async fn grant_access_checked(
+        &self,
+        company: CompanyId,
+        change: &AccessChange,
+        check: Option<CredentialCheck>,
+    ) -> Result<(), StoreError> {
+        let _ = check;
+        self.grant_access(company, change).await
+    }
+
+    /// [`Store::revoke_access`] with a [`CredentialCheck`], as above.
+    async fn revoke_access_checked(
+        &self,
+        company: CompanyId,
+        change: &AccessChange,
+        check: Option<CredentialCheck>,
+    ) -> Result<(), StoreError> {
+        let _ = check;
+        self.revoke_access(company, change).await
+    }
+
+    /// [`Store::list_api_grants`] with a [`CredentialCheck`], as above.
+    async fn list_api_grants_checked(
+        &self,
+        company: CompanyId,
+        calls: &[CallId],
+        check: Option<CredentialCheck>,
+    ) -> Result<Vec<CallGrants>, StoreError> {
+        let _ = check;
+        self.list_api_grants(company, calls).await
+    }
 
     // --- administration ---
 

@@ -8,12 +8,37 @@
 use std::collections::{HashMap, HashSet};
 
 use callaccess_domain::{
-    AccessChange, CallGrants, CallId, CallsAccess, CompanyId, StoreError, Timestamp, UserId,
+    AccessChange, CallGrants, CallId, CallsAccess, CompanyId, CredentialCheck, StoreError,
+    Timestamp, UserId,
 };
 use rusqlite::{params, Connection};
 
 use crate::error::Fail;
 use crate::rows::{self, LinkTable};
+
+/// The file's count of credential changes (kept by triggers, see the
+/// migration), read in the caller's transaction.
+pub(crate) fn credentials_epoch(conn: &Connection) -> Result<u64, Fail> {
+    let count: i64 = conn
+        .prepare_cached("SELECT count FROM credential_changes WHERE id = 1")?
+        .query_row([], |row| row.get(0))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// `CredentialsChanged` if the request's cached credential was verified
+/// under another count than the one this transaction sees. Run first, so a
+/// stale credential learns nothing about the request's data.
+pub(crate) fn check_credentials(
+    conn: &Connection,
+    check: Option<CredentialCheck>,
+) -> Result<(), Fail> {
+    match check {
+        Some(check) if credentials_epoch(conn)? != check.epoch => {
+            Err(StoreError::CredentialsChanged.into())
+        }
+        _ => Ok(()),
+    }
+}
 
 /// PUT: every call must exist (checked first), then every user; then a grant
 /// is recorded for each pair whose user cannot already open the call.

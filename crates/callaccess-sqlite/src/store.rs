@@ -2,15 +2,15 @@
 //! which routes each operation to the writer thread or the read pool.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, CallsAccess, Company,
-    CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow, SecretDigest, Store,
-    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
+    CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow,
+    SecretDigest, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
 };
 
 use crate::checkpoint::Checkpointer;
@@ -32,11 +32,6 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     schema_version: i64,
     applied: Vec<(i64, &'static str)>,
-    /// A connection of its own for reading `credential_changes`, which any
-    /// process's changes to credentials move (opened on first use).
-    changes: Mutex<Option<rusqlite::Connection>>,
-    /// The file's absolute path, for connections opened after start.
-    absolute: PathBuf,
 }
 
 /// How the write connection is set up, as SQLite reports it.
@@ -88,14 +83,12 @@ impl SqliteStore {
         let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         tracing::info!(path = %path.display(), schema_version, "opened the sqlite store");
         Ok(Self {
-            readers: Readers::new(absolute.clone()),
-            absolute,
+            readers: Readers::new(absolute),
             path,
             writer,
             checkpointer,
             schema_version,
             applied,
-            changes: Mutex::new(None),
         })
     }
 
@@ -116,6 +109,15 @@ impl SqliteStore {
     }
 
     /// Transactions and jobs the writer has run since opening.
+    /// The answer to an empty change: success, once the check (if any)
+    /// holds.
+    async fn nothing_to_change(&self, check: Option<CredentialCheck>) -> Result<(), StoreError> {
+        match check {
+            Some(check) => self.confirm_credentials(check).await,
+            None => Ok(()),
+        }
+    }
+
     pub fn write_stats(&self) -> WriteStats {
         self.writer.stats()
     }
@@ -161,22 +163,14 @@ impl Store for SqliteStore {
     fn credentials_epoch(&self) -> Option<u64> {
         // Triggers in the file count every change to keys, tokens and company
         // limits, whichever process commits it (this one's writer or the
-        // admin CLI). The read is one row on a connection of its own, a few
-        // microseconds, so it runs on the calling thread. If it fails,
-        // nothing may be cached.
-        let mut slot = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot = open::reader(&self.absolute).ok();
-        }
-        let conn = slot.as_ref()?;
-        let stored = conn
-            .prepare_cached("SELECT count FROM credential_changes WHERE id = 1")
-            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)));
-        match stored {
-            Ok(count) => Some(u64::try_from(count).unwrap_or(0)),
+        // admin CLI). Requests served from the credential cache check the
+        // count in their own transaction (the `_checked` methods); this
+        // separate read is for cache misses and for answers that touch no
+        // data. If it fails, nothing may be cached.
+        match self.readers.read_now(access::credentials_epoch) {
+            Ok(count) => Some(count),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the credential change count; not caching");
-                *slot = None;
                 None
             }
         }
@@ -221,14 +215,7 @@ impl Store for SqliteStore {
         company: CompanyId,
         change: &AccessChange,
     ) -> Result<(), StoreError> {
-        if change.is_empty() {
-            return Ok(());
-        }
-        let change = change.clone();
-        let now = Timestamp::now();
-        self.writer
-            .write(move |conn| access::grant(conn, company, &change, now))
-            .await
+        self.grant_access_checked(company, change, None).await
     }
 
     async fn revoke_access(
@@ -236,13 +223,7 @@ impl Store for SqliteStore {
         company: CompanyId,
         change: &AccessChange,
     ) -> Result<(), StoreError> {
-        if change.is_empty() {
-            return Ok(());
-        }
-        let change = change.clone();
-        self.writer
-            .write(move |conn| access::revoke(conn, company, &change))
-            .await
+        self.revoke_access_checked(company, change, None).await
     }
 
     async fn list_api_grants(
@@ -250,20 +231,71 @@ impl Store for SqliteStore {
         company: CompanyId,
         calls: &[CallId],
     ) -> Result<Vec<CallGrants>, StoreError> {
-        if calls.is_empty() {
-            return Ok(Vec::new());
+        self.list_api_grants_checked(company, calls, None).await
+    }
+
+    async fn confirm_credentials(&self, check: CredentialCheck) -> Result<(), StoreError> {
+        self.readers
+            .read_now(|conn| access::check_credentials(conn, Some(check)))
+    }
+
+    async fn grant_access_checked(
+        &self,
+        company: CompanyId,
+        change: &AccessChange,
+        check: Option<CredentialCheck>,
+    ) -> Result<(), StoreError> {
+        if change.is_empty() {
+            return self.nothing_to_change(check).await;
         }
+        let change = change.clone();
+        let now = Timestamp::now();
+        self.writer
+            .write(move |conn| {
+                access::check_credentials(conn, check)?;
+                access::grant(conn, company, &change, now)
+            })
+            .await
+    }
+
+    async fn revoke_access_checked(
+        &self,
+        company: CompanyId,
+        change: &AccessChange,
+        check: Option<CredentialCheck>,
+    ) -> Result<(), StoreError> {
+        if change.is_empty() {
+            return self.nothing_to_change(check).await;
+        }
+        let change = change.clone();
+        self.writer
+            .write(move |conn| {
+                access::check_credentials(conn, check)?;
+                access::revoke(conn, company, &change)
+            })
+            .await
+    }
+
+    async fn list_api_grants_checked(
+        &self,
+        company: CompanyId,
+        calls: &[CallId],
+        check: Option<CredentialCheck>,
+    ) -> Result<Vec<CallGrants>, StoreError> {
+        if calls.is_empty() {
+            return self.nothing_to_change(check).await.map(|()| Vec::new());
+        }
+        let work = move |conn: &rusqlite::Connection, calls: &[CallId]| {
+            access::check_credentials(conn, check)?;
+            access::list(conn, company, calls)
+        };
         // A few calls are a few point lookups: inline. A long list may take
         // milliseconds, which a runtime thread must not spend blocked.
         if calls.len() <= INLINE_LIST_CALLS {
-            return self
-                .readers
-                .read_now(|conn| access::list(conn, company, calls));
+            return self.readers.read_now(|conn| work(conn, calls));
         }
         let calls = calls.to_vec();
-        self.readers
-            .read(move |conn| access::list(conn, company, &calls))
-            .await
+        self.readers.read(move |conn| work(conn, &calls)).await
     }
 
     async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError> {

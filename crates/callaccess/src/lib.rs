@@ -8,6 +8,7 @@
 //! - [`demo`]: the demo company that `serve --demo` starts with.
 //! - [`http`]: the HTTP edge: Gong's DTOs, request ids, authentication, the
 //!   error envelope, the handlers and the OpenAPI document.
+//! - [`logsink`]: log lines written in batches by a thread of their own.
 //! - [`ratelimit`]: per-company rate limits, in process or shared through
 //!   the database.
 //! - [`server`]: binding, serving (connection limits, timeouts, metrics) and
@@ -19,5 +20,6 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod logsink;
 pub mod ratelimit;
 pub mod server;

@@ -186,32 +186,40 @@ async fn accept_loop(
 /// Installs the global log subscriber: one line per event on stderr, as text
 /// or JSON, filtered by `RUST_LOG` (default `info`).
 ///
-/// Lines are written by a thread of their own, in batches: a request only
-/// formats its line and queues it. Writing each line to stderr from the
-/// request's thread cost a system call and the stderr lock per request,
-/// a third of the time of the cheapest route (docs/PERFORMANCE.md). Nothing
-/// is dropped (a full queue makes the request wait); the returned guard
-/// flushes the queue when dropped, so hold it until the process ends. Lines
-/// queued in the last moments before a `kill -9` are lost with the process.
-pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Lines are written by a thread of their own, in batches
+/// ([`crate::logsink`]): a request only formats its line and appends it to
+/// a buffer. Writing each line to stderr from the request's thread cost a
+/// system call and the stderr lock per request, a third of the time of the
+/// cheapest route (docs/PERFORMANCE.md). Nothing is dropped; the returned
+/// guard writes what is left when dropped, so hold it until the process
+/// ends. Lines logged in the last moments before a `kill -9` are lost with
+/// the process.
+pub fn init_logging(format: LogFormat) -> Option<crate::logsink::LogGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // The thread drains the queue, then flushes: under load one write
-    // carries many lines, when idle each line goes out at once.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("callaccess-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
+    let (sink, guard) = match crate::logsink::LogSink::start(std::io::stderr()) {
+        Ok((sink, guard)) => (Some(sink), Some(guard)),
+        // Without the thread, every line is written from the caller's thread.
+        Err(e) => {
+            eprintln!("cannot start the log thread ({e}); writing log lines directly");
+            (None, None)
+        }
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // A second initialisation (tests) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let _ = match (format, sink) {
+        (LogFormat::Json, Some(sink)) => builder
+            .with_writer(sink)
+            .json()
+            .flatten_event(true)
+            .try_init(),
+        (LogFormat::Text, Some(sink)) => builder.with_writer(sink).try_init(),
+        (LogFormat::Json, None) => builder
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .try_init(),
+        (LogFormat::Text, None) => builder.with_writer(std::io::stderr).try_init(),
     };
     guard
 }

@@ -7,14 +7,20 @@
 //!
 //! [`CredentialCache`] keeps credentials verified in the last second, on
 //! SQLite only: the digest and the database read it saves were a quarter
-//! of the time of a POST (docs/PERFORMANCE.md). Every request reads the
-//! store's change count (`Store::credentials_epoch`), which triggers in the
-//! file move on any committed change to keys, tokens or company limits,
-//! whether this process or another (`callaccess key revoke`) made it; an
-//! entry from before the change is stale, so a revocation is refused on the
-//! next request. [`CREDENTIAL_TTL`] only bounds how long an entry lives
-//! without being checked again. With several nodes on one database no such
-//! count is cheap to read, so other backends get no cache.
+//! of the time of a POST (docs/PERFORMANCE.md). Each entry remembers the
+//! store's count of credential changes (`Store::credentials_epoch`) under
+//! which it was verified; triggers in the file move that count on any
+//! committed change to keys, tokens or company limits, whichever process
+//! made it (`callaccess key revoke` runs in its own). A principal served
+//! from the cache carries a [`CredentialCheck`], and the store compares
+//! the count inside the request's own transaction: no extra read, and a
+//! revocation committed before that transaction is never missed. When the
+//! count moved, [`reverify`] asks the store again (so a revoked credential
+//! gets 401) and the operation runs once more; [`confirm`] does the same
+//! for answers that touch no data. [`CREDENTIAL_TTL`] only bounds how long
+//! an entry lives without being checked again. With several nodes on one
+//! database no such count is cheap to read, so other backends get no
+//! cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,10 +29,13 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::HeaderValue;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use callaccess_domain::secret;
-use callaccess_domain::{CompanyId, RateLimit, Scope, Store, StoredCredential, Timestamp};
+use callaccess_domain::{
+    CompanyId, CredentialCheck, RateLimit, Scope, Store, StoreError, StoredCredential, Timestamp,
+};
 
 use super::error::ApiError;
 use super::request_id::RequestContext;
@@ -39,6 +48,15 @@ pub struct Principal {
     /// `None`: full access (an API key created without scopes, as in Gong).
     /// `Some`: only these scopes (bearer tokens, scoped keys).
     pub scopes: Option<Arc<[Scope]>>,
+    /// Set when the credential came from the cache: what the store must
+    /// check, and the header to verify again if the check fails.
+    cached: Option<Recheck>,
+}
+
+#[derive(Debug, Clone)]
+struct Recheck {
+    check: CredentialCheck,
+    header: HeaderValue,
 }
 
 impl Principal {
@@ -49,6 +67,12 @@ impl Principal {
             Some(scopes) if scopes.iter().any(|s| s.as_str() == scope) => Ok(()),
             Some(_) => Err(ApiError::MissingScope(scope)),
         }
+    }
+
+    /// The check the store makes in the request's transaction: `Some` when
+    /// the credential came from the cache.
+    pub fn check(&self) -> Option<CredentialCheck> {
+        self.cached.as_ref().map(|r| r.check)
     }
 }
 
@@ -126,19 +150,27 @@ impl CredentialCache {
         (backend == "sqlite" && epoch.is_some()).then(|| Arc::new(Self::new(CREDENTIAL_TTL)))
     }
 
+    /// An entry still within its time and its credential's expiry, with
+    /// the count it was verified under; the store checks that count.
     fn get(
         &self,
         key: &[u8; 32],
-        epoch: u64,
         now: Instant,
         wall: Timestamp,
-    ) -> Option<(Principal, RateLimit)> {
+    ) -> Option<(Principal, RateLimit, CredentialCheck)> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let cached = entries.get(key)?;
-        let fresh = cached.epoch == epoch
-            && now.saturating_duration_since(cached.verified_at) < self.ttl
+        let fresh = now.saturating_duration_since(cached.verified_at) < self.ttl
             && cached.expires_at.is_none_or(|at| wall < at);
-        fresh.then(|| (cached.principal.clone(), cached.rate_limit))
+        fresh.then(|| {
+            (
+                cached.principal.clone(),
+                cached.rate_limit,
+                CredentialCheck {
+                    epoch: cached.epoch,
+                },
+            )
+        })
     }
 
     fn forget(&self, key: &[u8; 32]) {
@@ -170,41 +202,48 @@ fn usable(credential: &StoredCredential, now: Timestamp) -> bool {
 
 async fn authenticate(
     state: &AppState,
-    header: Option<&str>,
+    header: Option<&HeaderValue>,
 ) -> Result<(Principal, RateLimit), ApiError> {
-    authenticate_at(state, header, Instant::now()).await
+    authenticate_at(state, header, Instant::now(), true).await
 }
 
-/// [`authenticate`] at a given moment, so tests can move the clock.
+/// [`authenticate`] at a given moment, so tests can move the clock;
+/// `use_cache: false` asks the store whatever the cache holds.
 async fn authenticate_at(
     state: &AppState,
-    header: Option<&str>,
+    header: Option<&HeaderValue>,
     now: Instant,
+    use_cache: bool,
 ) -> Result<(Principal, RateLimit), ApiError> {
-    let header = header.ok_or(ApiError::Unauthenticated)?;
-    // Read before the credential, so a change committed meanwhile leaves
-    // this entry already stale.
-    let epoch = state.store.credentials_epoch();
-    let cache = state.credentials.as_deref().zip(epoch);
-    let key = cache.map(|_| secret::digest(header).0);
-    if let (Some((cache, epoch)), Some(key)) = (cache, &key) {
-        if let Some(hit) = cache.get(key, epoch, now, Timestamp::now()) {
-            return Ok(hit);
+    let value = header.ok_or(ApiError::Unauthenticated)?;
+    let text = value.to_str().map_err(|_| ApiError::Unauthenticated)?;
+    let cache = state.credentials.as_deref();
+    let key = cache.map(|_| secret::digest(text).0);
+    if let (Some(cache), Some(key), true) = (cache, &key, use_cache) {
+        if let Some((mut principal, rate_limit, check)) = cache.get(key, now, Timestamp::now()) {
+            principal.cached = Some(Recheck {
+                check,
+                header: value.clone(),
+            });
+            return Ok((principal, rate_limit));
         }
     }
-    let verified = verify(state, header).await;
+    // Read before the credential, so a change committed meanwhile leaves
+    // the entry already stale.
+    let epoch = cache.and_then(|_| state.store.credentials_epoch());
+    let verified = verify(state, text).await;
     let (principal, rate_limit, expires_at) = match verified {
         Ok(verified) => verified,
         Err(e) => {
             // A credential that no longer passes must not be served from an
             // entry some request with an older clock reading could still hit.
-            if let (Some((cache, _)), Some(key)) = (cache, &key) {
+            if let (Some(cache), Some(key)) = (cache, &key) {
                 cache.forget(key);
             }
             return Err(e);
         }
     };
-    if let (Some((cache, epoch)), Some(key)) = (cache, key) {
+    if let (Some(cache), Some(key), Some(epoch)) = (cache, key, epoch) {
         cache.put(
             key,
             Cached {
@@ -217,6 +256,60 @@ async fn authenticate_at(
         );
     }
     Ok((principal, rate_limit))
+}
+
+/// After the store answered [`StoreError::CredentialsChanged`]: the
+/// principal's credential checked against the store again, as a new
+/// principal with no check left to make, or 401 if it no longer holds.
+pub async fn reverify(state: &AppState, principal: &Principal) -> Result<Principal, ApiError> {
+    let header = principal.cached.as_ref().map(|r| &r.header);
+    authenticate_at(state, header, Instant::now(), false)
+        .await
+        .map(|(principal, _)| principal)
+}
+
+/// Runs a store operation for `principal`. A credential from the cache is
+/// checked in the operation's own transaction; if keys, tokens or limits
+/// changed since it was verified, it is verified again (401 if it no longer
+/// holds or lacks `scope`) and the operation runs once more.
+pub async fn with_credential<T, F, Fut>(
+    state: &AppState,
+    principal: &Principal,
+    scope: &'static str,
+    op: F,
+) -> Result<T, ApiError>
+where
+    F: Fn(Option<CredentialCheck>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    match op(principal.check()).await {
+        Err(StoreError::CredentialsChanged) => {
+            let fresh = reverify(state, principal).await?;
+            fresh.require(scope)?;
+            Ok(op(fresh.check()).await?)
+        }
+        result => Ok(result?),
+    }
+}
+
+/// For an error answer to a request whose credential came from the cache
+/// and whose data was not reached (a missing scope, a bad body): 401
+/// instead if the credential no longer holds, else `error` unchanged. A
+/// revoked credential is thus always told 401, never why its request was
+/// wrong.
+pub async fn confirm(state: &AppState, principal: &Principal, error: ApiError) -> ApiError {
+    let Some(check) = principal.check() else {
+        return error;
+    };
+    match state.store.confirm_credentials(check).await {
+        Err(StoreError::CredentialsChanged) => match reverify(state, principal).await {
+            Ok(_) => error,
+            Err(refused) => refused,
+        },
+        // Unconfirmed for another reason (the store is down): the request's
+        // own answer stands, it changed nothing.
+        _ => error,
+    }
 }
 
 /// Checks a presented credential against the store: the principal, its
@@ -246,6 +339,7 @@ async fn verify(
             Principal {
                 company: c.company,
                 scopes: c.scopes.map(Arc::from),
+                cached: None,
             },
             c.rate_limit,
             c.expires_at,
@@ -258,10 +352,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+        let header = parts.headers.get(AUTHORIZATION);
         let (principal, rate_limit) = authenticate(state, header).await?;
         if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {
             let _ = context.company.set(principal.company);
@@ -293,7 +384,7 @@ mod tests {
 
     /// A store with one company and one full-access key, the state the
     /// handlers see (with a credential cache), and the key's header.
-    async fn keyed() -> (tempfile::TempDir, AppState, String, String) {
+    async fn keyed() -> (tempfile::TempDir, AppState, String, HeaderValue) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("auth.db"))
             .await
@@ -328,11 +419,37 @@ mod tests {
             rate_limits: crate::ratelimit::RateLimitDefaults::OFF,
             metrics: None,
         };
-        let header = format!("Basic {}", STANDARD.encode(format!("{key}:{key_secret}")));
+        let header = HeaderValue::from_str(&format!(
+            "Basic {}",
+            STANDARD.encode(format!("{key}:{key_secret}"))
+        ))
+        .unwrap();
         (dir, state, key, header)
     }
 
-    fn refused(result: &Result<(Principal, RateLimit), ApiError>) -> bool {
+    /// One POST as the handler makes it: authenticate (from the cache when
+    /// it can), then list a call with the principal's check, verifying again
+    /// if the store says credentials changed.
+    async fn request(
+        state: &AppState,
+        header: &HeaderValue,
+        now: Instant,
+    ) -> Result<bool, ApiError> {
+        let (principal, _) = authenticate_at(state, Some(header), now, true).await?;
+        let cached = principal.check().is_some();
+        with_credential(state, &principal, Scope::READ, |check| {
+            let store = Arc::clone(&state.store);
+            async move {
+                store
+                    .list_api_grants_checked(CompanyId::from_i64(1).unwrap(), &[], check)
+                    .await
+            }
+        })
+        .await?;
+        Ok(cached)
+    }
+
+    fn refused<T>(result: &Result<T, ApiError>) -> bool {
         matches!(result, Err(ApiError::Unauthenticated))
     }
 
@@ -341,9 +458,14 @@ mod tests {
         let (dir, state, key, header) = keyed().await;
         assert!(state.credentials.is_some(), "sqlite gets a cache");
         let t0 = Instant::now();
-        assert!(authenticate_at(&state, Some(&header), t0).await.is_ok());
-        // A second check within the time bound is served from the cache.
-        assert!(authenticate_at(&state, Some(&header), t0).await.is_ok());
+        assert!(
+            !request(&state, &header, t0).await.unwrap(),
+            "first: the store"
+        );
+        assert!(
+            request(&state, &header, t0).await.unwrap(),
+            "then: the cache"
+        );
 
         // Revoked through a second store on the same file, as `callaccess
         // key revoke` does from its own process: this process's store does
@@ -354,25 +476,62 @@ mod tests {
         other.revoke_api_key(&key, Timestamp::now()).await.unwrap();
         other.close().await.unwrap();
 
-        // The very next check, at the same instant, is refused.
-        assert!(refused(&authenticate_at(&state, Some(&header), t0).await));
+        // The very next request, at the same instant, still finds the entry,
+        // and is refused by the check in its own transaction.
+        assert!(refused(&request(&state, &header, t0).await));
         assert!(
-            refused(&authenticate_at(&state, Some(&header), t0).await),
+            refused(&request(&state, &header, t0).await),
             "the refusal is not cached away"
         );
+    }
+
+    #[tokio::test]
+    async fn a_cached_credential_is_checked_in_the_operations_own_transaction() {
+        let (_dir, state, _key, header) = keyed().await;
+        let t0 = Instant::now();
+        let (principal, _) = authenticate_at(&state, Some(&header), t0, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            principal.check(),
+            None,
+            "verified by the store: nothing to check"
+        );
+        let (principal, _) = authenticate_at(&state, Some(&header), t0, true)
+            .await
+            .unwrap();
+        let check = principal.check().unwrap();
+        assert_eq!(Some(check.epoch), state.store.credentials_epoch());
+        let c = CompanyId::from_i64(1).unwrap();
+        let stale = CredentialCheck {
+            epoch: check.epoch + 1,
+        };
+        assert!(matches!(
+            state
+                .store
+                .list_api_grants_checked(c, &[], Some(stale))
+                .await,
+            Err(StoreError::CredentialsChanged)
+        ));
+        assert!(state
+            .store
+            .list_api_grants_checked(c, &[], Some(check))
+            .await
+            .is_ok());
     }
 
     #[tokio::test]
     async fn without_any_change_a_cached_credential_is_checked_again_after_the_bound() {
         let (_dir, state, _key, header) = keyed().await;
         let t0 = Instant::now();
-        assert!(authenticate_at(&state, Some(&header), t0).await.is_ok());
+        assert!(authenticate_at(&state, Some(&header), t0, true)
+            .await
+            .is_ok());
         let cache = state.credentials.as_deref().unwrap();
-        let key = secret::digest(&header).0;
-        let epoch = state.store.credentials_epoch().unwrap();
-        assert!(cache.get(&key, epoch, t0, Timestamp::now()).is_some());
+        let key = secret::digest(header.to_str().unwrap()).0;
+        assert!(cache.get(&key, t0, Timestamp::now()).is_some());
         assert!(cache
-            .get(&key, epoch, t0 + CREDENTIAL_TTL, Timestamp::now())
+            .get(&key, t0 + CREDENTIAL_TTL, Timestamp::now())
             .is_none());
     }
 
@@ -380,22 +539,53 @@ mod tests {
     async fn a_key_revoked_through_this_process_is_refused_at_once() {
         let (_dir, state, key, header) = keyed().await;
         let t0 = Instant::now();
-        assert!(authenticate_at(&state, Some(&header), t0).await.is_ok());
+        assert!(request(&state, &header, t0).await.is_ok());
+        assert!(request(&state, &header, t0).await.unwrap());
         state
             .store
             .revoke_api_key(&key, Timestamp::now())
             .await
             .unwrap();
-        assert!(refused(&authenticate_at(&state, Some(&header), t0).await));
+        assert!(refused(&request(&state, &header, t0).await));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_cached_key_is_told_401_rather_than_why_its_request_was_wrong() {
+        let (_dir, state, key, header) = keyed().await;
+        let t0 = Instant::now();
+        assert!(request(&state, &header, t0).await.is_ok());
+        let (principal, _) = authenticate_at(&state, Some(&header), t0, true)
+            .await
+            .unwrap();
+        let bad = || ApiError::bad_request("bad body");
+        assert!(matches!(
+            confirm(&state, &principal, bad()).await,
+            ApiError::BadRequest(_)
+        ));
+        state
+            .store
+            .revoke_api_key(&key, Timestamp::now())
+            .await
+            .unwrap();
+        assert!(matches!(
+            confirm(&state, &principal, bad()).await,
+            ApiError::Unauthenticated
+        ));
     }
 
     #[tokio::test]
     async fn a_wrong_secret_never_matches_a_cached_key() {
         let (_dir, state, key, header) = keyed().await;
         let t0 = Instant::now();
-        assert!(authenticate_at(&state, Some(&header), t0).await.is_ok());
-        let wrong = format!("Basic {}", STANDARD.encode(format!("{key}:not-the-secret")));
-        assert!(refused(&authenticate_at(&state, Some(&wrong), t0).await));
+        assert!(request(&state, &header, t0).await.is_ok());
+        let wrong = HeaderValue::from_str(&format!(
+            "Basic {}",
+            STANDARD.encode(format!("{key}:not-the-secret"))
+        ))
+        .unwrap();
+        assert!(refused(
+            &authenticate_at(&state, Some(&wrong), t0, true).await
+        ));
     }
 
     #[test]

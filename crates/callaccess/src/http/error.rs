@@ -149,6 +149,9 @@ impl From<StoreError> for ApiError {
                 Self::BadRequest(not_found("Some users not found", "user", ids))
             }
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            // Handlers verify again and repeat (`auth::with_credential`); a
+            // check that could not be settled is refused.
+            StoreError::CredentialsChanged => Self::Unauthenticated,
             other => Self::Internal(other.to_string()),
         }
     }

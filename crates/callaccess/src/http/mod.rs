@@ -163,9 +163,9 @@ pub(crate) async fn add_users_access(
     State(state): State<AppState>,
     Extension(context): Context,
     principal: Principal,
-    JsonBody(body): JsonBody,
+    body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    change_access(&state, &context, &principal, &body, Change::Grant).await
+    change_access(&state, &context, &principal, body, Change::Grant).await
 }
 
 /// Remove individual users' access to calls. Only access given by this API
@@ -193,14 +193,35 @@ pub(crate) async fn delete_users_access(
     State(state): State<AppState>,
     Extension(context): Context,
     principal: Principal,
-    JsonBody(body): JsonBody,
+    body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    change_access(&state, &context, &principal, &body, Change::Revoke).await
+    change_access(&state, &context, &principal, body, Change::Revoke).await
 }
 
+#[derive(Clone, Copy)]
 enum Change {
     Grant,
     Revoke,
+}
+
+/// The scope check, the body and its parsing, in that order. An error here
+/// is answered only after [`auth::confirm`]: a revoked credential served
+/// from the cache is told 401, not what was wrong with its request.
+async fn accept<T>(
+    state: &AppState,
+    principal: &Principal,
+    scope: &'static str,
+    body: Result<JsonBody, ApiError>,
+    parse: impl FnOnce(&serde_json::Value) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let accepted = principal
+        .require(scope)
+        .and(body)
+        .and_then(|JsonBody(body)| parse(&body));
+    match accepted {
+        Ok(value) => Ok(value),
+        Err(error) => Err(auth::confirm(state, principal, error).await),
+    }
 }
 
 /// PUT and DELETE: the same checks and body, then a grant or a revoke.
@@ -208,17 +229,33 @@ async fn change_access(
     state: &AppState,
     context: &RequestContext,
     principal: &Principal,
-    body: &serde_json::Value,
+    body: Result<JsonBody, ApiError>,
     change: Change,
 ) -> Result<Response, ApiError> {
-    principal.require(Scope::WRITE)?;
-    let pairs = dto::parse_access_change(body, state.limits.max_pairs)?;
-    if !pairs.is_empty() {
+    let max_pairs = state.limits.max_pairs;
+    let pairs = accept(state, principal, Scope::WRITE, body, |body| {
+        dto::parse_access_change(body, max_pairs)
+    })
+    .await?;
+    let company = principal.company;
+    let pairs = &pairs;
+    auth::with_credential(state, principal, Scope::WRITE, |check| async move {
         match change {
-            Change::Grant => state.store.grant_access(principal.company, &pairs).await?,
-            Change::Revoke => state.store.revoke_access(principal.company, &pairs).await?,
+            Change::Grant => {
+                state
+                    .store
+                    .grant_access_checked(company, pairs, check)
+                    .await
+            }
+            Change::Revoke => {
+                state
+                    .store
+                    .revoke_access_checked(company, pairs, check)
+                    .await
+            }
         }
-    }
+    })
+    .await?;
     Ok(json_response(
         StatusCode::OK,
         &dto::BaseResponse {
@@ -252,18 +289,19 @@ pub(crate) async fn get_users_access(
     State(state): State<AppState>,
     Extension(context): Context,
     principal: Principal,
-    JsonBody(body): JsonBody,
+    body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    principal.require(Scope::READ)?;
-    let calls = dto::parse_filter(&body, state.limits.max_pairs)?;
-    let grants = if calls.is_empty() {
-        Vec::new()
-    } else {
-        state
-            .store
-            .list_api_grants(principal.company, &calls)
-            .await?
-    };
+    let max_pairs = state.limits.max_pairs;
+    let calls = accept(&state, &principal, Scope::READ, body, |body| {
+        dto::parse_filter(body, max_pairs)
+    })
+    .await?;
+    let (company, calls) = (principal.company, &calls);
+    let grants = auth::with_credential(&state, &principal, Scope::READ, |check| {
+        let store = &state.store;
+        async move { store.list_api_grants_checked(company, calls, check).await }
+    })
+    .await?;
     let body = dto::CallsAccessDetailsResponse {
         request_id: context.id.to_string(),
         call_access_list: grants.into_iter().map(Into::into).collect(),
