@@ -349,6 +349,17 @@ async fn measure(
                 }
             })
         });
+        // CPU time of the server and of this process over the measured
+        // window (after the warm-up): what one request costs each side,
+        // which varies far less between runs than the rate does.
+        let warmup = args.warmup;
+        let cpu_start = tokio::spawn(async move {
+            tokio::time::sleep(warmup).await;
+            (
+                pid.and_then(server::cpu_seconds),
+                server::cpu_seconds(std::process::id()),
+            )
+        });
         let measured = load::run(
             scenario,
             &target,
@@ -358,6 +369,11 @@ async fn measure(
             args.duration,
         )
         .await?;
+        let cpu_end = (
+            pid.and_then(server::cpu_seconds),
+            server::cpu_seconds(std::process::id()),
+        );
+        let cpu_start = cpu_start.await.unwrap_or((None, None));
         if let Some(sampler) = sampler {
             sampler.abort();
         }
@@ -369,6 +385,10 @@ async fn measure(
             ceiling,
             cursors.fallbacks.load(Ordering::Relaxed) - fallbacks,
             before.zip(after),
+            (
+                cpu_start.0.zip(cpu_end.0).map(|(a, b)| b - a),
+                cpu_start.1.zip(cpu_end.1).map(|(a, b)| b - a),
+            ),
         );
         if scenario == Scenario::Healthz {
             ceiling = Some(row.requests_per_second);

@@ -52,6 +52,11 @@ pub struct Row {
     pub commits_per_second: Option<f64>,
     /// Mean time of one write transaction including its fsync.
     pub mean_commit_ms: Option<f64>,
+    /// Server CPU time (user and system) per request in the measured
+    /// window, in microseconds.
+    pub server_cpu_us: Option<f64>,
+    /// The benchmark's own CPU time per request, in microseconds.
+    pub client_cpu_us: Option<f64>,
     /// DELETE requests that named random, probably already removed, pairs
     /// because every pair the benchmark had granted was gone (see `load`).
     pub random_deletes: u64,
@@ -77,7 +82,12 @@ impl Row {
         ceiling: Option<f64>,
         random_deletes: u64,
         writer: Option<(WriterTotals, WriterTotals)>,
+        cpu_seconds: (Option<f64>, Option<f64>),
     ) -> Self {
+        let per_request = |cpu: Option<f64>| {
+            cpu.filter(|_| measured.requests > 0)
+                .map(|s| s * 1e6 / measured.requests as f64)
+        };
         let seconds = measured.elapsed.as_secs_f64();
         let requests_per_second = measured.requests as f64 / seconds;
         let (jobs_per_commit, commits_per_second, mean_commit_ms) = match writer {
@@ -110,6 +120,8 @@ impl Row {
             jobs_per_commit,
             commits_per_second,
             mean_commit_ms,
+            server_cpu_us: per_request(cpu_seconds.0),
+            client_cpu_us: per_request(cpu_seconds.1),
             random_deletes,
         }
     }
@@ -181,12 +193,12 @@ impl Report {
             let _ = writeln!(out, "{}", facts.join(", "));
         }
         out.push('\n');
-        out.push_str("| scenario | req/s | pairs/s | p50 ms | p99 ms | p99.9 ms | server RSS MiB | × (a) | jobs/commit | commits/s | errors |\n");
-        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("| scenario | req/s | pairs/s | p50 ms | p99 ms | p99.9 ms | server RSS MiB | × (a) | server CPU µs/req | client CPU µs/req | jobs/commit | commits/s | errors |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for row in &self.rows {
             let _ = writeln!(
                 out,
-                "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} |",
+                "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
                 row.label,
                 row.requests_per_second,
                 row.pairs_per_second,
@@ -195,6 +207,8 @@ impl Report {
                 row.p999_ms,
                 or_dash(row.server_rss_bytes.map(mib)),
                 or_dash(row.ratio_to_ceiling.map(|r| format!("{r:.2}"))),
+                or_dash(row.server_cpu_us.map(|c| format!("{c:.1}"))),
+                or_dash(row.client_cpu_us.map(|c| format!("{c:.1}"))),
                 or_dash(row.jobs_per_commit.map(|j| format!("{j:.1}"))),
                 or_dash(row.commits_per_second.map(|c| format!("{c:.0}"))),
                 row.errors

@@ -210,6 +210,21 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// CPU time a process has used so far (user and system, all threads), in
+/// seconds, from `/proc/PID/stat`. Linux reports it in clock ticks of
+/// `USER_HZ`, which is 100 on every architecture it exports it for.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself hold spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // After the name: state is field 3, utime field 14, stime field 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
 /// Size of the database and its write-ahead log, in bytes.
 pub fn store_bytes(database: &Path) -> u64 {
     let size = |path: PathBuf| std::fs::metadata(path).map_or(0, |m| m.len());
