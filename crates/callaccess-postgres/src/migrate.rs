@@ -26,13 +26,20 @@ struct Migration {
 
 /// Every migration this binary knows, oldest first. Keep [`LIST`] in step;
 /// a unit test checks both against the folder.
-const EMBEDDED: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+const EMBEDDED: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "api_grants_without_foreign_keys",
+        sql: include_str!("../migrations/0002_api_grants_without_foreign_keys.sql"),
+    },
+];
 
-const LIST: &[(i64, &str)] = &[(1, "initial")];
+const LIST: &[(i64, &str)] = &[(1, "initial"), (2, "api_grants_without_foreign_keys")];
 
 /// The (version, name) of every embedded migration, oldest first.
 pub fn migrations() -> &'static [(i64, &'static str)] {

@@ -200,3 +200,98 @@ async fn an_sqlite_file_without_tables_is_initialised() {
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(store.applied_at_open(), migrations().to_vec());
 }
+
+/// The API grants of calls 10 and 11 of company 1, as plain numbers.
+async fn listed(store: &SqliteStore) -> Vec<(i64, Vec<i64>)> {
+    use callaccess_domain::contract::{call, company};
+    use callaccess_domain::Store;
+    store
+        .list_api_grants(company(1), &[call(10), call(11)])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.call.get(), g.users.iter().map(|u| u.get()).collect()))
+        .collect()
+}
+
+/// A database written by the first release (schema version 1, grants with
+/// foreign keys) opens with every grant kept, the table rebuilt without
+/// its foreign keys, and writes working as before.
+#[tokio::test]
+async fn a_version_1_database_keeps_its_grants_through_the_foreign_key_migration() {
+    use callaccess_domain::contract::{change, company};
+    use callaccess_domain::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA application_id = 1128352844;
+             CREATE TABLE schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);",
+        )
+        .unwrap();
+        conn.execute_batch(include_str!("../../migrations/0001_initial.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO schema_migrations VALUES (1, 'initial', 0);
+             INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', 0);
+             INSERT INTO users (company_id, id, email) VALUES (1, 1, 'a@x'), (1, 2, 'b@x');
+             INSERT INTO calls (company_id, id, primary_user_id) VALUES (1, 10, 1), (1, 11, 1);
+             INSERT INTO api_grants VALUES (1, 10, 2, 5), (1, 11, 1, 6), (1, 11, 2, 7);",
+        )
+        .unwrap();
+        let fks: i64 = conn
+            .query_row(
+                "SELECT count(DISTINCT id) FROM pragma_foreign_key_list('api_grants')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(fks, 2, "version 1 had the foreign keys");
+    }
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.applied_at_open(),
+        migrations()[1..].to_vec(),
+        "only the later migrations run"
+    );
+    assert_eq!(listed(&store).await, vec![(10, vec![2]), (11, vec![1, 2])]);
+    store
+        .grant_access(company(1), &change(&[(10, &[1])]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .grant_access(company(1), &change(&[(10, &[99])]))
+            .await,
+        Err(StoreError::UsersNotFound(_))
+    ));
+    assert_eq!(
+        listed(&store).await,
+        vec![(10, vec![1, 2]), (11, vec![1, 2])]
+    );
+    store.close().await.unwrap();
+    drop(store);
+
+    let conn = Connection::open(&path).unwrap();
+    let (fks, granted_at): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(DISTINCT id) FROM pragma_foreign_key_list('api_grants')),
+                    (SELECT granted_at FROM api_grants WHERE call_id = 11 AND user_id = 2)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (fks, granted_at),
+        (0, 7),
+        "no foreign keys; grant times kept"
+    );
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
