@@ -5,7 +5,7 @@
 //! a read snapshot), so validation and changes see the same state and a
 //! rejected request leaves nothing behind.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use callaccess_domain::{
     AccessChange, CallGrants, CallId, CallsAccess, CompanyId, CredentialCheck, StoreError,
@@ -14,7 +14,7 @@ use callaccess_domain::{
 use rusqlite::{params, Connection};
 
 use crate::error::Fail;
-use crate::rows::{self, LinkTable};
+use crate::rows;
 
 /// The file's count of credential changes (kept by triggers, see the
 /// migration), read in the caller's transaction.
@@ -48,7 +48,7 @@ pub(crate) fn grant(
     change: &AccessChange,
     now: Timestamp,
 ) -> Result<(), Fail> {
-    let primaries = primaries_of(conn, company, change)?;
+    let calls = calls_with_shares(conn, company, change)?;
 
     let mut levels = HashMap::new();
     let mut missing = Vec::new();
@@ -68,49 +68,77 @@ pub(crate) fn grant(
         "INSERT OR IGNORE INTO api_grants (company_id, call_id, user_id, granted_at) VALUES (?1, ?2, ?3, ?4)",
     )?;
     let mut candidates = Vec::new();
-    for ((call, users), primary) in change.items().iter().zip(primaries) {
-        // First the profile, which needs no lookup for `all` and `none`.
+    for ((call, users), facts) in change.items().iter().zip(calls) {
         candidates.clear();
         for &user in users {
             // Every user was looked up above; `None` cannot happen and would
             // only mean "no profile access", which is the safe reading.
             let level = levels.get(&user).copied().unwrap_or(CallsAccess::None);
-            if !opens_by_profile(conn, company, *call, primary, user, level)? {
+            let opens = opens_by_profile(conn, company, *call, facts.primary, user, level)?
+                || facts.shared.binary_search(&user).is_ok();
+            if !opens {
                 candidates.push(user);
             }
         }
-        if candidates.is_empty() {
-            continue;
-        }
-        // Then sharing: for a long list, one scan of the call's shares costs
-        // less than a lookup per user.
-        let shared: Option<HashSet<UserId>> = if candidates.len() >= SCAN_SHARES_FROM {
-            Some(
-                rows::linked_users(conn, LinkTable::Shares, company, *call)?
-                    .into_iter()
-                    .collect(),
-            )
-        } else {
-            None
-        };
         // In key order, consecutive inserts land on the same leaf page.
         candidates.sort_unstable();
         for &user in &candidates {
-            let is_shared = match &shared {
-                Some(shared) => shared.contains(&user),
-                None => rows::is_shared(conn, company, *call, user)?,
-            };
-            if !is_shared {
-                insert.execute(params![company.get(), call.get(), user.get(), now.unix()])?;
-            }
+            insert.execute(params![company.get(), call.get(), user.get(), now.unix()])?;
         }
     }
     Ok(())
 }
 
-/// A call item with at least this many users (who need a grant by their
-/// profile) reads the call's shares once instead of once per user.
-const SCAN_SHARES_FROM: usize = 8;
+/// What a PUT needs to know of one call besides its users' profiles.
+struct CallFacts {
+    primary: UserId,
+    /// Users the call is shared with, ascending.
+    shared: Vec<UserId>,
+}
+
+/// Each call of the change with its primary user and its shares, in the
+/// change's order, or `CallsNotFound` naming every call the company lacks,
+/// in request order. One statement per call answers both: no row means no
+/// such call, a NULL share that it is shared with nobody.
+fn calls_with_shares(
+    conn: &Connection,
+    company: CompanyId,
+    change: &AccessChange,
+) -> Result<Vec<CallFacts>, Fail> {
+    let mut statement = conn.prepare_cached(
+        "SELECT c.primary_user_id, s.user_id FROM calls c
+         LEFT JOIN shares s ON s.company_id = c.company_id AND s.call_id = c.id
+         WHERE c.company_id = ?1 AND c.id = ?2
+         ORDER BY s.user_id",
+    )?;
+    let mut found = Vec::with_capacity(change.items().len());
+    let mut missing = Vec::new();
+    for call in change.calls() {
+        let mut facts: Option<CallFacts> = None;
+        let mut rows = statement.query(params![company.get(), call.get()])?;
+        while let Some(row) = rows.next()? {
+            let facts = match &mut facts {
+                Some(facts) => facts,
+                None => facts.insert(CallFacts {
+                    primary: rows::user_at(row, 0)?,
+                    shared: Vec::new(),
+                }),
+            };
+            if row.get_ref(1)?.data_type() != rusqlite::types::Type::Null {
+                facts.shared.push(rows::user_at(row, 1)?);
+            }
+        }
+        match facts {
+            Some(facts) => found.push(facts),
+            None => missing.push(call),
+        }
+    }
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(StoreError::CallsNotFound(missing).into())
+    }
+}
 
 /// Whether a user's permission profile opens the call. Together with
 /// sharing this is what makes a PUT "have no effect" (Gong's words) for a
@@ -182,7 +210,7 @@ pub(crate) fn list(
     company: CompanyId,
     calls: &[CallId],
 ) -> Result<Vec<CallGrants>, Fail> {
-    let mut seen = HashSet::with_capacity(calls.len());
+    let mut seen = std::collections::HashSet::with_capacity(calls.len());
     let distinct: Vec<CallId> = calls
         .iter()
         .copied()

@@ -168,21 +168,6 @@ pub(crate) fn is_participant(
     Ok(found.is_some())
 }
 
-pub(crate) fn is_shared(
-    conn: &Connection,
-    company: CompanyId,
-    call: CallId,
-    user: UserId,
-) -> Result<bool, Fail> {
-    let found = conn
-        .prepare_cached(
-            "SELECT 1 FROM shares WHERE company_id = ?1 AND call_id = ?2 AND user_id = ?3",
-        )?
-        .query_row(params![company.get(), call.get(), user.get()], |_| Ok(()))
-        .optional()?;
-    Ok(found.is_some())
-}
-
 /// The users of one call in one of the per-call link tables, ascending.
 pub(crate) fn linked_users(
     conn: &Connection,
