@@ -75,8 +75,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// A number that changes whenever any process commits a change to a
     /// stored credential or a company's limits (a revocation, new limits, a
-    /// seed). The HTTP edge may keep verified credentials for a moment while
-    /// it stays the same. `None` (the default): the backend cannot say
+    /// seed). The HTTP edge may keep a credential verified under one value
+    /// and pass that value with the request ([`CredentialCheck`]); the
+    /// store then compares it inside the operation's own transaction (the
+    /// `_checked` methods). `None` (the default): the backend cannot say
     /// cheaply, so nothing may be kept, which is the only safe answer when
     /// other nodes can revoke.
     fn credentials_epoch(&self) -> Option<u64> {
