@@ -5,7 +5,7 @@
 //! a read snapshot), so validation and changes see the same state and a
 //! rejected request leaves nothing behind.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use callaccess_domain::{
     AccessChange, CallGrants, CallId, CallsAccess, CompanyId, CredentialCheck, StoreError,
@@ -111,9 +111,7 @@ fn calls_with_shares(
          WHERE c.company_id = ?1 AND c.id = ?2
          ORDER BY s.user_id",
     )?;
-    let mut found = Vec::with_capacity(change.items().len());
-    let mut missing = Vec::new();
-    for call in change.calls() {
+    each_call(change, |call| {
         let mut facts: Option<CallFacts> = None;
         let mut rows = statement.query(params![company.get(), call.get()])?;
         while let Some(row) = rows.next()? {
@@ -128,8 +126,22 @@ fn calls_with_shares(
                 facts.shared.push(rows::user_at(row, 1)?);
             }
         }
-        match facts {
-            Some(facts) => found.push(facts),
+        Ok(facts)
+    })
+}
+
+/// `find` for each call of the change, in the change's order, or
+/// `CallsNotFound` naming every call for which it found nothing, in request
+/// order.
+fn each_call<T>(
+    change: &AccessChange,
+    mut find: impl FnMut(CallId) -> Result<Option<T>, Fail>,
+) -> Result<Vec<T>, Fail> {
+    let mut found = Vec::with_capacity(change.items().len());
+    let mut missing = Vec::new();
+    for call in change.calls() {
+        match find(call)? {
+            Some(value) => found.push(value),
             None => missing.push(call),
         }
     }
@@ -189,19 +201,7 @@ fn primaries_of(
     company: CompanyId,
     change: &AccessChange,
 ) -> Result<Vec<UserId>, Fail> {
-    let mut primaries = Vec::with_capacity(change.items().len());
-    let mut missing = Vec::new();
-    for call in change.calls() {
-        match rows::call_primary(conn, company, call)? {
-            Some(primary) => primaries.push(primary),
-            None => missing.push(call),
-        }
-    }
-    if missing.is_empty() {
-        Ok(primaries)
-    } else {
-        Err(StoreError::CallsNotFound(missing).into())
-    }
+    each_call(change, |call| rows::call_primary(conn, company, call))
 }
 
 /// POST: the API grants of each distinct call, in first-seen order.
@@ -210,7 +210,7 @@ pub(crate) fn list(
     company: CompanyId,
     calls: &[CallId],
 ) -> Result<Vec<CallGrants>, Fail> {
-    let mut seen = std::collections::HashSet::with_capacity(calls.len());
+    let mut seen = HashSet::with_capacity(calls.len());
     let distinct: Vec<CallId> = calls
         .iter()
         .copied()
