@@ -195,31 +195,25 @@ async fn accept_loop(
 /// ends. Lines logged in the last moments before a `kill -9` are lost with
 /// the process.
 pub fn init_logging(format: LogFormat) -> Option<crate::logsink::LogGuard> {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (sink, guard) = match crate::logsink::LogSink::start(std::io::stderr()) {
-        Ok((sink, guard)) => (Some(sink), Some(guard)),
+    let (writer, guard) = match crate::logsink::LogSink::start(std::io::stderr()) {
+        Ok((sink, guard)) => (BoxMakeWriter::new(sink), Some(guard)),
         // Without the thread, every line is written from the caller's thread.
         Err(e) => {
             eprintln!("cannot start the log thread ({e}); writing log lines directly");
-            (None, None)
+            (BoxMakeWriter::new(std::io::stderr), None)
         }
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     // A second initialisation (tests) keeps the first subscriber.
-    let _ = match (format, sink) {
-        (LogFormat::Json, Some(sink)) => builder
-            .with_writer(sink)
-            .json()
-            .flatten_event(true)
-            .try_init(),
-        (LogFormat::Text, Some(sink)) => builder.with_writer(sink).try_init(),
-        (LogFormat::Json, None) => builder
-            .with_writer(std::io::stderr)
-            .json()
-            .flatten_event(true)
-            .try_init(),
-        (LogFormat::Text, None) => builder.with_writer(std::io::stderr).try_init(),
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
     };
     guard
 }
