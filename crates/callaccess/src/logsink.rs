@@ -67,16 +67,18 @@ impl Shared {
 
     fn append(&self, line: &[u8]) {
         let mut state = self.lock();
-        if state.closed {
-            drop(state);
-            self.write_out(line);
-            return;
-        }
         while state.pending.len() >= MAX_PENDING && !state.closed {
             state = self
                 .drained
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+        // Closed, before or while this line waited for room: the thread is
+        // gone or about to be, so the line is written here.
+        if state.closed {
+            drop(state);
+            self.write_out(line);
+            return;
         }
         let before = state.pending.len();
         state.pending.extend_from_slice(line);
