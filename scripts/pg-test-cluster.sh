@@ -8,6 +8,14 @@
 #   scripts/pg-test-cluster.sh stop DIR      stop it (fast shutdown), keep the data
 #   scripts/pg-test-cluster.sh destroy DIR   stop it and delete DIR
 #   scripts/pg-test-cluster.sh url DIR       print the URL of a started cluster
+#   scripts/pg-test-cluster.sh destroy-after PID DIR
+#                                            wait until process PID has exited,
+#                                            then destroy DIR (a watchdog: the
+#                                            test suites start it detached, so
+#                                            their clusters never outlive them)
+#
+# Exit status 3: PostgreSQL's server programs are not installed (the test
+# suites skip their PostgreSQL tests on it); 1: any other failure.
 #
 # Without DIR, `start` makes a temporary folder. Starting a stopped cluster
 # again reuses its port, so a URL stays valid across stop/start (the outage
@@ -37,7 +45,8 @@ bindir() {
     dirname "$(command -v initdb)"
     return
   fi
-  die "PostgreSQL's server programs (initdb, pg_ctl) were not found; install them (Debian: apt-get install postgresql)"
+  say "PostgreSQL's server programs (initdb, pg_ctl) were not found; install them (Debian: apt-get install postgresql)"
+  exit 3
 }
 
 # Runs a server program as the account that owns the cluster.
@@ -64,14 +73,14 @@ url_of() {
 }
 
 start() {
-  local dir=${1:-}
+  local dir=${1:-} bin
+  # First, so that a machine without PostgreSQL is left without a folder.
+  bin=$(bindir)
   if [ -z "$dir" ]; then
     dir=$(mktemp -d "${TMPDIR:-/tmp}/callaccess-pg.XXXXXX")
   fi
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
-  local bin
-  bin=$(bindir)
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || die "as root, the server needs a 'postgres' user to run as"
     chown postgres: "$dir"
@@ -127,10 +136,19 @@ destroy() {
   rm -rf "$dir"
 }
 
+# Polls once a second: this runs for the whole life of a test process, and a
+# second of delay before the cleanup costs nothing.
+destroy_after() {
+  local pid=${1:?usage: $0 destroy-after PID DIR} dir=${2:?usage: $0 destroy-after PID DIR}
+  while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+  destroy "$dir"
+}
+
 case "${1:-}" in
   start) start "${2:-}" ;;
   stop) stop "${2:-}" ;;
   destroy) destroy "${2:-}" ;;
   url) url_of "${2:?usage: $0 url DIR}" ;;
-  *) die "usage: $0 start [DIR] | stop DIR | destroy DIR | url DIR" ;;
+  destroy-after) destroy_after "${2:-}" "${3:-}" ;;
+  *) die "usage: $0 start [DIR] | stop DIR | destroy DIR | url DIR | destroy-after PID DIR" ;;
 esac

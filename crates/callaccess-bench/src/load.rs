@@ -197,26 +197,21 @@ fn next_request(
         },
         other => other,
     };
-    match picked {
-        Scenario::Healthz | Scenario::Mix => (Method::GET, "/healthz", None, 0),
-        Scenario::Put1 => {
-            let k = cursors.take_fresh(1);
-            (Method::PUT, path, Some(world.change_body(k, 1)), 1)
-        }
-        Scenario::Delete1 => {
-            let k = cursors.take_granted(1, rng);
-            (Method::DELETE, path, Some(world.change_body(k, 1)), 1)
-        }
-        Scenario::Post1 => (Method::POST, path, Some(world.list_body(rng)), 1),
-        Scenario::Put1000 => {
-            let k = cursors.take_fresh(1000);
-            (Method::PUT, path, Some(world.change_body(k, 1000)), 1000)
-        }
-        Scenario::Delete1000 => {
-            let k = cursors.take_granted(1000, rng);
-            (Method::DELETE, path, Some(world.change_body(k, 1000)), 1000)
-        }
-    }
+    let (method, pairs) = match picked {
+        Scenario::Healthz | Scenario::Mix => return (Method::GET, "/healthz", None, 0),
+        Scenario::Post1 => return (Method::POST, path, Some(world.list_body(rng)), 1),
+        Scenario::Put1 => (Method::PUT, 1),
+        Scenario::Delete1 => (Method::DELETE, 1),
+        Scenario::Put1000 => (Method::PUT, 1000),
+        Scenario::Delete1000 => (Method::DELETE, 1000),
+    };
+    // PUTs take pairs never granted; DELETEs take granted ones.
+    let first = if method == Method::PUT {
+        cursors.take_fresh(pairs)
+    } else {
+        cursors.take_granted(pairs, rng)
+    };
+    (method, path, Some(world.change_body(first, pairs)), pairs)
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;

@@ -1,17 +1,30 @@
-//! The core of callaccess: what the service knows, independent of HTTP and of
-//! any database.
+//! The core of callaccess: what the service knows and every rule it
+//! applies, independent of HTTP and of any database. Backends only fetch
+//! facts, run writes and map their driver's errors.
 //!
 //! - [`ids`]: `CompanyId`, `CallId`, `UserId`, built only by parsing the
 //!   contract's id rule.
 //! - [`model`]: companies, users, calls, credentials, the merged request shape
 //!   (`AccessChange`) and what the store returns.
+//! - [`access`]: who can open a call, and what PUT, DELETE and POST do about
+//!   it, over a small facts trait each backend answers.
+//! - [`admin`]: the checks of every admin change, in order.
+//! - [`seed`]: seed files, parsed with JSON-path messages, and the plan of
+//!   writes that applies one.
+//! - [`encoding`]: how values are stored in columns and read back.
+//! - [`migrations`]: the schema history both backends share.
 //! - [`secret`]: generating credentials, SHA-256 digests, constant-time checks.
-//! - [`seed`]: seed files, parsed with JSON-path messages.
-//! - [`store`]: the `Store` trait every backend implements, and `StoreError`.
+//! - [`store`]: the `Store` trait every backend implements, `Caller`, the
+//!   shared rate budget trait, and `StoreError`, whose messages are worded
+//!   there once.
 //! - `contract` (feature `contract`): the storage contract suite that every
 //!   backend's tests run.
 
+pub mod access;
+pub mod admin;
+pub mod encoding;
 pub mod ids;
+pub mod migrations;
 pub mod model;
 pub mod secret;
 pub mod seed;
@@ -22,4 +35,4 @@ pub mod contract;
 
 pub use ids::{CallId, CompanyId, IdError, UserId};
 pub use model::*;
-pub use store::{CredentialCheck, Store, StoreError};
+pub use store::{Caller, CredentialCheck, ErrorKind, SharedRateBudget, Store, StoreError};

@@ -5,8 +5,8 @@
 //! syntax, field types, ids, enum values, duplicates, and references inside
 //! the file. What can only be checked against the database (a reference to a
 //! user that exists only there, an access key owned by another company) is
-//! left to the store, which uses [`Seed::external_references`] and the
-//! recorded paths to word its messages the same way.
+//! decided by [`plan`] over facts the store fetches ([`needs`]); the store
+//! then executes the plan's writes in one transaction.
 
 use serde::Serialize;
 
@@ -143,3 +143,6 @@ impl Seed {
 }
 
 mod parse;
+mod plan;
+
+pub use plan::{needs, plan, SeedWrite};

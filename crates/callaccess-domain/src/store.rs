@@ -1,6 +1,10 @@
-//! The storage trait: one method per use case, taking and returning domain
+//! The storage traits: one method per use case, taking and returning domain
 //! types. Handlers and the admin CLI hold an `Arc<dyn Store>` and never see a
-//! connection, a pool or SQL.
+//! connection, a pool or SQL. A backend fetches facts and runs writes; every
+//! rule is decided by [`crate::access`], [`crate::admin`] and
+//! [`crate::seed::plan`].
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -13,8 +17,10 @@ use crate::model::{
 use crate::seed::{Seed, SeedSummary};
 
 /// Everything a store can answer besides success. Backends map their
-/// driver's errors by kind, never by constraint name or message text.
-#[derive(Debug, thiserror::Error)]
+/// driver's errors by kind, never by constraint name or message text. Every
+/// message is worded here, once; the variants carry what the message names,
+/// so tests compare meanings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// Calls named by a request that the company does not have, in request
     /// order. Another company's call is reported exactly like an unknown one.
@@ -23,19 +29,43 @@ pub enum StoreError {
     /// Users named by a PUT that the company does not have, in request order.
     #[error("some users not found")]
     UsersNotFound(Vec<UserId>),
-    /// An admin operation named something that does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// An admin operation would create something that already exists.
-    #[error("{0}")]
-    Conflict(String),
-    /// An admin operation is not valid in the current state.
-    #[error("{0}")]
-    Invalid(String),
+
+    #[error("company \"{0}\" does not exist")]
+    NoCompany(CompanyId),
+    #[error("user \"{user}\" does not exist in company \"{company}\"")]
+    NoUser { company: CompanyId, user: UserId },
+    #[error("call \"{call}\" does not exist in company \"{company}\"")]
+    NoCall { company: CompanyId, call: CallId },
+    #[error("access key \"{0}\" does not exist")]
+    NoApiKey(String),
+    #[error("token \"{0}\" does not exist")]
+    NoToken(String),
+    /// A new call names a primary user the company does not have.
+    #[error("primary user \"{user}\" does not exist in company \"{company}\"")]
+    NoPrimaryUser { company: CompanyId, user: UserId },
+    /// A new call names a participant the company does not have.
+    #[error("participant \"{user}\" does not exist in company \"{company}\"")]
+    NoParticipant { company: CompanyId, user: UserId },
+
+    #[error("company \"{0}\" already exists")]
+    CompanyExists(CompanyId),
+    #[error("access key \"{0}\" already exists")]
+    KeyExists(String),
+    #[error("token \"{0}\" already exists")]
+    TokenExists(String),
+    #[error("user \"{user}\" already exists in company \"{company}\"")]
+    UserExists { company: CompanyId, user: UserId },
+    #[error("call \"{call}\" already exists in company \"{company}\"")]
+    CallExists { company: CompanyId, call: CallId },
+
     /// A seed file does not fit the database; one message per problem, each
     /// starting with the JSON path.
     #[error("the seed was rejected: {}", .0.join("; "))]
     SeedRejected(Vec<String>),
+    /// A setting or an argument the store cannot work with (a URL of the
+    /// wrong kind, say).
+    #[error("{0}")]
+    Invalid(String),
     /// The database is not one this binary may open (not a callaccess
     /// database, or a newer schema). Nothing was written.
     #[error("{0}")]
@@ -54,6 +84,48 @@ pub enum StoreError {
     Other(String),
 }
 
+/// What kind of answer an error is, for callers that act on the kind (exit
+/// codes, HTTP statuses) rather than on the variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Something named does not exist.
+    NotFound,
+    /// Something to be created exists already.
+    Conflict,
+    /// The request does not fit the data or the settings.
+    Invalid,
+    /// Worth retrying later.
+    Unavailable,
+    /// A defect, corruption, or a database this binary may not use.
+    Other,
+}
+
+impl StoreError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::CallsNotFound(_)
+            | Self::UsersNotFound(_)
+            | Self::NoCompany(_)
+            | Self::NoUser { .. }
+            | Self::NoCall { .. }
+            | Self::NoApiKey(_)
+            | Self::NoToken(_) => ErrorKind::NotFound,
+            Self::CompanyExists(_)
+            | Self::KeyExists(_)
+            | Self::TokenExists(_)
+            | Self::UserExists { .. }
+            | Self::CallExists { .. } => ErrorKind::Conflict,
+            Self::NoPrimaryUser { .. }
+            | Self::NoParticipant { .. }
+            | Self::SeedRejected(_)
+            | Self::Invalid(_)
+            | Self::CredentialsChanged => ErrorKind::Invalid,
+            Self::Unavailable(_) => ErrorKind::Unavailable,
+            Self::Incompatible(_) | Self::Other(_) => ErrorKind::Other,
+        }
+    }
+}
+
 /// What a store checks for a request whose credential the HTTP edge took
 /// from its cache instead of the store: the [`Store::credentials_epoch`]
 /// under which the credential was verified. The store reads the count in
@@ -66,29 +138,63 @@ pub struct CredentialCheck {
     pub epoch: u64,
 }
 
+/// Who an API operation runs for: the company of the caller's credential
+/// and, when the credential came from a cache, the check the store makes in
+/// the operation's own transaction. There is no way to run an API operation
+/// without saying which, so a backend cannot forget the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub company: CompanyId,
+    pub check: Option<CredentialCheck>,
+}
+
+impl Caller {
+    /// A caller whose credential the store itself verified for this request
+    /// (or an operator's tool): nothing to check.
+    pub fn verified(company: CompanyId) -> Self {
+        Self {
+            company,
+            check: None,
+        }
+    }
+
+    /// `CredentialsChanged` unless `epoch` (the count the operation's
+    /// transaction sees) is the one the credential was verified under.
+    /// Backends call this first in each operation, so a stale credential
+    /// learns nothing about the request's data.
+    pub fn confirm(
+        &self,
+        epoch: impl FnOnce() -> Result<u64, StoreError>,
+    ) -> Result<(), StoreError> {
+        match self.check {
+            Some(check) if epoch()? != check.epoch => Err(StoreError::CredentialsChanged),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The one storage interface of the service. Object safe; every backend
 /// passes the same contract suite (`contract` feature).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// `sqlite` or `postgres`, for logs and health answers.
+    /// `sqlite` or `postgres`, for logs and health answers only: no code
+    /// decides anything by it.
     fn backend(&self) -> &'static str;
 
     /// A number that changes whenever any process commits a change to a
     /// stored credential or a company's limits (a revocation, new limits, a
     /// seed). The HTTP edge may keep a credential verified under one value
-    /// and pass that value with the request ([`CredentialCheck`]); the
-    /// store then compares it inside the operation's own transaction (the
-    /// `_checked` methods). `None` (the default): the backend cannot say
-    /// cheaply, so nothing may be kept, which is the only safe answer when
-    /// other nodes can revoke.
+    /// and pass that value with the request ([`Caller::check`]); the store
+    /// then compares it inside the operation's own transaction. `None`: the
+    /// backend cannot say cheaply, so nothing may be kept, which is the only
+    /// safe answer when other nodes can revoke.
     fn credentials_epoch(&self) -> Option<u64> {
         None
     }
 
     /// `CredentialsChanged` unless the credentials epoch is still
     /// `check.epoch`: for a request answered without a store operation of
-    /// its own (an empty change, an invalid body). A store without epochs
-    /// never receives a check.
+    /// its own (an invalid body, a missing scope).
     async fn confirm_credentials(&self, check: CredentialCheck) -> Result<(), StoreError> {
         match self.credentials_epoch() {
             Some(epoch) if epoch == check.epoch => Ok(()),
@@ -108,99 +214,41 @@ pub trait Store: Send + Sync + 'static {
     async fn api_key(&self, access_key: &str) -> Result<Option<StoredCredential>, StoreError>;
     async fn token(&self, digest: &SecretDigest) -> Result<Option<StoredCredential>, StoreError>;
 
-    // --- the three endpoints ---
+    // --- the three endpoints, each for a caller ---
 
-    /// PUT: checks that every call (then every user) exists in the company,
-    /// then records an API grant for each pair whose user cannot already open
-    /// the call by sharing or profile. All or nothing, durable on return.
-    async fn grant_access(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-    ) -> Result<(), StoreError>;
+    /// PUT: [`crate::access::grants_to_record`] decides, in one transaction
+    /// with the writes; all or nothing, durable on return. An empty change
+    /// only confirms the caller.
+    async fn grant_access(&self, caller: Caller, change: &AccessChange) -> Result<(), StoreError>;
 
-    /// DELETE: checks that every call exists, then removes the named API
-    /// grants; unknown users and missing grants are ignored.
-    async fn revoke_access(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-    ) -> Result<(), StoreError>;
+    /// DELETE: [`crate::access::grants_to_remove`] decides; unknown users and
+    /// missing grants are ignored.
+    async fn revoke_access(&self, caller: Caller, change: &AccessChange) -> Result<(), StoreError>;
 
     /// POST: the API grants of each call, one entry per distinct call in the
-    /// order given, users ascending. Unknown calls: `CallsNotFound`.
+    /// order given, users ascending. Unknown calls: `CallsNotFound`
+    /// ([`crate::access::missing_calls`]).
     async fn list_api_grants(
         &self,
-        company: CompanyId,
+        caller: Caller,
         calls: &[CallId],
     ) -> Result<Vec<CallGrants>, StoreError>;
 
-    /// [`Store::grant_access`] for a credential taken from a cache: the
-    /// check is made in the same transaction as the change. A store whose
-    /// [`Store::credentials_epoch`] is `None` never receives a check, which
-    /// is why the default may ignore it; a store with epochs must override
-    /// all three `_checked` methods.
-    async fn grant_access_checked(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-        check: Option<CredentialCheck>,
-    ) -> Result<(), StoreError> {
-        let _ = check;
-        self.grant_access(company, change).await
-    }
-
-    /// [`Store::revoke_access`] with a [`CredentialCheck`], as above.
-    async fn revoke_access_checked(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-        check: Option<CredentialCheck>,
-    ) -> Result<(), StoreError> {
-        let _ = check;
-        self.revoke_access(company, change).await
-    }
-
-    /// [`Store::list_api_grants`] with a [`CredentialCheck`], as above.
-    async fn list_api_grants_checked(
-        &self,
-        company: CompanyId,
-        calls: &[CallId],
-        check: Option<CredentialCheck>,
-    ) -> Result<Vec<CallGrants>, StoreError> {
-        let _ = check;
-        self.list_api_grants(company, calls).await
-    }
-
-    // --- administration ---
+    // --- administration; the checks are [`crate::admin`]'s ---
 
     async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError>;
     async fn companies(&self) -> Result<Vec<Company>, StoreError>;
-    /// `NotFound` if there is no such company. Takes effect on the next request.
+    /// `NoCompany` if there is no such company. Takes effect on the next request.
     async fn set_rate_limit(
         &self,
         company: CompanyId,
         limit: RateLimit,
     ) -> Result<Company, StoreError>;
 
-    // --- rate limits shared by every node on the database ---
-
-    /// Counts one request of `company` against the `window` budget of
-    /// `burst` requests refilled one per `emission` (see
-    /// [`crate::model::gcra`]), atomically. `Ok(Ok(()))`: admitted.
-    /// `Ok(Err(wait))`: refused; the next request is admitted after `wait`.
-    async fn rate_acquire(
-        &self,
-        company: CompanyId,
-        window: RateWindow,
-        emission: std::time::Duration,
-        burst: u32,
-    ) -> Result<Result<(), std::time::Duration>, StoreError>;
-
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo, StoreError>;
     /// All keys, or one company's, by creation time.
     async fn api_keys(&self, company: Option<CompanyId>) -> Result<Vec<ApiKeyInfo>, StoreError>;
-    /// `NotFound` if there is no such key; revoking twice keeps the first time.
+    /// `NoApiKey` if there is no such key; revoking twice keeps the first time.
     async fn revoke_api_key(
         &self,
         access_key: &str,
@@ -238,14 +286,37 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
     ) -> Result<bool, StoreError>;
 
-    /// Every route to one call, for `callaccess grants list`.
+    /// Every route to one call, for `callaccess grants list`
+    /// ([`crate::access::call_access`] decides the profile routes).
     async fn call_access(
         &self,
         company: CompanyId,
         call: CallId,
     ) -> Result<CallAccessFacts, StoreError>;
 
-    /// Applies a parsed seed in one transaction: creates or updates what it
-    /// names, deletes nothing. `SeedRejected` if it does not fit the database.
+    /// Applies a parsed seed in one transaction, as
+    /// [`crate::seed::plan`] lays it out: creates or updates what it names,
+    /// deletes nothing. `SeedRejected` if it does not fit the database.
     async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError>;
+}
+
+/// Rate-limit budgets kept in the database, so that every node on one
+/// database counts against the same budget. Only a backend that several
+/// nodes share implements it; a single node keeps its budgets in memory.
+#[async_trait]
+pub trait SharedRateBudget: Send + Sync + 'static {
+    /// Counts one request of `company` against the `window` budget of
+    /// `burst` requests refilled one per `emission` (see
+    /// [`crate::model::gcra`]), atomically. `now_micros`: the moment, in
+    /// microseconds since the Unix epoch, or `None` for the database's own
+    /// clock (the one all nodes agree on). `Ok(Ok(()))`: admitted.
+    /// `Ok(Err(wait))`: refused; the next request is admitted after `wait`.
+    async fn acquire(
+        &self,
+        company: CompanyId,
+        window: RateWindow,
+        emission: Duration,
+        burst: u32,
+        now_micros: Option<i64>,
+    ) -> Result<Result<(), Duration>, StoreError>;
 }

@@ -1,222 +1,158 @@
-//! The three endpoints: grant (PUT), revoke (DELETE) and list (POST) API
-//! grants, with the contract's rules (§2, §3).
+//! The three endpoints — grant (PUT), revoke (DELETE) and list (POST) API
+//! grants — and the operator's view of one call. The rules are
+//! [`callaccess_domain::access`]'s; this module fetches the facts a request
+//! needs and writes what the rules decided.
 //!
-//! Each runs inside one transaction opened by the store, so validation and
-//! changes see the same state and a rejected request leaves nothing behind.
-//! Work is done set-wise — one statement per table with the request's ids as
-//! arrays — so that a request of 10,000 pairs costs a handful of round trips
-//! to the database, not tens of thousands.
+//! Each endpoint fetches its facts in one statement, with the request's ids
+//! as arrays, and writes in at most one more: a request of 10,000 pairs
+//! costs the same round trips as one of a single pair. PUT and DELETE run
+//! inside one SERIALIZABLE transaction opened by the store, so the facts and
+//! the write see the same state and a rejected request leaves nothing
+//! behind; POST is a single statement, which sees one snapshot by itself.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+use callaccess_domain::access::{self as rules, Prefetched};
 use callaccess_domain::{
-    AccessChange, CallGrants, CallId, CallsAccess, CompanyId, StoreError, Timestamp, UserId,
+    AccessChange, Call, CallAccessFacts, CallGrants, CallId, CompanyId, StoreError, Timestamp,
+    UserId,
 };
 use deadpool_postgres::GenericClient;
 
+use crate::admin;
 use crate::error::Fail;
 use crate::rows;
 
-fn ids<T: Copy>(values: impl IntoIterator<Item = T>, get: fn(T) -> i64) -> Vec<i64> {
-    values.into_iter().map(get).collect()
-}
+/// Every fact a PUT's rules ask about, as tagged rows: the calls among `$2`
+/// with their primary user, the users among `$3` with their profile level,
+/// and the participants and shares among `$2 × $3`. API grants are not
+/// needed: recording one twice is a no-op.
+const FACTS: &str = "\
+SELECT 'call' AS fact, id AS call_id, primary_user_id AS user_id, NULL::TEXT AS level
+  FROM calls WHERE company_id = $1 AND id = ANY($2::BIGINT[])
+UNION ALL
+SELECT 'user', NULL, id, calls_access
+  FROM users WHERE company_id = $1 AND id = ANY($3::BIGINT[])
+UNION ALL
+SELECT 'participant', call_id, user_id, NULL
+  FROM call_participants
+ WHERE company_id = $1 AND call_id = ANY($2::BIGINT[]) AND user_id = ANY($3::BIGINT[])
+UNION ALL
+SELECT 'share', call_id, user_id, NULL
+  FROM shares
+ WHERE company_id = $1 AND call_id = ANY($2::BIGINT[]) AND user_id = ANY($3::BIGINT[])";
 
-/// The primary user of every call of `calls` that the company has, or
-/// `CallsNotFound` naming the others in the order given (each once).
-async fn primaries(
+/// The facts about `calls` and `users` in one round trip.
+async fn prefetch(
     db: &impl GenericClient,
     company: CompanyId,
-    calls: &[CallId],
-) -> Result<HashMap<CallId, UserId>, Fail> {
-    let statement = db
-        .prepare_cached(
-            "SELECT id, primary_user_id FROM calls WHERE company_id = $1 AND id = ANY($2)",
-        )
-        .await?;
-    let wanted = ids(calls.iter().copied(), CallId::get);
-    let mut found = HashMap::with_capacity(calls.len());
-    for row in db.query(&statement, &[&company.get(), &wanted]).await? {
-        found.insert(rows::call_at(&row, 0)?, rows::user_at(&row, 1)?);
+    calls: &[i64],
+    users: &[i64],
+) -> Result<Prefetched, Fail> {
+    let mut facts = Prefetched::default();
+    for row in rows::query(db, FACTS, &[&company.get(), &calls, &users]).await? {
+        match rows::at::<&str>(&row, 0)? {
+            "call" => facts.call(rows::call_at(&row, 1)?, rows::user_at(&row, 2)?),
+            "user" => facts.user(rows::user_at(&row, 2)?, rows::calls_access_at(&row, 3)?),
+            "participant" => facts.participant(rows::call_at(&row, 1)?, rows::user_at(&row, 2)?),
+            "share" => facts.share(rows::call_at(&row, 1)?, rows::user_at(&row, 2)?),
+            other => return Err(rows::unknown_tag(other)),
+        }
     }
-    let mut seen = HashSet::new();
-    let missing: Vec<CallId> = calls
-        .iter()
-        .copied()
-        .filter(|call| !found.contains_key(call) && seen.insert(*call))
-        .collect();
-    if missing.is_empty() {
-        Ok(found)
-    } else {
-        Err(StoreError::CallsNotFound(missing).into())
-    }
+    Ok(facts)
 }
 
-/// PUT: every call must exist (checked first), then every user; then a grant
-/// is recorded for each pair whose user cannot already open the call.
+/// The ids of `pairs`, as two parallel arrays for `unnest`.
+fn unzipped(pairs: &[(CallId, UserId)]) -> (Vec<i64>, Vec<i64>) {
+    pairs
+        .iter()
+        .map(|(call, user)| (call.get(), user.get()))
+        .unzip()
+}
+
+/// Records API grants at `now`, keeping an existing grant and its time
+/// (granting twice is a no-op). Seeds record theirs here too.
+pub(crate) async fn record(
+    db: &impl GenericClient,
+    company: CompanyId,
+    grants: &[(CallId, UserId)],
+    now: Timestamp,
+) -> Result<(), Fail> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let (calls, users) = unzipped(grants);
+    let sql = "INSERT INTO api_grants (company_id, call_id, user_id, granted_at)
+               SELECT $1, pair.call_id, pair.user_id, $4
+               FROM unnest($2::BIGINT[], $3::BIGINT[]) AS pair (call_id, user_id)
+               ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
+    rows::execute(db, sql, &[&company.get(), &calls, &users, &now.unix()]).await?;
+    Ok(())
+}
+
+/// PUT: the facts, [`rules::grants_to_record`], and one insert.
 pub(crate) async fn grant(
     db: &impl GenericClient,
     company: CompanyId,
     change: &AccessChange,
     now: Timestamp,
 ) -> Result<(), Fail> {
-    let calls: Vec<CallId> = change.calls().collect();
-    let primaries = primaries(db, company, &calls).await?;
-
-    let users = change.users();
-    let statement = db
-        .prepare_cached("SELECT id, calls_access FROM users WHERE company_id = $1 AND id = ANY($2)")
-        .await?;
-    let mut levels = HashMap::with_capacity(users.len());
-    for row in db
-        .query(
-            &statement,
-            &[&company.get(), &ids(users.iter().copied(), UserId::get)],
-        )
-        .await?
-    {
-        levels.insert(rows::user_at(&row, 0)?, rows::calls_access_at(&row, 1)?);
-    }
-    let missing: Vec<UserId> = users
-        .iter()
-        .copied()
-        .filter(|user| !levels.contains_key(user))
-        .collect();
-    if !missing.is_empty() {
-        return Err(StoreError::UsersNotFound(missing).into());
-    }
-
-    // The other two routes to these calls, read once for the whole request.
-    let call_ids = ids(calls.iter().copied(), CallId::get);
-    let user_ids = ids(users.iter().copied(), UserId::get);
-    let mut participants = HashSet::new();
-    if levels.values().any(|level| *level == CallsAccess::Own) {
-        let statement = db
-            .prepare_cached(
-                "SELECT call_id, user_id FROM call_participants
-                 WHERE company_id = $1 AND call_id = ANY($2) AND user_id = ANY($3)",
-            )
-            .await?;
-        for row in db
-            .query(&statement, &[&company.get(), &call_ids, &user_ids])
-            .await?
-        {
-            participants.insert((rows::call_at(&row, 0)?, rows::user_at(&row, 1)?));
-        }
-    }
-    let statement = db
-        .prepare_cached(
-            "SELECT call_id, user_id FROM shares
-             WHERE company_id = $1 AND call_id = ANY($2) AND user_id = ANY($3)",
-        )
-        .await?;
-    let mut shared = HashSet::new();
-    for row in db
-        .query(&statement, &[&company.get(), &call_ids, &user_ids])
-        .await?
-    {
-        shared.insert((rows::call_at(&row, 0)?, rows::user_at(&row, 1)?));
-    }
-
-    let mut grant_calls = Vec::new();
-    let mut grant_users = Vec::new();
-    for (call, user) in change.pairs() {
-        // Every call and user was found above; a miss cannot happen, and
-        // reading it as "no other route" would only record a harmless grant.
-        let level = levels.get(&user).copied().unwrap_or(CallsAccess::None);
-        let by_profile = match level {
-            CallsAccess::All => true,
-            CallsAccess::Own => {
-                primaries.get(&call) == Some(&user) || participants.contains(&(call, user))
-            }
-            CallsAccess::None => false,
-        };
-        if by_profile || shared.contains(&(call, user)) {
-            continue;
-        }
-        grant_calls.push(call.get());
-        grant_users.push(user.get());
-    }
-    if grant_calls.is_empty() {
-        return Ok(());
-    }
-    // DO NOTHING keeps the first grant's time: granting twice is a no-op.
-    let statement = db
-        .prepare_cached(
-            "INSERT INTO api_grants (company_id, call_id, user_id, granted_at)
-             SELECT $1, pair.call_id, pair.user_id, $4
-             FROM unnest($2::BIGINT[], $3::BIGINT[]) AS pair (call_id, user_id)
-             ON CONFLICT (company_id, call_id, user_id) DO NOTHING",
-        )
-        .await?;
-    db.execute(
-        &statement,
-        &[&company.get(), &grant_calls, &grant_users, &now.unix()],
+    let wanted = Prefetched::wants(change);
+    let facts = prefetch(
+        db,
+        company,
+        &rows::ids(wanted.calls, CallId::get),
+        &rows::ids(wanted.users, UserId::get),
     )
     .await?;
-    Ok(())
+    let grants = rules::grants_to_record(&facts, change)?;
+    record(db, company, &grants, now).await
 }
 
-/// DELETE: every call must exist; then the named API grants go. Users the
-/// company does not have simply have no grant to remove.
+/// DELETE: the calls (the rules need nothing else), then
+/// [`rules::grants_to_remove`] and one delete.
 pub(crate) async fn revoke(
     db: &impl GenericClient,
     company: CompanyId,
     change: &AccessChange,
 ) -> Result<(), Fail> {
-    let calls: Vec<CallId> = change.calls().collect();
-    primaries(db, company, &calls).await?;
-    let (pair_calls, pair_users): (Vec<i64>, Vec<i64>) = change
-        .pairs()
-        .map(|(call, user)| (call.get(), user.get()))
-        .unzip();
-    if pair_calls.is_empty() {
+    let calls = rows::ids(change.calls(), CallId::get);
+    let facts = prefetch(db, company, &calls, &[]).await?;
+    let remove = rules::grants_to_remove(&facts, change)?;
+    if remove.is_empty() {
         return Ok(());
     }
-    let statement = db
-        .prepare_cached(
-            "DELETE FROM api_grants
-             WHERE company_id = $1
-               AND (call_id, user_id) IN (SELECT * FROM unnest($2::BIGINT[], $3::BIGINT[]))",
-        )
-        .await?;
-    db.execute(&statement, &[&company.get(), &pair_calls, &pair_users])
-        .await?;
+    let (calls, users) = unzipped(&remove);
+    let sql = "DELETE FROM api_grants
+               WHERE company_id = $1
+                 AND (call_id, user_id) IN (SELECT * FROM unnest($2::BIGINT[], $3::BIGINT[]))";
+    rows::execute(db, sql, &[&company.get(), &calls, &users]).await?;
     Ok(())
 }
 
-/// POST: the API grants of each distinct call, in first-seen order.
+/// POST: which of the calls exist and their API grants, in one statement
+/// (a call without grants comes back once, with a NULL user); then
+/// [`rules::missing_calls`].
 pub(crate) async fn list(
     db: &impl GenericClient,
     company: CompanyId,
     calls: &[CallId],
 ) -> Result<Vec<CallGrants>, Fail> {
-    let mut seen = HashSet::with_capacity(calls.len());
-    let distinct: Vec<CallId> = calls
-        .iter()
-        .copied()
-        .filter(|call| seen.insert(*call))
-        .collect();
-    primaries(db, company, &distinct).await?;
-
-    let statement = db
-        .prepare_cached(
-            "SELECT call_id, user_id FROM api_grants
-             WHERE company_id = $1 AND call_id = ANY($2) ORDER BY call_id, user_id",
-        )
-        .await?;
-    let mut grants: HashMap<CallId, Vec<UserId>> = HashMap::new();
-    for row in db
-        .query(
-            &statement,
-            &[&company.get(), &ids(distinct.iter().copied(), CallId::get)],
-        )
-        .await?
-    {
-        grants
-            .entry(rows::call_at(&row, 0)?)
-            .or_default()
-            .push(rows::user_at(&row, 1)?);
+    let distinct = rules::distinct_calls(calls);
+    let sql = "SELECT c.id, g.user_id
+               FROM calls c
+               LEFT JOIN api_grants g ON g.company_id = c.company_id AND g.call_id = c.id
+               WHERE c.company_id = $1 AND c.id = ANY($2::BIGINT[])
+               ORDER BY c.id, g.user_id";
+    let wanted = rows::ids(distinct.iter().copied(), CallId::get);
+    let mut grants: HashMap<CallId, Vec<UserId>> = HashMap::with_capacity(distinct.len());
+    for row in rows::query(db, sql, &[&company.get(), &wanted]).await? {
+        let users = grants.entry(rows::call_at(&row, 0)?).or_default();
+        users.extend(rows::optional_user_at(&row, 1)?);
     }
+    rules::missing_calls(distinct.iter().copied(), |call| {
+        Ok(grants.contains_key(&call))
+    })?;
     Ok(distinct
         .into_iter()
         .map(|call| CallGrants {
@@ -224,4 +160,54 @@ pub(crate) async fn list(
             users: grants.remove(&call).unwrap_or_default(),
         })
         .collect())
+}
+
+/// The call and everyone linked to it, as tagged rows, users ascending.
+const CALL_LINKS: &str = "\
+SELECT 'call' AS link, primary_user_id AS user_id, title
+  FROM calls WHERE company_id = $1 AND id = $2
+UNION ALL
+SELECT 'participant', user_id, NULL FROM call_participants WHERE company_id = $1 AND call_id = $2
+UNION ALL
+SELECT 'share', user_id, NULL FROM shares WHERE company_id = $1 AND call_id = $2
+UNION ALL
+SELECT 'grant', user_id, NULL FROM api_grants WHERE company_id = $1 AND call_id = $2
+ORDER BY user_id";
+
+/// Every route to one call, for operators: the call, its links and the
+/// company's users with their levels, then [`rules::call_access`].
+/// `NoCall` if the company has no such call.
+pub(crate) async fn call_access(
+    db: &impl GenericClient,
+    company: CompanyId,
+    id: CallId,
+) -> Result<CallAccessFacts, Fail> {
+    let mut call = None;
+    let (mut participants, mut shares, mut api_grants) = (Vec::new(), Vec::new(), Vec::new());
+    for row in rows::query(db, CALL_LINKS, &[&company.get(), &id.get()]).await? {
+        let user = rows::user_at(&row, 1)?;
+        match rows::at::<&str>(&row, 0)? {
+            "call" => call = Some((user, rows::at::<Option<String>>(&row, 2)?)),
+            "participant" => participants.push(user),
+            "share" => shares.push(user),
+            "grant" => api_grants.push(user),
+            other => return Err(rows::unknown_tag(other)),
+        }
+    }
+    let Some((primary_user_id, title)) = call else {
+        return Err(StoreError::NoCall { company, call: id }.into());
+    };
+    let call = Call {
+        company,
+        id,
+        title,
+        primary_user_id,
+        participant_ids: participants,
+    };
+    let users: Vec<_> = admin::users(db, company)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user.calls_access))
+        .collect();
+    Ok(rules::call_access(call, api_grants, shares, &users)?)
 }

@@ -1,22 +1,92 @@
-//! Credentials, companies, users, calls, shares and rate-limit budgets: what
-//! the admin tools and the authentication layer need. Each function runs
-//! inside the transaction (or on the connection) the store gives it, and
-//! answers exactly as the SQLite backend does.
+//! Companies, credentials, users, calls and shares: what the admin tools and
+//! the authentication layer need. The checks are
+//! [`callaccess_domain::admin`]'s: each change fetches what its check needs
+//! in one round trip ([`fetch_known`]), runs the check, then writes — all
+//! in the transaction the store gives it. Each table's write is here once,
+//! for the admin changes and for seeds alike.
 
 use std::collections::HashMap;
 
-use callaccess_domain::gcra;
-use callaccess_domain::secret::token_id;
+use callaccess_domain::admin::{self as rules, Known, Needs};
+use callaccess_domain::encoding;
 use callaccess_domain::{
-    ApiKeyInfo, Call, CallAccessFacts, CallId, CallsAccess, Company, CompanyId, NewApiKey,
-    NewCompany, NewToken, RateLimit, RateWindow, SecretDigest, StoreError, StoredCredential,
-    Timestamp, TokenInfo, User, UserId,
+    ApiKeyInfo, Call, CallId, CallsAccess, Company, CompanyId, NewApiKey, NewCompany, NewToken,
+    RateLimit, Scope, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
 };
 use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::error::Fail;
-use crate::rows::{self, LinkTable};
+use crate::rows;
+
+// --- what the checks know ---
+
+/// Everything a [`Needs`] names, as tagged rows: companies among `$1`,
+/// users and calls among the pairs `($2, $3)` and `($4, $5)`, access keys
+/// among `$6`, tokens whose handle is among `$7` or digest among `$8`.
+const KNOWN: &str = "\
+SELECT 'company' AS fact, id AS company_id, NULL::BIGINT AS id, NULL::TEXT AS handle,
+       NULL::BYTEA AS digest
+  FROM companies WHERE id = ANY($1::BIGINT[])
+UNION ALL
+SELECT 'user', company_id, id, NULL, NULL
+  FROM users WHERE (company_id, id) IN (SELECT * FROM unnest($2::BIGINT[], $3::BIGINT[]))
+UNION ALL
+SELECT 'call', company_id, id, NULL, NULL
+  FROM calls WHERE (company_id, id) IN (SELECT * FROM unnest($4::BIGINT[], $5::BIGINT[]))
+UNION ALL
+SELECT 'key', company_id, NULL, access_key, NULL
+  FROM api_keys WHERE access_key = ANY($6::TEXT[])
+UNION ALL
+SELECT 'token', company_id, NULL, id, digest
+  FROM tokens WHERE id = ANY($7::TEXT[]) OR digest = ANY($8::BYTEA[])";
+
+/// The stored facts `needs` names, in one round trip; for every admin
+/// change and for seeds.
+pub(crate) async fn fetch_known(db: &impl GenericClient, needs: &Needs) -> Result<Known, Fail> {
+    let (user_companies, users): (Vec<i64>, Vec<i64>) =
+        needs.users.iter().map(|(c, u)| (c.get(), u.get())).unzip();
+    let (call_companies, calls): (Vec<i64>, Vec<i64>) = needs
+        .calls
+        .iter()
+        .map(|(c, call)| (c.get(), call.get()))
+        .unzip();
+    let digests: Vec<&[u8]> = needs.token_digests.iter().map(|d| d.0.as_slice()).collect();
+    let params: [&(dyn ToSql + Sync); 8] = [
+        &rows::ids(needs.companies.iter().copied(), CompanyId::get),
+        &user_companies,
+        &users,
+        &call_companies,
+        &calls,
+        &needs.keys,
+        &needs.token_ids,
+        &digests,
+    ];
+    let mut known = Known::default();
+    for row in rows::query(db, KNOWN, &params).await? {
+        let company = rows::company_at(&row, 1)?;
+        match rows::at::<&str>(&row, 0)? {
+            "company" => known.company(company),
+            "user" => known.user(company, rows::user_at(&row, 2)?),
+            "call" => known.call(company, rows::call_at(&row, 2)?),
+            "key" => known.key(rows::at(&row, 3)?, company),
+            "token" => known.token(rows::digest_at(&row, 4)?, rows::at(&row, 3)?, company),
+            other => return Err(rows::unknown_tag(other)),
+        }
+    }
+    Ok(known)
+}
+
+/// Runs the domain's `check` over what `needs` names; the caller writes
+/// only once it passed.
+async fn checked<T>(
+    db: &impl GenericClient,
+    needs: Needs,
+    check: impl FnOnce(&Known) -> Result<T, StoreError>,
+) -> Result<T, Fail> {
+    Ok(check(&fetch_known(db, &needs).await?)?)
+}
 
 // --- companies ---
 
@@ -25,7 +95,7 @@ const COMPANY_COLUMNS: &str = "id, name, per_second_limit, per_day_limit, create
 fn company_row(row: &Row) -> Result<Company, Fail> {
     Ok(Company {
         id: rows::company_at(row, 0)?,
-        name: rows::text_at(row, 1)?,
+        name: rows::at(row, 1)?,
         rate_limit: RateLimit {
             per_second: rows::limit_at(row, 2)?,
             per_day: rows::limit_at(row, 3)?,
@@ -34,53 +104,58 @@ fn company_row(row: &Row) -> Result<Company, Fail> {
     })
 }
 
+/// Creates the company, or updates its name and limits. Creation times and
+/// revocations are history, not settings: an update keeps them, so
+/// re-applying a seed never revives a revoked key.
+pub(crate) async fn write_company(
+    db: &impl GenericClient,
+    id: CompanyId,
+    name: &str,
+    limit: RateLimit,
+    now: Timestamp,
+) -> Result<(), Fail> {
+    let sql = "INSERT INTO companies (id, name, per_second_limit, per_day_limit, created_at)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                   per_second_limit = excluded.per_second_limit,
+                   per_day_limit = excluded.per_day_limit";
+    let params: [&(dyn ToSql + Sync); 5] = [
+        &id.get(),
+        &name,
+        &encoding::limit_value(limit.per_second),
+        &encoding::limit_value(limit.per_day),
+        &now.unix(),
+    ];
+    rows::execute(db, sql, &params).await?;
+    Ok(())
+}
+
 pub(crate) async fn create_company(
     db: &impl GenericClient,
     new: &NewCompany,
     now: Timestamp,
 ) -> Result<Company, Fail> {
-    if rows::company_exists(db, new.id).await? {
-        return Err(StoreError::Conflict(format!("company \"{}\" already exists", new.id)).into());
-    }
-    let statement = db
-        .prepare_cached(
-            "INSERT INTO companies (id, name, per_second_limit, per_day_limit, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .await?;
-    db.execute(
-        &statement,
-        &[
-            &new.id.get(),
-            &new.name,
-            &rows::limit_value(new.rate_limit.per_second),
-            &rows::limit_value(new.rate_limit.per_day),
-            &now.unix(),
-        ],
-    )
+    checked(db, Needs::create_company(new), |k| {
+        rules::create_company(k, new)
+    })
     .await?;
+    // The check found no such company in this transaction: this inserts.
+    write_company(db, new.id, &new.name, new.rate_limit, now).await?;
     Ok(Company {
         id: new.id,
         name: new.name.clone(),
         rate_limit: RateLimit {
-            per_second: rows::stored_limit(new.rate_limit.per_second),
-            per_day: rows::stored_limit(new.rate_limit.per_day),
+            per_second: encoding::stored_limit(new.rate_limit.per_second),
+            per_day: encoding::stored_limit(new.rate_limit.per_day),
         },
         created_at: now,
     })
 }
 
 pub(crate) async fn companies(db: &impl GenericClient) -> Result<Vec<Company>, Fail> {
-    let statement = db
-        .prepare_cached(&format!(
-            "SELECT {COMPANY_COLUMNS} FROM companies ORDER BY id"
-        ))
-        .await?;
-    db.query(&statement, &[])
-        .await?
-        .iter()
-        .map(company_row)
-        .collect()
+    let sql = format!("SELECT {COMPANY_COLUMNS} FROM companies ORDER BY id");
+    let found = rows::query(db, &sql, &[]).await?;
+    found.iter().map(company_row).collect()
 }
 
 pub(crate) async fn set_rate_limit(
@@ -88,104 +163,211 @@ pub(crate) async fn set_rate_limit(
     company: CompanyId,
     limit: RateLimit,
 ) -> Result<Company, Fail> {
-    let statement = db
-        .prepare_cached(&format!(
-            "UPDATE companies SET per_second_limit = $2, per_day_limit = $3 WHERE id = $1
-             RETURNING {COMPANY_COLUMNS}"
-        ))
-        .await?;
-    let row = db
-        .query_opt(
-            &statement,
-            &[
-                &company.get(),
-                &rows::limit_value(limit.per_second),
-                &rows::limit_value(limit.per_day),
-            ],
-        )
-        .await?;
-    match row {
+    let sql = format!(
+        "UPDATE companies SET per_second_limit = $2, per_day_limit = $3 WHERE id = $1
+         RETURNING {COMPANY_COLUMNS}"
+    );
+    let params: [&(dyn ToSql + Sync); 3] = [
+        &company.get(),
+        &encoding::limit_value(limit.per_second),
+        &encoding::limit_value(limit.per_day),
+    ];
+    match rows::first(db, &sql, &params).await? {
         Some(row) => company_row(&row),
-        None => Err(rows::no_company(company).into()),
+        None => Err(StoreError::NoCompany(company).into()),
     }
 }
 
-/// One GCRA step on the stored arrival time of (company, window), timed by
-/// the database's clock.
-///
-/// Runs under READ COMMITTED with the budget's row locked (`FOR UPDATE`):
-/// every node's request for one budget queues on that lock, reads the tat the
-/// previous one left, and writes its own — a read-modify-write that is
-/// serial per budget by construction. SERIALIZABLE would instead abort all
-/// but one of a burst of concurrent requests on this hot row and make them
-/// retry, which is wasted work for the same outcome. One row per lock, so no
-/// deadlock is possible.
-pub(crate) async fn rate_acquire(
-    db: &impl GenericClient,
-    company: CompanyId,
-    window: RateWindow,
-    emission_micros: i64,
-    burst: u32,
-) -> Result<Result<(), i64>, Fail> {
-    let lock = db
-        .prepare_cached(
-            "SELECT tat FROM rate_limit_state WHERE company_id = $1 AND budget = $2 FOR UPDATE",
+// --- credentials ---
+
+/// What tells the two credential tables apart; everything else about them
+/// is one code path. The names are fixed here, so no SQL is ever assembled
+/// from a value.
+pub(crate) struct Credentials<T> {
+    table: &'static str,
+    /// The public handle, for listing and revoking.
+    handle: &'static str,
+    /// Authentication: the credential and its company's limits, by what a
+    /// request presents.
+    lookup: &'static str,
+    /// A token always has an explicit scope list, possibly empty; a key
+    /// without one has full access.
+    scopes_listed: bool,
+    make: fn(Listed) -> T,
+    /// The answer when no credential has the handle.
+    missing: fn(String) -> StoreError,
+}
+
+/// What both tables list, in the order of [`Credentials::columns`]: the
+/// handle, company, scopes and the creation, expiry and revocation times.
+type Listed = (
+    String,
+    CompanyId,
+    Option<Vec<Scope>>,
+    Timestamp,
+    Option<Timestamp>,
+    Option<Timestamp>,
+);
+
+pub(crate) const API_KEYS: Credentials<ApiKeyInfo> = Credentials {
+    table: "api_keys",
+    handle: "access_key",
+    lookup: "SELECT k.company_id, k.secret_digest, k.scopes, k.expires_at, k.revoked_at,
+                    c.per_second_limit, c.per_day_limit
+             FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = $1",
+    scopes_listed: false,
+    make: |(access_key, company, scopes, created_at, expires_at, revoked_at)| ApiKeyInfo {
+        access_key,
+        company,
+        scopes,
+        created_at,
+        expires_at,
+        revoked_at,
+    },
+    missing: StoreError::NoApiKey,
+};
+
+pub(crate) const TOKENS: Credentials<TokenInfo> = Credentials {
+    table: "tokens",
+    handle: "id",
+    lookup: "SELECT t.company_id, t.digest, t.scopes, t.expires_at, t.revoked_at,
+                    c.per_second_limit, c.per_day_limit
+             FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = $1",
+    scopes_listed: true,
+    make: |(id, company, scopes, created_at, expires_at, revoked_at)| TokenInfo {
+        id,
+        company,
+        scopes: scopes.unwrap_or_default(),
+        created_at,
+        expires_at,
+        revoked_at,
+    },
+    missing: StoreError::NoToken,
+};
+
+impl<T> Credentials<T> {
+    /// The columns [`Listed`] holds, in its order.
+    fn columns(&self) -> String {
+        format!(
+            "{}, company_id, scopes, created_at, expires_at, revoked_at",
+            self.handle
         )
-        .await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
-        [&company.get(), &window.as_str()];
-    let tat = match db.query_opt(&lock, &params).await? {
-        Some(row) => rows::int_at(&row, 0)?,
-        None => {
-            // The budget's first use: create the row so that there is
-            // something to lock. A tat of 0 (1970) reads exactly like no tat
-            // at all, a full budget. Two nodes may race here; DO NOTHING
-            // lets the second wait for the first and then lock its row.
-            let create = db
-                .prepare_cached(
-                    "INSERT INTO rate_limit_state (company_id, budget, tat) VALUES ($1, $2, 0)
-                     ON CONFLICT (company_id, budget) DO NOTHING",
-                )
-                .await?;
-            db.execute(&create, &params).await?;
-            rows::int_at(&db.query_one(&lock, &params).await?, 0)?
-        }
-    };
-    // The clock is read only once the lock is held, so that arrival times
-    // increase in the order in which requests are counted. `clock_timestamp`
-    // rather than `now()`: the latter is the transaction's start time.
-    let clock = db
-        .prepare_cached("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT")
-        .await?;
-    let now = rows::int_at(&db.query_one(&clock, &[]).await?, 0)?;
-    match gcra(Some(tat), now, emission_micros, burst) {
-        Ok(new_tat) => {
-            let update = db
-                .prepare_cached(
-                    "UPDATE rate_limit_state SET tat = $3 WHERE company_id = $1 AND budget = $2",
-                )
-                .await?;
-            db.execute(&update, &[&company.get(), &window.as_str(), &new_tat])
-                .await?;
-            Ok(Ok(()))
-        }
-        Err(wait) => Ok(Err(wait)),
+    }
+
+    fn read(&self, row: &Row) -> Result<T, Fail> {
+        Ok((self.make)((
+            rows::at(row, 0)?,
+            rows::company_at(row, 1)?,
+            rows::scopes_at(row, 2)?,
+            rows::timestamp_at(row, 3)?,
+            rows::optional_timestamp_at(row, 4)?,
+            rows::optional_timestamp_at(row, 5)?,
+        )))
+    }
+
+    /// `sql`'s row, if it returned one.
+    async fn returned(
+        &self,
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<T>, Fail> {
+        let row = rows::first(db, sql, params).await?;
+        row.map(|row| self.read(&row)).transpose()
+    }
+
+    /// All, or one company's, by creation time: two statements rather than
+    /// `$1 IS NULL OR …`, so that the per-company listing can use its index.
+    pub(crate) async fn list(
+        &self,
+        db: &impl GenericClient,
+        company: Option<CompanyId>,
+    ) -> Result<Vec<T>, Fail> {
+        let (columns, table, handle) = (self.columns(), self.table, self.handle);
+        let all = format!("SELECT {columns} FROM {table}");
+        let order = format!("ORDER BY created_at, {handle}");
+        let found = match company {
+            Some(company) => {
+                let sql = format!("{all} WHERE company_id = $1 {order}");
+                rows::query(db, &sql, &[&company.get()]).await?
+            }
+            None => rows::query(db, &format!("{all} {order}"), &[]).await?,
+        };
+        found.iter().map(|row| self.read(row)).collect()
+    }
+
+    /// Revoking twice keeps the first time (`coalesce`).
+    pub(crate) async fn revoke(
+        &self,
+        db: &impl GenericClient,
+        handle: &str,
+        at: Timestamp,
+    ) -> Result<T, Fail> {
+        let sql = format!(
+            "UPDATE {} SET revoked_at = coalesce(revoked_at, $2) WHERE {} = $1 RETURNING {}",
+            self.table,
+            self.handle,
+            self.columns()
+        );
+        let revoked = self.returned(db, &sql, &[&handle, &at.unix()]).await?;
+        Ok(revoked.ok_or_else(|| (self.missing)(handle.to_owned()))?)
+    }
+
+    /// The credential a request presents, with its company's limits.
+    pub(crate) async fn lookup(
+        &self,
+        db: &impl GenericClient,
+        presented: &(dyn ToSql + Sync),
+    ) -> Result<Option<StoredCredential>, Fail> {
+        let Some(row) = rows::first(db, self.lookup, &[presented]).await? else {
+            return Ok(None);
+        };
+        let scopes = rows::scopes_at(&row, 2)?;
+        Ok(Some(StoredCredential {
+            company: rows::company_at(&row, 0)?,
+            digest: rows::digest_at(&row, 1)?,
+            scopes: if self.scopes_listed {
+                Some(scopes.unwrap_or_default())
+            } else {
+                scopes
+            },
+            expires_at: rows::optional_timestamp_at(&row, 3)?,
+            revoked_at: rows::optional_timestamp_at(&row, 4)?,
+            rate_limit: RateLimit {
+                per_second: rows::limit_at(&row, 5)?,
+                per_day: rows::limit_at(&row, 6)?,
+            },
+        }))
     }
 }
 
-// --- api keys ---
-
-const API_KEY_COLUMNS: &str = "access_key, company_id, scopes, created_at, expires_at, revoked_at";
-
-fn api_key_info(row: &Row) -> Result<ApiKeyInfo, Fail> {
-    Ok(ApiKeyInfo {
-        access_key: rows::text_at(row, 0)?,
-        company: rows::company_at(row, 1)?,
-        scopes: rows::scopes_at(row, 2)?,
-        created_at: rows::timestamp_at(row, 3)?,
-        expires_at: rows::optional_timestamp_at(row, 4)?,
-        revoked_at: rows::optional_timestamp_at(row, 5)?,
-    })
+/// Creates the key, or updates its secret, scopes and expiry — only while
+/// it is the same company's: the checks made sure it is not another's, and
+/// the WHERE is a second lock on that door. The key as stored, or `None`
+/// when the WHERE held it back.
+pub(crate) async fn write_api_key(
+    db: &impl GenericClient,
+    key: &NewApiKey,
+    now: Timestamp,
+) -> Result<Option<ApiKeyInfo>, Fail> {
+    let sql = format!(
+        "INSERT INTO api_keys (access_key, company_id, secret_digest, scopes, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (access_key) DO UPDATE SET secret_digest = excluded.secret_digest,
+             scopes = excluded.scopes, expires_at = excluded.expires_at
+         WHERE api_keys.company_id = excluded.company_id
+         RETURNING {}",
+        API_KEYS.columns()
+    );
+    let params: [&(dyn ToSql + Sync); 6] = [
+        &key.access_key,
+        &key.company.get(),
+        &key.digest.0.as_slice(),
+        &key.scopes.as_deref().map(encoding::scopes_value),
+        &now.unix(),
+        &key.expires_at.map(Timestamp::unix),
+    ];
+    API_KEYS.returned(db, &sql, &params).await
 }
 
 pub(crate) async fn create_api_key(
@@ -193,146 +375,42 @@ pub(crate) async fn create_api_key(
     key: &NewApiKey,
     now: Timestamp,
 ) -> Result<ApiKeyInfo, Fail> {
-    if !rows::company_exists(db, key.company).await? {
-        return Err(rows::no_company(key.company).into());
-    }
-    let exists = db
-        .prepare_cached("SELECT 1 FROM api_keys WHERE access_key = $1")
-        .await?;
-    if db.query_opt(&exists, &[&key.access_key]).await?.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "access key \"{}\" already exists",
-            key.access_key
-        ))
-        .into());
-    }
-    let insert = db
-        .prepare_cached(
-            "INSERT INTO api_keys (access_key, company_id, secret_digest, scopes, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .await?;
-    db.execute(
-        &insert,
-        &[
-            &key.access_key,
-            &key.company.get(),
-            &key.digest.0.as_slice(),
-            &key.scopes.as_deref().map(rows::scopes_value),
-            &now.unix(),
-            &key.expires_at.map(Timestamp::unix),
-        ],
-    )
+    checked(db, Needs::create_api_key(key), |k| {
+        rules::create_api_key(k, key)
+    })
     .await?;
-    Ok(ApiKeyInfo {
-        access_key: key.access_key.clone(),
-        company: key.company,
-        scopes: key.scopes.clone(),
-        created_at: now,
-        expires_at: key.expires_at,
-        revoked_at: None,
-    })
+    // The check found no such key in this transaction: this inserts.
+    let written = write_api_key(db, key, now).await?;
+    Ok(written.ok_or_else(|| StoreError::KeyExists(key.access_key.clone()))?)
 }
 
-pub(crate) async fn api_keys(
+/// Inserts a token under the handle `id`, as stored. `TokenExists` if its
+/// handle or digest is taken after all: a seed inserts a token its company
+/// does not have yet without asking whether a handle clashes, since the
+/// handle is a prefix of the digest and a clash is not expected in practice.
+pub(crate) async fn insert_token(
     db: &impl GenericClient,
-    company: Option<CompanyId>,
-) -> Result<Vec<ApiKeyInfo>, Fail> {
-    // Two statements rather than `$1 IS NULL OR …`, so that the per-company
-    // listing can use its index.
-    let found = match company {
-        Some(company) => {
-            let statement = db
-                .prepare_cached(&format!(
-                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE company_id = $1
-                     ORDER BY created_at, access_key"
-                ))
-                .await?;
-            db.query(&statement, &[&company.get()]).await?
-        }
-        None => {
-            let statement = db
-                .prepare_cached(&format!(
-                    "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, access_key"
-                ))
-                .await?;
-            db.query(&statement, &[]).await?
-        }
-    };
-    found.iter().map(api_key_info).collect()
-}
-
-pub(crate) async fn revoke_api_key(
-    db: &impl GenericClient,
-    access_key: &str,
-    at: Timestamp,
-) -> Result<ApiKeyInfo, Fail> {
-    // COALESCE keeps the first revocation time when revoked again.
-    let statement = db
-        .prepare_cached(&format!(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE access_key = $1
-             RETURNING {API_KEY_COLUMNS}"
-        ))
-        .await?;
-    match db.query_opt(&statement, &[&access_key, &at.unix()]).await? {
-        Some(row) => api_key_info(&row),
-        None => {
-            Err(StoreError::NotFound(format!("access key \"{access_key}\" does not exist")).into())
-        }
-    }
-}
-
-fn credential(row: &Row, all_scopes_listed: bool) -> Result<StoredCredential, Fail> {
-    let scopes = rows::scopes_at(row, 2)?;
-    Ok(StoredCredential {
-        company: rows::company_at(row, 0)?,
-        digest: rows::digest_at(row, 1)?,
-        // A token always has an explicit list, possibly empty; a key without
-        // one has full access.
-        scopes: if all_scopes_listed {
-            Some(scopes.unwrap_or_default())
-        } else {
-            scopes
-        },
-        expires_at: rows::optional_timestamp_at(row, 3)?,
-        revoked_at: rows::optional_timestamp_at(row, 4)?,
-        rate_limit: RateLimit {
-            per_second: rows::limit_at(row, 5)?,
-            per_day: rows::limit_at(row, 6)?,
-        },
-    })
-}
-
-pub(crate) async fn api_key(
-    db: &impl GenericClient,
-    access_key: &str,
-) -> Result<Option<StoredCredential>, Fail> {
-    let statement = db
-        .prepare_cached(
-            "SELECT k.company_id, k.secret_digest, k.scopes, k.expires_at, k.revoked_at,
-                    c.per_second_limit, c.per_day_limit
-             FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = $1",
-        )
-        .await?;
-    db.query_opt(&statement, &[&access_key])
-        .await?
-        .map(|row| credential(&row, false))
-        .transpose()
-}
-
-// --- tokens ---
-
-const TOKEN_COLUMNS: &str = "id, company_id, scopes, created_at, expires_at, revoked_at";
-
-fn token_info(row: &Row) -> Result<TokenInfo, Fail> {
-    Ok(TokenInfo {
-        id: rows::text_at(row, 0)?,
-        company: rows::company_at(row, 1)?,
-        scopes: rows::scopes_at(row, 2)?.unwrap_or_default(),
-        created_at: rows::timestamp_at(row, 3)?,
-        expires_at: rows::optional_timestamp_at(row, 4)?,
-        revoked_at: rows::optional_timestamp_at(row, 5)?,
-    })
+    id: &str,
+    token: &NewToken,
+    now: Timestamp,
+) -> Result<TokenInfo, Fail> {
+    let sql = format!(
+        "INSERT INTO tokens (id, digest, company_id, scopes, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING
+         RETURNING {}",
+        TOKENS.columns()
+    );
+    let params: [&(dyn ToSql + Sync); 6] = [
+        &id,
+        &token.digest.0.as_slice(),
+        &token.company.get(),
+        &encoding::scopes_value(&token.scopes),
+        &now.unix(),
+        &token.expires_at.map(Timestamp::unix),
+    ];
+    let inserted = TOKENS.returned(db, &sql, &params).await?;
+    Ok(inserted.ok_or_else(|| StoreError::TokenExists(id.to_owned()))?)
 }
 
 pub(crate) async fn create_token(
@@ -340,157 +418,48 @@ pub(crate) async fn create_token(
     token: &NewToken,
     now: Timestamp,
 ) -> Result<TokenInfo, Fail> {
-    if !rows::company_exists(db, token.company).await? {
-        return Err(rows::no_company(token.company).into());
-    }
-    let id = token_id(&token.digest);
-    // The id is a prefix of the digest, so a clash of ids without a clash of
-    // digests is not expected in practice; both are refused alike.
-    let taken = db
-        .prepare_cached("SELECT 1 FROM tokens WHERE id = $1 OR digest = $2")
-        .await?;
-    if db
-        .query_opt(&taken, &[&id, &token.digest.0.as_slice()])
-        .await?
-        .is_some()
-    {
-        return Err(StoreError::Conflict(format!("token \"{id}\" already exists")).into());
-    }
-    let insert = db
-        .prepare_cached(
-            "INSERT INTO tokens (id, digest, company_id, scopes, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .await?;
-    db.execute(
-        &insert,
-        &[
-            &id,
-            &token.digest.0.as_slice(),
-            &token.company.get(),
-            &rows::scopes_value(&token.scopes),
-            &now.unix(),
-            &token.expires_at.map(Timestamp::unix),
-        ],
-    )
-    .await?;
-    Ok(TokenInfo {
-        id,
-        company: token.company,
-        scopes: token.scopes.clone(),
-        created_at: now,
-        expires_at: token.expires_at,
-        revoked_at: None,
+    let id = checked(db, Needs::create_token(token), |k| {
+        rules::create_token(k, token)
     })
-}
-
-pub(crate) async fn tokens(
-    db: &impl GenericClient,
-    company: Option<CompanyId>,
-) -> Result<Vec<TokenInfo>, Fail> {
-    let found = match company {
-        Some(company) => {
-            let statement = db
-                .prepare_cached(&format!(
-                    "SELECT {TOKEN_COLUMNS} FROM tokens WHERE company_id = $1 ORDER BY created_at, id"
-                ))
-                .await?;
-            db.query(&statement, &[&company.get()]).await?
-        }
-        None => {
-            let statement = db
-                .prepare_cached(&format!(
-                    "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
-                ))
-                .await?;
-            db.query(&statement, &[]).await?
-        }
-    };
-    found.iter().map(token_info).collect()
-}
-
-pub(crate) async fn revoke_token(
-    db: &impl GenericClient,
-    id: &str,
-    at: Timestamp,
-) -> Result<TokenInfo, Fail> {
-    let statement = db
-        .prepare_cached(&format!(
-            "UPDATE tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1
-             RETURNING {TOKEN_COLUMNS}"
-        ))
-        .await?;
-    match db.query_opt(&statement, &[&id, &at.unix()]).await? {
-        Some(row) => token_info(&row),
-        None => Err(StoreError::NotFound(format!("token \"{id}\" does not exist")).into()),
-    }
-}
-
-pub(crate) async fn token(
-    db: &impl GenericClient,
-    digest: &SecretDigest,
-) -> Result<Option<StoredCredential>, Fail> {
-    let statement = db
-        .prepare_cached(
-            "SELECT t.company_id, t.digest, t.scopes, t.expires_at, t.revoked_at,
-                    c.per_second_limit, c.per_day_limit
-             FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = $1",
-        )
-        .await?;
-    db.query_opt(&statement, &[&digest.0.as_slice()])
-        .await?
-        .map(|row| credential(&row, true))
-        .transpose()
+    .await?;
+    insert_token(db, &id, token, now).await
 }
 
 // --- users ---
 
-pub(crate) async fn add_user(db: &impl GenericClient, user: &User) -> Result<(), Fail> {
-    if !rows::company_exists(db, user.company).await? {
-        return Err(rows::no_company(user.company).into());
-    }
-    if rows::user_access(db, user.company, user.id)
-        .await?
-        .is_some()
-    {
-        return Err(StoreError::Conflict(format!(
-            "user \"{}\" already exists in company \"{}\"",
-            user.id, user.company
-        ))
-        .into());
-    }
-    let statement = db
-        .prepare_cached(
-            "INSERT INTO users (company_id, id, email, calls_access) VALUES ($1, $2, $3, $4)",
-        )
-        .await?;
-    db.execute(
-        &statement,
-        &[
-            &user.company.get(),
-            &user.id.get(),
-            &user.email_address,
-            &user.calls_access.as_str(),
-        ],
-    )
-    .await?;
+/// Creates the user, or updates their email and profile level.
+pub(crate) async fn write_user(db: &impl GenericClient, user: &User) -> Result<(), Fail> {
+    let sql = "INSERT INTO users (company_id, id, email, calls_access) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (company_id, id)
+               DO UPDATE SET email = excluded.email, calls_access = excluded.calls_access";
+    let level = encoding::calls_access_value(user.calls_access);
+    let params: [&(dyn ToSql + Sync); 4] = [
+        &user.company.get(),
+        &user.id.get(),
+        &user.email_address,
+        &level,
+    ];
+    rows::execute(db, sql, &params).await?;
     Ok(())
 }
 
+pub(crate) async fn add_user(db: &impl GenericClient, user: &User) -> Result<(), Fail> {
+    checked(db, Needs::add_user(user), |k| rules::add_user(k, user)).await?;
+    // The check found no such user in this transaction: this inserts.
+    write_user(db, user).await
+}
+
+/// The company's users, ascending.
 pub(crate) async fn users(db: &impl GenericClient, company: CompanyId) -> Result<Vec<User>, Fail> {
-    let statement = db
-        .prepare_cached(
-            "SELECT id, email, calls_access FROM users WHERE company_id = $1 ORDER BY id",
-        )
-        .await?;
-    db.query(&statement, &[&company.get()])
-        .await?
+    let sql = "SELECT id, email, calls_access FROM users WHERE company_id = $1 ORDER BY id";
+    let found = rows::query(db, sql, &[&company.get()]).await?;
+    found
         .iter()
         .map(|row| {
             Ok(User {
                 company,
                 id: rows::user_at(row, 0)?,
-                email_address: rows::text_at(row, 1)?,
+                email_address: rows::at(row, 1)?,
                 calls_access: rows::calls_access_at(row, 2)?,
             })
         })
@@ -503,122 +472,65 @@ pub(crate) async fn set_calls_access(
     user: UserId,
     access: CallsAccess,
 ) -> Result<(), Fail> {
-    let statement = db
-        .prepare_cached("UPDATE users SET calls_access = $3 WHERE company_id = $1 AND id = $2")
-        .await?;
-    let changed = db
-        .execute(&statement, &[&company.get(), &user.get(), &access.as_str()])
-        .await?;
-    if changed == 0 {
-        return Err(rows::no_user(company, user).into());
+    let sql = "UPDATE users SET calls_access = $3 WHERE company_id = $1 AND id = $2";
+    let level = encoding::calls_access_value(access);
+    if rows::execute(db, sql, &[&company.get(), &user.get(), &level]).await? == 0 {
+        return Err(StoreError::NoUser { company, user }.into());
     }
     Ok(())
 }
 
 // --- calls ---
 
-pub(crate) async fn add_call(db: &impl GenericClient, call: &Call) -> Result<(), Fail> {
-    let company = call.company;
-    if !rows::company_exists(db, company).await? {
-        return Err(rows::no_company(company).into());
-    }
-    if rows::user_access(db, company, call.primary_user_id)
-        .await?
-        .is_none()
-    {
-        return Err(StoreError::Invalid(format!(
-            "primary user \"{}\" does not exist in company \"{company}\"",
-            call.primary_user_id
-        ))
-        .into());
-    }
-    for &participant in &call.participant_ids {
-        if rows::user_access(db, company, participant).await?.is_none() {
-            return Err(StoreError::Invalid(format!(
-                "participant \"{participant}\" does not exist in company \"{company}\""
-            ))
-            .into());
-        }
-    }
-    if rows::call_primary(db, company, call.id).await?.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "call \"{}\" already exists in company \"{company}\"",
-            call.id
-        ))
-        .into());
-    }
-    upsert_call(db, call).await
-}
-
 /// Creates or updates a call and makes its participants exactly the given
 /// ones. The caller has checked that every user exists.
-pub(crate) async fn upsert_call(db: &impl GenericClient, call: &Call) -> Result<(), Fail> {
-    let company = call.company.get();
-    let upsert = db
-        .prepare_cached(
-            "INSERT INTO calls (company_id, id, title, primary_user_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (company_id, id)
-             DO UPDATE SET title = excluded.title, primary_user_id = excluded.primary_user_id",
-        )
-        .await?;
-    db.execute(
-        &upsert,
-        &[
-            &company,
-            &call.id.get(),
-            &call.title,
-            &call.primary_user_id.get(),
-        ],
-    )
-    .await?;
-    let clear = db
-        .prepare_cached("DELETE FROM call_participants WHERE company_id = $1 AND call_id = $2")
-        .await?;
-    db.execute(&clear, &[&company, &call.id.get()]).await?;
+pub(crate) async fn write_call(db: &impl GenericClient, call: &Call) -> Result<(), Fail> {
+    let (company, id) = (call.company.get(), call.id.get());
+    let upsert =
+        "INSERT INTO calls (company_id, id, title, primary_user_id) VALUES ($1, $2, $3, $4)
+                  ON CONFLICT (company_id, id)
+                  DO UPDATE SET title = excluded.title, primary_user_id = excluded.primary_user_id";
+    let primary = call.primary_user_id.get();
+    rows::execute(db, upsert, &[&company, &id, &call.title, &primary]).await?;
+    let clear = "DELETE FROM call_participants WHERE company_id = $1 AND call_id = $2";
+    rows::execute(db, clear, &[&company, &id]).await?;
     if call.participant_ids.is_empty() {
         return Ok(());
     }
-    let participants: Vec<i64> = call.participant_ids.iter().map(|u| u.get()).collect();
-    let insert = db
-        .prepare_cached(
-            "INSERT INTO call_participants (company_id, call_id, user_id)
-             SELECT $1, $2, participant FROM unnest($3::BIGINT[]) AS participant
-             ON CONFLICT (company_id, call_id, user_id) DO NOTHING",
-        )
-        .await?;
-    db.execute(&insert, &[&company, &call.id.get(), &participants])
-        .await?;
+    let participants = rows::ids(call.participant_ids.iter().copied(), UserId::get);
+    let insert = "INSERT INTO call_participants (company_id, call_id, user_id)
+                  SELECT $1, $2, participant FROM unnest($3::BIGINT[]) AS participant
+                  ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
+    rows::execute(db, insert, &[&company, &id, &participants]).await?;
     Ok(())
 }
 
+pub(crate) async fn add_call(db: &impl GenericClient, call: &Call) -> Result<(), Fail> {
+    checked(db, Needs::add_call(call), |k| rules::add_call(k, call)).await?;
+    write_call(db, call).await
+}
+
+/// The company's calls, ascending, each with its participants ascending.
 pub(crate) async fn calls(db: &impl GenericClient, company: CompanyId) -> Result<Vec<Call>, Fail> {
     let mut participants: HashMap<CallId, Vec<UserId>> = HashMap::new();
-    let statement = db
-        .prepare_cached(
-            "SELECT call_id, user_id FROM call_participants WHERE company_id = $1
-             ORDER BY call_id, user_id",
-        )
-        .await?;
-    for row in db.query(&statement, &[&company.get()]).await? {
+    let sql = "SELECT call_id, user_id FROM call_participants WHERE company_id = $1
+               ORDER BY call_id, user_id";
+    for row in rows::query(db, sql, &[&company.get()]).await? {
         participants
             .entry(rows::call_at(&row, 0)?)
             .or_default()
             .push(rows::user_at(&row, 1)?);
     }
-    let statement = db
-        .prepare_cached(
-            "SELECT id, title, primary_user_id FROM calls WHERE company_id = $1 ORDER BY id",
-        )
-        .await?;
-    db.query(&statement, &[&company.get()])
-        .await?
+    let sql = "SELECT id, title, primary_user_id FROM calls WHERE company_id = $1 ORDER BY id";
+    let found = rows::query(db, sql, &[&company.get()]).await?;
+    found
         .iter()
         .map(|row| {
             let id = rows::call_at(row, 0)?;
             Ok(Call {
                 company,
                 id,
-                title: rows::optional_text_at(row, 1)?,
+                title: rows::at(row, 1)?,
                 primary_user_id: rows::user_at(row, 2)?,
                 participant_ids: participants.remove(&id).unwrap_or_default(),
             })
@@ -626,48 +538,7 @@ pub(crate) async fn calls(db: &impl GenericClient, company: CompanyId) -> Result
         .collect()
 }
 
-async fn load_call(
-    db: &impl GenericClient,
-    company: CompanyId,
-    id: CallId,
-) -> Result<Option<Call>, Fail> {
-    let statement = db
-        .prepare_cached(
-            "SELECT title, primary_user_id FROM calls WHERE company_id = $1 AND id = $2",
-        )
-        .await?;
-    let Some(row) = db
-        .query_opt(&statement, &[&company.get(), &id.get()])
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Call {
-        company,
-        id,
-        title: rows::optional_text_at(&row, 0)?,
-        primary_user_id: rows::user_at(&row, 1)?,
-        participant_ids: rows::linked_users(db, LinkTable::Participants, company, id).await?,
-    }))
-}
-
-// --- shares and the full picture of one call ---
-
-pub(crate) async fn add_share(
-    db: &impl GenericClient,
-    company: CompanyId,
-    call: CallId,
-    user: UserId,
-    now: Timestamp,
-) -> Result<(), Fail> {
-    if rows::call_primary(db, company, call).await?.is_none() {
-        return Err(rows::no_call(company, call).into());
-    }
-    if rows::user_access(db, company, user).await?.is_none() {
-        return Err(rows::no_user(company, user).into());
-    }
-    insert_share(db, company, call, user, now).await
-}
+// --- shares ---
 
 /// Records a share unless it exists; the first sharing time is kept.
 pub(crate) async fn insert_share(
@@ -677,18 +548,26 @@ pub(crate) async fn insert_share(
     user: UserId,
     now: Timestamp,
 ) -> Result<(), Fail> {
-    let statement = db
-        .prepare_cached(
-            "INSERT INTO shares (company_id, call_id, user_id, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (company_id, call_id, user_id) DO NOTHING",
-        )
-        .await?;
-    db.execute(
-        &statement,
-        &[&company.get(), &call.get(), &user.get(), &now.unix()],
-    )
-    .await?;
+    let sql =
+        "INSERT INTO shares (company_id, call_id, user_id, created_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
+    let params: [&(dyn ToSql + Sync); 4] = [&company.get(), &call.get(), &user.get(), &now.unix()];
+    rows::execute(db, sql, &params).await?;
     Ok(())
+}
+
+pub(crate) async fn add_share(
+    db: &impl GenericClient,
+    company: CompanyId,
+    call: CallId,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), Fail> {
+    checked(db, Needs::add_share(company, call, user), |k| {
+        rules::add_share(k, company, call, user)
+    })
+    .await?;
+    insert_share(db, company, call, user, now).await
 }
 
 pub(crate) async fn remove_share(
@@ -697,55 +576,7 @@ pub(crate) async fn remove_share(
     call: CallId,
     user: UserId,
 ) -> Result<bool, Fail> {
-    let statement = db
-        .prepare_cached(
-            "DELETE FROM shares WHERE company_id = $1 AND call_id = $2 AND user_id = $3",
-        )
-        .await?;
-    let removed = db
-        .execute(&statement, &[&company.get(), &call.get(), &user.get()])
-        .await?;
+    let sql = "DELETE FROM shares WHERE company_id = $1 AND call_id = $2 AND user_id = $3";
+    let removed = rows::execute(db, sql, &[&company.get(), &call.get(), &user.get()]).await?;
     Ok(removed > 0)
-}
-
-pub(crate) async fn call_access(
-    db: &impl GenericClient,
-    company: CompanyId,
-    id: CallId,
-) -> Result<CallAccessFacts, Fail> {
-    let call = load_call(db, company, id)
-        .await?
-        .ok_or_else(|| rows::no_call(company, id))?;
-    let api_grants = rows::linked_users(db, LinkTable::ApiGrants, company, id).await?;
-    let shares = rows::linked_users(db, LinkTable::Shares, company, id).await?;
-
-    let statement = db
-        .prepare_cached(
-            "SELECT id FROM users WHERE company_id = $1 AND calls_access = 'all' ORDER BY id",
-        )
-        .await?;
-    let profile_all = db
-        .query(&statement, &[&company.get()])
-        .await?
-        .iter()
-        .map(|row| rows::user_at(row, 0))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let mut involved: Vec<UserId> = call.participant_ids.clone();
-    involved.push(call.primary_user_id);
-    involved.sort_unstable();
-    involved.dedup();
-    let mut profile_own = Vec::new();
-    for user in involved {
-        if rows::user_access(db, company, user).await? == Some(CallsAccess::Own) {
-            profile_own.push(user);
-        }
-    }
-    Ok(CallAccessFacts {
-        call,
-        api_grants,
-        shares,
-        profile_all,
-        profile_own,
-    })
 }

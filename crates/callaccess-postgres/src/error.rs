@@ -4,9 +4,9 @@
 //! error and a domain answer (a missing call, a conflict) can both be raised
 //! with `?`. Driver errors are sorted by kind only — the SQLSTATE class, or
 //! whether the connection itself failed — never by constraint name or by the
-//! text of a message; that text never reaches a `NotFound`, `Conflict` or
-//! `Invalid` message either, only `Unavailable` and `Other`, which are logged
-//! and never shown to a client.
+//! text of a message; that text never reaches a domain answer (whose
+//! messages the domain words), only `Unavailable` and `Other`, which are
+//! logged and never shown to a client.
 
 use std::error::Error as _;
 

@@ -1,8 +1,11 @@
 //! The PostgreSQL backend of callaccess: any number of stateless
-//! `callaccess serve` nodes on one database.
+//! `callaccess serve` nodes on one database. Every rule — who opens a call,
+//! what an admin change or a seed must satisfy, every message — is
+//! `callaccess_domain`'s; this crate fetches facts, runs writes and maps the
+//! driver's errors.
 //!
 //! - [`store`]: [`PostgresStore`] and [`connect`], the pool and its
-//!   [`PoolOptions`], and the `Store` implementation.
+//!   [`PoolOptions`], and the `Store` and `SharedRateBudget` implementations.
 //! - `run`: one transaction per operation, its isolation level (and why),
 //!   and the bounded, jittered retry of serialization failures and
 //!   deadlocks.
@@ -10,11 +13,17 @@
 //!   a table lock so that nodes starting together do not race; refusing a
 //!   foreign or newer database. [`migrations`] lists them for the parity
 //!   test with the SQLite backend.
-//! - `access`: grant, revoke and list API grants (the three endpoints).
-//! - `admin`: companies, credentials, users, calls, shares, and the shared
-//!   rate-limit budgets on the database's clock.
-//! - `seed`: applying a seed file in one transaction.
-//! - `rows`: column encodings, shared lookups and messages.
+//! - `access`: the three endpoints (grant, revoke and list API grants) and
+//!   the operator's view of one call: the facts each request needs, fetched
+//!   in one statement, and the writes the domain's rules decided.
+//! - `admin`: companies, credentials, users, calls and shares: the facts an
+//!   admin check needs in one round trip (`fetch_known`), and each table's
+//!   write, once, for admin changes and seeds alike.
+//! - `seed`: executing the domain's plan of a seed file in one transaction.
+//! - `rate`: the shared rate-limit budgets (`SharedRateBudget`), on the
+//!   database's clock unless a test gives the time.
+//! - `rows`: reading columns into domain values (the encodings are the
+//!   domain's).
 //! - `error`: sorting driver and pool errors by kind.
 //! - [`scratch`]: throwaway databases for tests.
 //!
@@ -28,6 +37,7 @@ mod access;
 mod admin;
 mod error;
 mod migrate;
+mod rate;
 mod rows;
 mod run;
 pub mod scratch;

@@ -18,37 +18,14 @@ use tokio_postgres::error::SqlState;
 use crate::error::Fail;
 use crate::rows;
 
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
-
-/// Every migration this binary knows, oldest first. Keep [`LIST`] in step;
-/// a unit test checks both against the folder.
-const EMBEDDED: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("../migrations/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "api_grants_without_foreign_keys",
-        sql: include_str!("../migrations/0002_api_grants_without_foreign_keys.sql"),
-    },
-];
-
-const LIST: &[(i64, &str)] = &[(1, "initial"), (2, "api_grants_without_foreign_keys")];
+/// Every migration this binary knows, oldest first, as `(version, name,
+/// sql)`: the shared list ([`callaccess_domain::migrations::LIST`]) with
+/// this backend's files.
+const EMBEDDED: &[(i64, &str, &str)] = &callaccess_domain::embed_migrations!();
 
 /// The (version, name) of every embedded migration, oldest first.
 pub fn migrations() -> &'static [(i64, &'static str)] {
-    LIST
-}
-
-/// The highest version this binary can bring a database to.
-pub(crate) fn latest() -> i64 {
-    LIST.last().map_or(0, |(version, _)| *version)
+    callaccess_domain::migrations::LIST
 }
 
 /// What inspection found, before anything was written.
@@ -84,14 +61,10 @@ pub(crate) async fn prepare(
         }
     };
     let mut applied = Vec::new();
-    for migration in EMBEDDED {
+    for &migration @ (version, name, _) in EMBEDDED {
         if apply(client, migration, &database).await? {
-            tracing::info!(
-                version = migration.version,
-                name = migration.name,
-                "applied migration"
-            );
-            applied.push((migration.version, migration.name));
+            tracing::info!(version, name, "applied migration");
+            applied.push((version, name));
         }
     }
     let version = current(&*client).await.map_err(Fail::into_store_error)?;
@@ -152,24 +125,16 @@ async fn inspect(db: &impl GenericClient) -> Result<Found, StoreError> {
 }
 
 fn refuse_newer(database: &str, version: i64) -> Result<(), StoreError> {
-    if version > latest() {
-        return Err(StoreError::Incompatible(format!(
-            "database \"{database}\" was written by a newer callaccess (schema version {version}, this binary knows up to {}); upgrade callaccess to open it",
-            latest()
-        )));
-    }
-    Ok(())
+    callaccess_domain::migrations::refuse_newer(&format!("database \"{database}\""), version)
 }
 
-/// Creates the bookkeeping table of a fresh database.
+/// Creates the bookkeeping table of a fresh database: one row per applied
+/// migration, `applied_at` in unix seconds for operators reading the
+/// history.
 async fn bootstrap(db: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
     db.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version     BIGINT PRIMARY KEY,
-             name        TEXT   NOT NULL,
-             -- unix seconds, for operators reading the history
-             applied_at  BIGINT NOT NULL
-         )",
+        "CREATE TABLE IF NOT EXISTS schema_migrations \
+         (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .await
 }
@@ -195,14 +160,14 @@ pub(crate) async fn current(db: &impl GenericClient) -> Result<i64, Fail> {
             &[],
         )
         .await?;
-    rows::int_at(&row, 0)
+    rows::at(&row, 0)
 }
 
 /// Applies one migration unless the database already has it; `true` if it
 /// was applied now.
 async fn apply(
     client: &mut Object,
-    migration: &Migration,
+    (version, name, sql): (i64, &str, &str),
     database: &str,
 ) -> Result<bool, StoreError> {
     let run = async {
@@ -213,20 +178,16 @@ async fn apply(
         // before may have applied this very migration.
         tx.batch_execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
             .await?;
-        let version = current(&tx).await?;
-        refuse_newer(database, version)?;
-        if version >= migration.version {
+        let found = current(&tx).await?;
+        refuse_newer(database, found)?;
+        if found >= version {
             tx.rollback().await?;
             return Ok(false);
         }
-        tx.batch_execute(migration.sql).await?;
+        tx.batch_execute(sql).await?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            &[
-                &migration.version,
-                &migration.name,
-                &Timestamp::now().unix(),
-            ],
+            &[&version, &name, &Timestamp::now().unix()],
         )
         .await?;
         tx.commit().await.map_err(Fail::at_commit)?;
@@ -242,24 +203,7 @@ mod tests {
 
     #[test]
     fn the_list_matches_the_embedded_files_and_the_folder() {
-        let embedded: Vec<(i64, &str)> = EMBEDDED.iter().map(|m| (m.version, m.name)).collect();
-        assert_eq!(embedded, LIST);
-        for pair in LIST.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "versions must increase: {pair:?}");
-        }
-        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-        let mut files: Vec<String> = std::fs::read_dir(folder)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
-        files.sort();
-        let expected: Vec<String> = LIST
-            .iter()
-            .map(|(v, n)| format!("{v:04}_{n}.sql"))
-            .collect();
-        assert_eq!(
-            files, expected,
-            "every file in migrations/ must be embedded, and only those"
-        );
+        let folder = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+        callaccess_domain::migrations::check_folder(folder, EMBEDDED).unwrap();
     }
 }

@@ -1,229 +1,124 @@
-//! Column encodings and the small lookups every operation shares.
-//!
-//! Encodings are the SQLite backend's: ids are their integer value; rate
-//! limits are NULL (server default), 0 (off) or N; scope lists are
-//! space-separated text; digests are 32-byte strings; calls access is its
-//! lowercase name. Messages are worded exactly as that backend words them,
-//! since the contract suite compares them.
+//! The tokio-postgres glue: running a statement (prepared once per
+//! connection), reading columns into domain values — the encodings are
+//! [`callaccess_domain::encoding`]'s — and passing ids as arrays. Nothing
+//! here knows a rule or words a message.
 
+use callaccess_domain::encoding;
 use callaccess_domain::{
     CallId, CallsAccess, CompanyId, Limit, Scope, SecretDigest, StoreError, Timestamp, UserId,
 };
 use deadpool_postgres::GenericClient;
+use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 use crate::error::Fail;
 
-// --- messages, worded once so every operation says the same thing ---
-
-pub(crate) fn no_company(company: CompanyId) -> StoreError {
-    StoreError::NotFound(format!("company \"{company}\" does not exist"))
+/// Column `index` as the driver converts it.
+pub(crate) fn at<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, Fail> {
+    Ok(row.try_get(index)?)
 }
 
-pub(crate) fn no_user(company: CompanyId, user: UserId) -> StoreError {
-    StoreError::NotFound(format!(
-        "user \"{user}\" does not exist in company \"{company}\""
-    ))
-}
-
-pub(crate) fn no_call(company: CompanyId, call: CallId) -> StoreError {
-    StoreError::NotFound(format!(
-        "call \"{call}\" does not exist in company \"{company}\""
-    ))
-}
-
-// --- reading columns ---
-
-/// A stored value that the domain cannot represent means the database was
-/// edited by hand or is corrupt: a storage failure, never skipped.
-fn corrupt(column: usize, what: String) -> Fail {
-    Fail::Store(StoreError::Other(format!(
-        "column {column} holds {what}, which callaccess never writes"
-    )))
-}
-
-pub(crate) fn int_at(row: &Row, index: usize) -> Result<i64, Fail> {
-    Ok(row.try_get::<_, i64>(index)?)
-}
-
-fn id_at<T>(row: &Row, index: usize, make: fn(i64) -> Option<T>) -> Result<T, Fail> {
-    let value = int_at(row, index)?;
-    make(value).ok_or_else(|| corrupt(index, format!("the id {value}")))
+/// Column `index` read with `decode`. A value the encoding refuses was not
+/// written by callaccess (the database was edited by hand, or is corrupt):
+/// a storage failure, never skipped.
+fn decoded<'a, S: FromSql<'a>, T>(
+    row: &'a Row,
+    index: usize,
+    decode: impl FnOnce(S) -> Result<T, String>,
+) -> Result<T, Fail> {
+    decode(at(row, index)?).map_err(|what| {
+        Fail::Store(StoreError::Other(format!(
+            "column {index} holds {what}, which callaccess never writes"
+        )))
+    })
 }
 
 pub(crate) fn company_at(row: &Row, index: usize) -> Result<CompanyId, Fail> {
-    id_at(row, index, CompanyId::from_i64)
+    decoded(row, index, |v| encoding::id_from(v, CompanyId::from_i64))
 }
 
 pub(crate) fn user_at(row: &Row, index: usize) -> Result<UserId, Fail> {
-    id_at(row, index, UserId::from_i64)
+    decoded(row, index, |v| encoding::id_from(v, UserId::from_i64))
+}
+
+/// A user id that may be NULL (the far side of an outer join).
+pub(crate) fn optional_user_at(row: &Row, index: usize) -> Result<Option<UserId>, Fail> {
+    decoded(row, index, |v: Option<i64>| {
+        v.map(|v| encoding::id_from(v, UserId::from_i64))
+            .transpose()
+    })
 }
 
 pub(crate) fn call_at(row: &Row, index: usize) -> Result<CallId, Fail> {
-    id_at(row, index, CallId::from_i64)
-}
-
-pub(crate) fn text_at(row: &Row, index: usize) -> Result<String, Fail> {
-    Ok(row.try_get::<_, String>(index)?)
-}
-
-pub(crate) fn optional_text_at(row: &Row, index: usize) -> Result<Option<String>, Fail> {
-    Ok(row.try_get::<_, Option<String>>(index)?)
+    decoded(row, index, |v| encoding::id_from(v, CallId::from_i64))
 }
 
 pub(crate) fn timestamp_at(row: &Row, index: usize) -> Result<Timestamp, Fail> {
-    int_at(row, index).map(Timestamp::from_unix)
+    at(row, index).map(Timestamp::from_unix)
 }
 
 pub(crate) fn optional_timestamp_at(row: &Row, index: usize) -> Result<Option<Timestamp>, Fail> {
-    Ok(row
-        .try_get::<_, Option<i64>>(index)?
-        .map(Timestamp::from_unix))
+    Ok(at::<Option<i64>>(row, index)?.map(Timestamp::from_unix))
 }
 
 pub(crate) fn calls_access_at(row: &Row, index: usize) -> Result<CallsAccess, Fail> {
-    let text = text_at(row, index)?;
-    text.parse()
-        .map_err(|_| corrupt(index, format!("{text:?}")))
+    decoded(row, index, encoding::calls_access_from)
 }
 
 pub(crate) fn digest_at(row: &Row, index: usize) -> Result<SecretDigest, Fail> {
-    let bytes: Vec<u8> = row.try_get(index)?;
-    let len = bytes.len();
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| corrupt(index, format!("a digest of {len} bytes")))?;
-    Ok(SecretDigest(bytes))
+    decoded(row, index, encoding::digest_from)
 }
 
+/// A scope list that may be NULL (a key without one has full access).
 pub(crate) fn scopes_at(row: &Row, index: usize) -> Result<Option<Vec<Scope>>, Fail> {
-    let text = optional_text_at(row, index)?;
-    text.map(|text| {
-        text.split_whitespace()
-            .map(Scope::parse)
-            .collect::<Result<Vec<_>, _>>()
+    decoded(row, index, |text: Option<&str>| {
+        text.map(encoding::scopes_from).transpose()
     })
-    .transpose()
-    .map_err(|_| corrupt(index, "a malformed scope list".to_owned()))
 }
 
 pub(crate) fn limit_at(row: &Row, index: usize) -> Result<Limit, Fail> {
-    let value: Option<i64> = row.try_get(index)?;
-    Ok(match value {
-        None => Limit::Default,
-        Some(0) => Limit::Off,
-        Some(n) => {
-            Limit::Max(u32::try_from(n).map_err(|_| corrupt(index, format!("the rate limit {n}")))?)
-        }
-    })
+    decoded(row, index, encoding::limit_from)
 }
 
-// --- writing columns ---
-
-pub(crate) fn limit_value(limit: Limit) -> Option<i64> {
-    match limit {
-        Limit::Default => None,
-        // As in the SQLite backend: a limit of zero requests would lock the
-        // company out, so 0 is free to mean "off".
-        Limit::Off | Limit::Max(0) => Some(0),
-        Limit::Max(n) => Some(i64::from(n)),
-    }
+/// Ids as the `BIGINT[]` a statement takes (`= ANY($n)`, `unnest($n)`).
+pub(crate) fn ids<T>(values: impl IntoIterator<Item = T>, get: fn(T) -> i64) -> Vec<i64> {
+    values.into_iter().map(get).collect()
 }
 
-/// What a limit reads back as once stored.
-pub(crate) fn stored_limit(limit: Limit) -> Limit {
-    match limit {
-        Limit::Max(0) => Limit::Off,
-        other => other,
-    }
+/// A row whose tag (column 0 of a `UNION ALL` of tagged selects) is not one
+/// the statement writes: a defect of this crate, never of the data.
+pub(crate) fn unknown_tag(tag: &str) -> Fail {
+    Fail::Store(StoreError::Other(format!(
+        "a statement returned a row tagged {tag:?}, which it never writes"
+    )))
 }
 
-pub(crate) fn scopes_value(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(Scope::as_str)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-// --- shared lookups ---
-
-pub(crate) async fn company_exists(
+/// Runs `sql`, prepared once per connection; the number of rows it changed.
+pub(crate) async fn execute(
     db: &impl GenericClient,
-    company: CompanyId,
-) -> Result<bool, Fail> {
-    let statement = db
-        .prepare_cached("SELECT 1 FROM companies WHERE id = $1")
-        .await?;
-    Ok(db.query_opt(&statement, &[&company.get()]).await?.is_some())
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, Fail> {
+    let statement = db.prepare_cached(sql).await?;
+    Ok(db.execute(&statement, params).await?)
 }
 
-/// A user's profile level, `None` if the company has no such user.
-pub(crate) async fn user_access(
+/// The rows `sql` returns, prepared once per connection.
+pub(crate) async fn query(
     db: &impl GenericClient,
-    company: CompanyId,
-    user: UserId,
-) -> Result<Option<CallsAccess>, Fail> {
-    let statement = db
-        .prepare_cached("SELECT calls_access FROM users WHERE company_id = $1 AND id = $2")
-        .await?;
-    db.query_opt(&statement, &[&company.get(), &user.get()])
-        .await?
-        .map(|row| calls_access_at(&row, 0))
-        .transpose()
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, Fail> {
+    let statement = db.prepare_cached(sql).await?;
+    Ok(db.query(&statement, params).await?)
 }
 
-/// A call's primary user, `None` if the company has no such call.
-pub(crate) async fn call_primary(
+/// The first row `sql` returns, if any (all statements that use it return
+/// at most one).
+pub(crate) async fn first(
     db: &impl GenericClient,
-    company: CompanyId,
-    call: CallId,
-) -> Result<Option<UserId>, Fail> {
-    let statement = db
-        .prepare_cached("SELECT primary_user_id FROM calls WHERE company_id = $1 AND id = $2")
-        .await?;
-    db.query_opt(&statement, &[&company.get(), &call.get()])
-        .await?
-        .map(|row| user_at(&row, 0))
-        .transpose()
-}
-
-/// The users of one call in one of the per-call link tables, ascending.
-pub(crate) async fn linked_users(
-    db: &impl GenericClient,
-    table: LinkTable,
-    company: CompanyId,
-    call: CallId,
-) -> Result<Vec<UserId>, Fail> {
-    let statement = db.prepare_cached(table.users_sql()).await?;
-    db.query(&statement, &[&company.get(), &call.get()])
-        .await?
-        .iter()
-        .map(|row| user_at(row, 0))
-        .collect()
-}
-
-/// The tables that link users to a call. Their names are fixed here so that
-/// no SQL is ever assembled from a value.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum LinkTable {
-    Participants,
-    Shares,
-    ApiGrants,
-}
-
-impl LinkTable {
-    fn users_sql(self) -> &'static str {
-        match self {
-            Self::Participants => {
-                "SELECT user_id FROM call_participants WHERE company_id = $1 AND call_id = $2 ORDER BY user_id"
-            }
-            Self::Shares => {
-                "SELECT user_id FROM shares WHERE company_id = $1 AND call_id = $2 ORDER BY user_id"
-            }
-            Self::ApiGrants => {
-                "SELECT user_id FROM api_grants WHERE company_id = $1 AND call_id = $2 ORDER BY user_id"
-            }
-        }
-    }
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, Fail> {
+    Ok(query(db, sql, params).await?.into_iter().next())
 }

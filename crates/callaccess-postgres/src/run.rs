@@ -14,11 +14,12 @@
 //! sees them.
 //!
 //! Reads that take several statements run in one REPEATABLE READ, READ ONLY
-//! transaction: one snapshot, never aborted for serialization. Single-statement
-//! reads (credential lookups, on every request) run without an explicit
-//! transaction: one statement sees one snapshot anyway, and BEGIN/COMMIT
-//! would triple the round trips of the hot path. Rate-limit accounting uses
-//! READ COMMITTED with a row lock instead (see `admin::rate_acquire`).
+//! transaction: one snapshot, never aborted for serialization.
+//! Single-statement reads (credential lookups on every request, and POST)
+//! run without an explicit transaction: one statement sees one snapshot
+//! anyway, and BEGIN/COMMIT would triple the round trips of the hot path.
+//! Rate-limit accounting uses READ COMMITTED with a row lock instead (see
+//! `rate::acquire`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -138,7 +139,14 @@ fn backoff(attempt: u32) -> Duration {
 /// A macro rather than a function taking a closure: the body borrows the
 /// transaction and the caller's arguments, which a closure returning a boxed
 /// future cannot express without cloning everything.
+///
+/// `|$tx, $now|` also binds `$now`, the time of the operation, read once
+/// before the first attempt so that every attempt records the same time.
 macro_rules! transaction {
+    ($store:expr, $mode:expr, $operation:literal, |$tx:ident, $now:ident| $body:expr) => {{
+        let $now = callaccess_domain::Timestamp::now();
+        $crate::run::transaction!($store, $mode, $operation, |$tx| $body)
+    }};
     ($store:expr, $mode:expr, $operation:literal, |$tx:ident| $body:expr) => {{
         let store: &$crate::store::PostgresStore = $store;
         let mode: $crate::run::Mode = $mode;

@@ -1,10 +1,19 @@
-//! Throwaway databases, for tests and tools that need a database of their
-//! own on a PostgreSQL server: created empty, dropped when done.
+//! Throwaway PostgreSQL for tests and tools: whole servers ([`Cluster`],
+//! [`test_server_url`]) and databases on a server ([`ScratchDatabase`]),
+//! created empty and removed when done.
 //!
-//! Not used by the service itself. Tests of this crate and of the HTTP API
-//! create one per test, so tests never see each other's data.
+//! Not used by the service itself. The tests of this crate and of the HTTP
+//! API create a database per test, so tests never see each other's data, on
+//! the server [`test_server_url`] names: `CALLACCESS_TEST_POSTGRES` when
+//! set, otherwise a cluster this process starts once with
+//! `scripts/pg-test-cluster.sh` when PostgreSQL's server programs are
+//! installed. Without either, the PostgreSQL tests are skipped, and say so.
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 use callaccess_domain::StoreError;
@@ -101,6 +110,200 @@ async fn admin(server_url: &str, sql: &str) -> Result<(), StoreError> {
         Err(_) => Err(StoreError::Unavailable(format!(
             "the server did not answer within {ADMIN_TIMEOUT:?}"
         ))),
+    }
+}
+
+/// The server PostgreSQL tests run on: `CALLACCESS_TEST_POSTGRES` when it
+/// is set, otherwise a [`Cluster`] started on first use and kept for the
+/// life of this process (it is destroyed once the process has exited).
+/// `None`, after a note on stderr, when neither is possible because
+/// PostgreSQL's server programs are not installed.
+///
+/// # Panics
+///
+/// When a cluster cannot be started for any other reason, and under CI
+/// (`CI` set), where a skipped PostgreSQL test is a failure.
+pub fn test_server_url() -> Option<String> {
+    if let Some(url) = std::env::var("CALLACCESS_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        return Some(url);
+    }
+    static SERVER: OnceLock<Result<String, ClusterError>> = OnceLock::new();
+    let started = SERVER.get_or_init(|| {
+        // Statics are never dropped: the cluster's watchdog removes it
+        // after this process exits.
+        Cluster::start().map(|cluster| {
+            let url = cluster.url().to_owned();
+            std::mem::forget(cluster);
+            url
+        })
+    });
+    match started {
+        Ok(url) => Some(url.clone()),
+        Err(ClusterError::NotInstalled(why)) => skip(why),
+        Err(ClusterError::Failed(why)) => panic!("cannot start a PostgreSQL cluster: {why}"),
+    }
+}
+
+/// Says once per process why the PostgreSQL tests do not run; refuses to
+/// under CI.
+fn skip<T>(why: &str) -> Option<T> {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the PostgreSQL tests must run in CI, but {why}"
+    );
+    static SAID: Once = Once::new();
+    SAID.call_once(|| {
+        // Written past the test harness's capture, so it shows.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED: the PostgreSQL tests need CALLACCESS_TEST_POSTGRES=postgres://… \
+             or PostgreSQL's server programs to start a cluster of their own: {why}\n"
+        );
+    });
+    None
+}
+
+/// Why a [`Cluster`] did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterError {
+    /// PostgreSQL's server programs (`initdb`, `pg_ctl`) are not installed.
+    NotInstalled(String),
+    /// Anything else; the message includes what the script printed.
+    Failed(String),
+}
+
+impl std::fmt::Display for ClusterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotInstalled(why) | Self::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for ClusterError {}
+
+/// A throwaway PostgreSQL server of its own (`scripts/pg-test-cluster.sh`):
+/// a data folder in the temporary folder, a free port on 127.0.0.1, trust
+/// authentication. Destroyed on drop, and in any case once this process
+/// has exited: a watchdog started with it waits for that, so that neither a
+/// panic, nor `kill -9`, nor a value never dropped leaves a server running.
+#[derive(Debug)]
+pub struct Cluster {
+    dir: PathBuf,
+    url: String,
+}
+
+impl Cluster {
+    /// Starts a new cluster and returns once it accepts connections.
+    pub fn start() -> Result<Cluster, ClusterError> {
+        let script = cluster_script();
+        if !script.is_file() {
+            return Err(ClusterError::NotInstalled(format!(
+                "{} is not here to start one",
+                script.display()
+            )));
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "callaccess-pg-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        // The watchdog first, so that a process killed while the cluster
+        // starts leaves nothing behind either.
+        let mut watchdog = Command::new("bash");
+        watchdog
+            .arg(&script)
+            .arg("destroy-after")
+            .arg(std::process::id().to_string())
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        #[cfg(unix)]
+        {
+            // Its own process group: a Ctrl-C to the tests must not end it.
+            use std::os::unix::process::CommandExt as _;
+            watchdog.process_group(0);
+        }
+        // Not waited for: it ends after this process does.
+        watchdog
+            .spawn()
+            .map_err(|e| ClusterError::Failed(format!("cannot start the watchdog: {e}")))?;
+        let url = run_script(&["start".as_ref(), dir.as_os_str()])?;
+        Ok(Cluster { dir, url })
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops the server (fast shutdown), keeping its data.
+    pub fn stop(&self) -> Result<(), ClusterError> {
+        run_script(&["stop".as_ref(), self.dir.as_os_str()]).map(drop)
+    }
+
+    /// Starts a stopped server again, on the same port: the URL stays valid.
+    pub fn restart(&self) -> Result<(), ClusterError> {
+        let url = run_script(&["start".as_ref(), self.dir.as_os_str()])?;
+        if url == self.url {
+            Ok(())
+        } else {
+            Err(ClusterError::Failed(format!(
+                "the cluster came back as {url}, not {}",
+                self.url
+            )))
+        }
+    }
+
+    /// [`Cluster::start`] for a test that needs a server of its own (one it
+    /// can stop): `None`, after a note on stderr, when PostgreSQL's server
+    /// programs are not installed.
+    ///
+    /// # Panics
+    ///
+    /// As [`test_server_url`] does.
+    pub fn start_or_skip() -> Option<Cluster> {
+        match Cluster::start() {
+            Ok(cluster) => Some(cluster),
+            Err(ClusterError::NotInstalled(why)) => skip(&why),
+            Err(ClusterError::Failed(why)) => panic!("cannot start a PostgreSQL cluster: {why}"),
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = run_script(&["destroy".as_ref(), self.dir.as_os_str()]);
+    }
+}
+
+/// `scripts/pg-test-cluster.sh` of this source tree.
+fn cluster_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-test-cluster.sh")
+}
+
+/// Runs the cluster script; its standard output, trimmed.
+fn run_script(args: &[&std::ffi::OsStr]) -> Result<String, ClusterError> {
+    let output = Command::new("bash")
+        .arg(cluster_script())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| ClusterError::NotInstalled(format!("cannot run bash: {e}")))?;
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    match output.status.code() {
+        Some(0) => Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned()),
+        // The script's status for "PostgreSQL is not installed".
+        Some(3) => Err(ClusterError::NotInstalled(stderr)),
+        _ => Err(ClusterError::Failed(stderr)),
     }
 }
 

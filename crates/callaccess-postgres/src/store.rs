@@ -8,15 +8,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::{
-    AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, CallsAccess, Company,
-    CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow, SecretDigest, Store,
-    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
+    AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, Caller, CallsAccess,
+    Company, CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow, SecretDigest,
+    SharedRateBudget, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 
 use crate::error::from_pool;
 use crate::run::{statement, transaction, Counters, Mode, RetryStats};
-use crate::{access, admin, migrate, seed};
+use crate::{access, admin, migrate, rate, seed};
 
 /// How the pool behaves. The timeouts are what keeps a request from hanging
 /// when PostgreSQL is down or overloaded: a request that cannot get a
@@ -143,8 +143,15 @@ impl PostgresStore {
     }
 }
 
-fn micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+/// What the store's operations answer.
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// PostgreSQL keeps no credentials epoch ([`Store::credentials_epoch`] is
+/// `None`: other nodes may revoke at any time), so no credential may be
+/// kept and no check can be confirmed. One arriving anyway is answered
+/// `CredentialsChanged`, so that the edge verifies the credential again.
+fn confirm(caller: Caller) -> Result<()> {
+    caller.confirm(|| Err(StoreError::CredentialsChanged))
 }
 
 #[async_trait]
@@ -155,153 +162,117 @@ impl Store for PostgresStore {
 
     /// A round trip that also proves the schema is still the one this binary
     /// runs against: a node left behind by an upgrade is not ready.
-    async fn ping(&self) -> Result<(), StoreError> {
+    async fn ping(&self) -> Result<()> {
         let version = statement!(self, "ping", |db| migrate::current(db))?;
-        if version != self.schema_version {
-            return Err(StoreError::Incompatible(format!(
-                "the database schema is now at version {version}, but this node runs version {}; restart it with a matching callaccess",
-                self.schema_version
-            )));
-        }
-        Ok(())
+        callaccess_domain::migrations::still_current(version, self.schema_version)
     }
 
     /// Every acknowledged write is already committed (and so durable) in
     /// PostgreSQL; closing only stops handing out connections and drops the
     /// idle ones.
-    async fn close(&self) -> Result<(), StoreError> {
+    async fn close(&self) -> Result<()> {
         self.pool.close();
         Ok(())
     }
 
-    async fn api_key(&self, access_key: &str) -> Result<Option<StoredCredential>, StoreError> {
-        statement!(self, "api_key", |db| admin::api_key(db, access_key))
+    async fn api_key(&self, access_key: &str) -> Result<Option<StoredCredential>> {
+        statement!(self, "api_key", |db| {
+            admin::API_KEYS.lookup(db, &access_key)
+        })
     }
 
-    async fn token(&self, digest: &SecretDigest) -> Result<Option<StoredCredential>, StoreError> {
-        statement!(self, "token", |db| admin::token(db, digest))
+    async fn token(&self, digest: &SecretDigest) -> Result<Option<StoredCredential>> {
+        statement!(self, "token", |db| {
+            admin::TOKENS.lookup(db, &digest.0.as_slice())
+        })
     }
 
-    async fn grant_access(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-    ) -> Result<(), StoreError> {
+    async fn grant_access(&self, caller: Caller, change: &AccessChange) -> Result<()> {
+        confirm(caller)?;
         if change.is_empty() {
             return Ok(());
         }
-        let now = Timestamp::now();
-        transaction!(self, Mode::Write, "grant_access", |tx| access::grant(
-            &tx, company, change, now
-        ))
+        transaction!(self, Mode::Write, "grant_access", |tx, now| {
+            access::grant(&tx, caller.company, change, now)
+        })
     }
 
-    async fn revoke_access(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-    ) -> Result<(), StoreError> {
+    async fn revoke_access(&self, caller: Caller, change: &AccessChange) -> Result<()> {
+        confirm(caller)?;
         if change.is_empty() {
             return Ok(());
         }
-        transaction!(self, Mode::Write, "revoke_access", |tx| access::revoke(
-            &tx, company, change
-        ))
+        transaction!(self, Mode::Write, "revoke_access", |tx| {
+            access::revoke(&tx, caller.company, change)
+        })
     }
 
-    async fn list_api_grants(
-        &self,
-        company: CompanyId,
-        calls: &[CallId],
-    ) -> Result<Vec<CallGrants>, StoreError> {
+    /// One statement, so no explicit transaction: it sees one snapshot.
+    async fn list_api_grants(&self, caller: Caller, calls: &[CallId]) -> Result<Vec<CallGrants>> {
+        confirm(caller)?;
         if calls.is_empty() {
             return Ok(Vec::new());
         }
-        transaction!(self, Mode::Read, "list_api_grants", |tx| access::list(
-            &tx, company, calls
-        ))
+        statement!(self, "list_api_grants", |db| {
+            access::list(db, caller.company, calls)
+        })
     }
 
-    async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError> {
-        let now = Timestamp::now();
-        transaction!(self, Mode::Write, "create_company", |tx| {
+    async fn create_company(&self, company: &NewCompany) -> Result<Company> {
+        transaction!(self, Mode::Write, "create_company", |tx, now| {
             admin::create_company(&tx, company, now)
         })
     }
 
-    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+    async fn companies(&self) -> Result<Vec<Company>> {
         statement!(self, "companies", |db| admin::companies(db))
     }
 
-    async fn set_rate_limit(
-        &self,
-        company: CompanyId,
-        limit: RateLimit,
-    ) -> Result<Company, StoreError> {
+    async fn set_rate_limit(&self, company: CompanyId, limit: RateLimit) -> Result<Company> {
         transaction!(self, Mode::Write, "set_rate_limit", |tx| {
             admin::set_rate_limit(&tx, company, limit)
         })
     }
 
-    async fn rate_acquire(
-        &self,
-        company: CompanyId,
-        window: RateWindow,
-        emission: Duration,
-        burst: u32,
-    ) -> Result<Result<(), Duration>, StoreError> {
-        let emission = micros(emission);
-        let outcome = transaction!(self, Mode::Locked, "rate_acquire", |tx| {
-            admin::rate_acquire(&tx, company, window, emission, burst)
-        })?;
-        Ok(outcome.map_err(|wait| Duration::from_micros(u64::try_from(wait).unwrap_or(0))))
-    }
-
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo, StoreError> {
-        let now = Timestamp::now();
-        transaction!(self, Mode::Write, "create_api_key", |tx| {
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo> {
+        transaction!(self, Mode::Write, "create_api_key", |tx, now| {
             admin::create_api_key(&tx, key, now)
         })
     }
 
-    async fn api_keys(&self, company: Option<CompanyId>) -> Result<Vec<ApiKeyInfo>, StoreError> {
-        statement!(self, "api_keys", |db| admin::api_keys(db, company))
+    async fn api_keys(&self, company: Option<CompanyId>) -> Result<Vec<ApiKeyInfo>> {
+        statement!(self, "api_keys", |db| admin::API_KEYS.list(db, company))
     }
 
-    async fn revoke_api_key(
-        &self,
-        access_key: &str,
-        at: Timestamp,
-    ) -> Result<ApiKeyInfo, StoreError> {
+    async fn revoke_api_key(&self, access_key: &str, at: Timestamp) -> Result<ApiKeyInfo> {
         transaction!(self, Mode::Write, "revoke_api_key", |tx| {
-            admin::revoke_api_key(&tx, access_key, at)
+            admin::API_KEYS.revoke(&tx, access_key, at)
         })
     }
 
-    async fn create_token(&self, token: &NewToken) -> Result<TokenInfo, StoreError> {
-        let now = Timestamp::now();
-        transaction!(self, Mode::Write, "create_token", |tx| {
+    async fn create_token(&self, token: &NewToken) -> Result<TokenInfo> {
+        transaction!(self, Mode::Write, "create_token", |tx, now| {
             admin::create_token(&tx, token, now)
         })
     }
 
-    async fn tokens(&self, company: Option<CompanyId>) -> Result<Vec<TokenInfo>, StoreError> {
-        statement!(self, "tokens", |db| admin::tokens(db, company))
+    async fn tokens(&self, company: Option<CompanyId>) -> Result<Vec<TokenInfo>> {
+        statement!(self, "tokens", |db| admin::TOKENS.list(db, company))
     }
 
-    async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo, StoreError> {
+    async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo> {
         transaction!(self, Mode::Write, "revoke_token", |tx| {
-            admin::revoke_token(&tx, id, at)
+            admin::TOKENS.revoke(&tx, id, at)
         })
     }
 
-    async fn add_user(&self, user: &User) -> Result<(), StoreError> {
+    async fn add_user(&self, user: &User) -> Result<()> {
         transaction!(self, Mode::Write, "add_user", |tx| admin::add_user(
             &tx, user
         ))
     }
 
-    async fn users(&self, company: CompanyId) -> Result<Vec<User>, StoreError> {
+    async fn users(&self, company: CompanyId) -> Result<Vec<User>> {
         statement!(self, "users", |db| admin::users(db, company))
     }
 
@@ -310,59 +281,70 @@ impl Store for PostgresStore {
         company: CompanyId,
         user: UserId,
         access: CallsAccess,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         transaction!(self, Mode::Write, "set_calls_access", |tx| {
             admin::set_calls_access(&tx, company, user, access)
         })
     }
 
-    async fn add_call(&self, call: &Call) -> Result<(), StoreError> {
+    async fn add_call(&self, call: &Call) -> Result<()> {
         transaction!(self, Mode::Write, "add_call", |tx| admin::add_call(
             &tx, call
         ))
     }
 
-    async fn calls(&self, company: CompanyId) -> Result<Vec<Call>, StoreError> {
+    async fn calls(&self, company: CompanyId) -> Result<Vec<Call>> {
         transaction!(self, Mode::Read, "calls", |tx| admin::calls(&tx, company))
     }
 
-    async fn add_share(
-        &self,
-        company: CompanyId,
-        call: CallId,
-        user: UserId,
-    ) -> Result<(), StoreError> {
-        let now = Timestamp::now();
-        transaction!(self, Mode::Write, "add_share", |tx| {
+    async fn add_share(&self, company: CompanyId, call: CallId, user: UserId) -> Result<()> {
+        transaction!(self, Mode::Write, "add_share", |tx, now| {
             admin::add_share(&tx, company, call, user, now)
         })
     }
 
-    async fn remove_share(
-        &self,
-        company: CompanyId,
-        call: CallId,
-        user: UserId,
-    ) -> Result<bool, StoreError> {
+    async fn remove_share(&self, company: CompanyId, call: CallId, user: UserId) -> Result<bool> {
         transaction!(self, Mode::Write, "remove_share", |tx| {
             admin::remove_share(&tx, company, call, user)
         })
     }
 
-    async fn call_access(
-        &self,
-        company: CompanyId,
-        call: CallId,
-    ) -> Result<CallAccessFacts, StoreError> {
+    async fn call_access(&self, company: CompanyId, call: CallId) -> Result<CallAccessFacts> {
         transaction!(self, Mode::Read, "call_access", |tx| {
-            admin::call_access(&tx, company, call)
+            access::call_access(&tx, company, call)
         })
     }
 
-    async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError> {
-        let now = Timestamp::now();
-        transaction!(self, Mode::Write, "apply_seed", |tx| seed::apply(
+    async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary> {
+        transaction!(self, Mode::Write, "apply_seed", |tx, now| seed::apply(
             &tx, seed, now
         ))
+    }
+}
+
+/// Microseconds, saturating (an emission interval of 292,000 years is as
+/// good as forever).
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl SharedRateBudget for PostgresStore {
+    /// READ COMMITTED with the budget's row locked; see [`rate::acquire`].
+    async fn acquire(
+        &self,
+        company: CompanyId,
+        window: RateWindow,
+        emission: Duration,
+        burst: u32,
+        now_micros: Option<i64>,
+    ) -> Result<Result<(), Duration>> {
+        let emission = micros(emission);
+        let outcome = transaction!(self, Mode::Locked, "rate_acquire", |tx| {
+            rate::acquire(&tx, company, window, emission, burst, now_micros)
+        })?;
+        // A refusal's wait is positive (gcra answers `allow_at - now` only
+        // when that is above zero); 0 would only be a wait of nothing.
+        Ok(outcome.map_err(|wait| Duration::from_micros(u64::try_from(wait).unwrap_or(0))))
     }
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use callaccess_domain::{
-    AccessChange, Call, CallId, CallsAccess, CompanyId, NewCompany, RateLimit, Store, User, UserId,
+    AccessChange, Call, CallId, Caller, CallsAccess, CompanyId, NewCompany, RateLimit, Store, User,
+    UserId,
 };
 use callaccess_sqlite::SqliteStore;
 
@@ -47,7 +48,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 for i in 0..per_client {
                     let user = (client * per_client + i) % USERS + 1;
                     let change = AccessChange::new([(call_id(call), [user_id(user)])]);
-                    store.grant_access(company, &change).await?;
+                    store
+                        .grant_access(Caller::verified(company), &change)
+                        .await?;
                 }
                 Ok::<_, callaccess_domain::StoreError>(())
             }));

@@ -1,57 +1,206 @@
 //! Credentials, companies, users, calls and shares: what the admin tools and
-//! the authentication layer need.
+//! the authentication layer need. Every change runs the domain's check
+//! (`callaccess_domain::admin`) over [`ConnDirectory`] first, then writes,
+//! on the same connection in the same transaction.
 
 use std::collections::HashMap;
 
-use callaccess_domain::gcra;
-use callaccess_domain::secret::token_id;
+use callaccess_domain::admin::{self, Directory};
+use callaccess_domain::encoding;
 use callaccess_domain::{
-    ApiKeyInfo, Call, CallAccessFacts, CallId, CallsAccess, Company, CompanyId, NewApiKey,
-    NewCompany, NewToken, RateLimit, RateWindow, SecretDigest, StoreError, StoredCredential,
-    Timestamp, TokenInfo, User, UserId,
+    access, ApiKeyInfo, Call, CallAccessFacts, CallId, CallsAccess, Company, CompanyId, NewApiKey,
+    NewCompany, NewToken, RateLimit, Scope, SecretDigest, StoreError, StoredCredential, Timestamp,
+    TokenInfo, User, UserId,
 };
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Params, Row};
 
 use crate::error::Fail;
 use crate::rows::{self, LinkTable};
 
-fn timestamp_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
-    row.get(index).map(Timestamp::from_unix)
+/// The domain's [`Directory`], answered from the connection (and so from the
+/// transaction it is in).
+pub(crate) struct ConnDirectory<'c>(pub(crate) &'c Connection);
+
+impl Directory for ConnDirectory<'_> {
+    fn company_exists(&self, company: CompanyId) -> Result<bool, StoreError> {
+        Ok(rows::found(
+            self.0,
+            "SELECT 1 FROM companies WHERE id = ?1",
+            [company.get()],
+        )?)
+    }
+
+    fn user_exists(&self, company: CompanyId, user: UserId) -> Result<bool, StoreError> {
+        Ok(rows::user_access(self.0, company, user)?.is_some())
+    }
+
+    fn call_exists(&self, company: CompanyId, call: CallId) -> Result<bool, StoreError> {
+        Ok(rows::call_primary(self.0, company, call)?.is_some())
+    }
+
+    fn key_owner(&self, access_key: &str) -> Result<Option<CompanyId>, StoreError> {
+        Ok(rows::lookup(
+            self.0,
+            "SELECT company_id FROM api_keys WHERE access_key = ?1",
+            [access_key],
+            |row| rows::company_at(row, 0),
+        )?)
+    }
+
+    fn token_owner(&self, digest: &SecretDigest) -> Result<Option<CompanyId>, StoreError> {
+        Ok(rows::lookup(
+            self.0,
+            "SELECT company_id FROM tokens WHERE digest = ?1",
+            [digest.0.as_slice()],
+            |row| rows::company_at(row, 0),
+        )?)
+    }
+
+    fn token_id_taken(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(rows::found(
+            self.0,
+            "SELECT 1 FROM tokens WHERE id = ?1",
+            [id],
+        )?)
+    }
 }
 
-fn optional_timestamp_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Timestamp>> {
-    Ok(row.get::<_, Option<i64>>(index)?.map(Timestamp::from_unix))
+/// Every row of a statement, read by `read`.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, Fail> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement
+        .query_map(params, read)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The rows of `SELECT {columns} FROM {table}`, all of them or one
+/// company's, in `order`. Two statements rather than `?1 IS NULL OR …`, so
+/// that the per-company listing can use its index.
+fn listing<T>(
+    conn: &Connection,
+    columns: &str,
+    table: &str,
+    order: &str,
+    company: Option<CompanyId>,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, Fail> {
+    match company {
+        Some(company) => all(
+            conn,
+            &format!("SELECT {columns} FROM {table} WHERE company_id = ?1 ORDER BY {order}"),
+            [company.get()],
+            read,
+        ),
+        None => all(
+            conn,
+            &format!("SELECT {columns} FROM {table} ORDER BY {order}"),
+            [],
+            read,
+        ),
+    }
+}
+
+/// Marks a credential revoked (COALESCE keeps the first revocation time
+/// when revoked again) and reads it back, `None` if there is no such one.
+fn revoke_credential<T>(
+    conn: &Connection,
+    table: &str,
+    key_column: &str,
+    columns: &str,
+    key: &str,
+    at: Timestamp,
+    read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, Fail> {
+    rows::execute(
+        conn,
+        &format!(
+            "UPDATE {table} SET revoked_at = coalesce(revoked_at, ?2) WHERE {key_column} = ?1"
+        ),
+        params![key, at.unix()],
+    )?;
+    rows::lookup(
+        conn,
+        &format!("SELECT {columns} FROM {table} WHERE {key_column} = ?1"),
+        [key],
+        read,
+    )
 }
 
 // --- companies ---
+
+/// How a row is written: after the domain's check that it is new (an
+/// admin change), or over the row of the same key (a seed, which updates
+/// settings and keeps history: creation times and revocations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    Insert,
+    Upsert,
+}
+
+impl Write {
+    /// The statement for this kind of write: `insert`, followed in an
+    /// upsert by `on_conflict`.
+    fn sql(self, insert: &str, on_conflict: &str) -> String {
+        match self {
+            Self::Insert => insert.to_owned(),
+            Self::Upsert => format!("{insert} {on_conflict}"),
+        }
+    }
+
+    /// [`Write::sql`], returning the row as stored.
+    fn returning(self, insert: &str, on_conflict: &str, columns: &str) -> String {
+        format!("{} RETURNING {columns}", self.sql(insert, on_conflict))
+    }
+}
+
+/// The row an insert returned. An insert returns its row or fails, so
+/// `None` would be a driver defect, reported as a storage failure.
+fn inserted<T>(row: Option<T>) -> Result<T, Fail> {
+    row.ok_or_else(|| StoreError::Other("an insert returned no row".to_owned()).into())
+}
+
+const COMPANY_COLUMNS: &str = "id, name, per_second_limit, per_day_limit, created_at";
 
 pub(crate) fn create_company(
     conn: &Connection,
     new: &NewCompany,
     now: Timestamp,
 ) -> Result<Company, Fail> {
-    if rows::company_exists(conn, new.id)? {
-        return Err(StoreError::Conflict(format!("company \"{}\" already exists", new.id)).into());
-    }
-    conn.prepare_cached(
+    admin::create_company(&ConnDirectory(conn), new)?;
+    inserted(write_company(conn, Write::Insert, new, now)?)
+}
+
+pub(crate) fn write_company(
+    conn: &Connection,
+    write: Write,
+    new: &NewCompany,
+    now: Timestamp,
+) -> Result<Option<Company>, Fail> {
+    let sql = write.returning(
         "INSERT INTO companies (id, name, per_second_limit, per_day_limit, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        new.id.get(),
-        new.name,
-        rows::limit_value(new.rate_limit.per_second),
-        rows::limit_value(new.rate_limit.per_day),
-        now.unix()
-    ])?;
-    Ok(Company {
-        id: new.id,
-        name: new.name.clone(),
-        rate_limit: RateLimit {
-            per_second: rows::stored_limit(new.rate_limit.per_second),
-            per_day: rows::stored_limit(new.rate_limit.per_day),
-        },
-        created_at: now,
-    })
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, per_second_limit = excluded.per_second_limit,
+                                        per_day_limit = excluded.per_day_limit",
+        COMPANY_COLUMNS,
+    );
+    let limits = new.rate_limit;
+    rows::lookup(
+        conn,
+        &sql,
+        params![
+            new.id.get(),
+            new.name,
+            encoding::limit_value(limits.per_second),
+            encoding::limit_value(limits.per_day),
+            now.unix()
+        ],
+        company_row,
+    )
 }
 
 fn company_row(row: &Row<'_>) -> rusqlite::Result<Company> {
@@ -62,18 +211,17 @@ fn company_row(row: &Row<'_>) -> rusqlite::Result<Company> {
             per_second: rows::limit_at(row, 2)?,
             per_day: rows::limit_at(row, 3)?,
         },
-        created_at: timestamp_at(row, 4)?,
+        created_at: rows::timestamp_at(row, 4)?,
     })
 }
 
 pub(crate) fn companies(conn: &Connection) -> Result<Vec<Company>, Fail> {
-    let mut statement = conn.prepare_cached(
-        "SELECT id, name, per_second_limit, per_day_limit, created_at FROM companies ORDER BY id",
-    )?;
-    let companies = statement
-        .query_map([], company_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(companies)
+    all(
+        conn,
+        &format!("SELECT {COMPANY_COLUMNS} FROM companies ORDER BY id"),
+        [],
+        company_row,
+    )
 }
 
 pub(crate) fn set_rate_limit(
@@ -81,47 +229,20 @@ pub(crate) fn set_rate_limit(
     company: CompanyId,
     limit: RateLimit,
 ) -> Result<Company, Fail> {
-    let updated = conn
-        .prepare_cached(
+    let updated = rows::lookup(
+        conn,
+        &format!(
             "UPDATE companies SET per_second_limit = ?2, per_day_limit = ?3 WHERE id = ?1
-             RETURNING id, name, per_second_limit, per_day_limit, created_at",
-        )?
-        .query_row(
-            params![
-                company.get(),
-                rows::limit_value(limit.per_second),
-                rows::limit_value(limit.per_day)
-            ],
-            company_row,
-        )
-        .optional()?;
-    updated.ok_or_else(|| rows::no_company(company).into())
-}
-
-/// One GCRA step on the stored arrival time of (company, window).
-pub(crate) fn rate_acquire(
-    conn: &Connection,
-    company: CompanyId,
-    window: RateWindow,
-    now_micros: i64,
-    emission_micros: i64,
-    burst: u32,
-) -> Result<Result<(), i64>, Fail> {
-    let tat: Option<i64> = conn
-        .prepare_cached("SELECT tat FROM rate_limit_state WHERE company_id = ?1 AND budget = ?2")?
-        .query_row(params![company.get(), window.as_str()], |row| row.get(0))
-        .optional()?;
-    match gcra(tat, now_micros, emission_micros, burst) {
-        Ok(new_tat) => {
-            conn.prepare_cached(
-                "INSERT INTO rate_limit_state (company_id, budget, tat) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (company_id, budget) DO UPDATE SET tat = excluded.tat",
-            )?
-            .execute(params![company.get(), window.as_str(), new_tat])?;
-            Ok(Ok(()))
-        }
-        Err(wait) => Ok(Err(wait)),
-    }
+             RETURNING {COMPANY_COLUMNS}"
+        ),
+        params![
+            company.get(),
+            encoding::limit_value(limit.per_second),
+            encoding::limit_value(limit.per_day)
+        ],
+        company_row,
+    )?;
+    Ok(updated.ok_or(StoreError::NoCompany(company))?)
 }
 
 // --- api keys ---
@@ -133,18 +254,10 @@ fn api_key_info(row: &Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
         access_key: row.get(0)?,
         company: rows::company_at(row, 1)?,
         scopes: rows::scopes_at(row, 2)?,
-        created_at: timestamp_at(row, 3)?,
-        expires_at: optional_timestamp_at(row, 4)?,
-        revoked_at: optional_timestamp_at(row, 5)?,
+        created_at: rows::timestamp_at(row, 3)?,
+        expires_at: rows::optional_timestamp_at(row, 4)?,
+        revoked_at: rows::optional_timestamp_at(row, 5)?,
     })
-}
-
-fn api_key_exists(conn: &Connection, access_key: &str) -> Result<bool, Fail> {
-    let found = conn
-        .prepare_cached("SELECT 1 FROM api_keys WHERE access_key = ?1")?
-        .query_row([access_key], |_| Ok(()))
-        .optional()?;
-    Ok(found.is_some())
 }
 
 pub(crate) fn create_api_key(
@@ -152,57 +265,53 @@ pub(crate) fn create_api_key(
     key: &NewApiKey,
     now: Timestamp,
 ) -> Result<ApiKeyInfo, Fail> {
-    if !rows::company_exists(conn, key.company)? {
-        return Err(rows::no_company(key.company).into());
-    }
-    if api_key_exists(conn, &key.access_key)? {
-        return Err(StoreError::Conflict(format!(
-            "access key \"{}\" already exists",
-            key.access_key
-        ))
-        .into());
-    }
-    conn.prepare_cached(
+    admin::create_api_key(&ConnDirectory(conn), key)?;
+    inserted(write_api_key(conn, Write::Insert, key, now)?)
+}
+
+/// A seed's upsert keeps the key's company: the plan made sure the key is
+/// not another company's, and the WHERE is a second lock on that door.
+pub(crate) fn write_api_key(
+    conn: &Connection,
+    write: Write,
+    key: &NewApiKey,
+    now: Timestamp,
+) -> Result<Option<ApiKeyInfo>, Fail> {
+    let sql = write.returning(
         "INSERT INTO api_keys (access_key, company_id, secret_digest, scopes, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        key.access_key,
-        key.company.get(),
-        key.digest.0.as_slice(),
-        key.scopes.as_deref().map(rows::scopes_value),
-        now.unix(),
-        key.expires_at.map(Timestamp::unix),
-    ])?;
-    Ok(ApiKeyInfo {
-        access_key: key.access_key.clone(),
-        company: key.company,
-        scopes: key.scopes.clone(),
-        created_at: now,
-        expires_at: key.expires_at,
-        revoked_at: None,
-    })
+        "ON CONFLICT (access_key) DO UPDATE SET secret_digest = excluded.secret_digest,
+             scopes = excluded.scopes, expires_at = excluded.expires_at
+         WHERE api_keys.company_id = excluded.company_id",
+        API_KEY_COLUMNS,
+    );
+    rows::lookup(
+        conn,
+        &sql,
+        params![
+            key.access_key,
+            key.company.get(),
+            key.digest.0.as_slice(),
+            key.scopes.as_deref().map(encoding::scopes_value),
+            now.unix(),
+            key.expires_at.map(Timestamp::unix),
+        ],
+        api_key_info,
+    )
 }
 
 pub(crate) fn api_keys(
     conn: &Connection,
     company: Option<CompanyId>,
 ) -> Result<Vec<ApiKeyInfo>, Fail> {
-    // Two statements rather than `?1 IS NULL OR …`, so that the per-company
-    // listing can use its index.
-    let keys = match company {
-        Some(company) => conn
-            .prepare_cached(&format!(
-                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE company_id = ?1 ORDER BY created_at, access_key"
-            ))?
-            .query_map([company.get()], api_key_info)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        None => conn
-            .prepare_cached(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, access_key"))?
-            .query_map([], api_key_info)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    Ok(keys)
+    listing(
+        conn,
+        API_KEY_COLUMNS,
+        "api_keys",
+        "created_at, access_key",
+        company,
+        api_key_info,
+    )
 }
 
 pub(crate) fn revoke_api_key(
@@ -210,19 +319,38 @@ pub(crate) fn revoke_api_key(
     access_key: &str,
     at: Timestamp,
 ) -> Result<ApiKeyInfo, Fail> {
-    // COALESCE keeps the first revocation time when revoked again.
-    conn.prepare_cached(
-        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE access_key = ?1",
-    )?
-    .execute(params![access_key, at.unix()])?;
-    let info = conn
-        .prepare_cached(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE access_key = ?1"
-        ))?
-        .query_row([access_key], api_key_info)
-        .optional()?;
-    info.ok_or_else(|| {
-        StoreError::NotFound(format!("access key \"{access_key}\" does not exist")).into()
+    let info = revoke_credential(
+        conn,
+        "api_keys",
+        "access_key",
+        API_KEY_COLUMNS,
+        access_key,
+        at,
+        api_key_info,
+    )?;
+    Ok(info.ok_or_else(|| StoreError::NoApiKey(access_key.to_owned()))?)
+}
+
+/// The credential the statement finds, with its company's limits; `scopes`
+/// says what the stored scope list means for this kind of credential.
+fn credential(
+    conn: &Connection,
+    sql: &str,
+    id: impl Params,
+    scopes: fn(Option<Vec<Scope>>) -> Option<Vec<Scope>>,
+) -> Result<Option<StoredCredential>, Fail> {
+    rows::lookup(conn, sql, id, |row| {
+        Ok(StoredCredential {
+            company: rows::company_at(row, 0)?,
+            digest: rows::digest_at(row, 1)?,
+            scopes: scopes(rows::scopes_at(row, 2)?),
+            expires_at: rows::optional_timestamp_at(row, 3)?,
+            revoked_at: rows::optional_timestamp_at(row, 4)?,
+            rate_limit: RateLimit {
+                per_second: rows::limit_at(row, 5)?,
+                per_day: rows::limit_at(row, 6)?,
+            },
+        })
     })
 }
 
@@ -230,27 +358,15 @@ pub(crate) fn api_key(
     conn: &Connection,
     access_key: &str,
 ) -> Result<Option<StoredCredential>, Fail> {
-    let credential = conn
-        .prepare_cached(
-            "SELECT k.company_id, k.secret_digest, k.scopes, k.expires_at, k.revoked_at,
-                    c.per_second_limit, c.per_day_limit
-             FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = ?1",
-        )?
-        .query_row([access_key], |row| {
-            Ok(StoredCredential {
-                company: rows::company_at(row, 0)?,
-                digest: rows::digest_at(row, 1)?,
-                scopes: rows::scopes_at(row, 2)?,
-                expires_at: optional_timestamp_at(row, 3)?,
-                revoked_at: optional_timestamp_at(row, 4)?,
-                rate_limit: RateLimit {
-                    per_second: rows::limit_at(row, 5)?,
-                    per_day: rows::limit_at(row, 6)?,
-                },
-            })
-        })
-        .optional()?;
-    Ok(credential)
+    // An access key without a scope list may do everything.
+    credential(
+        conn,
+        "SELECT k.company_id, k.secret_digest, k.scopes, k.expires_at, k.revoked_at,
+                c.per_second_limit, c.per_day_limit
+         FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = ?1",
+        [access_key],
+        |scopes| scopes,
+    )
 }
 
 // --- tokens ---
@@ -262,9 +378,9 @@ fn token_info(row: &Row<'_>) -> rusqlite::Result<TokenInfo> {
         id: row.get(0)?,
         company: rows::company_at(row, 1)?,
         scopes: rows::scopes_at(row, 2)?.unwrap_or_default(),
-        created_at: timestamp_at(row, 3)?,
-        expires_at: optional_timestamp_at(row, 4)?,
-        revoked_at: optional_timestamp_at(row, 5)?,
+        created_at: rows::timestamp_at(row, 3)?,
+        expires_at: rows::optional_timestamp_at(row, 4)?,
+        revoked_at: rows::optional_timestamp_at(row, 5)?,
     })
 }
 
@@ -273,138 +389,108 @@ pub(crate) fn create_token(
     token: &NewToken,
     now: Timestamp,
 ) -> Result<TokenInfo, Fail> {
-    if !rows::company_exists(conn, token.company)? {
-        return Err(rows::no_company(token.company).into());
-    }
-    let id = token_id(&token.digest);
-    // The id is a prefix of the digest, so a clash of ids without a clash of
-    // digests is not expected in practice; both are refused alike.
-    let taken = conn
-        .prepare_cached("SELECT 1 FROM tokens WHERE id = ?1 OR digest = ?2")?
-        .query_row(params![id, token.digest.0.as_slice()], |_| Ok(()))
-        .optional()?;
-    if taken.is_some() {
-        return Err(StoreError::Conflict(format!("token \"{id}\" already exists")).into());
-    }
-    conn.prepare_cached(
-        "INSERT INTO tokens (id, digest, company_id, scopes, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        id,
-        token.digest.0.as_slice(),
-        token.company.get(),
-        rows::scopes_value(&token.scopes),
-        now.unix(),
-        token.expires_at.map(Timestamp::unix),
-    ])?;
-    Ok(TokenInfo {
-        id,
-        company: token.company,
-        scopes: token.scopes.clone(),
-        created_at: now,
-        expires_at: token.expires_at,
-        revoked_at: None,
-    })
+    let id = admin::create_token(&ConnDirectory(conn), token)?;
+    let row = rows::lookup(
+        conn,
+        &format!(
+            "INSERT INTO tokens (id, digest, company_id, scopes, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {TOKEN_COLUMNS}"
+        ),
+        params![
+            id,
+            token.digest.0.as_slice(),
+            token.company.get(),
+            encoding::scopes_value(&token.scopes),
+            now.unix(),
+            token.expires_at.map(Timestamp::unix),
+        ],
+        token_info,
+    )?;
+    inserted(row)
 }
 
 pub(crate) fn tokens(
     conn: &Connection,
     company: Option<CompanyId>,
 ) -> Result<Vec<TokenInfo>, Fail> {
-    let tokens = match company {
-        Some(company) => conn
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE company_id = ?1 ORDER BY created_at, id"
-            ))?
-            .query_map([company.get()], token_info)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        None => conn
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
-            ))?
-            .query_map([], token_info)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    Ok(tokens)
+    listing(
+        conn,
+        TOKEN_COLUMNS,
+        "tokens",
+        "created_at, id",
+        company,
+        token_info,
+    )
 }
 
 pub(crate) fn revoke_token(conn: &Connection, id: &str, at: Timestamp) -> Result<TokenInfo, Fail> {
-    conn.prepare_cached("UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1")?
-        .execute(params![id, at.unix()])?;
-    let info = conn
-        .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?
-        .query_row([id], token_info)
-        .optional()?;
-    info.ok_or_else(|| StoreError::NotFound(format!("token \"{id}\" does not exist")).into())
+    let info = revoke_credential(conn, "tokens", "id", TOKEN_COLUMNS, id, at, token_info)?;
+    Ok(info.ok_or_else(|| StoreError::NoToken(id.to_owned()))?)
 }
 
 pub(crate) fn token(
     conn: &Connection,
     digest: &SecretDigest,
 ) -> Result<Option<StoredCredential>, Fail> {
-    let credential = conn
-        .prepare_cached(
-            "SELECT t.company_id, t.digest, t.scopes, t.expires_at, t.revoked_at,
-                    c.per_second_limit, c.per_day_limit
-             FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = ?1",
-        )?
-        .query_row([digest.0.as_slice()], |row| {
-            Ok(StoredCredential {
-                company: rows::company_at(row, 0)?,
-                digest: rows::digest_at(row, 1)?,
-                scopes: Some(rows::scopes_at(row, 2)?.unwrap_or_default()),
-                expires_at: optional_timestamp_at(row, 3)?,
-                revoked_at: optional_timestamp_at(row, 4)?,
-                rate_limit: RateLimit {
-                    per_second: rows::limit_at(row, 5)?,
-                    per_day: rows::limit_at(row, 6)?,
-                },
-            })
-        })
-        .optional()?;
-    Ok(credential)
+    // A token always has a scope list; a stored NULL reads as none.
+    credential(
+        conn,
+        "SELECT t.company_id, t.digest, t.scopes, t.expires_at, t.revoked_at,
+                c.per_second_limit, c.per_day_limit
+         FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = ?1",
+        [digest.0.as_slice()],
+        |scopes| Some(scopes.unwrap_or_default()),
+    )
 }
 
 // --- users ---
 
 pub(crate) fn add_user(conn: &Connection, user: &User) -> Result<(), Fail> {
-    if !rows::company_exists(conn, user.company)? {
-        return Err(rows::no_company(user.company).into());
-    }
-    if rows::user_access(conn, user.company, user.id)?.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "user \"{}\" already exists in company \"{}\"",
-            user.id, user.company
-        ))
-        .into());
-    }
-    conn.prepare_cached(
-        "INSERT INTO users (company_id, id, email, calls_access) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        user.company.get(),
-        user.id.get(),
-        user.email_address,
-        user.calls_access.as_str()
-    ])?;
+    admin::add_user(&ConnDirectory(conn), user)?;
+    write_user(conn, Write::Insert, user)
+}
+
+pub(crate) fn write_user(conn: &Connection, write: Write, user: &User) -> Result<(), Fail> {
+    rows::execute(
+        conn,
+        &write.sql(
+            "INSERT INTO users (company_id, id, email, calls_access) VALUES (?1, ?2, ?3, ?4)",
+            "ON CONFLICT (company_id, id) DO UPDATE SET email = excluded.email, calls_access = excluded.calls_access",
+        ),
+        params![
+            user.company.get(),
+            user.id.get(),
+            user.email_address,
+            encoding::calls_access_value(user.calls_access)
+        ],
+    )?;
     Ok(())
 }
 
+/// Every user of the company with their profile level, ascending.
+fn levels(conn: &Connection, company: CompanyId) -> Result<Vec<(UserId, CallsAccess)>, Fail> {
+    all(
+        conn,
+        "SELECT id, calls_access FROM users WHERE company_id = ?1 ORDER BY id",
+        [company.get()],
+        |row| Ok((rows::user_at(row, 0)?, rows::calls_access_at(row, 1)?)),
+    )
+}
+
 pub(crate) fn users(conn: &Connection, company: CompanyId) -> Result<Vec<User>, Fail> {
-    let mut statement = conn.prepare_cached(
+    all(
+        conn,
         "SELECT id, email, calls_access FROM users WHERE company_id = ?1 ORDER BY id",
-    )?;
-    let users = statement
-        .query_map([company.get()], |row| {
+        [company.get()],
+        |row| {
             Ok(User {
                 company,
                 id: rows::user_at(row, 0)?,
                 email_address: row.get(1)?,
                 calls_access: rows::calls_access_at(row, 2)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(users)
+        },
+    )
 }
 
 pub(crate) fn set_calls_access(
@@ -413,11 +499,17 @@ pub(crate) fn set_calls_access(
     user: UserId,
     access: CallsAccess,
 ) -> Result<(), Fail> {
-    let changed = conn
-        .prepare_cached("UPDATE users SET calls_access = ?3 WHERE company_id = ?1 AND id = ?2")?
-        .execute(params![company.get(), user.get(), access.as_str()])?;
+    let changed = rows::execute(
+        conn,
+        "UPDATE users SET calls_access = ?3 WHERE company_id = ?1 AND id = ?2",
+        params![
+            company.get(),
+            user.get(),
+            encoding::calls_access_value(access)
+        ],
+    )?;
     if changed == 0 {
-        return Err(rows::no_user(company, user).into());
+        return Err(StoreError::NoUser { company, user }.into());
     }
     Ok(())
 }
@@ -425,32 +517,7 @@ pub(crate) fn set_calls_access(
 // --- calls ---
 
 pub(crate) fn add_call(conn: &Connection, call: &Call) -> Result<(), Fail> {
-    let company = call.company;
-    if !rows::company_exists(conn, company)? {
-        return Err(rows::no_company(company).into());
-    }
-    if rows::user_access(conn, company, call.primary_user_id)?.is_none() {
-        return Err(StoreError::Invalid(format!(
-            "primary user \"{}\" does not exist in company \"{company}\"",
-            call.primary_user_id
-        ))
-        .into());
-    }
-    for &participant in &call.participant_ids {
-        if rows::user_access(conn, company, participant)?.is_none() {
-            return Err(StoreError::Invalid(format!(
-                "participant \"{participant}\" does not exist in company \"{company}\""
-            ))
-            .into());
-        }
-    }
-    if rows::call_primary(conn, company, call.id)?.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "call \"{}\" already exists in company \"{company}\"",
-            call.id
-        ))
-        .into());
-    }
+    admin::add_call(&ConnDirectory(conn), call)?;
     upsert_call(conn, call)
 }
 
@@ -458,13 +525,17 @@ pub(crate) fn add_call(conn: &Connection, call: &Call) -> Result<(), Fail> {
 /// ones. The caller has checked that every user exists.
 pub(crate) fn upsert_call(conn: &Connection, call: &Call) -> Result<(), Fail> {
     let company = call.company.get();
-    conn.prepare_cached(
+    rows::execute(
+        conn,
         "INSERT INTO calls (company_id, id, title, primary_user_id) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (company_id, id) DO UPDATE SET title = excluded.title, primary_user_id = excluded.primary_user_id",
-    )?
-    .execute(params![company, call.id.get(), call.title, call.primary_user_id.get()])?;
-    conn.prepare_cached("DELETE FROM call_participants WHERE company_id = ?1 AND call_id = ?2")?
-        .execute(params![company, call.id.get()])?;
+        params![company, call.id.get(), call.title, call.primary_user_id.get()],
+    )?;
+    rows::execute(
+        conn,
+        "DELETE FROM call_participants WHERE company_id = ?1 AND call_id = ?2",
+        params![company, call.id.get()],
+    )?;
     let mut insert = conn
         .prepare_cached("INSERT OR IGNORE INTO call_participants (company_id, call_id, user_id) VALUES (?1, ?2, ?3)")?;
     for participant in &call.participant_ids {
@@ -485,12 +556,11 @@ pub(crate) fn calls(conn: &Connection, company: CompanyId) -> Result<Vec<Call>, 
             .or_default()
             .push(rows::user_at(row, 1)?);
     }
-
-    let mut statement = conn.prepare_cached(
+    all(
+        conn,
         "SELECT id, title, primary_user_id FROM calls WHERE company_id = ?1 ORDER BY id",
-    )?;
-    let calls = statement
-        .query_map([company.get()], |row| {
+        [company.get()],
+        |row| {
             let id = rows::call_at(row, 0)?;
             Ok(Call {
                 company,
@@ -499,20 +569,17 @@ pub(crate) fn calls(conn: &Connection, company: CompanyId) -> Result<Vec<Call>, 
                 primary_user_id: rows::user_at(row, 2)?,
                 participant_ids: participants.remove(&id).unwrap_or_default(),
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(calls)
+        },
+    )
 }
 
 fn load_call(conn: &Connection, company: CompanyId, id: CallId) -> Result<Option<Call>, Fail> {
-    let found = conn
-        .prepare_cached(
-            "SELECT title, primary_user_id FROM calls WHERE company_id = ?1 AND id = ?2",
-        )?
-        .query_row(params![company.get(), id.get()], |row| {
-            Ok((row.get::<_, Option<String>>(0)?, rows::user_at(row, 1)?))
-        })
-        .optional()?;
+    let found = rows::lookup(
+        conn,
+        "SELECT title, primary_user_id FROM calls WHERE company_id = ?1 AND id = ?2",
+        params![company.get(), id.get()],
+        |row| Ok((row.get::<_, Option<String>>(0)?, rows::user_at(row, 1)?)),
+    )?;
     let Some((title, primary_user_id)) = found else {
         return Ok(None);
     };
@@ -535,12 +602,7 @@ pub(crate) fn add_share(
     user: UserId,
     now: Timestamp,
 ) -> Result<(), Fail> {
-    if rows::call_primary(conn, company, call)?.is_none() {
-        return Err(rows::no_call(company, call).into());
-    }
-    if rows::user_access(conn, company, user)?.is_none() {
-        return Err(rows::no_user(company, user).into());
-    }
+    admin::add_share(&ConnDirectory(conn), company, call, user)?;
     insert_share(conn, company, call, user, now)
 }
 
@@ -552,10 +614,11 @@ pub(crate) fn insert_share(
     user: UserId,
     now: Timestamp,
 ) -> Result<(), Fail> {
-    conn.prepare_cached(
+    rows::execute(
+        conn,
         "INSERT OR IGNORE INTO shares (company_id, call_id, user_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![company.get(), call.get(), user.get(), now.unix()])?;
+        params![company.get(), call.get(), user.get(), now.unix()],
+    )?;
     Ok(())
 }
 
@@ -565,45 +628,24 @@ pub(crate) fn remove_share(
     call: CallId,
     user: UserId,
 ) -> Result<bool, Fail> {
-    let removed = conn
-        .prepare_cached(
-            "DELETE FROM shares WHERE company_id = ?1 AND call_id = ?2 AND user_id = ?3",
-        )?
-        .execute(params![company.get(), call.get(), user.get()])?;
+    let removed = rows::execute(
+        conn,
+        "DELETE FROM shares WHERE company_id = ?1 AND call_id = ?2 AND user_id = ?3",
+        params![company.get(), call.get(), user.get()],
+    )?;
     Ok(removed > 0)
 }
 
+/// The call, its grants and shares as stored, and every user of the company
+/// with their level; `access::call_access` decides whose profile opens it.
 pub(crate) fn call_access(
     conn: &Connection,
     company: CompanyId,
     id: CallId,
 ) -> Result<CallAccessFacts, Fail> {
-    let call = load_call(conn, company, id)?.ok_or_else(|| rows::no_call(company, id))?;
+    let call = load_call(conn, company, id)?.ok_or(StoreError::NoCall { company, call: id })?;
     let api_grants = rows::linked_users(conn, LinkTable::ApiGrants, company, id)?;
     let shares = rows::linked_users(conn, LinkTable::Shares, company, id)?;
-
-    let mut statement = conn.prepare_cached(
-        "SELECT id FROM users WHERE company_id = ?1 AND calls_access = 'all' ORDER BY id",
-    )?;
-    let profile_all = statement
-        .query_map([company.get()], |row| rows::user_at(row, 0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-
-    let mut profile_own = Vec::new();
-    let mut involved: Vec<UserId> = call.participant_ids.clone();
-    involved.push(call.primary_user_id);
-    involved.sort_unstable();
-    involved.dedup();
-    for user in involved {
-        if rows::user_access(conn, company, user)? == Some(CallsAccess::Own) {
-            profile_own.push(user);
-        }
-    }
-    Ok(CallAccessFacts {
-        call,
-        api_grants,
-        shares,
-        profile_all,
-        profile_own,
-    })
+    let users = levels(conn, company)?;
+    Ok(access::call_access(call, api_grants, shares, &users)?)
 }

@@ -2,8 +2,9 @@
 //!
 //! Work that runs on a connection returns `Result<T, Fail>`, so that both a
 //! driver error and a domain answer (a missing call, a conflict) can be
-//! raised with `?`. Driver errors are sorted by kind only: the text of one
-//! never reaches a `NotFound`, `Conflict` or `Invalid` message.
+//! raised with `?`. Driver errors are sorted by kind only (`Unavailable` or
+//! `Other`): the text of one never reaches a not-found, conflict or invalid
+//! answer, whose messages are the domain's.
 
 use callaccess_domain::StoreError;
 use rusqlite::ErrorCode;

@@ -1,22 +1,31 @@
-//! The embedded SQLite backend of callaccess.
+//! The embedded SQLite backend of callaccess. Every rule is the domain's
+//! (`callaccess_domain::{access, admin, seed}`); this crate fetches the facts
+//! the rules ask for from its connection, runs the writes they allow and
+//! sorts driver errors by kind.
 //!
 //! - [`store`]: [`SqliteStore`], which opens a database file and implements
-//!   the domain's `Store` trait on top of the parts below.
+//!   the domain's `Store` trait on top of the parts below. It does not
+//!   implement `SharedRateBudget`: one process owns the file, so its rate
+//!   budgets live in memory.
 //! - `open`: deciding, without writing, whether a file may be opened (not
 //!   SQLite, another application's, a newer schema), and the connection
 //!   settings (WAL, `synchronous=FULL`, foreign keys).
-//! - `migrate`: the embedded `migrations/NNNN_name.sql` files; [`migrations`]
-//!   lists them for the parity test with other backends.
+//! - `migrate`: the SQL of `migrations/NNNN_name.sql` for each entry of the
+//!   domain's migration list; [`migrations`] lists them for the parity test
+//!   with other backends.
 //! - `writer`: the single writer thread with group commit: many jobs, one
 //!   transaction, one fsync, then the answers.
 //! - `checkpoint`: the thread that folds the write-ahead log into the
 //!   database, so the writer never stops for it.
 //! - `readers`: the pool of read-only connections, used inline for point
 //!   lookups and from blocking tasks for the rest.
-//! - `access`: grant, revoke and list API grants (the three endpoints).
-//! - `admin`: companies, credentials, users, calls and shares.
-//! - `seed`: applying a seed file in one transaction.
-//! - `rows`: column encodings, shared lookups and messages.
+//! - `access`: grant, revoke and list API grants (the three endpoints): the
+//!   domain's `Facts`, answered lazily from the connection, and the writes.
+//! - `admin`: companies, credentials, users, calls and shares: the domain's
+//!   `Directory` on the connection, each check, then the write.
+//! - `seed`: executing the domain's seed plan in one transaction.
+//! - `rows`: reading columns through the domain's encodings, and the
+//!   lookups every operation shares.
 //! - `error`: sorting driver errors into `StoreError` kinds.
 
 mod access;

@@ -141,13 +141,7 @@ pub(crate) fn inspect(path: &Path) -> Result<Found, StoreError> {
     } else {
         0
     };
-    if version > migrate::latest() {
-        return Err(StoreError::Incompatible(format!(
-            "\"{}\" was written by a newer callaccess (schema version {version}, this binary knows up to {}); upgrade callaccess to open it",
-            path.display(),
-            migrate::latest()
-        )));
-    }
+    callaccess_domain::migrations::refuse_newer(&format!("\"{}\"", path.display()), version)?;
     Ok(Found::Ours)
 }
 
@@ -195,11 +189,7 @@ pub(crate) fn writer(path: &Path) -> Result<Connection, Fail> {
 /// The connection of the checkpoint thread. `synchronous=FULL` makes each
 /// checkpoint fsync the database before the log may be reused.
 pub(crate) fn checkpointer(path: &Path) -> Result<Connection, Fail> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let conn = existing(path)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(conn)
 }
@@ -207,13 +197,20 @@ pub(crate) fn checkpointer(path: &Path) -> Result<Connection, Fail> {
 /// A connection for the read pool. `query_only` makes an accidental write on
 /// it fail instead of racing the writer.
 pub(crate) fn reader(path: &Path) -> Result<Connection, Fail> {
+    let conn = existing(path)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// A connection to the file the writer created, which waits for locks up to
+/// the busy timeout.
+fn existing(path: &Path) -> Result<Connection, Fail> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "query_only", "ON")?;
-    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
-    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

@@ -1,260 +1,90 @@
-//! Applying a seed file: validate against the database, then create or
-//! update everything the file names, in one transaction.
+//! Applying a seed file: `callaccess_domain::seed::plan` checks it against
+//! the database and lays out the writes; this module executes them, in the
+//! writer's transaction, so a seed is applied whole or not at all.
 
-use std::collections::HashMap;
+use callaccess_domain::seed::{self, Seed, SeedSummary, SeedWrite};
+use callaccess_domain::{encoding, NewApiKey, NewCompany, NewToken, Timestamp};
+use rusqlite::{params, Connection};
 
-use callaccess_domain::seed::{ExternalReference, ReferenceTarget, Seed, SeedCompany, SeedSummary};
-use callaccess_domain::{CompanyId, StoreError, Timestamp};
-use rusqlite::{params, Connection, OptionalExtension};
-
-use crate::admin;
+use crate::access::INSERT_GRANT;
+use crate::admin::{self, ConnDirectory, Write};
 use crate::error::Fail;
 use crate::rows;
 
 /// Applies `seed` or, if it does not fit the database, changes nothing and
 /// answers `SeedRejected` with one message per problem.
 pub(crate) fn apply(conn: &Connection, seed: &Seed, now: Timestamp) -> Result<SeedSummary, Fail> {
-    let problems = check(conn, seed)?;
-    if !problems.is_empty() {
-        return Err(StoreError::SeedRejected(problems).into());
-    }
-    // The parser lists every reference the file leaves to the database, and
-    // `check` resolved them all. Writing still verifies each reference as it
-    // goes, so that a reference the list missed is reported like any other
-    // instead of surfacing as a foreign key failure; the writer's savepoint
-    // then undoes what was written.
-    let mut problems = Vec::new();
-    for company in &seed.companies {
-        write_company(conn, company, now, &mut problems)?;
-    }
-    if !problems.is_empty() {
-        return Err(StoreError::SeedRejected(problems).into());
+    let writes = seed::plan(seed, &ConnDirectory(conn))?;
+    for write in &writes {
+        execute(conn, write, now)?;
     }
     Ok(seed.summary())
 }
 
-/// Everything that makes the seed not fit, found before anything is written.
-fn check(conn: &Connection, seed: &Seed) -> Result<Vec<String>, Fail> {
-    let mut problems = Vec::new();
-    for reference in seed.external_references() {
-        if !exists(conn, &reference)? {
-            problems.push(reference.missing_message());
-        }
-    }
-
-    // Access keys and tokens are unique across companies. A credential may
-    // already be another company's, in the database or earlier in the file.
-    let mut key_owners: HashMap<&str, CompanyId> = HashMap::new();
-    let mut token_owners: HashMap<[u8; 32], CompanyId> = HashMap::new();
-    for company in &seed.companies {
-        for key in &company.api_keys {
-            let owner = match key_owners.get(key.access_key.as_str()) {
-                Some(owner) => Some(*owner),
-                None => key_owner(conn, &key.access_key)?,
+fn execute(conn: &Connection, write: &SeedWrite, now: Timestamp) -> Result<(), Fail> {
+    match write {
+        SeedWrite::Company {
+            id,
+            name,
+            rate_limit,
+        } => {
+            let company = NewCompany {
+                id: *id,
+                name: name.clone(),
+                rate_limit: *rate_limit,
             };
-            if owner.is_some_and(|owner| owner != company.id) {
-                problems.push(format!(
-                    "{}.accessKey: \"{}\" already belongs to another company",
-                    key.path, key.access_key
-                ));
-            } else {
-                key_owners.insert(&key.access_key, company.id);
-            }
+            admin::write_company(conn, Write::Upsert, &company, now)?;
+            Ok(())
         }
-        for token in &company.tokens {
-            let owner = match token_owners.get(&token.digest.0) {
-                Some(owner) => Some(*owner),
-                None => token_owner(conn, &token.digest.0)?,
+        SeedWrite::ApiKey { company, key } => {
+            let key = NewApiKey {
+                company: *company,
+                access_key: key.access_key.clone(),
+                digest: key.digest,
+                scopes: key.scopes.clone(),
+                expires_at: key.expires_at,
             };
-            if owner.is_some_and(|owner| owner != company.id) {
-                problems.push(format!(
-                    "{}.token: this token already belongs to another company",
-                    token.path
-                ));
-            } else {
-                token_owners.insert(token.digest.0, company.id);
-            }
+            // No row: the key is another company's, which the plan ruled out.
+            admin::write_api_key(conn, Write::Upsert, &key, now)?;
+            Ok(())
         }
-    }
-    Ok(problems)
-}
-
-fn exists(conn: &Connection, reference: &ExternalReference) -> Result<bool, Fail> {
-    Ok(match reference.target {
-        ReferenceTarget::User(user) => rows::user_access(conn, reference.company, user)?.is_some(),
-        ReferenceTarget::Call(call) => rows::call_primary(conn, reference.company, call)?.is_some(),
-    })
-}
-
-fn key_owner(conn: &Connection, access_key: &str) -> Result<Option<CompanyId>, Fail> {
-    let owner = conn
-        .prepare_cached("SELECT company_id FROM api_keys WHERE access_key = ?1")?
-        .query_row([access_key], |row| rows::company_at(row, 0))
-        .optional()?;
-    Ok(owner)
-}
-
-fn token_owner(conn: &Connection, digest: &[u8; 32]) -> Result<Option<CompanyId>, Fail> {
-    let owner = conn
-        .prepare_cached("SELECT company_id FROM tokens WHERE digest = ?1")?
-        .query_row([digest.as_slice()], |row| rows::company_at(row, 0))
-        .optional()?;
-    Ok(owner)
-}
-
-/// Records `reference` as a problem unless its target exists (in the
-/// database, or written earlier in this transaction).
-fn verify(
-    conn: &Connection,
-    reference: ExternalReference,
-    problems: &mut Vec<String>,
-) -> Result<bool, Fail> {
-    let found = exists(conn, &reference)?;
-    if !found {
-        problems.push(reference.missing_message());
-    }
-    Ok(found)
-}
-
-fn write_company(
-    conn: &Connection,
-    seed: &SeedCompany,
-    now: Timestamp,
-    problems: &mut Vec<String>,
-) -> Result<(), Fail> {
-    let company = seed.id;
-    // Creation times and revocations are history, not settings: an update
-    // keeps them, so re-applying a seed never revives a revoked key.
-    conn.prepare_cached(
-        "INSERT INTO companies (id, name, per_second_limit, per_day_limit, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, per_second_limit = excluded.per_second_limit,
-                                        per_day_limit = excluded.per_day_limit",
-    )?
-    .execute(params![
-        company.get(),
-        seed.name,
-        rows::limit_value(seed.rate_limit.per_second),
-        rows::limit_value(seed.rate_limit.per_day),
-        now.unix()
-    ])?;
-
-    for key in &seed.api_keys {
-        // `check` made sure the key is not another company's; the WHERE is
-        // a second lock on that door.
-        conn.prepare_cached(
-            "INSERT INTO api_keys (access_key, company_id, secret_digest, scopes, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (access_key) DO UPDATE SET secret_digest = excluded.secret_digest,
-                 scopes = excluded.scopes, expires_at = excluded.expires_at
-             WHERE api_keys.company_id = excluded.company_id",
-        )?
-        .execute(params![
-            key.access_key,
-            company.get(),
-            key.digest.0.as_slice(),
-            key.scopes.as_deref().map(rows::scopes_value),
-            now.unix(),
-            key.expires_at.map(Timestamp::unix),
-        ])?;
-    }
-
-    for token in &seed.tokens {
-        let updated = conn
-            .prepare_cached("UPDATE tokens SET scopes = ?3, expires_at = ?4 WHERE digest = ?1 AND company_id = ?2")?
-            .execute(params![
-                token.digest.0.as_slice(),
-                company.get(),
-                rows::scopes_value(&token.scopes),
-                token.expires_at.map(Timestamp::unix)
-            ])?;
-        if updated == 0 {
-            admin::create_token(
+        SeedWrite::Token { company, token, .. } => {
+            let updated = rows::execute(
                 conn,
-                &callaccess_domain::NewToken {
-                    company,
+                "UPDATE tokens SET scopes = ?3, expires_at = ?4 WHERE digest = ?1 AND company_id = ?2",
+                params![
+                    token.digest.0.as_slice(),
+                    company.get(),
+                    encoding::scopes_value(&token.scopes),
+                    token.expires_at.map(Timestamp::unix)
+                ],
+            )?;
+            if updated == 0 {
+                let token = NewToken {
+                    company: *company,
                     digest: token.digest,
                     scopes: token.scopes.clone(),
                     expires_at: token.expires_at,
-                },
-                now,
-            )?;
+                };
+                admin::create_token(conn, &token, now)?;
+            }
+            Ok(())
         }
-    }
-
-    for user in &seed.users {
-        conn.prepare_cached(
-            "INSERT INTO users (company_id, id, email, calls_access) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (company_id, id) DO UPDATE SET email = excluded.email, calls_access = excluded.calls_access",
-        )?
-        .execute(params![company.get(), user.id.get(), user.email_address, user.calls_access.as_str()])?;
-    }
-
-    for (index, call) in seed.calls.iter().enumerate() {
-        let path = format!("{}.calls[{index}]", seed.path);
-        let user_ref = |path: String, user| ExternalReference {
-            path,
+        SeedWrite::User(user) => admin::write_user(conn, Write::Upsert, user),
+        SeedWrite::Call(call) => admin::upsert_call(conn, call),
+        SeedWrite::Share {
             company,
-            target: ReferenceTarget::User(user),
-        };
-        let mut complete = verify(
-            conn,
-            user_ref(format!("{path}.primaryUserId"), call.primary_user_id),
-            problems,
-        )?;
-        for (position, &participant) in call.participant_ids.iter().enumerate() {
-            complete &= verify(
-                conn,
-                user_ref(format!("{path}.participantIds[{position}]"), participant),
-                problems,
-            )?;
-        }
-        if complete {
-            // The call belongs to the company being written, whatever the
-            // parsed value says.
-            admin::upsert_call(
-                conn,
-                &callaccess_domain::Call {
-                    company,
-                    ..call.clone()
-                },
-            )?;
+            call,
+            user,
+        } => admin::insert_share(conn, *company, *call, *user, now),
+        SeedWrite::ApiGrant {
+            company,
+            call,
+            user,
+        } => {
+            let grant = params![company.get(), call.get(), user.get(), now.unix()];
+            rows::execute(conn, INSERT_GRANT, grant)?;
+            Ok(())
         }
     }
-
-    for (links, is_grant) in [(&seed.shares, false), (&seed.api_grants, true)] {
-        for link in links {
-            let call_ok = verify(
-                conn,
-                ExternalReference {
-                    path: format!("{}.callId", link.path),
-                    company,
-                    target: ReferenceTarget::Call(link.call),
-                },
-                problems,
-            )?;
-            let user_ok = verify(
-                conn,
-                ExternalReference {
-                    path: format!("{}.userId", link.path),
-                    company,
-                    target: ReferenceTarget::User(link.user),
-                },
-                problems,
-            )?;
-            if !(call_ok && user_ok) {
-                continue;
-            }
-            if is_grant {
-                // Seed grants are taken as given, even for users who could
-                // open the call otherwise: the file states the grant table.
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO api_grants (company_id, call_id, user_id, granted_at) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![company.get(), link.call.get(), link.user.get(), now.unix()])?;
-            } else {
-                admin::insert_share(conn, company, link.call, link.user, now)?;
-            }
-        }
-    }
-    Ok(())
 }

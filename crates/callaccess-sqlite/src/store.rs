@@ -3,17 +3,18 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::{
-    AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, CallsAccess, Company,
-    CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow,
-    SecretDigest, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
+    AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, Caller, CallsAccess,
+    Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, RateLimit, SecretDigest,
+    Store, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
 };
+use rusqlite::Connection;
 
 use crate::checkpoint::Checkpointer;
+use crate::error::Fail;
 use crate::open::{self, Found};
 use crate::readers::Readers;
 use crate::writer::{WriteStats, Writer};
@@ -109,15 +110,6 @@ impl SqliteStore {
     }
 
     /// Transactions and jobs the writer has run since opening.
-    /// The answer to an empty change: success, once the check (if any)
-    /// holds.
-    async fn nothing_to_change(&self, check: Option<CredentialCheck>) -> Result<(), StoreError> {
-        match check {
-            Some(check) => self.confirm_credentials(check).await,
-            None => Ok(()),
-        }
-    }
-
     pub fn write_stats(&self) -> WriteStats {
         self.writer.stats()
     }
@@ -154,6 +146,54 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The answer to an empty change or list: success, once the caller's
+    /// check (if any) holds.
+    async fn nothing_to_change(&self, caller: Caller) -> Result<(), StoreError> {
+        match caller.check {
+            Some(check) => self.confirm_credentials(check).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A PUT or DELETE: the caller's check first, then `op`, in one writer
+    /// job; durable on return.
+    async fn change_access(
+        &self,
+        caller: Caller,
+        change: &AccessChange,
+        op: fn(&Connection, CompanyId, &AccessChange, Timestamp) -> Result<(), Fail>,
+    ) -> Result<(), StoreError> {
+        if change.is_empty() {
+            return self.nothing_to_change(caller).await;
+        }
+        let change = change.clone();
+        let now = Timestamp::now();
+        self.writer
+            .write(move |conn| {
+                access::confirm(conn, &caller)?;
+                op(conn, caller.company, &change, now)
+            })
+            .await
+    }
+
+    /// An admin change of `new` on the writer thread, at the time it was
+    /// asked for; durable on return.
+    async fn create<A, T>(
+        &self,
+        new: &A,
+        op: fn(&Connection, &A, Timestamp) -> Result<T, Fail>,
+    ) -> Result<T, StoreError>
+    where
+        A: Clone + Send + 'static,
+        T: Send + 'static,
+    {
+        let new = new.clone();
+        let now = Timestamp::now();
+        self.writer.write(move |conn| op(conn, &new, now)).await
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -164,9 +204,9 @@ impl Store for SqliteStore {
         // Triggers in the file count every change to keys, tokens and company
         // limits, whichever process commits it (this one's writer or the
         // admin CLI). Requests served from the credential cache check the
-        // count in their own transaction (the `_checked` methods); this
-        // separate read is for cache misses and for answers that touch no
-        // data. If it fails, nothing may be cached.
+        // count in their own transaction (`Caller::check`); this separate
+        // read is for cache misses and for answers that touch no data. If it
+        // fails, nothing may be cached.
         match self.readers.read_now(access::credentials_epoch) {
             Ok(count) => Some(count),
             Err(e) => {
@@ -176,18 +216,21 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn confirm_credentials(&self, check: CredentialCheck) -> Result<(), StoreError> {
+        // The default's comparison, but a failed read is answered as the
+        // failure it is, not as a change of credentials.
+        if self.readers.read_now(access::credentials_epoch)? == check.epoch {
+            Ok(())
+        } else {
+            Err(StoreError::CredentialsChanged)
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         // Ready means reachable and on the schema this binary was built for
         // (a newer callaccess may have migrated the file since we opened it).
         let version = self.readers.read(migrate::current).await?;
-        if version == migrate::latest() {
-            Ok(())
-        } else {
-            Err(StoreError::Incompatible(format!(
-                "the database is at schema version {version}, this binary expects {}",
-                migrate::latest()
-            )))
-        }
+        callaccess_domain::migrations::still_current(version, self.schema_version)
     }
 
     async fn close(&self) -> Result<(), StoreError> {
@@ -210,84 +253,28 @@ impl Store for SqliteStore {
         self.readers.read_now(|conn| admin::token(conn, digest))
     }
 
-    async fn grant_access(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-    ) -> Result<(), StoreError> {
-        self.grant_access_checked(company, change, None).await
+    async fn grant_access(&self, caller: Caller, change: &AccessChange) -> Result<(), StoreError> {
+        self.change_access(caller, change, access::grant).await
     }
 
-    async fn revoke_access(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-    ) -> Result<(), StoreError> {
-        self.revoke_access_checked(company, change, None).await
+    async fn revoke_access(&self, caller: Caller, change: &AccessChange) -> Result<(), StoreError> {
+        self.change_access(caller, change, |conn, company, change, _| {
+            access::revoke(conn, company, change)
+        })
+        .await
     }
 
     async fn list_api_grants(
         &self,
-        company: CompanyId,
+        caller: Caller,
         calls: &[CallId],
-    ) -> Result<Vec<CallGrants>, StoreError> {
-        self.list_api_grants_checked(company, calls, None).await
-    }
-
-    async fn confirm_credentials(&self, check: CredentialCheck) -> Result<(), StoreError> {
-        self.readers
-            .read_now(|conn| access::check_credentials(conn, Some(check)))
-    }
-
-    async fn grant_access_checked(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-        check: Option<CredentialCheck>,
-    ) -> Result<(), StoreError> {
-        if change.is_empty() {
-            return self.nothing_to_change(check).await;
-        }
-        let change = change.clone();
-        let now = Timestamp::now();
-        self.writer
-            .write(move |conn| {
-                access::check_credentials(conn, check)?;
-                access::grant(conn, company, &change, now)
-            })
-            .await
-    }
-
-    async fn revoke_access_checked(
-        &self,
-        company: CompanyId,
-        change: &AccessChange,
-        check: Option<CredentialCheck>,
-    ) -> Result<(), StoreError> {
-        if change.is_empty() {
-            return self.nothing_to_change(check).await;
-        }
-        let change = change.clone();
-        self.writer
-            .write(move |conn| {
-                access::check_credentials(conn, check)?;
-                access::revoke(conn, company, &change)
-            })
-            .await
-    }
-
-    async fn list_api_grants_checked(
-        &self,
-        company: CompanyId,
-        calls: &[CallId],
-        check: Option<CredentialCheck>,
     ) -> Result<Vec<CallGrants>, StoreError> {
         if calls.is_empty() {
-            return self.nothing_to_change(check).await.map(|()| Vec::new());
+            return self.nothing_to_change(caller).await.map(|()| Vec::new());
         }
-        let work = move |conn: &rusqlite::Connection, calls: &[CallId]| {
-            access::check_credentials(conn, check)?;
-            access::list(conn, company, calls)
+        let work = move |conn: &Connection, calls: &[CallId]| {
+            access::confirm(conn, &caller)?;
+            access::list(conn, caller.company, calls)
         };
         // A few calls are a few point lookups: inline. A long list may take
         // milliseconds, which a runtime thread must not spend blocked.
@@ -299,11 +286,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError> {
-        let company = company.clone();
-        let now = Timestamp::now();
-        self.writer
-            .write(move |conn| admin::create_company(conn, &company, now))
-            .await
+        self.create(company, admin::create_company).await
     }
 
     async fn companies(&self) -> Result<Vec<Company>, StoreError> {
@@ -320,30 +303,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn rate_acquire(
-        &self,
-        company: CompanyId,
-        window: RateWindow,
-        emission: Duration,
-        burst: u32,
-    ) -> Result<Result<(), Duration>, StoreError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        let emission = i64::try_from(emission.as_micros()).unwrap_or(i64::MAX);
-        let outcome = self
-            .writer
-            .write(move |conn| admin::rate_acquire(conn, company, window, now, emission, burst))
-            .await?;
-        Ok(outcome.map_err(|wait| Duration::from_micros(u64::try_from(wait).unwrap_or(0))))
-    }
-
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo, StoreError> {
-        let key = key.clone();
-        let now = Timestamp::now();
-        self.writer
-            .write(move |conn| admin::create_api_key(conn, &key, now))
-            .await
+        self.create(key, admin::create_api_key).await
     }
 
     async fn api_keys(&self, company: Option<CompanyId>) -> Result<Vec<ApiKeyInfo>, StoreError> {
@@ -364,11 +325,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_token(&self, token: &NewToken) -> Result<TokenInfo, StoreError> {
-        let token = token.clone();
-        let now = Timestamp::now();
-        self.writer
-            .write(move |conn| admin::create_token(conn, &token, now))
-            .await
+        self.create(token, admin::create_token).await
     }
 
     async fn tokens(&self, company: Option<CompanyId>) -> Result<Vec<TokenInfo>, StoreError> {
@@ -385,9 +342,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_user(&self, user: &User) -> Result<(), StoreError> {
-        let user = user.clone();
-        self.writer
-            .write(move |conn| admin::add_user(conn, &user))
+        self.create(user, |conn, user, _| admin::add_user(conn, user))
             .await
     }
 
@@ -409,9 +364,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_call(&self, call: &Call) -> Result<(), StoreError> {
-        let call = call.clone();
-        self.writer
-            .write(move |conn| admin::add_call(conn, &call))
+        self.create(call, |conn, call, _| admin::add_call(conn, call))
             .await
     }
 
@@ -455,10 +408,6 @@ impl Store for SqliteStore {
     }
 
     async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError> {
-        let seed = seed.clone();
-        let now = Timestamp::now();
-        self.writer
-            .write(move |conn| seed::apply(conn, &seed, now))
-            .await
+        self.create(seed, seed::apply).await
     }
 }

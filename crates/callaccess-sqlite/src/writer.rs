@@ -88,21 +88,12 @@ impl<T: Send> Job for Pending<T> {
             // A job that failed on its own keeps its own answer: nothing of
             // it was written either way.
             (Some(Err(own)), _) => Err(own),
-            (Some(Ok(_)), Some(failure)) | (None, Some(failure)) => Err(copy(failure)),
+            (Some(Ok(_)), Some(failure)) | (None, Some(failure)) => Err(failure.clone()),
             (Some(Ok(value)), None) => Ok(value),
             (None, None) => Err(StoreError::Other("a write job was never run".to_owned())),
         };
         // The caller may have given up waiting; its answer is then moot.
         let _ = self.reply.send(answer);
-    }
-}
-
-/// `StoreError` is not `Clone`; a batch failure is told to every job in it.
-fn copy(error: &StoreError) -> StoreError {
-    match error {
-        StoreError::Unavailable(text) => StoreError::Unavailable(text.clone()),
-        StoreError::Other(text) => StoreError::Other(text.clone()),
-        other => StoreError::Other(other.to_string()),
     }
 }
 
@@ -347,6 +338,18 @@ mod tests {
         (dir, Arc::new(Writer::start(conn).unwrap()))
     }
 
+    /// A writer from [`start`], busy with a job from [`hold`] that it has
+    /// already taken: what is queued before the sender is used or dropped
+    /// forms the next batch, of its own.
+    async fn start_held() -> (tempfile::TempDir, Arc<Writer>, std::sync::mpsc::Sender<()>) {
+        let (dir, writer) = start();
+        let release = hold(&writer);
+        while writer.stats().batches == 0 {
+            tokio::task::yield_now().await;
+        }
+        (dir, writer, release)
+    }
+
     /// Occupies the writer with a job that waits for the returned sender, so
     /// that everything queued meanwhile lands in the next batch together.
     fn hold(writer: &Arc<Writer>) -> std::sync::mpsc::Sender<()> {
@@ -403,13 +406,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_or_panicking_job_is_rolled_back_and_the_batch_commits() {
-        let (_dir, writer) = start();
-        // Wait for the holding job to be taken, so the four below share one
-        // batch of their own.
-        let release = hold(&writer);
-        while writer.stats().batches == 0 {
-            tokio::task::yield_now().await;
-        }
+        // The holding job is taken, so the four below share one batch of
+        // their own.
+        let (_dir, writer, release) = start_held().await;
         let good = spawn_insert(&writer, 1, || Ok(()));
         let failing = spawn_insert(&writer, 2, || {
             Err(StoreError::Invalid("no".to_owned()).into())
@@ -438,11 +437,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_commit_fails_every_job_of_its_batch() {
-        let (_dir, writer) = start();
-        let release = hold(&writer);
-        while writer.stats().batches == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (_dir, writer, release) = start_held().await;
         let innocent = spawn_insert(&writer, 1, || Ok(()));
         let dooming = {
             let writer = Arc::clone(&writer);
@@ -477,11 +472,7 @@ mod tests {
 
     #[tokio::test]
     async fn close_finishes_queued_jobs_and_refuses_later_ones() {
-        let (_dir, writer) = start();
-        let release = hold(&writer);
-        while writer.stats().batches == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (_dir, writer, release) = start_held().await;
         let queued_before = spawn_insert(&writer, 7, || Ok(()));
         queued(&writer, 1).await;
         let closing = {

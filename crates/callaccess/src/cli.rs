@@ -2,11 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::db::{DatabaseUrl, DEFAULT_DATABASE};
+use callaccess_domain::{CallId, CallsAccess, CompanyId, IdError, Limit, Scope, UserId};
+
+use crate::config::{LimitSetting, Settings};
+use crate::db::DatabaseUrl;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,11 +37,21 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+impl std::fmt::Display for LogFormat {
+    /// The name the flag, the file and `config show` use.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,7 +97,10 @@ pub enum ConfigCommand {
     Show(Box<ServeArgs>),
 }
 
-#[derive(Debug, Clone, Args)]
+/// Every setting is optional here, so that what neither a flag nor its
+/// variable gave can come from the file, and then from the defaults; each
+/// help text states the default (a test checks it against the real one).
+#[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "CALLACCESS_LISTEN", value_name = "ADDR")]
@@ -118,7 +135,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLACCESS_HEADER_READ_TIMEOUT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub header_read_timeout: Option<Duration>,
 
-    /// A client must send its whole body within this time; else 408 [default: 30s]
+    /// A client must send its whole body within this time; else 408 [default: 20s]
     #[arg(long, env = "CALLACCESS_BODY_READ_TIMEOUT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub body_read_timeout: Option<Duration>,
 
@@ -132,11 +149,11 @@ pub struct ServeArgs {
 
     /// Requests per second per company, a number or off; a company's own setting wins [default: 3]
     #[arg(long, env = "CALLACCESS_RATE_LIMIT_PER_SECOND", value_name = "N|off")]
-    pub rate_limit_per_second: Option<crate::config::LimitSetting>,
+    pub rate_limit_per_second: Option<LimitSetting>,
 
     /// Requests per day window per company, a number or off [default: 10000]
     #[arg(long, env = "CALLACCESS_RATE_LIMIT_PER_DAY", value_name = "N|off")]
-    pub rate_limit_per_day: Option<crate::config::LimitSetting>,
+    pub rate_limit_per_day: Option<LimitSetting>,
 
     /// Length of the daily budget's window; change only for tests [default: 1d]
     #[arg(long, env = "CALLACCESS_RATE_LIMIT_DAY_WINDOW", value_name = "DURATION", value_parser = crate::config::parse_duration)]
@@ -156,31 +173,63 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// What these flags and environment variables set.
-    pub fn overrides(
-        &self,
-        database: Option<DatabaseUrl>,
-        log_format: Option<LogFormat>,
-    ) -> crate::config::Overrides {
-        crate::config::Overrides {
-            database,
-            log_format,
-            listen: self.listen,
-            metrics_listen: self.metrics_listen,
-            max_connections: self.max_connections,
-            shutdown_grace: self.shutdown_grace,
-            max_body_bytes: self.max_body_bytes,
-            max_pairs: self.max_pairs,
-            request_timeout: self.request_timeout,
-            header_read_timeout: self.header_read_timeout,
-            body_read_timeout: self.body_read_timeout,
-            rate_limit_per_second: self.rate_limit_per_second,
-            rate_limit_per_day: self.rate_limit_per_day,
-            rate_limit_day_window: self.rate_limit_day_window,
-            pool_max_connections: self.pool_max_connections,
-            pool_connect_timeout: self.pool_connect_timeout,
-            pool_acquire_timeout: self.pool_acquire_timeout,
-        }
+    /// The settings these flags and environment variables give, in the
+    /// file's layout: only those given.
+    pub fn layer(&self) -> toml::Table {
+        use crate::config::{count, duration, limit, text};
+        crate::config::layer([
+            ("server", "listen", self.listen.map(text)),
+            ("server", "metrics_listen", self.metrics_listen.map(text)),
+            ("server", "max_connections", self.max_connections.map(count)),
+            (
+                "server",
+                "shutdown_grace",
+                self.shutdown_grace.map(duration),
+            ),
+            ("limits", "max_body_bytes", self.max_body_bytes.map(count)),
+            ("limits", "max_pairs", self.max_pairs.map(count)),
+            (
+                "limits",
+                "request_timeout",
+                self.request_timeout.map(duration),
+            ),
+            (
+                "limits",
+                "header_read_timeout",
+                self.header_read_timeout.map(duration),
+            ),
+            (
+                "limits",
+                "body_read_timeout",
+                self.body_read_timeout.map(duration),
+            ),
+            (
+                "rate_limit",
+                "per_second",
+                self.rate_limit_per_second.map(limit),
+            ),
+            ("rate_limit", "per_day", self.rate_limit_per_day.map(limit)),
+            (
+                "rate_limit",
+                "day_window",
+                self.rate_limit_day_window.map(duration),
+            ),
+            (
+                "pool",
+                "max_connections",
+                self.pool_max_connections.map(count),
+            ),
+            (
+                "pool",
+                "connect_timeout",
+                self.pool_connect_timeout.map(duration),
+            ),
+            (
+                "pool",
+                "acquire_timeout",
+                self.pool_acquire_timeout.map(duration),
+            ),
+        ])
     }
 }
 
@@ -200,23 +249,11 @@ pub struct ImportArgs {
 }
 
 /// An id argument, checked by the contract's id rule.
-fn company_id(s: &str) -> Result<callaccess_domain::CompanyId, String> {
-    s.parse()
-        .map_err(|e: callaccess_domain::IdError| e.to_string())
+fn id<T: FromStr<Err = IdError>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: IdError| e.to_string())
 }
-fn call_id(s: &str) -> Result<callaccess_domain::CallId, String> {
+fn calls_access(s: &str) -> Result<CallsAccess, String> {
     s.parse()
-        .map_err(|e: callaccess_domain::IdError| e.to_string())
-}
-fn user_id(s: &str) -> Result<callaccess_domain::UserId, String> {
-    s.parse()
-        .map_err(|e: callaccess_domain::IdError| e.to_string())
-}
-fn calls_access(s: &str) -> Result<callaccess_domain::CallsAccess, String> {
-    s.parse()
-}
-fn scope(s: &str) -> Result<callaccess_domain::Scope, String> {
-    callaccess_domain::Scope::parse(s)
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,8 +263,8 @@ pub enum CompanyCommand {
         #[arg(long)]
         name: String,
         /// Company id; a random 19-digit id when omitted.
-        #[arg(long, value_parser = company_id)]
-        id: Option<callaccess_domain::CompanyId>,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        id: Option<CompanyId>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -239,24 +276,24 @@ pub enum CompanyCommand {
     /// Set a company's own rate limits; each is a number, `off`, or
     /// `default` (the server's setting). A limit not given is kept.
     SetRateLimit {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
         #[arg(long, value_name = "N|off|default", value_parser = company_limit)]
-        per_second: Option<callaccess_domain::Limit>,
+        per_second: Option<Limit>,
         #[arg(long, value_name = "N|off|default", value_parser = company_limit)]
-        per_day: Option<callaccess_domain::Limit>,
+        per_day: Option<Limit>,
         #[command(flatten)]
         output: OutputArgs,
     },
 }
 
-fn company_limit(s: &str) -> Result<callaccess_domain::Limit, String> {
+fn company_limit(s: &str) -> Result<Limit, String> {
     if s.eq_ignore_ascii_case("default") {
-        return Ok(callaccess_domain::Limit::Default);
+        return Ok(Limit::Default);
     }
-    match s.parse::<crate::config::LimitSetting>()? {
-        crate::config::LimitSetting::Off => Ok(callaccess_domain::Limit::Off),
-        crate::config::LimitSetting::Max(n) => Ok(callaccess_domain::Limit::Max(n.get())),
+    match s.parse::<LimitSetting>()? {
+        LimitSetting::Off => Ok(Limit::Off),
+        LimitSetting::Max(n) => Ok(Limit::Max(n.get())),
     }
 }
 
@@ -264,21 +301,21 @@ fn company_limit(s: &str) -> Result<callaccess_domain::Limit, String> {
 pub enum KeyCommand {
     /// Create an API key; its secret is printed once.
     Create {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
         /// Expiry: an RFC 3339 time (2030-01-01T00:00:00Z) or a duration from now (90d, 12h).
         #[arg(long)]
         expires: Option<String>,
         /// Restrict the key to these scopes (repeatable); without, full access.
-        #[arg(long = "scope", value_parser = scope)]
-        scopes: Vec<callaccess_domain::Scope>,
+        #[arg(long = "scope", value_parser = Scope::parse)]
+        scopes: Vec<Scope>,
         #[command(flatten)]
         output: OutputArgs,
     },
     /// List API keys (never their secrets).
     List {
-        #[arg(long, value_parser = company_id)]
-        company: Option<callaccess_domain::CompanyId>,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: Option<CompanyId>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -294,11 +331,11 @@ pub enum KeyCommand {
 pub enum TokenCommand {
     /// Create a bearer token; it is printed once.
     Create {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
         /// A scope the token carries (repeatable, at least one).
-        #[arg(long = "scope", value_parser = scope, required = true)]
-        scopes: Vec<callaccess_domain::Scope>,
+        #[arg(long = "scope", value_parser = Scope::parse, required = true)]
+        scopes: Vec<Scope>,
         /// Expiry: an RFC 3339 time or a duration from now (90d, 12h).
         #[arg(long)]
         expires: Option<String>,
@@ -307,8 +344,8 @@ pub enum TokenCommand {
     },
     /// List bearer tokens (never the tokens themselves).
     List {
-        #[arg(long, value_parser = company_id)]
-        company: Option<callaccess_domain::CompanyId>,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: Option<CompanyId>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -324,33 +361,33 @@ pub enum TokenCommand {
 pub enum UserCommand {
     /// Add a user to a company.
     Add {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
-        #[arg(long, value_parser = user_id)]
-        id: callaccess_domain::UserId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<UserId>)]
+        id: UserId,
         #[arg(long)]
         email: String,
         /// Permission profile's call access: all, own or none.
         #[arg(long, value_parser = calls_access, default_value = "none")]
-        calls_access: callaccess_domain::CallsAccess,
+        calls_access: CallsAccess,
         #[command(flatten)]
         output: OutputArgs,
     },
     /// List a company's users.
     List {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
         #[command(flatten)]
         output: OutputArgs,
     },
     /// Change a user's permission profile call access.
     SetAccess {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
-        #[arg(long, value_parser = user_id)]
-        id: callaccess_domain::UserId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<UserId>)]
+        id: UserId,
         #[arg(long, value_parser = calls_access)]
-        calls_access: callaccess_domain::CallsAccess,
+        calls_access: CallsAccess,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -360,24 +397,24 @@ pub enum UserCommand {
 pub enum CallCommand {
     /// Add a call to a company.
     Add {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
-        #[arg(long, value_parser = call_id)]
-        id: callaccess_domain::CallId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<CallId>)]
+        id: CallId,
         #[arg(long)]
         title: Option<String>,
-        #[arg(long, value_parser = user_id)]
-        primary_user: callaccess_domain::UserId,
+        #[arg(long, value_parser = id::<UserId>)]
+        primary_user: UserId,
         /// A participant (repeatable).
-        #[arg(long = "participant", value_parser = user_id)]
-        participants: Vec<callaccess_domain::UserId>,
+        #[arg(long = "participant", value_parser = id::<UserId>)]
+        participants: Vec<UserId>,
         #[command(flatten)]
         output: OutputArgs,
     },
     /// List a company's calls.
     List {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -387,23 +424,23 @@ pub enum CallCommand {
 pub enum ShareCommand {
     /// Share a call with a user.
     Add {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
-        #[arg(long, value_parser = call_id)]
-        call: callaccess_domain::CallId,
-        #[arg(long, value_parser = user_id)]
-        user: callaccess_domain::UserId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<CallId>)]
+        call: CallId,
+        #[arg(long, value_parser = id::<UserId>)]
+        user: UserId,
         #[command(flatten)]
         output: OutputArgs,
     },
     /// Stop sharing a call with a user.
     Remove {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
-        #[arg(long, value_parser = call_id)]
-        call: callaccess_domain::CallId,
-        #[arg(long, value_parser = user_id)]
-        user: callaccess_domain::UserId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<CallId>)]
+        call: CallId,
+        #[arg(long, value_parser = id::<UserId>)]
+        user: UserId,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -413,10 +450,10 @@ pub enum ShareCommand {
 pub enum GrantsCommand {
     /// Everyone who can open a call, and by which route.
     List {
-        #[arg(long, value_parser = company_id)]
-        company: callaccess_domain::CompanyId,
-        #[arg(long, value_parser = call_id)]
-        call: callaccess_domain::CallId,
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<CallId>)]
+        call: CallId,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -425,25 +462,12 @@ pub enum GrantsCommand {
 /// Runs a parsed command line; errors are printed to stderr as one line each.
 /// Exit codes: 0 success, 1 the command failed, 2 bad arguments or settings.
 pub fn run(cli: Cli) -> std::process::ExitCode {
-    let usage = |message: String| {
-        eprintln!("error: {message}");
-        std::process::ExitCode::from(2)
-    };
-    let file = match &cli.config {
-        Some(path) => match crate::config::FileConfig::load(path) {
-            Ok(file) => file,
-            Err(message) => return usage(message),
-        },
-        None => crate::config::FileConfig::default(),
-    };
-    let database_flag = match cli
-        .database
-        .as_deref()
-        .map(str::parse::<DatabaseUrl>)
-        .transpose()
-    {
-        Ok(url) => url,
-        Err(message) => return usage(format!("invalid value for --database: {message}")),
+    let settings = match settings(&cli) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return std::process::ExitCode::from(2);
+        }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -460,38 +484,12 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
             print!("{}", crate::config::DEFAULT_FILE);
             Ok(())
         }
-        Command::Config(ConfigCommand::Show(args)) => {
-            match crate::config::Settings::resolve(
-                &args.overrides(database_flag, cli.log_format),
-                &file,
-            ) {
-                Ok(settings) => {
-                    print!("{}", settings.describe());
-                    Ok(())
-                }
-                Err(message) => return usage(message),
-            }
-        }
-        Command::Serve(args) => {
-            let settings = match crate::config::Settings::resolve(
-                &args.overrides(database_flag, cli.log_format),
-                &file,
-            ) {
-                Ok(settings) => settings,
-                Err(message) => return usage(message),
-            };
-            runtime.block_on(crate::server::run(*args, settings))
-        }
-        command => {
-            let database = match database_flag.or(file.database) {
-                Some(url) => url,
-                None => match DEFAULT_DATABASE.parse() {
-                    Ok(url) => url,
-                    Err(message) => return usage(message),
-                },
-            };
-            runtime.block_on(crate::admin::run(command, &database))
-        }
+        Command::Config(ConfigCommand::Show(_)) => settings
+            .describe()
+            .map(|shown| print!("{shown}"))
+            .map_err(anyhow::Error::msg),
+        Command::Serve(args) => runtime.block_on(crate::server::run(*args, settings)),
+        command => runtime.block_on(crate::admin::run(command, &settings)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -499,5 +497,97 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The settings a command runs with: the defaults, then the file, then what
+/// flags and environment variables gave.
+fn settings(cli: &Cli) -> Result<Settings, String> {
+    let file = cli
+        .config
+        .as_deref()
+        .map(crate::config::read_file)
+        .transpose()?;
+    let mut given = match &cli.command {
+        Command::Serve(args) | Command::Config(ConfigCommand::Show(args)) => args.layer(),
+        _ => toml::Table::new(),
+    };
+    if let Some(url) = &cli.database {
+        // Parsed here too, so that a bad value is named as the flag's.
+        url.parse::<DatabaseUrl>()
+            .map_err(|message| format!("invalid value for --database: {message}"))?;
+        given.insert("database".to_owned(), crate::config::text(url));
+    }
+    if let Some(format) = cli.log_format {
+        given.insert("log_format".to_owned(), crate::config::text(format));
+    }
+    Settings::resolve(file.into_iter().chain([given]))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Each `[default: X]` of a help text, taken as that setting's value,
+    /// must give the default settings: the help tells no other default.
+    #[test]
+    fn help_texts_state_the_real_defaults() {
+        let defaults = toml::Table::try_from(Settings::default()).unwrap();
+        let mut places = vec![(String::new(), "database".to_owned())];
+        places.push((String::new(), "log_format".to_owned()));
+        for (section, keys) in &defaults {
+            if let Some(keys) = keys.as_table() {
+                places.extend(keys.keys().map(|key| (section.clone(), key.clone())));
+            }
+        }
+        let mut cli = Cli::command();
+        // Building hands the global flags (--database, --log-format) down.
+        cli.build();
+        let serve = cli.find_subcommand("serve").unwrap();
+        let args: Vec<&clap::Arg> = serve.get_arguments().collect();
+        let mut checked = std::collections::BTreeSet::new();
+        for arg in &args {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let Some(stated) = help
+                .split_once("[default: ")
+                .and_then(|(_, rest)| rest.strip_suffix(']'))
+            else {
+                continue;
+            };
+            let id = arg.get_id().as_str();
+            // A flag is named as its section and key (pool_max_connections),
+            // or as its key alone where no other flag names it so.
+            let flag = |(section, key): &(String, String)| format!("{section}_{key}");
+            let named =
+                |place: &(String, String)| args.iter().any(|a| a.get_id().as_str() == flag(place));
+            let (section, key) = places
+                .iter()
+                .find(|place| id == flag(place))
+                .or_else(|| places.iter().find(|p| id == p.1 && !named(p)))
+                .unwrap_or_else(|| panic!("--{id} states a default but is no setting"));
+            assert!(
+                checked.insert((section, key)),
+                "--{id} states a second default"
+            );
+            let value = stated.parse::<i64>().map_or_else(
+                |_| toml::Value::String(stated.to_owned()),
+                toml::Value::Integer,
+            );
+            let mut layer = toml::Table::new();
+            if section.is_empty() {
+                layer.insert(key.clone(), value);
+            } else {
+                layer = crate::config::layer([(section.as_str(), key.as_str(), Some(value))]);
+            }
+            assert_eq!(
+                Settings::resolve([layer]).unwrap(),
+                Settings::default(),
+                "--{id} states the default {stated}"
+            );
+        }
+        // Every setting but metrics_listen (off by default) states one.
+        assert_eq!(checked.len(), places.len(), "{places:?}");
     }
 }

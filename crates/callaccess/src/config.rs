@@ -1,22 +1,29 @@
-//! Configuration: defaults < TOML file (`--config`) < environment
+//! Settings: defaults < TOML file (`--config`) < environment
 //! (`CALLACCESS_*`) < flags.
 //!
-//! clap reads flags and environment variables (a flag wins over its
-//! variable); every serve setting is optional there, so that what neither
-//! gave can come from the file, and then from the defaults here.
+//! [`Settings`] is the one shape of them: its `Default` is the defaults and
+//! its serde form is the file's layout, so `config show` prints it as a file
+//! would say it. Each layer is a TOML table in that layout; the tables are
+//! merged key by key over the defaults, lowest first, and the result is
+//! deserialized once and checked ([`Settings::resolve`]). clap reads flags
+//! and environment variables together (a flag wins over its variable), so
+//! those two make one layer, which holds only what was given
+//! (`crate::cli::ServeArgs::layer`).
 
-use std::net::SocketAddr;
+use std::fmt::Display;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::cli::LogFormat;
 use crate::db::{DatabaseUrl, PoolSettings, DEFAULT_DATABASE};
 use crate::http::Limits;
 use crate::ratelimit::RateLimitDefaults;
+use crate::server::ServeOptions;
 
 /// A rate limit setting: a positive number, or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +41,12 @@ impl LimitSetting {
     }
 }
 
+impl From<Option<NonZeroU32>> for LimitSetting {
+    fn from(limit: Option<NonZeroU32>) -> Self {
+        limit.map_or(Self::Off, Self::Max)
+    }
+}
+
 impl FromStr for LimitSetting {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -43,6 +56,15 @@ impl FromStr for LimitSetting {
         s.parse::<NonZeroU32>()
             .map(Self::Max)
             .map_err(|_| format!("{s:?} is not a rate limit (a positive whole number, or off)"))
+    }
+}
+
+impl Serialize for LimitSetting {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Off => serializer.serialize_str("off"),
+            Self::Max(n) => serializer.serialize_u32(n.get()),
+        }
     }
 }
 
@@ -71,260 +93,314 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is not a duration (such as 30s, 500ms, 2m, 1d)"))
 }
 
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    let text = Option::<String>::deserialize(deserializer)?;
-    text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
-        .transpose()
-}
-
-fn database<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DatabaseUrl>, D::Error> {
-    let text = Option::<String>::deserialize(deserializer)?;
-    text.map(|t| t.parse().map_err(serde::de::Error::custom))
-        .transpose()
-}
-
-/// The TOML file. Every field is optional; unknown fields are errors, since
-/// a misspelt setting silently ignored is worse than a refusal to start.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    #[serde(default, deserialize_with = "database")]
-    pub database: Option<DatabaseUrl>,
-    pub log_format: Option<LogFormat>,
-    #[serde(default)]
-    pub server: ServerFile,
-    #[serde(default)]
-    pub limits: LimitsFile,
-    #[serde(default)]
-    pub rate_limit: RateLimitFile,
-    #[serde(default)]
-    pub pool: PoolFile,
-}
-
-/// PostgreSQL's connection pool (ignored by SQLite).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PoolFile {
-    pub max_connections: Option<usize>,
-    #[serde(default, deserialize_with = "duration")]
-    pub connect_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
-    pub acquire_timeout: Option<Duration>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerFile {
-    pub listen: Option<SocketAddr>,
-    pub metrics_listen: Option<SocketAddr>,
-    pub max_connections: Option<usize>,
-    #[serde(default, deserialize_with = "duration")]
-    pub shutdown_grace: Option<Duration>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsFile {
-    pub max_body_bytes: Option<usize>,
-    pub max_pairs: Option<usize>,
-    #[serde(default, deserialize_with = "duration")]
-    pub request_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
-    pub header_read_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
-    pub body_read_timeout: Option<Duration>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitFile {
-    pub per_second: Option<LimitSetting>,
-    pub per_day: Option<LimitSetting>,
-    #[serde(default, deserialize_with = "duration")]
-    pub day_window: Option<Duration>,
-}
-
-impl FileConfig {
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the config file {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| {
-            format!(
-                "the config file {} is not valid: {}",
-                path.display(),
-                e.message()
-            )
-        })
-    }
-}
-
-/// Everything `serve` runs with, after precedence is applied.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything a command runs with, laid out as the TOML file is. Unknown
+/// fields are errors, since a misspelt setting silently ignored is worse
+/// than a refusal to start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    /// Written through its `Display`, which hides a password: settings are
+    /// serialised only to be shown.
+    #[serde(with = "database_text")]
     pub database: DatabaseUrl,
     pub log_format: LogFormat,
-    pub listen: SocketAddr,
-    pub metrics_listen: Option<SocketAddr>,
-    pub max_connections: usize,
-    pub shutdown_grace: Duration,
+    pub server: ServerSettings,
+    #[serde(with = "LimitsSection")]
     pub limits: Limits,
+    #[serde(with = "RateLimitSection")]
     pub rate_limit: RateLimitDefaults,
+    #[serde(with = "PoolSection")]
     pub pool: PoolSettings,
 }
 
-/// What flags and environment gave (clap fills these; `None` = not given).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Overrides {
-    pub database: Option<DatabaseUrl>,
-    pub log_format: Option<LogFormat>,
-    pub listen: Option<SocketAddr>,
+/// `[server]`: how the API is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// `None`: `/metrics` is served on `listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
-    pub max_connections: Option<usize>,
-    pub shutdown_grace: Option<Duration>,
-    pub max_body_bytes: Option<usize>,
-    pub max_pairs: Option<usize>,
-    pub request_timeout: Option<Duration>,
-    pub header_read_timeout: Option<Duration>,
-    pub body_read_timeout: Option<Duration>,
-    pub rate_limit_per_second: Option<LimitSetting>,
-    pub rate_limit_per_day: Option<LimitSetting>,
-    pub rate_limit_day_window: Option<Duration>,
-    pub pool_max_connections: Option<usize>,
-    pub pool_connect_timeout: Option<Duration>,
-    pub pool_acquire_timeout: Option<Duration>,
+    pub max_connections: usize,
+    #[serde(with = "duration_text")]
+    pub shutdown_grace: Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+impl Default for ServerSettings {
+    fn default() -> Self {
+        // The serving defaults live with the server, so that tests serving
+        // in process get the same ones.
+        let serving = ServeOptions::default();
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            metrics_listen: None,
+            max_connections: serving.max_connections,
+            shutdown_grace: serving.shutdown_grace,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database: default_database(),
+            log_format: LogFormat::Text,
+            server: ServerSettings::default(),
+            limits: Limits::default(),
+            rate_limit: RateLimitDefaults::default(),
+            pool: PoolSettings::default(),
+        }
+    }
+}
+
+#[expect(
+    clippy::expect_used,
+    reason = "a constant, which the_defaults_are_the_documented_ones parses"
+)]
+fn default_database() -> DatabaseUrl {
+    DEFAULT_DATABASE
+        .parse()
+        .expect("the default database URL is valid")
+}
+
+// The sections below are serde's view of the components' own types, which
+// stay free of serde: each names the type's fields (a field added there
+// fails to compile here until it is given a place in the file) and says how
+// durations and limits are written.
+
+/// `[limits]`.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Limits", default, deny_unknown_fields)]
+struct LimitsSection {
+    max_body_bytes: usize,
+    max_pairs: usize,
+    #[serde(with = "duration_text")]
+    request_timeout: Duration,
+    #[serde(with = "duration_text")]
+    header_read_timeout: Duration,
+    #[serde(with = "duration_text")]
+    body_read_timeout: Duration,
+}
+
+/// `[rate_limit]`.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "RateLimitDefaults", default, deny_unknown_fields)]
+struct RateLimitSection {
+    #[serde(with = "limit_text")]
+    per_second: Option<NonZeroU32>,
+    #[serde(with = "limit_text")]
+    per_day: Option<NonZeroU32>,
+    #[serde(with = "duration_text")]
+    day_window: Duration,
+}
+
+/// `[pool]`.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "PoolSettings", default, deny_unknown_fields)]
+struct PoolSection {
+    max_connections: usize,
+    #[serde(with = "duration_text")]
+    connect_timeout: Duration,
+    #[serde(with = "duration_text")]
+    acquire_timeout: Duration,
+}
+
+// serde fills a field a section leaves out from the section's `Default`,
+// which is the component's.
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        let Limits {
+            max_body_bytes,
+            max_pairs,
+            request_timeout,
+            header_read_timeout,
+            body_read_timeout,
+        } = Limits::default();
+        Self {
+            max_body_bytes,
+            max_pairs,
+            request_timeout,
+            header_read_timeout,
+            body_read_timeout,
+        }
+    }
+}
+
+impl Default for RateLimitSection {
+    fn default() -> Self {
+        let RateLimitDefaults {
+            per_second,
+            per_day,
+            day_window,
+        } = RateLimitDefaults::default();
+        Self {
+            per_second,
+            per_day,
+            day_window,
+        }
+    }
+}
+
+impl Default for PoolSection {
+    fn default() -> Self {
+        let PoolSettings {
+            max_connections,
+            connect_timeout,
+            acquire_timeout,
+        } = PoolSettings::default();
+        Self {
+            max_connections,
+            connect_timeout,
+            acquire_timeout,
+        }
+    }
+}
+
+/// A duration as humantime writes and reads it: `"30s"`, `"500ms"`.
+mod duration_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_duration(*value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A server-wide rate limit: a positive number, or `"off"` for none.
+mod limit_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<NonZeroU32>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        LimitSetting::from(*value).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<NonZeroU32>, D::Error> {
+        LimitSetting::deserialize(deserializer).map(LimitSetting::get)
+    }
+}
+
+mod database_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &DatabaseUrl, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<DatabaseUrl, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a configuration file as the layer it gives.
+pub fn read_file(path: &Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the config file {}: {e}", path.display()))?;
+    let invalid = |e: toml::de::Error| {
+        format!(
+            "the config file {} is not valid: {}",
+            path.display(),
+            e.message()
+        )
+    };
+    // Checked on its own, so that a mistake is reported as the file's before
+    // a higher layer could cover it.
+    toml::from_str::<Settings>(&text).map_err(invalid)?;
+    toml::from_str(&text).map_err(invalid)
+}
+
+/// Puts each value given into a layer, at `section.key`.
+pub fn layer<'a>(
+    given: impl IntoIterator<Item = (&'a str, &'a str, Option<toml::Value>)>,
+) -> toml::Table {
+    let mut layer = toml::Table::new();
+    for (section, key, value) in given {
+        if let Some(value) = value {
+            let mut entry = toml::Table::new();
+            entry.insert(key.to_owned(), value);
+            merge(
+                &mut layer,
+                [(section.to_owned(), toml::Value::Table(entry))],
+            );
+        }
+    }
+    layer
+}
+
+/// A setting written as text: an address, a URL, a format.
+pub fn text(value: impl Display) -> toml::Value {
+    toml::Value::String(value.to_string())
+}
+
+/// A duration as the file writes it.
+pub fn duration(value: Duration) -> toml::Value {
+    text(humantime::format_duration(value))
+}
+
+/// A count as the file writes it.
+pub fn count(value: usize) -> toml::Value {
+    // TOML's integers are i64; a count beyond that is as good as unlimited.
+    toml::Value::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// A rate limit as the file writes it.
+pub fn limit(value: LimitSetting) -> toml::Value {
+    match value {
+        LimitSetting::Off => text("off"),
+        LimitSetting::Max(n) => toml::Value::Integer(i64::from(n.get())),
+    }
+}
+
+/// Writes `above` over `below`: tables key by key, anything else whole.
+fn merge(below: &mut toml::Table, above: impl IntoIterator<Item = (String, toml::Value)>) {
+    for (key, value) in above {
+        match (below.get_mut(&key), value) {
+            (Some(toml::Value::Table(lower)), toml::Value::Table(upper)) => merge(lower, upper),
+            (_, value) => {
+                below.insert(key, value);
+            }
+        }
+    }
+}
+
 impl Settings {
-    pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<Settings, String> {
-        let defaults = Limits::default();
-        let rate = RateLimitDefaults::default();
-        let pool = PoolSettings::default();
-        let listen = match over.listen.or(file.server.listen) {
-            Some(a) => a,
-            None => DEFAULT_LISTEN
-                .parse()
-                .map_err(|_| "the default listen address is invalid".to_owned())?,
-        };
-        let database = match over.database.clone().or_else(|| file.database.clone()) {
-            Some(d) => d,
-            None => DEFAULT_DATABASE.parse()?,
-        };
-        let setting = |flag: Option<LimitSetting>,
-                       file: Option<LimitSetting>,
-                       default: Option<NonZeroU32>| {
-            flag.or(file).map_or(default, LimitSetting::get)
-        };
-        let settings = Settings {
-            database,
-            log_format: over
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Text),
-            listen,
-            metrics_listen: over.metrics_listen.or(file.server.metrics_listen),
-            max_connections: over
-                .max_connections
-                .or(file.server.max_connections)
-                .unwrap_or(1024),
-            shutdown_grace: over
-                .shutdown_grace
-                .or(file.server.shutdown_grace)
-                .unwrap_or(Duration::from_secs(30)),
-            limits: Limits {
-                max_body_bytes: over
-                    .max_body_bytes
-                    .or(file.limits.max_body_bytes)
-                    .unwrap_or(defaults.max_body_bytes),
-                max_pairs: over
-                    .max_pairs
-                    .or(file.limits.max_pairs)
-                    .unwrap_or(defaults.max_pairs),
-                request_timeout: over
-                    .request_timeout
-                    .or(file.limits.request_timeout)
-                    .unwrap_or(defaults.request_timeout),
-                header_read_timeout: over
-                    .header_read_timeout
-                    .or(file.limits.header_read_timeout)
-                    .unwrap_or(defaults.header_read_timeout),
-                body_read_timeout: over
-                    .body_read_timeout
-                    .or(file.limits.body_read_timeout)
-                    .unwrap_or(defaults.body_read_timeout),
-            },
-            rate_limit: RateLimitDefaults {
-                per_second: setting(
-                    over.rate_limit_per_second,
-                    file.rate_limit.per_second,
-                    rate.per_second,
-                ),
-                per_day: setting(
-                    over.rate_limit_per_day,
-                    file.rate_limit.per_day,
-                    rate.per_day,
-                ),
-                day_window: over
-                    .rate_limit_day_window
-                    .or(file.rate_limit.day_window)
-                    .unwrap_or(rate.day_window),
-            },
-            pool: PoolSettings {
-                max_connections: over
-                    .pool_max_connections
-                    .or(file.pool.max_connections)
-                    .unwrap_or(pool.max_connections),
-                connect_timeout: over
-                    .pool_connect_timeout
-                    .or(file.pool.connect_timeout)
-                    .unwrap_or(pool.connect_timeout),
-                acquire_timeout: over
-                    .pool_acquire_timeout
-                    .or(file.pool.acquire_timeout)
-                    .unwrap_or(pool.acquire_timeout),
-            },
-        };
+    /// The defaults with each layer written over them in turn (file, then
+    /// flags and environment), checked.
+    pub fn resolve(layers: impl IntoIterator<Item = toml::Table>) -> Result<Settings, String> {
+        let mut merged = toml::Table::try_from(Settings::default())
+            .map_err(|e| format!("cannot write the default settings: {e}"))?;
+        for layer in layers {
+            merge(&mut merged, layer);
+        }
+        let settings: Settings = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_owned())?;
         settings.check()?;
         Ok(settings)
     }
 
     /// The settings as `config show` prints them: TOML, password hidden.
-    pub fn describe(&self) -> String {
-        let limit =
-            |n: Option<NonZeroU32>| n.map_or_else(|| "\"off\"".to_owned(), |n| n.to_string());
-        let secs = |d: Duration| format!("\"{}\"", humantime::format_duration(d));
-        let metrics = self.metrics_listen.map_or_else(
-            || "# metrics_listen: on the API address".to_owned(),
-            |a| format!("metrics_listen = \"{a}\""),
-        );
-        let log = match self.log_format {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        };
-        format!(
-            "database = \"{}\"\nlog_format = \"{log}\"\n\n[server]\nlisten = \"{}\"\n{metrics}\nmax_connections = {}\nshutdown_grace = {}\n\n[limits]\nmax_body_bytes = {}\nmax_pairs = {}\nrequest_timeout = {}\nheader_read_timeout = {}\nbody_read_timeout = {}\n\n[rate_limit]\nper_second = {}\nper_day = {}\nday_window = {}\n\n[pool]\nmax_connections = {}\nconnect_timeout = {}\nacquire_timeout = {}\n",
-            self.database,
-            self.listen,
-            self.max_connections,
-            secs(self.shutdown_grace),
-            self.limits.max_body_bytes,
-            self.limits.max_pairs,
-            secs(self.limits.request_timeout),
-            secs(self.limits.header_read_timeout),
-            secs(self.limits.body_read_timeout),
-            limit(self.rate_limit.per_second),
-            limit(self.rate_limit.per_day),
-            secs(self.rate_limit.day_window),
-            self.pool.max_connections,
-            secs(self.pool.connect_timeout),
-            secs(self.pool.acquire_timeout),
-        )
+    pub fn describe(&self) -> Result<String, String> {
+        toml::to_string(self).map_err(|e| format!("cannot write the settings: {e}"))
     }
 
     fn check(&self) -> Result<(), String> {
         let positive = [
-            ("max_connections", self.max_connections),
+            ("max_connections", self.server.max_connections),
             ("max_body_bytes", self.limits.max_body_bytes),
             ("max_pairs", self.limits.max_pairs),
             ("pool.max_connections", self.pool.max_connections),
@@ -405,14 +481,23 @@ pub const DEFAULT_FILE: &str = r#"# callaccess configuration. Precedence: comman
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::ServeArgs;
 
-    fn file(text: &str) -> FileConfig {
+    fn table(text: &str) -> toml::Table {
         toml::from_str(text).unwrap()
     }
 
     #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let defaults = Settings::default();
+        assert_eq!(defaults.database.to_string(), DEFAULT_DATABASE);
+        assert_eq!(defaults.server.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(Settings::resolve([]).unwrap(), defaults);
+    }
+
+    #[test]
     fn the_default_file_parses_to_the_defaults() {
-        let commented = file(DEFAULT_FILE);
+        let commented = table(DEFAULT_FILE);
         let uncommented: String = DEFAULT_FILE
             .lines()
             .map(|l| match l.strip_prefix("# ") {
@@ -421,47 +506,108 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        let mut all = file(&uncommented);
+        let mut all = table(&uncommented);
         // The example metrics address is not a default.
-        all.server.metrics_listen = None;
-        let a = Settings::resolve(&Overrides::default(), &commented).unwrap();
-        let b = Settings::resolve(&Overrides::default(), &all).unwrap();
+        let server = all["server"].as_table_mut().unwrap();
+        assert!(server.remove("metrics_listen").is_some());
+        let a = Settings::resolve([commented]).unwrap();
+        let b = Settings::resolve([all]).unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(a, Settings::default());
+        assert_eq!(a.server.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(a.rate_limit, RateLimitDefaults::default());
     }
 
     #[test]
     fn flags_beat_the_file_which_beats_the_defaults() {
-        let f = file(
+        let file = table(
             "[server]\nlisten = \"127.0.0.1:7000\"\nmax_connections = 9\n[rate_limit]\nper_second = \"off\"\nper_day = 50\n",
         );
-        let over = Overrides {
+        let flags = ServeArgs {
             listen: Some("127.0.0.1:7001".parse().unwrap()),
-            ..Overrides::default()
+            pool_acquire_timeout: Some(Duration::from_millis(250)),
+            ..ServeArgs::default()
         };
-        let s = Settings::resolve(&over, &f).unwrap();
-        assert_eq!(s.listen.port(), 7001, "flag over file");
-        assert_eq!(s.max_connections, 9, "file over default");
+        let s = Settings::resolve([file, flags.layer()]).unwrap();
+        assert_eq!(s.server.listen.port(), 7001, "flag over file");
+        assert_eq!(s.server.max_connections, 9, "file over default");
         assert_eq!(s.rate_limit.per_second, None);
         assert_eq!(s.rate_limit.per_day, NonZeroU32::new(50));
         assert_eq!(s.limits.max_pairs, 10_000, "default");
+        assert_eq!(s.pool.acquire_timeout, Duration::from_millis(250), "flag");
+        assert_eq!(
+            s.pool.connect_timeout,
+            PoolSettings::default().connect_timeout,
+            "a flag of a section keeps the section's other defaults"
+        );
     }
 
     #[test]
     fn bad_files_are_refused_with_the_reason() {
-        assert!(toml::from_str::<FileConfig>("[server]\nlisen = \"x\"")
+        assert!(toml::from_str::<Settings>("[server]\nlisen = \"x\"")
             .unwrap_err()
             .message()
             .contains("lisen"));
-        assert!(toml::from_str::<FileConfig>("[rate_limit]\nper_second = 0").is_err());
-        assert!(toml::from_str::<FileConfig>("[limits]\nrequest_timeout = \"soon\"").is_err());
-        assert!(toml::from_str::<FileConfig>("database = \"mysql://x\"").is_err());
-        let f = file("[limits]\nmax_pairs = 0");
+        assert!(toml::from_str::<Settings>("[rate_limit]\nper_second = 0").is_err());
+        assert!(toml::from_str::<Settings>("[limits]\nrequest_timeout = \"soon\"").is_err());
+        assert!(toml::from_str::<Settings>("database = \"mysql://x\"").is_err());
         assert_eq!(
-            Settings::resolve(&Overrides::default(), &f).unwrap_err(),
+            Settings::resolve([table("[limits]\nmax_pairs = 0")]).unwrap_err(),
             "max_pairs must be at least 1"
         );
+    }
+
+    #[test]
+    fn a_bad_file_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        // A section given as a value must not be covered by a flag's table.
+        std::fs::write(&path, "server = 5\n").unwrap();
+        let err = read_file(&path).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "the config file {} is not valid: ",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(read_file(&dir.path().join("missing.toml"))
+            .unwrap_err()
+            .starts_with("cannot read the config file"));
+    }
+
+    #[test]
+    fn shown_settings_read_back_as_the_same_settings() {
+        let file = table(
+            "log_format = \"json\"\n[server]\nmetrics_listen = \"127.0.0.1:9100\"\nshutdown_grace = \"1m 5s\"\n[limits]\nbody_read_timeout = \"750ms\"\n[rate_limit]\nper_day = \"off\"\n[pool]\nmax_connections = 3\n",
+        );
+        let settings = Settings::resolve([file]).unwrap();
+        let shown = settings.describe().unwrap();
+        assert_eq!(Settings::resolve([table(&shown)]).unwrap(), settings);
+        for line in [
+            "log_format = \"json\"",
+            "metrics_listen = \"127.0.0.1:9100\"",
+            "shutdown_grace = \"1m 5s\"",
+            "body_read_timeout = \"750ms\"",
+            "per_second = 3",
+            "per_day = \"off\"",
+            "max_connections = 3",
+        ] {
+            assert!(shown.lines().any(|l| l == line), "{line:?} in:\n{shown}");
+        }
+    }
+
+    #[test]
+    fn shown_settings_hide_the_password() {
+        let file = table("database = \"postgres://bob:hunter2@db:5432/x\"");
+        let settings = Settings::resolve([file]).unwrap();
+        let shown = settings.describe().unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("database = \"postgres://bob:***@db:5432/x\""),
+            "{shown}"
+        );
+        assert!(!format!("{settings:?}").contains("hunter2"));
     }
 
     #[test]

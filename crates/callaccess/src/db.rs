@@ -1,10 +1,16 @@
-//! Database URLs and opening the store they name.
+//! Database URLs, and opening the backend they name.
 //!
 //! `sqlite:PATH` (also `sqlite://PATH`) selects the embedded store; the file
 //! and its folder are created when missing. `postgres://…` (also
 //! `postgresql://…`) selects PostgreSQL, on which any number of nodes can
 //! share one database; [`PoolSettings`] sizes its connection pool. A URL is
-//! printed only through [`DatabaseUrl`]'s `Display`, which hides any password.
+//! printed only through [`DatabaseUrl`]'s `Display` or `Debug`, which hide
+//! any password.
+//!
+//! [`open`] is where the scheme is matched, and so where what depends on the
+//! backend is chosen, by type: [`Backend`] carries the store, the shared rate
+//! budget of a backend that several nodes share, and the credential cache of
+//! one that can report credential changes cheaply.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -12,14 +18,17 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callaccess_domain::{Store, StoreError};
+use callaccess_domain::{SharedRateBudget, Store, StoreError};
 use callaccess_postgres::{PoolOptions, PostgresStore};
 use callaccess_sqlite::SqliteStore;
+
+use crate::http::auth::{CredentialCache, CREDENTIAL_TTL};
+use crate::ratelimit::{LocalLimiter, RateClock, RateLimiter, SharedLimiter};
 
 /// Where the store lives when no `--database` is given.
 pub const DEFAULT_DATABASE: &str = "sqlite:data/callaccess.db";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(PathBuf),
     /// The URL exactly as given (it may carry a password; never print it
@@ -49,6 +58,16 @@ impl FromStr for DatabaseUrl {
             "{:?} is not a database URL; use sqlite:PATH (e.g. sqlite:data/callaccess.db) or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
             redact(s)
         ))
+    }
+}
+
+/// Written by hand: a derived `Debug` would print the password.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+        }
     }
 }
 
@@ -97,10 +116,18 @@ impl From<PoolSettings> for PoolOptions {
 }
 
 /// Hides the passwords of `scheme://user:password@host/...`, including one
-/// given as a `password=` query parameter (libpq accepts both).
+/// given as a `password=` query parameter, and of libpq's `key=value` form
+/// (`host=db password=secret`). Text that is neither keeps only what
+/// follows its last `@`, since whatever came before may hold a password.
 pub fn redact(url: &str) -> String {
+    if is_key_values(url) {
+        return redact_key_values(url);
+    }
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return match url.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => url.to_owned(),
+        };
     };
     let (before_query, query) = match rest.split_once('?') {
         Some((before, query)) => (before, Some(query)),
@@ -133,21 +160,126 @@ pub fn redact(url: &str) -> String {
     redacted
 }
 
-/// Opens (creating if needed) and migrates the store a URL names, with the
-/// default pool settings.
-pub async fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
-    open_store_with(url, &PoolSettings::default()).await
+/// libpq's `key=value` form starts with a keyword and `=`; a URL starts
+/// with a scheme and `:`.
+fn is_key_values(text: &str) -> bool {
+    text.split_once('=').is_some_and(|(key, _)| {
+        let key = key.trim();
+        !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
-/// Opens (creating if needed) and migrates the store a URL names.
+/// `host=db password=secret` as `host=db password=***`. Values are read as
+/// libpq reads them (quoted with `'`, `\` escaping); from the first thing
+/// that does not read so, the rest is hidden, since it may be a password.
+fn redact_key_values(text: &str) -> String {
+    let mut redacted = String::new();
+    let mut rest = text;
+    loop {
+        let trimmed = rest.trim_start();
+        redacted.push_str(&rest[..rest.len() - trimmed.len()]);
+        rest = trimmed;
+        if rest.is_empty() {
+            return redacted;
+        }
+        let Some((key, after)) = rest.split_once('=') else {
+            return redacted + "***";
+        };
+        let keyword = key.trim_end();
+        if keyword.is_empty() || keyword.contains(char::is_whitespace) {
+            return redacted + "***";
+        }
+        let value_text = after.trim_start();
+        let Some(length) = value_length(value_text) else {
+            return redacted + key + "=***";
+        };
+        let spaces = after.len() - value_text.len();
+        redacted.push_str(key);
+        redacted.push('=');
+        redacted.push_str(&after[..spaces]);
+        if keyword.eq_ignore_ascii_case("password") {
+            redacted.push_str("***");
+        } else {
+            redacted.push_str(&value_text[..length]);
+        }
+        rest = &value_text[length..];
+    }
+}
+
+/// The length of the value that starts `text`, or `None` if it does not end.
+fn value_length(text: &str) -> Option<usize> {
+    let quoted = text.starts_with('\'');
+    let mut escaped = false;
+    for (i, c) in text.char_indices().skip(usize::from(quoted)) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '\'' if quoted => return Some(i + 1),
+            c if !quoted && c.is_whitespace() => return Some(i),
+            _ => {}
+        }
+    }
+    (!quoted && !escaped).then_some(text.len())
+}
+
+/// What a server runs on: the store, and the capabilities that depend on
+/// which store it is, chosen here by type where the URL's scheme is
+/// matched — never by comparing a backend's name.
+#[derive(Clone)]
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    /// Rate budgets kept in the database, for a store that several nodes
+    /// share (PostgreSQL); `None`: one node, budgets in memory.
+    pub rate_budget: Option<Arc<dyn SharedRateBudget>>,
+    /// Recently verified credentials, for a store that reports every change
+    /// to them cheaply (SQLite's change count); `None` where revocation by
+    /// another node must be seen on the very next request.
+    pub credentials: Option<Arc<CredentialCache>>,
+}
+
+impl Backend {
+    /// The rate limiter this backend needs, reading time from `clock`.
+    pub fn limiter(&self, clock: RateClock) -> Arc<dyn RateLimiter> {
+        match &self.rate_budget {
+            Some(budget) => Arc::new(SharedLimiter::new(budget.clone(), clock)),
+            None => Arc::new(LocalLimiter::new(clock)),
+        }
+    }
+}
+
+/// Opens (creating if needed) and migrates the store a URL names, with its
+/// pool sized by `pool` (PostgreSQL only), and assembles what serving it
+/// needs.
+pub async fn open(url: &DatabaseUrl, pool: &PoolSettings) -> Result<Backend, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let store = Arc::new(SqliteStore::open(path).await?);
+            let credentials = store
+                .credentials_epoch()
+                .map(|_| Arc::new(CredentialCache::new(CREDENTIAL_TTL)));
+            Ok(Backend {
+                store,
+                rate_budget: None,
+                credentials,
+            })
+        }
+        DatabaseUrl::Postgres(_) => {
+            let store = Arc::new(connect_postgres(url, pool).await?);
+            Ok(Backend {
+                store: store.clone(),
+                rate_budget: Some(store),
+                credentials: None,
+            })
+        }
+    }
+}
+
+/// Only the store, for the admin commands.
 pub async fn open_store_with(
     url: &DatabaseUrl,
     pool: &PoolSettings,
 ) -> Result<Arc<dyn Store>, StoreError> {
-    match url {
-        DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
-        DatabaseUrl::Postgres(_) => Ok(Arc::new(connect_postgres(url, pool).await?)),
-    }
+    Ok(open(url, pool).await?.store)
 }
 
 /// Connects to PostgreSQL and migrates; for callers that need more than the
@@ -219,5 +351,48 @@ mod tests {
             redact("postgres://bob:p@ss@db/x?password=hunter2&sslmode=disable"),
             "postgres://bob:***@db/x?password=***&sslmode=disable"
         );
+    }
+
+    #[test]
+    fn hides_the_password_of_key_value_strings() {
+        assert_eq!(
+            redact("host=x user=y password=secret dbname=z"),
+            "host=x user=y password=*** dbname=z"
+        );
+        assert_eq!(
+            redact("host = x  password = 'se cr\\'et' dbname=z"),
+            "host = x  password = *** dbname=z"
+        );
+        assert_eq!(redact("PASSWORD=secret"), "PASSWORD=***");
+        assert_eq!(redact("host=x dbname=z"), "host=x dbname=z");
+        // Whatever does not read as key=value is hidden from there on.
+        assert_eq!(redact("host=x password='secret"), "host=x password=***");
+        assert_eq!(
+            redact("host=x password= sec ret"),
+            "host=x password= *** ***"
+        );
+        assert_eq!(redact("host=x pass word=secret"), "host=x ***");
+        let err = "host=x password=secret".parse::<DatabaseUrl>().unwrap_err();
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn hides_what_may_be_a_password_in_malformed_urls() {
+        assert_eq!(redact("postgres//user:Secret@host/x"), "***@host/x");
+        assert_eq!(redact("postgres:user:Secret@host"), "***@host");
+        for bad in ["postgres//user:Secret@host/x", "postgres:/user:Secret@h/x"] {
+            let err = bad.parse::<DatabaseUrl>().unwrap_err();
+            assert!(!err.contains("Secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let url: DatabaseUrl = "postgres://bob:hunter2@db:5432/callaccess".parse().unwrap();
+        let shown = format!("{url:?} {url:#?} {:?}", Some(&url));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("Postgres(\"postgres://bob:***@db:5432/callaccess\")"));
+        let sqlite: DatabaseUrl = "sqlite:/tmp/x.db".parse().unwrap();
+        assert_eq!(format!("{sqlite:?}"), "Sqlite(\"/tmp/x.db\")");
     }
 }

@@ -406,9 +406,10 @@ mod tests {
         assert_eq!(shared.shares, vec![demo.shares[0].1]);
 
         let change = callaccess_domain::AccessChange::new([(demo.grant_call, [demo.grant_user])]);
-        store.grant_access(company, &change).await.unwrap();
+        let caller = callaccess_domain::Caller::verified(company);
+        store.grant_access(caller, &change).await.unwrap();
         let listed = store
-            .list_api_grants(company, &[demo.grant_call])
+            .list_api_grants(caller, &[demo.grant_call])
             .await
             .unwrap();
         assert_eq!(listed[0].users, vec![demo.grant_user]);

@@ -4,13 +4,14 @@
 //! - [`cli`]: the command line (`serve`, `migrate`, `import`, `config` and
 //!   the admin commands), parsed with clap; [`admin`] runs the admin commands.
 //! - [`config`]: settings from flags, environment, a TOML file and defaults.
-//! - [`db`]: database URLs and opening the store they name.
+//! - [`db`]: database URLs, and opening what they name as a [`db::Backend`]:
+//!   the store with the rate limiter and credential cache that fit it.
 //! - [`demo`]: the demo company that `serve --demo` starts with.
 //! - [`http`]: the HTTP edge: Gong's DTOs, request ids, authentication, the
 //!   error envelope, the handlers and the OpenAPI document.
 //! - [`logsink`]: log lines written in batches by a thread of their own.
 //! - [`ratelimit`]: per-company rate limits, in process or shared through
-//!   the database.
+//!   the database, on a clock tests can move by hand.
 //! - [`server`]: binding, serving (connection limits, timeouts, metrics) and
 //!   graceful shutdown.
 

@@ -8,8 +8,11 @@
 //! company that used 10,000 requests at 09:00 gets its next one at 09:00:08.6.
 //!
 //! [`RateLimiter`] is the seam: [`LocalLimiter`] keeps the state in this
-//! process; a limiter shared by several nodes keeps the same state in the
-//! database instead.
+//! process; [`SharedLimiter`] keeps it in the database, through the
+//! backend's [`SharedRateBudget`], so that several nodes share one budget.
+//! Which one a server gets is decided where the backend is assembled
+//! (`crate::db::open`). Both read time from a [`RateClock`], which tests
+//! replace with a manual one so that no test waits out a window.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -17,10 +20,84 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use callaccess_domain::{CompanyId, Limit, RateLimit, RateWindow, Store};
-use governor::clock::{Clock, DefaultClock};
+use callaccess_domain::{CompanyId, Limit, RateLimit, RateWindow, SharedRateBudget};
+use governor::clock::{Clock, FakeRelativeClock};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::Quota;
+
+/// Where the rate limiters read the time. `system()` is the machine's
+/// monotonic clock (and, for budgets kept in the database, the database's
+/// own clock, which every node agrees on); `manual()` stands still until
+/// [`RateClock::advance`] moves it, for tests of time windows. Clones share
+/// one clock.
+#[derive(Debug, Clone)]
+pub struct RateClock {
+    /// When the clock was made: `now()` is the time since, in either mode.
+    start: std::time::Instant,
+    /// The wall time at `start`, for budgets kept in the database when the
+    /// clock is manual.
+    start_unix_micros: i64,
+    manual: Option<FakeRelativeClock>,
+}
+
+impl Default for RateClock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl RateClock {
+    pub fn system() -> Self {
+        Self::new(None)
+    }
+
+    /// A clock that only moves when told to.
+    pub fn manual() -> Self {
+        Self::new(Some(FakeRelativeClock::default()))
+    }
+
+    fn new(manual: Option<FakeRelativeClock>) -> Self {
+        let start_unix_micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        Self {
+            start: std::time::Instant::now(),
+            start_unix_micros,
+            manual,
+        }
+    }
+
+    /// Moves a manual clock forward; a system clock ignores it.
+    pub fn advance(&self, by: Duration) {
+        if let Some(clock) = &self.manual {
+            clock.advance(by);
+        }
+    }
+
+    /// The moment to count a request in the database at: `None` (the
+    /// database's clock) unless the clock is manual.
+    fn unix_micros(&self) -> Option<i64> {
+        let manual = self.manual.as_ref()?;
+        let elapsed = Duration::from_nanos(manual.now().as_u64());
+        Some(
+            self.start_unix_micros
+                .saturating_add(i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX)),
+        )
+    }
+}
+
+impl Clock for RateClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        match &self.manual {
+            Some(clock) => clock.now(),
+            None => Nanos::from(self.start.elapsed()),
+        }
+    }
+}
 
 /// The server-wide limits, which a company's own settings override.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +172,7 @@ pub trait RateLimiter: Send + Sync + 'static {
     async fn acquire(&self, company: CompanyId, policy: Policy) -> Result<(), Exceeded>;
 }
 
-type Direct = governor::RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
+type Direct = governor::RateLimiter<NotKeyed, InMemoryState, RateClock, NoOpMiddleware<Nanos>>;
 
 /// The limiters of one company, remembered with the policy they were built
 /// for so that a changed setting takes effect on the next request.
@@ -106,7 +183,7 @@ struct CompanyLimiters {
 }
 
 impl CompanyLimiters {
-    fn new(policy: Policy) -> Self {
+    fn new(policy: Policy, clock: &RateClock) -> Self {
         let day_quota = |n: NonZeroU32| {
             let period = policy.day_window / n.get();
             Quota::with_period(period.max(Duration::from_nanos(1))).map(|q| q.allow_burst(n))
@@ -115,24 +192,29 @@ impl CompanyLimiters {
             policy,
             second: policy
                 .per_second
-                .map(|n| Direct::direct(Quota::per_second(n))),
-            day: policy.per_day.and_then(day_quota).map(Direct::direct),
+                .map(|n| Direct::direct_with_clock(Quota::per_second(n), clock.clone())),
+            day: policy
+                .per_day
+                .and_then(day_quota)
+                .map(|quota| Direct::direct_with_clock(quota, clock.clone())),
         }
     }
 }
 
 /// Rate limits kept in this process's memory: right for one node.
-#[derive(Default)]
 pub struct LocalLimiter {
     // One short critical section per request: look the company's limiters up
     // (or build them). The check itself runs outside the lock.
     companies: Mutex<HashMap<CompanyId, Arc<CompanyLimiters>>>,
-    clock: DefaultClock,
+    clock: RateClock,
 }
 
 impl LocalLimiter {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(clock: RateClock) -> Self {
+        Self {
+            companies: Mutex::default(),
+            clock,
+        }
     }
 
     fn limiters(&self, company: CompanyId, policy: Policy) -> Arc<CompanyLimiters> {
@@ -144,9 +226,9 @@ impl LocalLimiter {
         };
         let entry = companies
             .entry(company)
-            .or_insert_with(|| Arc::new(CompanyLimiters::new(policy)));
+            .or_insert_with(|| Arc::new(CompanyLimiters::new(policy, &self.clock)));
         if entry.policy != policy {
-            *entry = Arc::new(CompanyLimiters::new(policy));
+            *entry = Arc::new(CompanyLimiters::new(policy, &self.clock));
         }
         entry.clone()
     }
@@ -177,20 +259,21 @@ impl RateLimiter for LocalLimiter {
     }
 }
 
-/// Rate limits kept in the database through [`Store::rate_acquire`], so
-/// that every node on one database counts against the same budgets.
-pub struct StoreLimiter {
-    store: Arc<dyn Store>,
+/// Rate limits kept in the database through [`SharedRateBudget`], so that
+/// every node on one database counts against the same budgets.
+pub struct SharedLimiter {
+    budget: Arc<dyn SharedRateBudget>,
+    clock: RateClock,
 }
 
-impl StoreLimiter {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+impl SharedLimiter {
+    pub fn new(budget: Arc<dyn SharedRateBudget>, clock: RateClock) -> Self {
+        Self { budget, clock }
     }
 }
 
 #[async_trait]
-impl RateLimiter for StoreLimiter {
+impl RateLimiter for SharedLimiter {
     async fn acquire(&self, company: CompanyId, policy: Policy) -> Result<(), Exceeded> {
         let budgets = [
             (
@@ -209,8 +292,14 @@ impl RateLimiter for StoreLimiter {
         for (window, stored, limit, period) in budgets {
             let Some(limit) = limit else { continue };
             match self
-                .store
-                .rate_acquire(company, stored, period / limit.get(), limit.get())
+                .budget
+                .acquire(
+                    company,
+                    stored,
+                    period / limit.get(),
+                    limit.get(),
+                    self.clock.unix_micros(),
+                )
                 .await
             {
                 Ok(Ok(())) => {}
@@ -253,13 +342,19 @@ mod tests {
         }
     }
 
+    /// Spends `admitted` requests, which must pass, then the refusal of
+    /// the next one.
+    async fn exhaust(limiter: &LocalLimiter, policy: Policy, admitted: usize) -> Exceeded {
+        for _ in 0..admitted {
+            limiter.acquire(company(1), policy).await.unwrap();
+        }
+        limiter.acquire(company(1), policy).await.unwrap_err()
+    }
+
     #[tokio::test]
     async fn a_burst_of_the_limit_passes_and_the_next_is_refused() {
-        let limiter = LocalLimiter::new();
-        for _ in 0..3 {
-            limiter.acquire(company(1), policy(3, 0)).await.unwrap();
-        }
-        let refused = limiter.acquire(company(1), policy(3, 0)).await.unwrap_err();
+        let limiter = LocalLimiter::new(RateClock::manual());
+        let refused = exhaust(&limiter, policy(3, 0), 3).await;
         assert_eq!(refused.window, Window::Second);
         assert_eq!(refused.limit, 3);
         assert_eq!(refused.retry_after_secs, 1);
@@ -269,11 +364,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_day_budget_says_how_long_to_wait() {
-        let limiter = LocalLimiter::new();
-        for _ in 0..2 {
-            limiter.acquire(company(1), policy(0, 2)).await.unwrap();
-        }
-        let refused = limiter.acquire(company(1), policy(0, 2)).await.unwrap_err();
+        let limiter = LocalLimiter::new(RateClock::manual());
+        let refused = exhaust(&limiter, policy(0, 2), 2).await;
         assert_eq!(refused.window, Window::Day);
         // One request returns every 12 hours.
         assert!(
@@ -284,10 +376,29 @@ mod tests {
 
     #[tokio::test]
     async fn a_changed_policy_takes_effect_at_once() {
-        let limiter = LocalLimiter::new();
+        let limiter = LocalLimiter::new(RateClock::manual());
         limiter.acquire(company(1), policy(1, 0)).await.unwrap();
         assert!(limiter.acquire(company(1), policy(1, 0)).await.is_err());
         limiter.acquire(company(1), policy(0, 0)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_manual_clock_refills_the_budget_only_when_moved() {
+        let clock = RateClock::manual();
+        let limiter = LocalLimiter::new(clock.clone());
+        limiter.acquire(company(1), policy(2, 0)).await.unwrap();
+        limiter.acquire(company(1), policy(2, 0)).await.unwrap();
+        assert!(limiter.acquire(company(1), policy(2, 0)).await.is_err());
+        clock.advance(Duration::from_millis(499));
+        assert!(limiter.acquire(company(1), policy(2, 0)).await.is_err());
+        clock.advance(Duration::from_millis(1));
+        limiter.acquire(company(1), policy(2, 0)).await.unwrap();
+        assert!(limiter.acquire(company(1), policy(2, 0)).await.is_err());
+        // The database's budget is counted at the manual clock's moment.
+        let before = clock.unix_micros().unwrap();
+        clock.advance(Duration::from_secs(3));
+        assert_eq!(clock.unix_micros().unwrap() - before, 3_000_000);
+        assert_eq!(RateClock::system().unix_micros(), None);
     }
 
     #[test]

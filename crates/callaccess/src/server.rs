@@ -1,9 +1,9 @@
 //! Serving: open the store, apply a seed or the demo, bind, serve until a
 //! shutdown signal, then let requests in flight finish and flush the store.
 //!
-//! [`serve_with`] is the seam tests use: it takes a bound listener and a
-//! shutdown future, so a test binds port 0 first and never waits for the
-//! server. Connections are served by hyper directly (not `axum::serve`) so
+//! [`serve_with`] is the seam tests use: it takes a bound listener, the
+//! backend, the options and a shutdown future, so a test binds port 0 first
+//! and never waits for the server. Connections are served by hyper directly (not `axum::serve`) so
 //! that the header read timeout, the connection limit and the shutdown grace
 //! period can be set.
 
@@ -25,9 +25,9 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::cli::{LogFormat, ServeArgs};
 use crate::config::Settings;
-use crate::db::{open_store, DatabaseUrl};
+use crate::db::{open, Backend, DatabaseUrl};
 use crate::http::{metrics_router, router, AppState, Limits};
-use crate::ratelimit::{LocalLimiter, RateLimitDefaults, RateLimiter, StoreLimiter};
+use crate::ratelimit::{RateClock, RateLimitDefaults};
 
 /// How one listener serves.
 #[derive(Debug, Clone)]
@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Serve `/metrics` on this listener.
     pub metrics: bool,
+    /// Where the rate limiters read the time; tests use a manual clock.
+    pub rate_clock: RateClock,
 }
 
 impl Default for ServeOptions {
@@ -50,6 +52,7 @@ impl Default for ServeOptions {
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(30),
             metrics: true,
+            rate_clock: RateClock::system(),
         }
     }
 }
@@ -75,43 +78,18 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// The limiter a backend needs: in process for one node on SQLite; in the
-/// database when several nodes may share it.
-pub fn limiter_for(store: &Arc<dyn Store>) -> Arc<dyn RateLimiter> {
-    match store.backend() {
-        "sqlite" => Arc::new(LocalLimiter::new()),
-        _ => Arc::new(StoreLimiter::new(store.clone())),
-    }
-}
-
-/// Serves with `limits` and no rate limits (a stand-in for tests and
-/// emulation) until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    store: Arc<dyn Store>,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let options = ServeOptions {
-        limits,
-        rate_limits: RateLimitDefaults::OFF,
-        ..ServeOptions::default()
-    };
-    serve_with(listener, store, options, shutdown).await
-}
-
 /// Serves the API on `listener` until `shutdown` completes, then stops
 /// accepting and gives requests in flight the grace period to finish.
 pub async fn serve_with(
     listener: TcpListener,
-    store: Arc<dyn Store>,
+    backend: Backend,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = AppState {
-        limiter: limiter_for(&store),
-        credentials: crate::http::auth::CredentialCache::for_store(store.as_ref()),
-        store,
+        limiter: backend.limiter(options.rate_clock.clone()),
+        credentials: backend.credentials,
+        store: backend.store,
         limits: options.limits,
         rate_limits: options.rate_limits,
         metrics: if options.metrics {
@@ -195,6 +173,7 @@ async fn accept_loop(
 /// ends. Lines logged in the last moments before a `kill -9` are lost with
 /// the process.
 pub fn init_logging(format: LogFormat) -> Option<crate::logsink::LogGuard> {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -209,6 +188,9 @@ pub fn init_logging(format: LogFormat) -> Option<crate::logsink::LogGuard> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal; in a file, a pipe or
+        // a log collector they are noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer);
     // A second initialisation (tests) keeps the first subscriber.
     let _ = match format {
@@ -280,9 +262,10 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         Some(dir) => DatabaseUrl::Sqlite(dir.path().join("demo.db")),
         None => settings.database.clone(),
     };
-    let store = open_store(&database)
+    let backend = open(&database, &settings.pool)
         .await
         .with_context(|| format!("cannot open the database {database}"))?;
+    let store = backend.store.clone();
     let demo = match demo_dir {
         Some(_) => Some(
             crate::demo::prepare(store.as_ref())
@@ -294,9 +277,9 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     if let Some(seed) = &args.seed {
         apply_seed_file(store.as_ref(), seed).await?;
     }
-    let listener = TcpListener::bind(settings.listen)
+    let listener = TcpListener::bind(settings.server.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
     let address = listener
         .local_addr()
         .context("cannot read the bound address")?;
@@ -311,7 +294,7 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let metrics_task = match settings.metrics_listen {
+    let metrics_task = match settings.server.metrics_listen {
         Some(metrics_address) => {
             let metrics_listener = TcpListener::bind(metrics_address)
                 .await
@@ -339,10 +322,10 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         println!("{}", demo.banner(&format!("http://{address}")));
     }
     let options = ServeOptions {
-        metrics: settings.metrics_listen.is_none(),
+        metrics: settings.server.metrics_listen.is_none(),
         ..options(&settings)
     };
-    let served = serve_with(listener, store.clone(), options, stopped(stop_rx)).await;
+    let served = serve_with(listener, backend, options, stopped(stop_rx)).await;
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
@@ -358,8 +341,9 @@ fn options(settings: &Settings) -> ServeOptions {
     ServeOptions {
         limits: settings.limits,
         rate_limits: settings.rate_limit,
-        max_connections: settings.max_connections,
-        shutdown_grace: settings.shutdown_grace,
+        max_connections: settings.server.max_connections,
+        shutdown_grace: settings.server.shutdown_grace,
         metrics: true,
+        rate_clock: RateClock::system(),
     }
 }

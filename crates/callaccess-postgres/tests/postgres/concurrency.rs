@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use callaccess_domain::contract::{call, company, user};
-use callaccess_domain::{AccessChange, Call, CallsAccess, NewCompany, RateLimit, Store, User};
+use callaccess_domain::seed::Seed;
+use callaccess_domain::{AccessChange, Caller, Store};
 use callaccess_postgres::{connect, PoolOptions};
 
 use crate::scratch;
@@ -34,39 +35,24 @@ async fn conflicting_grants_and_revokes_serialize_and_are_all_acknowledged() {
         Arc::new(connect(db.url(), options).await.unwrap()),
     ];
     let c = company(COMPANY);
+    let caller = Caller::verified(c);
     let store = &nodes[0];
+    // Users 1 to USERS + 1 with profile none; calls A and B, whose primary
+    // user is not one of the users that requests name.
+    let users: Vec<String> = (1..=USERS + 1)
+        .map(|id| format!(r#"{{"id": "{id}", "emailAddress": "u{id}@contended.test"}}"#))
+        .collect();
+    let owner = USERS + 1;
+    let seed = format!(
+        r#"{{"companies": [{{"id": "{COMPANY}", "name": "Contended", "users": [{}],
+            "calls": [{{"id": "{CALL_A}", "primaryUserId": "{owner}"}},
+                      {{"id": "{CALL_B}", "primaryUserId": "{owner}"}}]}}]}}"#,
+        users.join(", ")
+    );
     store
-        .create_company(&NewCompany {
-            id: c,
-            name: "Contended".to_owned(),
-            rate_limit: RateLimit::default(),
-        })
+        .apply_seed(&Seed::parse(&seed).unwrap())
         .await
         .unwrap();
-    for id in 1..=USERS + 1 {
-        store
-            .add_user(&User {
-                company: c,
-                id: user(id),
-                email_address: format!("u{id}@contended.test"),
-                calls_access: CallsAccess::None,
-            })
-            .await
-            .unwrap();
-    }
-    for id in [CALL_A, CALL_B] {
-        store
-            .add_call(&Call {
-                company: c,
-                id: call(id),
-                title: None,
-                // Not one of the users that requests name.
-                primary_user_id: user(USERS + 1),
-                participant_ids: vec![],
-            })
-            .await
-            .unwrap();
-    }
 
     let mut tasks = Vec::new();
     for task in 0..TASKS {
@@ -81,12 +67,12 @@ async fn conflicting_grants_and_revokes_serialize_and_are_all_acknowledged() {
                 let change =
                     AccessChange::new([(call(CALL_A), users.clone()), (call(CALL_B), users)]);
                 if rand::random::<bool>() {
-                    node.grant_access(c, &change).await.unwrap();
+                    node.grant_access(caller, &change).await.unwrap();
                 } else {
-                    node.revoke_access(c, &change).await.unwrap();
+                    node.revoke_access(caller, &change).await.unwrap();
                 }
                 let listed = node
-                    .list_api_grants(c, &[call(CALL_A), call(CALL_B)])
+                    .list_api_grants(caller, &[call(CALL_A), call(CALL_B)])
                     .await
                     .unwrap();
                 if listed[0].users != listed[1].users {
@@ -103,7 +89,7 @@ async fn conflicting_grants_and_revokes_serialize_and_are_all_acknowledged() {
     assert_eq!(torn_reads, 0, "a reader saw half of a request");
 
     let listed = store
-        .list_api_grants(c, &[call(CALL_A), call(CALL_B)])
+        .list_api_grants(caller, &[call(CALL_A), call(CALL_B)])
         .await
         .unwrap();
     assert_eq!(listed[0].users, listed[1].users, "{listed:?}");

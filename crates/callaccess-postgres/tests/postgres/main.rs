@@ -1,9 +1,11 @@
 //! The PostgreSQL backend's integration tests, one binary. Each test gets a
-//! database of its own on the server named by `CALLACCESS_TEST_POSTGRES`
-//! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`; the script
-//! `scripts/pg-test-cluster.sh start` starts a throwaway server and prints
-//! one). Without it the tests that need a server say so and pass without
-//! running — except under CI (`CI` set), where that is a failure.
+//! database of its own on the server `scratch::test_server_url` names:
+//! `CALLACCESS_TEST_POSTGRES` (e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`) when set, otherwise a
+//! throwaway cluster this process starts once, when PostgreSQL's server
+//! programs are installed. Without either the tests that need a server say
+//! so and pass without running — except under CI (`CI` set), where that is
+//! a failure.
 //!
 //! - `contract`: the storage contract suite, each case on a fresh database.
 //! - `migrations`: parity with the SQLite backend's list, refusing foreign
@@ -13,7 +15,7 @@
 //! - `rate`: rate budgets shared by two stores on one database.
 //! - `outage`: while the server is down every call fails fast with
 //!   `Unavailable`; the same store recovers when it is back (this one starts
-//!   a throwaway cluster of its own with `scripts/pg-test-cluster.sh`).
+//!   a throwaway cluster of its own, `scratch::Cluster`).
 
 #![allow(
     clippy::unwrap_used,
@@ -27,36 +29,10 @@ mod migrations;
 mod outage;
 mod rate;
 
-use std::io::Write as _;
 use std::ops::Deref;
-use std::sync::Once;
 
-use callaccess_postgres::scratch::ScratchDatabase;
+use callaccess_postgres::scratch::{test_server_url, ScratchDatabase};
 use callaccess_postgres::{connect, PoolOptions, PostgresStore};
-
-/// The server tests create their databases on, or `None` (after saying so
-/// once) when none is configured.
-pub fn server() -> Option<String> {
-    static SAID: Once = Once::new();
-    match std::env::var("CALLACCESS_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CALLACCESS_TEST_POSTGRES must be set in CI: the PostgreSQL tests would not run"
-            );
-            SAID.call_once(|| {
-                // Written past the test harness's capture, so it shows.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\nSKIPPED: the PostgreSQL tests need CALLACCESS_TEST_POSTGRES=postgres://… \
-                     (scripts/pg-test-cluster.sh start prints one)\n"
-                );
-            });
-            None
-        }
-    }
-}
 
 /// A store on a new database of its own, dropped with it.
 pub struct Fresh {
@@ -74,7 +50,7 @@ impl Deref for Fresh {
 
 /// An empty database on the test server, or `None` when there is no server.
 pub async fn scratch() -> Option<ScratchDatabase> {
-    let server = server()?;
+    let server = test_server_url()?;
     Some(ScratchDatabase::create(&server).await.unwrap())
 }
 

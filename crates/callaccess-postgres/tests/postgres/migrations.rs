@@ -60,11 +60,8 @@ async fn a_fresh_database_is_migrated_once_and_reopened_without_changes() {
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
-    let expected: Vec<(i64, String)> = migrations()
-        .iter()
-        .map(|(v, n)| (*v, (*n).to_owned()))
-        .collect();
-    assert_eq!(history, expected);
+    let history: Vec<(i64, &str)> = history.iter().map(|(v, n)| (*v, n.as_str())).collect();
+    assert_eq!(history, migrations());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

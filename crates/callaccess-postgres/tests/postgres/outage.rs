@@ -2,7 +2,6 @@
 //! same store works again once the server is back.
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -10,10 +9,11 @@ use callaccess_domain::contract::{call, change, company, grants, user, world, AC
 use callaccess_domain::secret::digest;
 use callaccess_domain::seed::Seed;
 use callaccess_domain::{
-    Call, CallsAccess, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow, Store, StoreError,
-    Timestamp, User,
+    Call, Caller, CallsAccess, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow,
+    SharedRateBudget, Store, StoreError, Timestamp, User,
 };
-use callaccess_postgres::{connect, PoolOptions};
+use callaccess_postgres::scratch::Cluster;
+use callaccess_postgres::{connect, PoolOptions, PostgresStore};
 
 /// The issue's bound on any answer while the database is down.
 const BOUND: Duration = Duration::from_secs(1);
@@ -40,215 +40,102 @@ async fn connecting_to_nothing_is_unavailable_at_once() {
     assert!(started.elapsed() < BOUND, "{:?}", started.elapsed());
 }
 
-/// `scripts/pg-test-cluster.sh ARGS`, its standard output trimmed.
-fn cluster(args: &[&str]) -> Result<String, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-test-cluster.sh");
-    let output = std::process::Command::new("bash")
-        .arg(script)
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
-}
-
-/// Destroys the throwaway cluster however the test ends.
-struct Destroy<'a>(&'a str);
-
-impl Drop for Destroy<'_> {
-    fn drop(&mut self) {
-        let _ = cluster(&["destroy", self.0]);
-    }
-}
-
 type Pending<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
 
-/// One call of every `Store` method, each reduced to its error.
-fn every_call<'a>(store: &'a dyn Store, seed: &'a Seed) -> Vec<(&'static str, Pending<'a>)> {
+fn done<T>(result: Result<T, StoreError>) -> Result<(), StoreError> {
+    result.map(|_| ())
+}
+
+/// `[(name, pending)]` from `name => call` pairs: each call is awaited
+/// later and reduced to its error.
+macro_rules! pending {
+    ($($name:literal => $call:expr),* $(,)?) => {
+        vec![$(($name, Box::pin(async move { done($call.await) }) as Pending<'_>)),*]
+    };
+}
+
+/// One call of every `Store` and `SharedRateBudget` method, each reduced to
+/// its error.
+fn every_call<'a>(store: &'a PostgresStore, seed: &'a Seed) -> Vec<(&'static str, Pending<'a>)> {
     let c = company(ACME);
-    fn done<T>(result: Result<T, StoreError>) -> Result<(), StoreError> {
-        result.map(|_| ())
-    }
-    vec![
-        ("ping", Box::pin(async move { store.ping().await })),
-        (
-            "api_key",
-            Box::pin(async move { done(store.api_key("K").await) }),
-        ),
-        (
-            "token",
-            Box::pin(async move { done(store.token(&digest("t")).await) }),
-        ),
-        (
-            "grant_access",
-            Box::pin(async move { store.grant_access(c, &change(&[(101, &[2])])).await }),
-        ),
-        (
-            "revoke_access",
-            Box::pin(async move { store.revoke_access(c, &change(&[(101, &[1])])).await }),
-        ),
-        (
-            "list_api_grants",
-            Box::pin(async move { done(store.list_api_grants(c, &[call(101)]).await) }),
-        ),
-        (
-            "create_company",
-            Box::pin(async move {
-                done(
-                    store
-                        .create_company(&NewCompany {
-                            id: company(77),
-                            name: "X".to_owned(),
-                            rate_limit: RateLimit::default(),
-                        })
-                        .await,
-                )
-            }),
-        ),
-        (
-            "companies",
-            Box::pin(async move { done(store.companies().await) }),
-        ),
-        (
-            "set_rate_limit",
-            Box::pin(async move { done(store.set_rate_limit(c, RateLimit::default()).await) }),
-        ),
-        (
-            "rate_acquire",
-            Box::pin(async move {
-                done(
-                    store
-                        .rate_acquire(c, RateWindow::Second, Duration::from_secs(1), 3)
-                        .await,
-                )
-            }),
-        ),
-        (
-            "create_api_key",
-            Box::pin(async move {
-                done(
-                    store
-                        .create_api_key(&NewApiKey {
-                            access_key: "K2".to_owned(),
-                            company: c,
-                            digest: digest("s"),
-                            scopes: None,
-                            expires_at: None,
-                        })
-                        .await,
-                )
-            }),
-        ),
-        (
-            "api_keys",
-            Box::pin(async move { done(store.api_keys(None).await) }),
-        ),
-        (
-            "revoke_api_key",
-            Box::pin(async move { done(store.revoke_api_key("K", Timestamp::now()).await) }),
-        ),
-        (
-            "create_token",
-            Box::pin(async move {
-                done(
-                    store
-                        .create_token(&NewToken {
-                            company: c,
-                            digest: digest("t2"),
-                            scopes: vec![],
-                            expires_at: None,
-                        })
-                        .await,
-                )
-            }),
-        ),
-        (
-            "tokens",
-            Box::pin(async move { done(store.tokens(None).await) }),
-        ),
-        (
-            "revoke_token",
-            Box::pin(async move { done(store.revoke_token("x", Timestamp::now()).await) }),
-        ),
-        (
-            "add_user",
-            Box::pin(async move {
-                store
-                    .add_user(&User {
-                        company: c,
-                        id: user(99),
-                        email_address: "x@y.z".to_owned(),
-                        calls_access: CallsAccess::None,
-                    })
-                    .await
-            }),
-        ),
-        ("users", Box::pin(async move { done(store.users(c).await) })),
-        (
-            "set_calls_access",
-            Box::pin(async move { store.set_calls_access(c, user(1), CallsAccess::All).await }),
-        ),
-        (
-            "add_call",
-            Box::pin(async move {
-                store
-                    .add_call(&Call {
-                        company: c,
-                        id: call(999),
-                        title: None,
-                        primary_user_id: user(1),
-                        participant_ids: vec![],
-                    })
-                    .await
-            }),
-        ),
-        ("calls", Box::pin(async move { done(store.calls(c).await) })),
-        (
-            "add_share",
-            Box::pin(async move { store.add_share(c, call(101), user(2)).await }),
-        ),
-        (
-            "remove_share",
-            Box::pin(async move { done(store.remove_share(c, call(101), user(2)).await) }),
-        ),
-        (
-            "call_access",
-            Box::pin(async move { done(store.call_access(c, call(101)).await) }),
-        ),
-        (
-            "apply_seed",
-            Box::pin(async move { done(store.apply_seed(seed).await) }),
-        ),
+    let caller = Caller::verified(c);
+    let new_company = NewCompany {
+        id: company(77),
+        name: "X".to_owned(),
+        rate_limit: RateLimit::default(),
+    };
+    let new_key = NewApiKey {
+        access_key: "K2".to_owned(),
+        company: c,
+        digest: digest("s"),
+        scopes: None,
+        expires_at: None,
+    };
+    let new_token = NewToken {
+        company: c,
+        digest: digest("t2"),
+        scopes: vec![],
+        expires_at: None,
+    };
+    let new_user = User {
+        company: c,
+        id: user(99),
+        email_address: "x@y.z".to_owned(),
+        calls_access: CallsAccess::None,
+    };
+    let new_call = Call {
+        company: c,
+        id: call(999),
+        title: None,
+        primary_user_id: user(1),
+        participant_ids: vec![],
+    };
+    let second = Duration::from_secs(1);
+    pending![
+        "ping" => store.ping(),
+        "api_key" => store.api_key("K"),
+        "token" => store.token(&digest("t")),
+        "grant_access" => store.grant_access(caller, &change(&[(101, &[2])])),
+        "revoke_access" => store.revoke_access(caller, &change(&[(101, &[1])])),
+        "list_api_grants" => store.list_api_grants(caller, &[call(101)]),
+        "create_company" => store.create_company(&new_company),
+        "companies" => store.companies(),
+        "set_rate_limit" => store.set_rate_limit(c, RateLimit::default()),
+        "acquire" => store.acquire(c, RateWindow::Second, second, 3, None),
+        "create_api_key" => store.create_api_key(&new_key),
+        "api_keys" => store.api_keys(None),
+        "revoke_api_key" => store.revoke_api_key("K", Timestamp::now()),
+        "create_token" => store.create_token(&new_token),
+        "tokens" => store.tokens(None),
+        "revoke_token" => store.revoke_token("x", Timestamp::now()),
+        "add_user" => store.add_user(&new_user),
+        "users" => store.users(c),
+        "set_calls_access" => store.set_calls_access(c, user(1), CallsAccess::All),
+        "add_call" => store.add_call(&new_call),
+        "calls" => store.calls(c),
+        "add_share" => store.add_share(c, call(101), user(2)),
+        "remove_share" => store.remove_share(c, call(101), user(2)),
+        "call_access" => store.call_access(c, call(101)),
+        "apply_seed" => store.apply_seed(seed),
     ]
 }
 
 #[tokio::test]
 async fn every_call_fails_fast_while_the_server_is_down_and_the_store_recovers() {
-    let dir =
-        std::env::temp_dir().join(format!("callaccess-outage-{:016x}", rand::random::<u64>()));
-    let dir = dir.to_str().unwrap().to_owned();
-    let url = match cluster(&["start", &dir]) {
-        Ok(url) => url,
-        Err(why) if why.contains("were not found") && std::env::var_os("CI").is_none() => {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "SKIPPED: {}", why.trim());
-            return;
-        }
-        Err(why) => panic!("cannot start a PostgreSQL cluster: {why}"),
+    let Some(cluster) = Cluster::start_or_skip() else {
+        return;
     };
-    let _destroy = Destroy(&dir);
-    let store = connect(&url, PoolOptions::default()).await.unwrap();
+    let store = connect(cluster.url(), PoolOptions::default())
+        .await
+        .unwrap();
     world(&store).await;
     store
-        .grant_access(company(ACME), &change(&[(101, &[1, 3])]))
+        .grant_access(Caller::verified(company(ACME)), &change(&[(101, &[1, 3])]))
         .await
         .unwrap();
     let seed = Seed::parse(r#"{"companies": [{"id": "5", "name": "Seeded"}]}"#).unwrap();
 
-    cluster(&["stop", &dir]).unwrap();
+    cluster.stop().unwrap();
     let mut slowest = Duration::ZERO;
     for (name, pending) in every_call(&store, &seed) {
         let started = Instant::now();
@@ -264,7 +151,7 @@ async fn every_call_fails_fast_while_the_server_is_down_and_the_store_recovers()
         assert!(took < BOUND, "{name} took {took:?}");
     }
 
-    assert_eq!(cluster(&["start", &dir]).unwrap(), url);
+    cluster.restart().unwrap();
     // The same store, never reconnected by hand: its pool finds the server.
     let back = Instant::now();
     while let Err(e) = store.ping().await {

@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use callaccess_domain::contract::{change, company, grants};
-use callaccess_domain::{Call, CallsAccess, NewCompany, RateLimit, Store, StoreError, User};
+use callaccess_domain::{
+    Call, Caller, CallsAccess, NewCompany, RateLimit, Store, StoreError, User,
+};
 
 use crate::fresh;
 
@@ -56,17 +58,20 @@ async fn many_concurrent_grants_are_all_acknowledged_and_stored() {
             let result = match id % 10 {
                 0 => {
                     store
-                        .grant_access(c, &change(&[(1, &[id]), (999, &[id])]))
+                        .grant_access(Caller::verified(c), &change(&[(1, &[id]), (999, &[id])]))
                         .await
                 }
                 5 => {
                     store
-                        .grant_access(c, &change(&[(1, &[id]), (2, &[id + 1000])]))
+                        .grant_access(
+                            Caller::verified(c),
+                            &change(&[(1, &[id]), (2, &[id + 1000])]),
+                        )
                         .await
                 }
                 _ => {
                     store
-                        .grant_access(c, &change(&[(1, &[id]), (2, &[id])]))
+                        .grant_access(Caller::verified(c), &change(&[(1, &[id]), (2, &[id])]))
                         .await
                 }
             };

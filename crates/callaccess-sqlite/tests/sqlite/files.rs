@@ -203,10 +203,10 @@ async fn an_sqlite_file_without_tables_is_initialised() {
 
 /// The API grants of calls 10 and 11 of company 1, as plain numbers.
 async fn listed(store: &SqliteStore) -> Vec<(i64, Vec<i64>)> {
-    use callaccess_domain::contract::{call, company};
+    use callaccess_domain::contract::{call, caller};
     use callaccess_domain::Store;
     store
-        .list_api_grants(company(1), &[call(10), call(11)])
+        .list_api_grants(caller(1), &[call(10), call(11)])
         .await
         .unwrap()
         .into_iter()
@@ -219,7 +219,7 @@ async fn listed(store: &SqliteStore) -> Vec<(i64, Vec<i64>)> {
 /// its foreign keys, and writes working as before.
 #[tokio::test]
 async fn a_version_1_database_keeps_its_grants_through_the_foreign_key_migration() {
-    use callaccess_domain::contract::{change, company};
+    use callaccess_domain::contract::{caller, change};
     use callaccess_domain::Store;
 
     let dir = tempfile::tempdir().unwrap();
@@ -260,13 +260,11 @@ async fn a_version_1_database_keeps_its_grants_through_the_foreign_key_migration
     );
     assert_eq!(listed(&store).await, vec![(10, vec![2]), (11, vec![1, 2])]);
     store
-        .grant_access(company(1), &change(&[(10, &[1])]))
+        .grant_access(caller(1), &change(&[(10, &[1])]))
         .await
         .unwrap();
     assert!(matches!(
-        store
-            .grant_access(company(1), &change(&[(10, &[99])]))
-            .await,
+        store.grant_access(caller(1), &change(&[(10, &[99])])).await,
         Err(StoreError::UsersNotFound(_))
     ));
     assert_eq!(

@@ -14,13 +14,17 @@
 //! made it (`callaccess key revoke` runs in its own). A principal served
 //! from the cache carries a [`CredentialCheck`], and the store compares
 //! the count inside the request's own transaction: no extra read, and a
-//! revocation committed before that transaction is never missed. When the
-//! count moved, [`reverify`] asks the store again (so a revoked credential
-//! gets 401) and the operation runs once more; [`confirm`] does the same
-//! for answers that touch no data. [`CREDENTIAL_TTL`] only bounds how long
-//! an entry lives without being checked again. With several nodes on one
-//! database no such count is cheap to read, so other backends get no
-//! cache.
+//! revocation committed before that transaction is never missed.
+//!
+//! Handlers run every store operation through [`perform`], the one place
+//! that owns the protocol: the scope check, then the request's own errors
+//! (answered 401 instead when a cached credential no longer holds), then
+//! the operation for the principal's [`Caller`]; when the store says the
+//! count moved, the credential is verified again (401 if it no longer
+//! holds) and the operation runs once more. [`CREDENTIAL_TTL`] only bounds
+//! how long an entry lives without being checked again. With several nodes
+//! on one database no such count is cheap to read, so such a backend gets
+//! no cache (`crate::db::open` decides).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,7 +38,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use callaccess_domain::secret;
 use callaccess_domain::{
-    CompanyId, CredentialCheck, RateLimit, Scope, Store, StoreError, StoredCredential, Timestamp,
+    Caller, CompanyId, CredentialCheck, RateLimit, Scope, Store, StoreError, StoredCredential,
+    Timestamp,
 };
 
 use super::error::ApiError;
@@ -73,6 +78,14 @@ impl Principal {
     /// the credential came from the cache.
     pub fn check(&self) -> Option<CredentialCheck> {
         self.cached.as_ref().map(|r| r.check)
+    }
+
+    /// Who the store runs an operation for.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            company: self.company,
+            check: self.check(),
+        }
     }
 }
 
@@ -138,16 +151,6 @@ impl CredentialCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// A cache for `store` if it may have one: SQLite (one node), whose
-    /// store reports in-process changes.
-    pub fn for_store(store: &dyn Store) -> Option<Arc<Self>> {
-        Self::for_backend(store.backend(), store.credentials_epoch())
-    }
-
-    fn for_backend(backend: &str, epoch: Option<u64>) -> Option<Arc<Self>> {
-        (backend == "sqlite" && epoch.is_some()).then(|| Arc::new(Self::new(CREDENTIAL_TTL)))
     }
 
     /// An entry still within its time and its credential's expiry, with
@@ -261,32 +264,47 @@ async fn authenticate_at(
 /// After the store answered [`StoreError::CredentialsChanged`]: the
 /// principal's credential checked against the store again, as a new
 /// principal with no check left to make, or 401 if it no longer holds.
-pub async fn reverify(state: &AppState, principal: &Principal) -> Result<Principal, ApiError> {
+async fn reverify(state: &AppState, principal: &Principal) -> Result<Principal, ApiError> {
     let header = principal.cached.as_ref().map(|r| &r.header);
     authenticate_at(state, header, Instant::now(), false)
         .await
         .map(|(principal, _)| principal)
 }
 
-/// Runs a store operation for `principal`. A credential from the cache is
-/// checked in the operation's own transaction; if keys, tokens or limits
-/// changed since it was verified, it is verified again (401 if it no longer
-/// holds or lacks `scope`) and the operation runs once more.
-pub async fn with_credential<T, F, Fut>(
+/// A store future, as the `Store` trait's methods return them.
+pub type StoreFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// One API operation a handler runs on the store: its scope, and how to run
+/// it for a caller (possibly twice, see [`perform`]).
+pub trait Operation: Send + Sync {
+    type Output: Send;
+    /// The scope a scoped credential needs for it.
+    const SCOPE: &'static str;
+    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output>;
+}
+
+/// Runs `request` — the parsed request, or why it is not acceptable — for
+/// `principal`: the scope first, then the request's own errors, then the
+/// operation, checked in its own transaction when the credential came from
+/// the cache. If keys, tokens or limits changed since the credential was
+/// verified, it is verified again (401 if it no longer holds or lacks the
+/// scope) and the operation runs once more.
+pub async fn perform<O: Operation>(
     state: &AppState,
     principal: &Principal,
-    scope: &'static str,
-    op: F,
-) -> Result<T, ApiError>
-where
-    F: Fn(Option<CredentialCheck>) -> Fut,
-    Fut: std::future::Future<Output = Result<T, StoreError>>,
-{
-    match op(principal.check()).await {
+    request: Result<O, ApiError>,
+) -> Result<O::Output, ApiError> {
+    let operation = match principal.require(O::SCOPE).and(request) {
+        Ok(operation) => operation,
+        Err(error) => return Err(confirm(state, principal, error).await),
+    };
+    let store = state.store.as_ref();
+    match operation.run(store, principal.caller()).await {
         Err(StoreError::CredentialsChanged) => {
             let fresh = reverify(state, principal).await?;
-            fresh.require(scope)?;
-            Ok(op(fresh.check()).await?)
+            fresh.require(O::SCOPE)?;
+            Ok(operation.run(store, fresh.caller()).await?)
         }
         result => Ok(result?),
     }
@@ -297,7 +315,7 @@ where
 /// instead if the credential no longer holds, else `error` unchanged. A
 /// revoked credential is thus always told 401, never why its request was
 /// wrong.
-pub async fn confirm(state: &AppState, principal: &Principal, error: ApiError) -> ApiError {
+async fn confirm(state: &AppState, principal: &Principal, error: ApiError) -> ApiError {
     let Some(check) = principal.check() else {
         return error;
     };
@@ -412,8 +430,10 @@ mod tests {
             .unwrap();
         let store: Arc<dyn Store> = Arc::new(store);
         let state = AppState {
-            credentials: CredentialCache::for_store(store.as_ref()),
-            limiter: Arc::new(crate::ratelimit::LocalLimiter::new()),
+            credentials: Some(Arc::new(CredentialCache::new(CREDENTIAL_TTL))),
+            limiter: Arc::new(crate::ratelimit::LocalLimiter::new(
+                crate::ratelimit::RateClock::manual(),
+            )),
             store,
             limits: super::super::Limits::default(),
             rate_limits: crate::ratelimit::RateLimitDefaults::OFF,
@@ -427,6 +447,21 @@ mod tests {
         (dir, state, key, header)
     }
 
+    /// A POST of one call's grants.
+    struct ListNothing;
+
+    impl Operation for ListNothing {
+        type Output = Vec<callaccess_domain::CallGrants>;
+        const SCOPE: &'static str = Scope::READ;
+        fn run<'a>(
+            &'a self,
+            store: &'a dyn Store,
+            caller: Caller,
+        ) -> StoreFuture<'a, Self::Output> {
+            store.list_api_grants(caller, &[])
+        }
+    }
+
     /// One POST as the handler makes it: authenticate (from the cache when
     /// it can), then list a call with the principal's check, verifying again
     /// if the store says credentials changed.
@@ -437,15 +472,7 @@ mod tests {
     ) -> Result<bool, ApiError> {
         let (principal, _) = authenticate_at(state, Some(header), now, true).await?;
         let cached = principal.check().is_some();
-        with_credential(state, &principal, Scope::READ, |check| {
-            let store = Arc::clone(&state.store);
-            async move {
-                store
-                    .list_api_grants_checked(CompanyId::from_i64(1).unwrap(), &[], check)
-                    .await
-            }
-        })
-        .await?;
+        perform(state, &principal, Ok(ListNothing)).await?;
         Ok(cached)
     }
 
@@ -509,13 +536,25 @@ mod tests {
         assert!(matches!(
             state
                 .store
-                .list_api_grants_checked(c, &[], Some(stale))
+                .list_api_grants(
+                    Caller {
+                        company: c,
+                        check: Some(stale)
+                    },
+                    &[]
+                )
                 .await,
             Err(StoreError::CredentialsChanged)
         ));
         assert!(state
             .store
-            .list_api_grants_checked(c, &[], Some(check))
+            .list_api_grants(
+                Caller {
+                    company: c,
+                    check: Some(check)
+                },
+                &[]
+            )
             .await
             .is_ok());
     }
@@ -586,14 +625,6 @@ mod tests {
         assert!(refused(
             &authenticate_at(&state, Some(&wrong), t0, true).await
         ));
-    }
-
-    #[test]
-    fn only_sqlite_stores_that_report_changes_get_a_cache() {
-        assert!(CredentialCache::for_backend("sqlite", Some(0)).is_some());
-        assert!(CredentialCache::for_backend("sqlite", None).is_none());
-        assert!(CredentialCache::for_backend("postgres", Some(0)).is_none());
-        assert!(CredentialCache::for_backend("postgres", None).is_none());
     }
 
     #[test]

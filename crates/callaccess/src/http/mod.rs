@@ -31,7 +31,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Extension, Router};
-use callaccess_domain::{Scope, Store};
+use callaccess_domain::{AccessChange, CallGrants, CallId, Caller, Scope, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 
@@ -137,6 +137,27 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     }
 }
 
+/// The error answers every users-access operation can give besides its
+/// own 400, documented once.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "only its OpenAPI description is used")]
+enum CommonErrors {
+    #[response(status = 401, description = "Not authenticated, or missing scope")]
+    Unauthenticated(dto::ErrorResponse),
+    #[response(status = 408, description = "The body was not received in time")]
+    BodyTimeout(dto::ErrorResponse),
+    #[response(status = 413, description = "Body too large")]
+    TooLarge(dto::ErrorResponse),
+    #[response(status = 415, description = "Body is not JSON")]
+    NotJson(dto::ErrorResponse),
+    #[response(status = 429, description = "Rate limit exceeded")]
+    RateLimited(dto::ErrorResponse),
+    #[response(status = 500, description = "Server error")]
+    Internal(dto::ErrorResponse),
+    #[response(status = 503, description = "Unavailable or timed out")]
+    Unavailable(dto::ErrorResponse),
+}
+
 /// Give individual users access to calls. If a user can already open a call
 /// (it was shared with them, or their permission profile lets them), the
 /// request has no effect for that user.
@@ -149,13 +170,7 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     responses(
         (status = 200, description = "Access granted", body = dto::BaseResponse),
         (status = 400, description = "Malformed request, or unknown calls or users", body = dto::ErrorResponse),
-        (status = 401, description = "Not authenticated, or missing scope", body = dto::ErrorResponse),
-        (status = 408, description = "The body was not received in time", body = dto::ErrorResponse),
-        (status = 413, description = "Body too large", body = dto::ErrorResponse),
-        (status = 415, description = "Body is not JSON", body = dto::ErrorResponse),
-        (status = 429, description = "Rate limit exceeded", body = dto::ErrorResponse),
-        (status = 500, description = "Server error", body = dto::ErrorResponse),
-        (status = 503, description = "Unavailable or timed out", body = dto::ErrorResponse),
+        CommonErrors,
     ),
     security(("basicAuth" = []), ("bearerAuth" = ["api:call-user-access:write"]))
 )]
@@ -165,7 +180,7 @@ pub(crate) async fn add_users_access(
     principal: Principal,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    change_access(&state, &context, &principal, body, Change::Grant).await
+    change_access(&state, &context, &principal, body, Grant).await
 }
 
 /// Remove individual users' access to calls. Only access given by this API
@@ -179,13 +194,7 @@ pub(crate) async fn add_users_access(
     responses(
         (status = 200, description = "Access removed", body = dto::BaseResponse),
         (status = 400, description = "Malformed request, or unknown calls", body = dto::ErrorResponse),
-        (status = 401, description = "Not authenticated, or missing scope", body = dto::ErrorResponse),
-        (status = 408, description = "The body was not received in time", body = dto::ErrorResponse),
-        (status = 413, description = "Body too large", body = dto::ErrorResponse),
-        (status = 415, description = "Body is not JSON", body = dto::ErrorResponse),
-        (status = 429, description = "Rate limit exceeded", body = dto::ErrorResponse),
-        (status = 500, description = "Server error", body = dto::ErrorResponse),
-        (status = 503, description = "Unavailable or timed out", body = dto::ErrorResponse),
+        CommonErrors,
     ),
     security(("basicAuth" = []), ("bearerAuth" = ["api:call-user-access:write"]))
 )]
@@ -195,67 +204,56 @@ pub(crate) async fn delete_users_access(
     principal: Principal,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    change_access(&state, &context, &principal, body, Change::Revoke).await
+    change_access(&state, &context, &principal, body, Revoke).await
 }
 
-#[derive(Clone, Copy)]
-enum Change {
-    Grant,
-    Revoke,
-}
+/// PUT of users-access: grant.
+struct Grant(AccessChange);
+/// DELETE of users-access: revoke.
+struct Revoke(AccessChange);
+/// POST of users-access: list the API grants of these calls.
+struct List(Vec<CallId>);
 
-/// The scope check, the body and its parsing, in that order. An error here
-/// is answered only after [`auth::confirm`]: a revoked credential served
-/// from the cache is told 401, not what was wrong with its request.
-async fn accept<T>(
-    state: &AppState,
-    principal: &Principal,
-    scope: &'static str,
-    body: Result<JsonBody, ApiError>,
-    parse: impl FnOnce(&serde_json::Value) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let accepted = principal
-        .require(scope)
-        .and(body)
-        .and_then(|JsonBody(body)| parse(&body));
-    match accepted {
-        Ok(value) => Ok(value),
-        Err(error) => Err(auth::confirm(state, principal, error).await),
+impl auth::Operation for Grant {
+    type Output = ();
+    const SCOPE: &'static str = Scope::WRITE;
+    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> auth::StoreFuture<'a, ()> {
+        store.grant_access(caller, &self.0)
     }
 }
 
-/// PUT and DELETE: the same checks and body, then a grant or a revoke.
-async fn change_access(
+impl auth::Operation for Revoke {
+    type Output = ();
+    const SCOPE: &'static str = Scope::WRITE;
+    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> auth::StoreFuture<'a, ()> {
+        store.revoke_access(caller, &self.0)
+    }
+}
+
+impl auth::Operation for List {
+    type Output = Vec<CallGrants>;
+    const SCOPE: &'static str = Scope::READ;
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+    ) -> auth::StoreFuture<'a, Vec<CallGrants>> {
+        store.list_api_grants(caller, &self.0)
+    }
+}
+
+/// PUT and DELETE: the same body, then a grant or a revoke.
+async fn change_access<O: auth::Operation<Output = ()>>(
     state: &AppState,
     context: &RequestContext,
     principal: &Principal,
     body: Result<JsonBody, ApiError>,
-    change: Change,
+    make: fn(AccessChange) -> O,
 ) -> Result<Response, ApiError> {
     let max_pairs = state.limits.max_pairs;
-    let pairs = accept(state, principal, Scope::WRITE, body, |body| {
-        dto::parse_access_change(body, max_pairs)
-    })
-    .await?;
-    let company = principal.company;
-    let pairs = &pairs;
-    auth::with_credential(state, principal, Scope::WRITE, |check| async move {
-        match change {
-            Change::Grant => {
-                state
-                    .store
-                    .grant_access_checked(company, pairs, check)
-                    .await
-            }
-            Change::Revoke => {
-                state
-                    .store
-                    .revoke_access_checked(company, pairs, check)
-                    .await
-            }
-        }
-    })
-    .await?;
+    let request =
+        body.and_then(|JsonBody(body)| dto::parse_access_change(&body, max_pairs).map(make));
+    auth::perform(state, principal, request).await?;
     Ok(json_response(
         StatusCode::OK,
         &dto::BaseResponse {
@@ -275,13 +273,7 @@ async fn change_access(
     responses(
         (status = 200, description = "The API grants of each call", body = dto::CallsAccessDetailsResponse),
         (status = 400, description = "Malformed request, or unknown calls", body = dto::ErrorResponse),
-        (status = 401, description = "Not authenticated, or missing scope", body = dto::ErrorResponse),
-        (status = 408, description = "The body was not received in time", body = dto::ErrorResponse),
-        (status = 413, description = "Body too large", body = dto::ErrorResponse),
-        (status = 415, description = "Body is not JSON", body = dto::ErrorResponse),
-        (status = 429, description = "Rate limit exceeded", body = dto::ErrorResponse),
-        (status = 500, description = "Server error", body = dto::ErrorResponse),
-        (status = 503, description = "Unavailable or timed out", body = dto::ErrorResponse),
+        CommonErrors,
     ),
     security(("basicAuth" = []), ("bearerAuth" = ["api:call-user-access:read"]))
 )]
@@ -292,16 +284,8 @@ pub(crate) async fn get_users_access(
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
     let max_pairs = state.limits.max_pairs;
-    let calls = accept(&state, &principal, Scope::READ, body, |body| {
-        dto::parse_filter(body, max_pairs)
-    })
-    .await?;
-    let (company, calls) = (principal.company, &calls);
-    let grants = auth::with_credential(&state, &principal, Scope::READ, |check| {
-        let store = &state.store;
-        async move { store.list_api_grants_checked(company, calls, check).await }
-    })
-    .await?;
+    let request = body.and_then(|JsonBody(body)| dto::parse_filter(&body, max_pairs).map(List));
+    let grants = auth::perform(&state, &principal, request).await?;
     let body = dto::CallsAccessDetailsResponse {
         request_id: context.id.to_string(),
         call_access_list: grants.into_iter().map(Into::into).collect(),

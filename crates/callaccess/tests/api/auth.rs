@@ -1,7 +1,7 @@
 //! Authentication (contract §4): Basic API keys, Bearer tokens and scopes.
 
 use callaccess_domain::secret;
-use callaccess_domain::{NewApiKey, Scope, Timestamp};
+use callaccess_domain::{Scope, Timestamp};
 
 use crate::helpers::ids::*;
 use crate::helpers::{change, Auth, TestApp};
@@ -28,23 +28,13 @@ fn assert_unauthenticated(reply: &crate::helpers::Reply) {
 
 #[tokio::test]
 async fn every_bad_credential_gets_the_same_401() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let Auth::Basic(key, key_secret) = c.auth.clone() else {
         unreachable!()
     };
-    let expired_key = secret::generate_access_key();
-    let expired_secret = secret::generate_secret();
-    app.store
-        .create_api_key(&NewApiKey {
-            access_key: expired_key.clone(),
-            company: c.id,
-            digest: secret::digest(&expired_secret),
-            scopes: None,
-            expires_at: Some(Timestamp::now().plus_seconds(-1)),
-        })
-        .await
-        .unwrap();
+    let expired = app
+        .api_key(&c, None, Some(Timestamp::now().plus_seconds(-1)))
+        .await;
     let cases = [
         Auth::None,
         Auth::Raw("Basic".into()),
@@ -54,7 +44,7 @@ async fn every_bad_credential_gets_the_same_401() {
         Auth::Basic(key.clone(), format!("{key_secret}x")),
         Auth::Basic(key.clone(), String::new()),
         Auth::Basic("NOSUCHKEY".into(), key_secret.clone()),
-        Auth::Basic(expired_key, expired_secret),
+        expired,
         Auth::Bearer(key_secret.clone()),
         Auth::Bearer("unknown-token".into()),
     ];
@@ -70,8 +60,7 @@ async fn every_bad_credential_gets_the_same_401() {
 
 #[tokio::test]
 async fn a_revoked_key_is_refused_on_the_next_request() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_3, &[NONE_A]).await;
     app.store
         .revoke_api_key(&c.access_key, Timestamp::now())
@@ -82,8 +71,7 @@ async fn a_revoked_key_is_refused_on_the_next_request() {
 
 #[tokio::test]
 async fn bearer_tokens_need_the_scope_of_the_operation() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let read = app.token(&c, &[Scope::READ]).await;
     let write = app.token(&c, &[Scope::WRITE]).await;
     let both = app.token(&c, &[Scope::READ, Scope::WRITE]).await;
@@ -125,8 +113,7 @@ async fn bearer_tokens_need_the_scope_of_the_operation() {
 
 #[tokio::test]
 async fn a_revoked_token_is_refused_on_the_next_request() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let token = app.token(&c, &[Scope::READ]).await;
     app.listed(&token, &[CALL_1]).await;
     let Auth::Bearer(raw) = &token else {
@@ -145,21 +132,14 @@ async fn a_revoked_token_is_refused_on_the_next_request() {
 
 #[tokio::test]
 async fn a_key_created_with_scopes_is_checked_like_a_token() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
-    let key = secret::generate_access_key();
-    let key_secret = secret::generate_secret();
-    app.store
-        .create_api_key(&NewApiKey {
-            access_key: key.clone(),
-            company: c.id,
-            digest: secret::digest(&key_secret),
-            scopes: Some(vec![Scope::parse(Scope::READ).unwrap()]),
-            expires_at: Some(Timestamp::now().plus_seconds(3600)),
-        })
-        .await
-        .unwrap();
-    let auth = Auth::Basic(key, key_secret);
+    let (app, c) = TestApp::spawn_with_company().await;
+    let auth = app
+        .api_key(
+            &c,
+            Some(&[Scope::READ]),
+            Some(Timestamp::now().plus_seconds(3600)),
+        )
+        .await;
     app.listed(&auth, &[CALL_1]).await;
     app.put(&auth, change(CALL_3, &[NONE_A]))
         .await

@@ -7,9 +7,30 @@ use std::process::{Command, Output};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_callaccess");
+use crate::server_process::BIN;
 
 pub const ACME: &str = "1000000000000000001";
+
+/// The words of a command line: split at spaces, except inside single
+/// quotes.
+fn words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            ' ' if !quoted => words.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    assert!(!quoted, "an unclosed quote in {line:?}");
+    words.extend(word);
+    words
+}
 
 /// A fresh database file in a temporary folder, and the binary pointed at it.
 pub struct Db {
@@ -35,11 +56,13 @@ impl Db {
         path.display().to_string()
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    /// Runs `callaccess --database URL LINE`. The line is split at spaces,
+    /// except inside single quotes (`--name 'Acme Inc'`), as a shell would.
+    pub fn run(&self, line: &str) -> Output {
         Command::new(BIN)
             .arg("--database")
             .arg(&self.url)
-            .args(args)
+            .args(words(line))
             // The developer's own settings must not leak into a test.
             .env_remove("CALLACCESS_DATABASE")
             .env_remove("CALLACCESS_LOG_FORMAT")
@@ -48,80 +71,116 @@ impl Db {
     }
 
     /// Runs a command that must succeed; returns its standard output.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
+    pub fn ok(&self, line: &str) -> String {
+        let output = self.run(line);
         let stdout = String::from_utf8(output.stdout).unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{args:?} failed: {stderr}{stdout}");
+        assert!(output.status.success(), "{line} failed: {stderr}{stdout}");
         stdout
     }
 
     /// Runs a command with `--json` that must succeed; returns its answer.
-    pub fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        let stdout = self.ok(&args);
+    pub fn json(&self, line: &str) -> Value {
+        let line = format!("{line} --json");
+        let stdout = self.ok(&line);
         serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {stdout}"))
+            .unwrap_or_else(|e| panic!("{line} printed no JSON ({e}): {stdout}"))
     }
 
     /// Runs a command that must fail as a command (exit 1, not a usage
     /// error); returns its standard error and checks nothing went to stdout.
-    pub fn fail(&self, args: &[&str]) -> String {
-        let output = self.run(args);
+    pub fn fail(&self, line: &str) -> String {
+        let output = self.run(line);
         let stderr = String::from_utf8(output.stderr).unwrap();
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(1), "{line}: {stderr}");
         assert!(
             output.stdout.is_empty(),
-            "{args:?} printed {}",
+            "{line} printed {}",
             String::from_utf8_lossy(&output.stdout)
         );
+        stderr
+    }
+
+    /// Runs a command that must be refused as a usage error (exit 2, before
+    /// anything is opened); returns its standard error.
+    pub fn usage_error(&self, line: &str) -> String {
+        let output = self.run(line);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{line}: {stderr}");
         stderr
     }
 
     /// Everything the admin commands can list about one company, as JSON.
     pub fn snapshot(&self, company: &str) -> Value {
         json!({
-            "companies": self.json(&["company", "list"]),
-            "users": self.json(&["user", "list", "--company", company]),
-            "calls": self.json(&["call", "list", "--company", company]),
-            "keys": self.json(&["key", "list"]),
-            "tokens": self.json(&["token", "list"]),
+            "companies": self.json("company list"),
+            "users": self.json(&format!("user list --company {company}")),
+            "calls": self.json(&format!("call list --company {company}")),
+            "keys": self.json("key list"),
+            "tokens": self.json("token list"),
         })
     }
 }
 
+/// The entries of a JSON list.
+pub fn entries(list: &Value) -> &Vec<Value> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+}
+
+/// The entry of a JSON list whose `key` is `value`.
+pub fn entry<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    entries(list)
+        .iter()
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value} in {list}"))
+}
+
+/// A JSON string, owned.
+pub fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+        .to_owned()
+}
+
+/// The line of a printed listing that starts with `start`.
+pub fn row<'a>(text: &'a str, start: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starts with {start:?} in:\n{text}"))
+}
+
+/// Checks that a command's error is one line of ours naming `what`.
+fn assert_names(stderr: &str, what: &str) {
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains(what),
+        "{stderr}"
+    );
+}
+
 fn acme() -> Db {
     let db = Db::fresh();
-    db.ok(&["company", "create", "--id", ACME, "--name", "Acme"]);
+    db.ok(&format!("company create --id {ACME} --name Acme"));
     db
 }
 
 fn add_user(db: &Db, id: &str, access: &str) {
-    db.ok(&[
-        "user",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        id,
-        "--email",
-        &format!("u{id}@acme.test"),
-        "--calls-access",
-        access,
-    ]);
+    db.ok(&format!(
+        "user add --company {ACME} --id {id} --email u{id}@acme.test --calls-access {access}"
+    ));
 }
 
 #[test]
 fn migrate_creates_and_then_finds_the_schema_current() {
     let db = Db::fresh();
-    let first = db.json(&["migrate"]);
+    let first = db.json("migrate");
     assert!(db.path().exists());
     let version = first["schemaVersion"].as_i64().unwrap();
     assert!(version >= 1, "{first}");
     assert!(!first["applied"].as_array().unwrap().is_empty(), "{first}");
 
-    let again = db.ok(&["migrate"]);
+    let again = db.ok("migrate");
     assert!(
         again.contains(&format!("is up to date (schema version {version})")),
         "{again}"
@@ -131,14 +190,14 @@ fn migrate_creates_and_then_finds_the_schema_current() {
 #[test]
 fn companies_are_created_and_listed() {
     let db = Db::fresh();
-    let created = db.json(&["company", "create", "--id", ACME, "--name", "Acme"]);
+    let created = db.json(&format!("company create --id {ACME} --name Acme"));
     assert_eq!(created["id"], ACME);
     assert_eq!(created["name"], "Acme");
 
-    let text = db.ok(&["company", "create", "--name", "  Globex Corp  "]);
+    let text = db.ok("company create --name '  Globex Corp  '");
     assert!(text.starts_with("created company "), "{text}");
 
-    let listed = db.json(&["company", "list"]);
+    let listed = db.json("company list");
     let companies = listed.as_array().unwrap();
     assert_eq!(companies.len(), 2, "{listed}");
     let acme = companies.iter().find(|c| c["id"] == ACME).unwrap();
@@ -151,7 +210,7 @@ fn companies_are_created_and_listed() {
         "a random id has Gong's shape"
     );
 
-    let text = db.ok(&["company", "list"]);
+    let text = db.ok("company list");
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("ID "), "{text}");
     assert!(
@@ -169,41 +228,31 @@ fn companies_are_created_and_listed() {
         "{text}"
     );
 
-    let stderr = db.fail(&["company", "create", "--id", ACME, "--name", "Again"]);
-    assert!(
-        stderr.starts_with("error: ") && stderr.contains("already exists"),
-        "{stderr}"
-    );
+    let stderr = db.fail(&format!("company create --id {ACME} --name Again"));
+    assert_names(&stderr, "already exists");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    let stderr = db.fail(&["company", "create", "--name", " "]);
+    let stderr = db.fail("company create --name ' '");
     assert_eq!(stderr, "error: a company name must not be empty\n");
 }
 
 #[test]
 fn api_keys_show_their_secret_once() {
     let db = acme();
-    let created = db.json(&["key", "create", "--company", ACME]);
-    let key = created["accessKey"].as_str().unwrap().to_owned();
-    let secret = created["accessKeySecret"].as_str().unwrap().to_owned();
+    let created = db.json(&format!("key create --company {ACME}"));
+    let key = text(&created["accessKey"]);
+    let secret = text(&created["accessKeySecret"]);
     assert_eq!(created["company"], ACME);
     assert_eq!(created["scopes"], Value::Null);
     assert_eq!(created["revokedAt"], Value::Null);
 
-    let text = db.ok(&[
-        "key",
-        "create",
-        "--company",
-        ACME,
-        "--scope",
-        "api:call-user-access:read",
-        "--expires",
-        "90d",
-    ]);
+    let text = db.ok(&format!(
+        "key create --company {ACME} --scope api:call-user-access:read --expires 90d"
+    ));
     assert!(text.contains("cannot be shown again"), "{text}");
     assert!(text.contains("api:call-user-access:read"), "{text}");
 
-    let listed_json = db.ok(&["key", "list", "--json"]);
-    let listed_text = db.ok(&["key", "list", "--company", ACME]);
+    let listed_json = db.ok("key list --json");
+    let listed_text = db.ok(&format!("key list --company {ACME}"));
     for listing in [&listed_json, &listed_text] {
         assert!(listing.contains(&key), "{listing}");
         assert!(
@@ -213,10 +262,8 @@ fn api_keys_show_their_secret_once() {
         assert!(!listing.contains("ecret"), "{listing}");
     }
     let keys: Value = serde_json::from_str(&listed_json).unwrap();
-    assert_eq!(keys.as_array().unwrap().len(), 2);
-    let scoped = keys
-        .as_array()
-        .unwrap()
+    assert_eq!(entries(&keys).len(), 2);
+    let scoped = entries(&keys)
         .iter()
         .find(|k| k["accessKey"] != key.as_str())
         .unwrap();
@@ -231,119 +278,89 @@ fn api_keys_show_their_secret_once() {
         "{listed_text}"
     );
 
-    let revoked = db.json(&["key", "revoke", &key]);
+    let revoked = db.json(&format!("key revoke {key}"));
     assert!(revoked["revokedAt"].is_string(), "{revoked}");
-    let listed = db.ok(&["key", "list"]);
-    let line = listed.lines().find(|l| l.starts_with(&key)).unwrap();
+    let listed = db.ok("key list");
+    let line = row(&listed, &key);
     assert!(line.contains("revoked "), "{listed}");
 
-    let again = db.ok(&["key", "revoke", &key]);
+    let again = db.ok(&format!("key revoke {key}"));
     assert!(
         again.starts_with(&format!("API key {key} was already revoked at ")),
         "{again}"
     );
 
-    let stderr = db.fail(&["key", "revoke", "NOSUCHKEY"]);
-    assert!(
-        stderr.starts_with("error: ") && stderr.contains("NOSUCHKEY"),
-        "{stderr}"
-    );
+    let stderr = db.fail("key revoke NOSUCHKEY");
+    assert_names(&stderr, "NOSUCHKEY");
 }
 
 #[test]
 fn expiry_must_be_a_future_time_or_a_duration() {
     let db = acme();
-    let stderr = db.fail(&["key", "create", "--company", ACME, "--expires", "tomorrow"]);
+    let stderr = db.fail(&format!("key create --company {ACME} --expires tomorrow"));
     assert!(
         stderr.starts_with("error: \"tomorrow\" is not an expiry"),
         "{stderr}"
     );
-    let stderr = db.fail(&[
-        "token",
-        "create",
-        "--company",
-        ACME,
-        "--scope",
-        "x",
-        "--expires",
-        "2001-01-01T00:00:00Z",
-    ]);
+    let stderr = db.fail(&format!(
+        "token create --company {ACME} --scope x --expires 2001-01-01T00:00:00Z"
+    ));
     assert!(stderr.contains("is not in the future"), "{stderr}");
-    let created = db.json(&[
-        "key",
-        "create",
-        "--company",
-        ACME,
-        "--expires",
-        "2099-12-31T00:00:00Z",
-    ]);
+    let created = db.json(&format!(
+        "key create --company {ACME} --expires 2099-12-31T00:00:00Z"
+    ));
     assert_eq!(created["expiresAt"], "2099-12-31T00:00:00Z");
     // The refused commands created nothing.
-    assert_eq!(db.json(&["key", "list"]).as_array().unwrap().len(), 1);
-    assert_eq!(db.json(&["token", "list"]), json!([]));
+    assert_eq!(entries(&db.json("key list")).len(), 1);
+    assert_eq!(db.json("token list"), json!([]));
 }
 
 #[test]
 fn tokens_are_created_listed_and_revoked() {
     let db = acme();
-    let created = db.json(&[
-        "token",
-        "create",
-        "--company",
-        ACME,
-        "--scope",
-        "api:call-user-access:read",
-        "--scope",
-        "api:call-user-access:write",
-    ]);
-    let token = created["token"].as_str().unwrap().to_owned();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let scopes = "--scope api:call-user-access:read --scope api:call-user-access:write";
+    let created = db.json(&format!("token create --company {ACME} {scopes}"));
+    let token = text(&created["token"]);
+    let id = text(&created["id"]);
     assert_eq!(
         created["scopes"],
         json!(["api:call-user-access:read", "api:call-user-access:write"])
     );
 
-    let listed = db.ok(&["token", "list", "--company", ACME]);
+    let listed = db.ok(&format!("token list --company {ACME}"));
     assert!(listed.contains(&id), "{listed}");
     assert!(
         !listed.contains(&token),
         "a listing shows a token: {listed}"
     );
-    let listed = db.ok(&["token", "list", "--json"]);
+    let listed = db.ok("token list --json");
     assert!(!listed.contains(&token), "{listed}");
 
-    let text = db.ok(&["token", "revoke", &id]);
+    let text = db.ok(&format!("token revoke {id}"));
     assert_eq!(text, format!("revoked token {id}\n"));
-    let text = db.ok(&["token", "revoke", &id]);
+    let text = db.ok(&format!("token revoke {id}"));
     assert!(text.contains("was already revoked"), "{text}");
-    let tokens = db.json(&["token", "list"]);
+    let tokens = db.json("token list");
     assert!(tokens[0]["revokedAt"].is_string(), "{tokens}");
 
     // A token needs a scope.
-    let output = db.run(&["token", "create", "--company", ACME]);
-    assert_eq!(output.status.code(), Some(2));
+    db.usage_error(&format!("token create --company {ACME}"));
 }
 
 #[test]
 fn users_are_added_listed_and_changed() {
+    const ADA: &str = "234599484848423";
     let db = acme();
-    let added = db.json(&[
-        "user",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        "234599484848423",
-        "--email",
-        "ada@acme.test",
-    ]);
+    let added = db.json(&format!(
+        "user add --company {ACME} --id {ADA} --email ada@acme.test"
+    ));
     assert_eq!(
         added,
-        json!({"company": ACME, "id": "234599484848423", "emailAddress": "ada@acme.test", "callsAccess": "none"})
+        json!({"company": ACME, "id": ADA, "emailAddress": "ada@acme.test", "callsAccess": "none"})
     );
     add_user(&db, "11", "all");
 
-    let users = db.json(&["user", "list", "--company", ACME]);
+    let users = db.json(&format!("user list --company {ACME}"));
     let access: Vec<(&str, &str)> = users
         .as_array()
         .unwrap()
@@ -357,75 +374,35 @@ fn users_are_added_listed_and_changed() {
         .collect();
     assert_eq!(access.len(), 2);
     assert!(
-        access.contains(&("234599484848423", "none")) && access.contains(&("11", "all")),
+        access.contains(&(ADA, "none")) && access.contains(&("11", "all")),
         "{users}"
     );
 
-    let text = db.ok(&[
-        "user",
-        "set-access",
-        "--company",
-        ACME,
-        "--id",
-        "234599484848423",
-        "--calls-access",
-        "own",
-    ]);
+    let text = db.ok(&format!(
+        "user set-access --company {ACME} --id {ADA} --calls-access own"
+    ));
     assert_eq!(
         text,
-        format!("user 234599484848423 of company {ACME} now has calls access own\n")
+        format!("user {ADA} of company {ACME} now has calls access own\n")
     );
-    let text = db.ok(&["user", "list", "--company", ACME]);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("234599484848423"))
-        .unwrap();
+    let text = db.ok(&format!("user list --company {ACME}"));
+    let line = row(&text, ADA);
     assert!(
         line.contains(" own ") && line.ends_with("ada@acme.test"),
         "{text}"
     );
 
-    let stderr = db.fail(&[
-        "user",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        "12",
-        "--email",
-        "nobody",
-    ]);
+    let stderr = db.fail(&format!("user add --company {ACME} --id 12 --email nobody"));
     assert_eq!(stderr, "error: \"nobody\" is not an email address\n");
-    let stderr = db.fail(&[
-        "user",
-        "set-access",
-        "--company",
-        ACME,
-        "--id",
-        "99",
-        "--calls-access",
-        "all",
-    ]);
-    assert!(
-        stderr.starts_with("error: ") && stderr.contains("99"),
-        "{stderr}"
-    );
-    let output = db.run(&[
-        "user",
-        "set-access",
-        "--company",
-        ACME,
-        "--id",
-        "11",
-        "--calls-access",
-        "admin",
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("\"admin\" is not a calls access level (expected all, own or none)"),
-        "{stderr}"
-    );
+    let stderr = db.fail(&format!(
+        "user set-access --company {ACME} --id 99 --calls-access all"
+    ));
+    assert_names(&stderr, "99");
+    let stderr = db.usage_error(&format!(
+        "user set-access --company {ACME} --id 11 --calls-access admin"
+    ));
+    let refusal = "\"admin\" is not a calls access level (expected all, own or none)";
+    assert!(stderr.contains(refusal), "{stderr}");
 }
 
 #[test]
@@ -434,76 +411,31 @@ fn calls_are_added_with_participants_and_listed() {
     for id in ["10", "11", "12"] {
         add_user(&db, id, "none");
     }
-    db.ok(&[
-        "call",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        "7782342274025937895",
-        "--title",
-        "Discovery call",
-        "--primary-user",
-        "10",
-        "--participant",
-        "11",
-        "--participant",
-        "12",
-    ]);
-    db.ok(&[
-        "call",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        "42",
-        "--primary-user",
-        "11",
-    ]);
+    db.ok(&format!("call add --company {ACME} --id 7782342274025937895 --title 'Discovery call' --primary-user 10 --participant 11 --participant 12"));
+    db.ok(&format!(
+        "call add --company {ACME} --id 42 --primary-user 11"
+    ));
 
-    let calls = db.json(&["call", "list", "--company", ACME]);
-    let discovery = calls
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "7782342274025937895")
-        .unwrap();
+    let calls = db.json(&format!("call list --company {ACME}"));
+    let discovery = entry(&calls, "id", "7782342274025937895");
     assert_eq!(discovery["title"], "Discovery call");
     assert_eq!(discovery["primaryUserId"], "10");
     assert_eq!(discovery["participantIds"], json!(["11", "12"]));
-    let bare = calls
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "42")
-        .unwrap();
+    let bare = entry(&calls, "id", "42");
     assert_eq!(bare["title"], Value::Null);
     assert_eq!(bare["participantIds"], json!([]));
 
-    let text = db.ok(&["call", "list", "--company", ACME]);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("7782342274025937895"))
-        .unwrap();
+    let text = db.ok(&format!("call list --company {ACME}"));
+    let line = row(&text, "7782342274025937895");
     assert!(
         line.contains("11,12") && line.ends_with("Discovery call"),
         "{text}"
     );
 
-    let stderr = db.fail(&[
-        "call",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        "43",
-        "--primary-user",
-        "999",
-    ]);
-    assert!(
-        stderr.starts_with("error: ") && stderr.contains("999"),
-        "{stderr}"
-    );
+    let stderr = db.fail(&format!(
+        "call add --company {ACME} --id 43 --primary-user 999"
+    ));
+    assert_names(&stderr, "999");
 }
 
 #[test]
@@ -511,60 +443,30 @@ fn shares_are_added_shown_and_removed() {
     let db = acme();
     add_user(&db, "10", "none");
     add_user(&db, "11", "none");
-    db.ok(&[
-        "call",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        "100",
-        "--primary-user",
-        "10",
-    ]);
+    db.ok(&format!(
+        "call add --company {ACME} --id 100 --primary-user 10"
+    ));
 
-    let text = db.ok(&[
-        "share",
-        "add",
-        "--company",
-        ACME,
-        "--call",
-        "100",
-        "--user",
-        "11",
-    ]);
+    let text = db.ok(&format!("share add --company {ACME} --call 100 --user 11"));
     assert_eq!(text, "shared call 100 with user 11\n");
-    let grants = db.json(&["grants", "list", "--company", ACME, "--call", "100"]);
+    let grants = db.json(&format!("grants list --company {ACME} --call 100"));
     assert_eq!(
         grants["users"],
         json!([{"userId": "11", "emailAddress": "u11@acme.test", "routes": ["shared"]}])
     );
 
-    let removed = db.json(&[
-        "share",
-        "remove",
-        "--company",
-        ACME,
-        "--call",
-        "100",
-        "--user",
-        "11",
-    ]);
+    let removed = db.json(&format!(
+        "share remove --company {ACME} --call 100 --user 11"
+    ));
     assert_eq!(removed["shared"], false);
-    let grants = db.json(&["grants", "list", "--company", ACME, "--call", "100"]);
+    let grants = db.json(&format!("grants list --company {ACME} --call 100"));
     assert_eq!(grants["users"], json!([]));
-    let text = db.ok(&["grants", "list", "--company", ACME, "--call", "100"]);
+    let text = db.ok(&format!("grants list --company {ACME} --call 100"));
     assert!(text.contains("nobody can open this call"), "{text}");
 
-    let stderr = db.fail(&[
-        "share",
-        "remove",
-        "--company",
-        ACME,
-        "--call",
-        "100",
-        "--user",
-        "11",
-    ]);
+    let stderr = db.fail(&format!(
+        "share remove --company {ACME} --call 100 --user 11"
+    ));
     assert_eq!(
         stderr,
         format!("error: call \"100\" is not shared with user \"11\" in company \"{ACME}\"\n")
@@ -597,22 +499,17 @@ fn grants_list_names_every_route() {
         }]})
         .to_string(),
     );
-    db.ok(&["import", &seed]);
+    db.ok(&format!("import {seed}"));
 
-    let grants = db.json(&["grants", "list", "--company", ACME, "--call", "100"]);
+    let grants = db.json(&format!("grants list --company {ACME} --call 100"));
     assert_eq!(grants["call"]["id"], "100");
     let routes: Vec<(String, Vec<String>)> = grants["users"]
         .as_array()
         .unwrap()
         .iter()
         .map(|u| {
-            let routes = u["routes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_str().unwrap().to_owned())
-                .collect();
-            (u["userId"].as_str().unwrap().to_owned(), routes)
+            let routes = u["routes"].as_array().unwrap().iter().map(text).collect();
+            (text(&u["userId"]), routes)
         })
         .collect();
     let expected: Vec<(String, Vec<String>)> = [
@@ -627,12 +524,12 @@ fn grants_list_names_every_route() {
     .collect();
     assert_eq!(routes, expected, "{grants}");
 
-    let text = db.ok(&["grants", "list", "--company", ACME, "--call", "100"]);
+    let text = db.ok(&format!("grants list --company {ACME} --call 100"));
     assert!(
         text.starts_with(&format!("call 100 of company {ACME} \"Discovery\"\n")),
         "{text}"
     );
-    let line = text.lines().find(|l| l.starts_with("3 ")).unwrap();
+    let line = row(&text, "3 ");
     assert!(
         line.contains("all@acme.test") && line.ends_with("shared, profile: all"),
         "{text}"
@@ -642,59 +539,42 @@ fn grants_list_names_every_route() {
         "{text}"
     );
 
-    let stderr = db.fail(&["grants", "list", "--company", ACME, "--call", "999"]);
-    assert!(
-        stderr.starts_with("error: ") && stderr.contains("999"),
-        "{stderr}"
-    );
+    let stderr = db.fail(&format!("grants list --company {ACME} --call 999"));
+    assert_names(&stderr, "999");
 }
 
 #[test]
 fn an_unknown_company_is_a_clear_error() {
     let db = acme();
     for args in [
-        vec!["user", "list", "--company", "42"],
-        vec!["call", "list", "--company", "42"],
-        vec!["key", "create", "--company", "42"],
-        vec!["token", "list", "--company", "42"],
-        vec![
-            "user",
-            "add",
-            "--company",
-            "42",
-            "--id",
-            "1",
-            "--email",
-            "a@b",
-        ],
-        vec!["grants", "list", "--company", "42", "--call", "1"],
+        "user list --company 42",
+        "call list --company 42",
+        "key create --company 42",
+        "token list --company 42",
+        "user add --company 42 --id 1 --email a@b",
+        "grants list --company 42 --call 1",
     ] {
-        let stderr = db.fail(&args);
+        let stderr = db.fail(args);
         assert_eq!(stderr, "error: company \"42\" does not exist\n", "{args:?}");
     }
-    assert_eq!(db.json(&["key", "list"]), json!([]));
+    assert_eq!(db.json("key list"), json!([]));
 }
 
 #[test]
 fn bad_id_arguments_are_refused_with_the_id_message() {
     let db = Db::fresh();
     for (args, message) in [
+        ("user list --company 12a", "\"12a\" is not a numeric id"),
         (
-            vec!["user", "list", "--company", "12a"],
-            "\"12a\" is not a numeric id",
-        ),
-        (
-            vec!["company", "create", "--name", "x", "--id", "0"],
+            "company create --name x --id 0",
             "\"0\" is not a valid id (ids start at 1)",
         ),
         (
-            vec!["call", "list", "--company", "9223372036854775808"],
+            "call list --company 9223372036854775808",
             "\"9223372036854775808\" is out of range (ids are at most 9223372036854775807)",
         ),
     ] {
-        let output = db.run(&args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = db.usage_error(args);
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
     // Usage errors are caught before the database is touched.
@@ -706,12 +586,8 @@ fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
     let db = Db::fresh();
     let content = "these are my notes, not a database\n".repeat(50);
     std::fs::write(db.path(), &content).unwrap();
-    for args in [
-        vec!["company", "list"],
-        vec!["migrate"],
-        vec!["company", "create", "--name", "x"],
-    ] {
-        let stderr = db.fail(&args);
+    for args in ["company list", "migrate", "company create --name x"] {
+        let stderr = db.fail(args);
         assert!(
             stderr.starts_with(&format!("error: cannot open {}: ", db.url)),
             "{stderr}"
@@ -725,67 +601,39 @@ fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
 #[test]
 fn company_rate_limits_are_set_kept_and_reset() {
     let db = acme();
-    let updated = db.json(&[
-        "company",
-        "set-rate-limit",
-        "--company",
-        ACME,
-        "--per-second",
-        "7",
-    ]);
+    let updated = db.json(&format!(
+        "company set-rate-limit --company {ACME} --per-second 7"
+    ));
     assert_eq!(
         updated["rateLimit"],
         json!({"perSecond": 7, "perDay": "default"})
     );
     // A limit not given is kept.
-    let updated = db.json(&[
-        "company",
-        "set-rate-limit",
-        "--company",
-        ACME,
-        "--per-day",
-        "off",
-    ]);
+    let updated = db.json(&format!(
+        "company set-rate-limit --company {ACME} --per-day off"
+    ));
     assert_eq!(
         updated["rateLimit"],
         json!({"perSecond": 7, "perDay": "off"})
     );
-    let listed = db.ok(&["company", "list"]);
+    let listed = db.ok("company list");
     assert!(
         listed
             .lines()
             .any(|l| l.starts_with(ACME) && l.contains(" 7 ") && l.contains(" off ")),
         "{listed}"
     );
-    let updated = db.json(&[
-        "company",
-        "set-rate-limit",
-        "--company",
-        ACME,
-        "--per-second",
-        "default",
-    ]);
+    let updated = db.json(&format!(
+        "company set-rate-limit --company {ACME} --per-second default"
+    ));
     assert_eq!(updated["rateLimit"]["perSecond"], "default");
 
-    let stderr = db.fail(&["company", "set-rate-limit", "--company", ACME]);
+    let stderr = db.fail(&format!("company set-rate-limit --company {ACME}"));
     assert!(stderr.contains("nothing to change"), "{stderr}");
-    let stderr = db.fail(&[
-        "company",
-        "set-rate-limit",
-        "--company",
-        "42",
-        "--per-day",
-        "5",
-    ]);
+    let stderr = db.fail("company set-rate-limit --company 42 --per-day 5");
     assert!(stderr.contains("company \"42\" does not exist"), "{stderr}");
-    let output = db.run(&[
-        "company",
-        "set-rate-limit",
-        "--company",
-        ACME,
-        "--per-day",
-        "0",
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not a rate limit"));
+    let stderr = db.usage_error(&format!(
+        "company set-rate-limit --company {ACME} --per-day 0"
+    ));
+    assert!(stderr.contains("not a rate limit"), "{stderr}");
 }

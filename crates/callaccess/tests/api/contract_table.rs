@@ -4,12 +4,11 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::ids::*;
-use crate::helpers::{change, Auth, TestApp, PATH};
+use crate::helpers::{call, change, Auth, TestApp, PATH};
 
 #[tokio::test]
 async fn missing_or_empty_call_access_list_is_200_and_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_3, &[NONE_B]).await;
     for body in [
         json!({}),
@@ -27,8 +26,7 @@ async fn missing_or_empty_call_access_list_is_200_and_changes_nothing() {
 
 #[tokio::test]
 async fn post_without_filter_or_call_ids_is_400() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.post(&c.auth, json!({}))
         .await
         .assert_error(400, "filter: must not be null");
@@ -45,8 +43,7 @@ async fn post_without_filter_or_call_ids_is_400() {
 
 #[tokio::test]
 async fn item_without_call_id_or_user_ids_names_the_field_path() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let ok = json!({"callId": CALL_1.to_string(), "userIds": [NONE_A.to_string()]});
     let body = json!({"callAccessList": [ok, ok, {"callId": CALL_2.to_string()}]});
     app.put(&c.auth, body.clone())
@@ -65,26 +62,26 @@ async fn item_without_call_id_or_user_ids_names_the_field_path() {
 
 #[tokio::test]
 async fn malformed_ids_name_the_path_and_the_value() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
+    // Each message quotes the value as JSON, then says what is wrong.
+    let not_numeric = "is not a numeric id";
     let cases = [
-        (json!("12a"), "\"12a\" is not a numeric id"),
-        (json!(""), "\"\" is not a numeric id"),
+        (r#""12a""#, not_numeric),
+        (r#""""#, not_numeric),
+        (r#""123456789012345678901""#, not_numeric),
         (
-            json!("123456789012345678901"),
-            "\"123456789012345678901\" is not a numeric id",
+            r#""9223372036854775808""#,
+            "is out of range (ids are at most 9223372036854775807)",
         ),
-        (
-            json!("9223372036854775808"),
-            "\"9223372036854775808\" is out of range (ids are at most 9223372036854775807)",
-        ),
-        (json!("0"), "\"0\" is not a valid id (ids start at 1)"),
-        (json!(1.5), "1.5 is not a numeric id"),
-        (json!(-7), "-7 is not a numeric id"),
-        (json!(true), "true is not a numeric id"),
-        (json!({"id": 1}), "{\"id\":1} is not a numeric id"),
+        (r#""0""#, "is not a valid id (ids start at 1)"),
+        ("1.5", not_numeric),
+        ("-7", not_numeric),
+        ("true", not_numeric),
+        (r#"{"id":1}"#, not_numeric),
     ];
-    for (bad, message) in cases {
+    for (quoted, why) in cases {
+        let bad: serde_json::Value = serde_json::from_str(quoted).unwrap();
+        let message = format!("{quoted} {why}");
         let reply = app
             .put(
                 &c.auth,
@@ -108,8 +105,7 @@ async fn malformed_ids_name_the_path_and_the_value() {
 
 #[tokio::test]
 async fn integer_ids_are_accepted_as_their_decimal_string() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.put(
         &c.auth,
         json!({"callAccessList": [{"callId": CALL_3, "userIds": [NONE_B]}]}),
@@ -130,13 +126,16 @@ async fn integer_ids_are_accepted_as_their_decimal_string() {
     )
     .await
     .assert_ok();
-    assert!(app.grantees(&c.auth, CALL_3).await.is_empty());
+    assert_eq!(
+        app.listed(&c.auth, &[CALL_3]).await,
+        [(CALL_3.to_string(), vec![])],
+        "the DELETE with integer ids removed the grant"
+    );
 }
 
 #[tokio::test]
 async fn duplicates_are_treated_as_their_union() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let (c3, a, b) = (CALL_3.to_string(), NONE_A.to_string(), NONE_B.to_string());
     let body = json!({"callAccessList": [
         {"callId": c3, "userIds": [b, b]},
@@ -159,8 +158,7 @@ async fn duplicates_are_treated_as_their_union() {
 
 #[tokio::test]
 async fn empty_user_ids_is_accepted_but_the_call_must_exist() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.put(&c.auth, change(CALL_1, &[])).await.assert_ok();
     app.delete(&c.auth, change(CALL_1, &[])).await.assert_ok();
     let errors = app
@@ -175,8 +173,7 @@ async fn empty_user_ids_is_accepted_but_the_call_must_exist() {
 
 #[tokio::test]
 async fn unknown_calls_reject_the_whole_request_and_are_each_named() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let other_missing = UNKNOWN_CALL - 1;
     let body = json!({"callAccessList": [
         {"callId": CALL_3.to_string(), "userIds": [NONE_A.to_string()]},
@@ -221,8 +218,7 @@ async fn unknown_calls_reject_the_whole_request_and_are_each_named() {
 
 #[tokio::test]
 async fn put_with_unknown_users_is_rejected_whole() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let errors = app
         .put(&c.auth, change(CALL_3, &[NONE_A, UNKNOWN_USER, NONE_B]))
         .await
@@ -233,19 +229,19 @@ async fn put_with_unknown_users_is_rejected_whole() {
 
 #[tokio::test]
 async fn delete_naming_an_unknown_user_is_not_an_error() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_3, &[NONE_A]).await;
     app.delete(&c.auth, change(CALL_3, &[UNKNOWN_USER, NONE_A]))
         .await
         .assert_ok();
-    assert!(app.grantees(&c.auth, CALL_3).await.is_empty());
+    // The known user's grant is gone from the store.
+    let stored = app.store.call_access(c.id, call(CALL_3)).await.unwrap();
+    assert!(stored.api_grants.is_empty(), "{stored:?}");
 }
 
 #[tokio::test]
 async fn unknown_fields_are_ignored() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let body = json!({"extra": {"x": 1}, "callAccessList": [{"callId": CALL_3.to_string(), "userIds": [NONE_A.to_string()], "note": "hi"}]});
     app.put(&c.auth, body).await.assert_ok();
     let reply = app.post(&c.auth, json!({"cursor": "abc", "filter": {"callIds": [CALL_3.to_string()], "fromDateTime": "x"}})).await;
@@ -258,8 +254,7 @@ async fn unknown_fields_are_ignored() {
 
 #[tokio::test]
 async fn invalid_json_says_where_it_broke() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     for method in [Method::PUT, Method::POST, Method::DELETE] {
         let body = b"{\n  \"callAccessList\": [\n    {\"callId\": }\n  ]\n}".to_vec();
         let reply = app
@@ -276,16 +271,13 @@ async fn invalid_json_says_where_it_broke() {
             "request body is not valid JSON: expected value at line 3, column 16",
         );
     }
-    let reply = app
-        .request(Method::PUT, PATH, &c.auth, Some(b"[1,2]".to_vec()), &[])
-        .await;
+    let reply = app.put_bytes(&c.auth, b"[1,2]".to_vec(), &[]).await;
     reply.assert_error(400, "request body must be a JSON object");
 }
 
 #[tokio::test]
 async fn a_missing_body_is_400_request_body_is_required() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     for method in [Method::PUT, Method::POST, Method::DELETE] {
         let reply = app.request(method.clone(), PATH, &c.auth, None, &[]).await;
         reply.assert_error(400, "request body is required");
@@ -304,55 +296,40 @@ async fn a_missing_body_is_400_request_body_is_required() {
 
 #[tokio::test]
 async fn a_content_type_other_than_json_is_415() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let body = serde_json::to_vec(&change(CALL_3, &[NONE_A])).unwrap();
     for content_type in [
         "text/plain",
         "application/x-www-form-urlencoded",
         "application/xml",
     ] {
-        let reply = app
-            .request(
-                Method::PUT,
-                PATH,
-                &c.auth,
-                Some(body.clone()),
-                &[("content-type", content_type)],
-            )
-            .await;
+        let headers = [("content-type", content_type)];
+        let reply = app.put_bytes(&c.auth, body.clone(), &headers).await;
         reply.assert_error(
             415,
             &format!("content type must be application/json, got '{content_type}'"),
         );
     }
     // No content type, or JSON with parameters, is fine.
-    app.request(Method::PUT, PATH, &c.auth, Some(body.clone()), &[])
-        .await
-        .assert_ok();
+    app.put_bytes(&c.auth, body.clone(), &[]).await.assert_ok();
     let json_utf8 = [("content-type", "application/json; charset=UTF-8")];
     app.request(Method::DELETE, PATH, &c.auth, Some(body), &json_utf8)
         .await
         .assert_ok();
-    assert!(app.grantees(&c.auth, CALL_3).await.is_empty());
+    assert!(
+        app.grantees(&c.auth, CALL_3).await.is_empty(),
+        "the DELETE with a charset parameter was applied"
+    );
 }
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let limit = 1024 * 1024;
     let padding = "x".repeat(limit);
     let body = serde_json::to_vec(&json!({"pad": padding, "callAccessList": []})).unwrap();
-    let reply = app
-        .request(
-            Method::PUT,
-            PATH,
-            &c.auth,
-            Some(body.clone()),
-            &[("content-type", "application/json")],
-        )
-        .await;
+    let json = [("content-type", "application/json")];
+    let reply = app.put_bytes(&c.auth, body.clone(), &json).await;
     reply.assert_error(
         413,
         &format!("request body is larger than the limit of {limit} bytes"),
@@ -399,8 +376,7 @@ fn futures_stream(
 
 #[tokio::test]
 async fn more_pairs_than_the_limit_is_400_naming_the_limit() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let users: Vec<String> = (1..=10_001).map(|n: i64| n.to_string()).collect();
     let body = json!({"callAccessList": [{"callId": CALL_1.to_string(), "userIds": users}]});
     app.put(&c.auth, body.clone()).await.assert_error(
@@ -426,8 +402,7 @@ async fn more_pairs_than_the_limit_is_400_naming_the_limit() {
 
 #[tokio::test]
 async fn other_methods_are_405_with_allow() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     for method in [
         Method::GET,
         Method::PATCH,
@@ -459,8 +434,7 @@ async fn unknown_paths_use_the_same_envelope() {
 
 #[tokio::test]
 async fn every_answer_carries_a_fresh_request_id_in_body_and_header() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let mut seen = std::collections::HashSet::new();
     for _ in 0..5 {
         let ok = app.put(&c.auth, change(CALL_3, &[NONE_A])).await;

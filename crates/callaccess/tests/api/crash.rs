@@ -14,24 +14,17 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use callaccess_domain::{CallId, CompanyId, Store};
+use callaccess_domain::{CallId, Caller, CompanyId, Store};
 use callaccess_sqlite::SqliteStore;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
 use crate::helpers::PATH;
-
-const BIN: &str = env!("CARGO_BIN_EXE_callaccess");
-/// Guard against a hung child; never reached when things work.
-const GUARD: Duration = Duration::from_secs(60);
+use crate::server_process::{write_json, Server, GUARD};
 
 const CYCLES: usize = 24;
 const WORKERS: usize = 8;
@@ -89,52 +82,22 @@ fn write_seed(dir: &Path) -> PathBuf {
         "users": users,
         "calls": calls,
     }]});
-    let path = dir.join("seed.json");
-    std::fs::write(&path, serde_json::to_vec(&seed).unwrap()).unwrap();
-    path
+    write_json(dir, "seed.json", &seed)
 }
 
-/// Starts `callaccess serve` on `database` and returns it with its base URL,
-/// read from the "listening on" line.
-async fn start(database: &Path, seed: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--database")
-        .arg(format!("sqlite:{}", database.display()))
-        .arg("--seed")
-        .arg(seed)
-        .args([
-            "--rate-limit-per-second",
-            "off",
-            "--rate-limit-per-day",
-            "off",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(GUARD, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let Ok(event) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if let Some(rest) = event["message"]
-                .as_str()
-                .and_then(|m| m.strip_prefix("listening on "))
-            {
-                return rest.to_owned();
-            }
-        }
-        panic!("the server exited before listening");
-    })
+/// Starts `callaccess serve` on `database`, without rate limits.
+async fn start(database: &Path, seed: &Path) -> Server {
+    Server::start(&[
+        "--database",
+        &format!("sqlite:{}", database.display()),
+        "--seed",
+        seed.to_str().unwrap(),
+        "--rate-limit-per-second",
+        "off",
+        "--rate-limit-per-day",
+        "off",
+    ])
     .await
-    .expect("the server did not start");
-    // Keep draining its log so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
 }
 
 /// What the test knows of one group.
@@ -212,7 +175,10 @@ async fn observe(store: &SqliteStore) -> Vec<usize> {
         .flat_map(calls_of)
         .map(|c| CallId::from_i64(c).unwrap())
         .collect();
-    let grants = store.list_api_grants(company, &calls).await.unwrap();
+    let grants = store
+        .list_api_grants(Caller::verified(company), &calls)
+        .await
+        .unwrap();
     let granted: HashMap<i64, usize> = grants
         .iter()
         .map(|g| (g.call.get(), g.users.len()))
@@ -233,7 +199,7 @@ async fn acknowledged_writes_survive_kill_9_and_requests_are_all_or_nothing() {
     let mut torn_candidates = 0;
 
     for cycle in 0..CYCLES {
-        let (mut child, base) = start(&database, &seed).await;
+        let server = start(&database, &seed).await;
         let acked = Arc::new(AtomicUsize::new(0));
         let reached = Arc::new(Notify::new());
         let kill_after = rng.random_range(20..=200);
@@ -241,7 +207,7 @@ async fn acknowledged_writes_survive_kill_9_and_requests_are_all_or_nothing() {
             .map(|w| {
                 tokio::spawn(drive(
                     w,
-                    base.clone(),
+                    server.base.clone(),
                     known.clone(),
                     acked.clone(),
                     kill_after,
@@ -252,9 +218,7 @@ async fn acknowledged_writes_survive_kill_9_and_requests_are_all_or_nothing() {
         tokio::time::timeout(GUARD, reached.notified())
             .await
             .expect("the workers stalled");
-        // SIGKILL: no shutdown, no flush, no checkpoint.
-        child.start_kill().unwrap();
-        child.wait().await.unwrap();
+        server.kill().await;
         for worker in workers {
             worker.await.unwrap();
         }

@@ -1,24 +1,31 @@
-//! `TestApp`: a server on 127.0.0.1:0 over a database of its own, and a
-//! small fixed world of users and calls that every rule can be tested on.
+//! `TestApp`: a server on 127.0.0.1:0 over a database of its own, with the
+//! server options a test asks for, and a small fixed world of users and
+//! calls that every rule can be tested on.
 //!
 //! The backend comes from `CALLACCESS_TEST_DATABASE`: unset or `sqlite`, a
 //! SQLite file in the test's temporary folder; a `postgres://…` URL, a fresh
 //! database created on that server for each test and dropped after it. The
 //! same tests run on both, which is how parity is proved.
+//!
+//! The rate limiters of a `TestApp` read a manual clock (`app.clock`) that
+//! moves only when the test advances it, so no test waits out a window.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use callaccess::db::{open_store, DatabaseUrl};
+use callaccess::db::{open, DatabaseUrl, PoolSettings};
 use callaccess::http::Limits;
+use callaccess::ratelimit::{RateClock, RateLimitDefaults};
+use callaccess::server::{serve_with, ServeOptions};
 use callaccess_domain::secret;
 use callaccess_domain::{
     Call, CallId, CallsAccess, CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, Scope, Store,
-    User, UserId,
+    Timestamp, User, UserId,
 };
-use callaccess_postgres::scratch::ScratchDatabase;
+use callaccess_postgres::scratch::{test_server_url, ScratchDatabase};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -62,7 +69,8 @@ pub enum Auth {
 }
 
 impl Auth {
-    fn header(&self) -> Option<String> {
+    /// The `Authorization` header's value.
+    pub fn header(&self) -> Option<String> {
         match self {
             Auth::None => None,
             Auth::Basic(k, s) => Some(format!(
@@ -157,29 +165,15 @@ pub fn test_backend() -> TestBackend {
 
 /// A PostgreSQL server for the tests that need one whatever the suite's
 /// backend (several nodes, outages): `CALLACCESS_TEST_POSTGRES`, else the
-/// suite's own server if it runs on PostgreSQL. `None` means skip — which
-/// CI (`CI` set) does not allow.
+/// suite's own server if it runs on PostgreSQL, else a throwaway cluster
+/// this process starts once (`scratch::test_server_url`). `None` means skip
+/// (PostgreSQL is not installed), which CI (`CI` set) does not allow.
 pub fn postgres_server() -> Option<String> {
-    let url = std::env::var("CALLACCESS_TEST_POSTGRES")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .or(match test_backend() {
-            TestBackend::Postgres(url) => Some(url),
-            TestBackend::Sqlite => None,
-        });
-    if url.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CALLACCESS_TEST_POSTGRES must be set in CI: the PostgreSQL tests would not run"
-        );
-        use std::io::Write as _;
-        // Written past the test harness's capture, so it shows.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: this test needs CALLACCESS_TEST_POSTGRES=postgres://… (scripts/pg-test-cluster.sh start prints one)"
-        );
+    let configured = std::env::var("CALLACCESS_TEST_POSTGRES").is_ok_and(|url| !url.is_empty());
+    match test_backend() {
+        TestBackend::Postgres(url) if !configured => Some(url),
+        _ => test_server_url(),
     }
-    url
 }
 
 /// PostgreSQL databases of tests that were stopped to be started again on
@@ -234,8 +228,12 @@ impl TestDatabase {
 
 pub struct TestApp {
     pub base: String,
+    pub address: SocketAddr,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    /// The clock the server's rate limiters read: manual unless the test's
+    /// options said otherwise.
+    pub clock: RateClock,
     pub dir: Arc<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -244,12 +242,37 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The options a test server starts from: the service's defaults, but
+    /// no rate limits, and a manual clock.
+    pub fn options() -> ServeOptions {
+        ServeOptions {
+            rate_limits: RateLimitDefaults::OFF,
+            rate_clock: RateClock::manual(),
+            ..ServeOptions::default()
+        }
+    }
+
     pub async fn spawn() -> Self {
-        Self::spawn_in(Arc::new(tempfile::tempdir().unwrap()), Limits::default()).await
+        Self::spawn_with_options(Self::options()).await
+    }
+
+    /// A server with company 1 of the fixed world.
+    pub async fn spawn_with_company() -> (Self, Company) {
+        let app = Self::spawn().await;
+        let company = app.company(1).await;
+        (app, company)
     }
 
     pub async fn spawn_with(limits: Limits) -> Self {
-        Self::spawn_in(Arc::new(tempfile::tempdir().unwrap()), limits).await
+        Self::spawn_with_options(ServeOptions {
+            limits,
+            ..Self::options()
+        })
+        .await
+    }
+
+    pub async fn spawn_with_options(options: ServeOptions) -> Self {
+        Self::spawn_in(Arc::new(tempfile::tempdir().unwrap()), options).await
     }
 
     /// The SQLite file of a test folder (SQLite backend only).
@@ -259,24 +282,23 @@ impl TestApp {
 
     /// Serves the database of `dir` on the suite's backend; bound before the
     /// server task starts, so requests can be sent at once.
-    pub async fn spawn_in(dir: Arc<TempDir>, limits: Limits) -> Self {
+    pub async fn spawn_in(dir: Arc<TempDir>, options: ServeOptions) -> Self {
         let db = TestDatabase::for_dir(&dir).await;
-        let store = open_store(&db.url).await.unwrap();
+        let backend = open(&db.url, &PoolSettings::default()).await.unwrap();
+        let store = backend.store.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let address = listener.local_addr().unwrap();
+        let clock = options.rate_clock.clone();
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(callaccess::server::serve(
-            listener,
-            store.clone(),
-            limits,
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let server = tokio::spawn(serve_with(listener, backend, options, async move {
+            let _ = rx.await;
+        }));
         Self {
-            base,
+            base: format!("http://{address}"),
+            address,
             client: reqwest::Client::new(),
             store,
+            clock,
             dir,
             shutdown: Some(tx),
             server: Some(server),
@@ -316,21 +338,13 @@ impl TestApp {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        reply_of(request.send().await.unwrap()).await
+    }
+
+    /// PUT of a body as given, with these headers only.
+    pub async fn put_bytes(&self, auth: &Auth, body: Vec<u8>, headers: &[(&str, &str)]) -> Reply {
+        self.request(Method::PUT, PATH, auth, Some(body), headers)
+            .await
     }
 
     pub async fn send(&self, method: Method, auth: &Auth, body: Value) -> Reply {
@@ -366,10 +380,15 @@ impl TestApp {
         .assert_ok();
     }
 
+    /// POST of some calls, as it answers.
+    pub async fn post_calls(&self, auth: &Auth, calls: &[i64]) -> Reply {
+        let ids: Vec<String> = calls.iter().map(i64::to_string).collect();
+        self.post(auth, json!({"filter": {"callIds": ids}})).await
+    }
+
     /// The API grants of some calls, as POST lists them.
     pub async fn listed(&self, auth: &Auth, calls: &[i64]) -> Vec<(String, Vec<String>)> {
-        let ids: Vec<String> = calls.iter().map(i64::to_string).collect();
-        let reply = self.post(auth, json!({"filter": {"callIds": ids}})).await;
+        let reply = self.post_calls(auth, calls).await;
         reply.assert_ok();
         reply.body["callAccessList"]
             .as_array()
@@ -395,6 +414,19 @@ impl TestApp {
     /// Creates a company with the fixed world and a full-access key.
     pub async fn company(&self, id: i64) -> Company {
         create_world(self.store.as_ref(), id).await
+    }
+
+    /// A new API key of `company`.
+    pub async fn api_key(
+        &self,
+        company: &Company,
+        scopes: Option<&[&str]>,
+        expires_at: Option<Timestamp>,
+    ) -> Auth {
+        let scopes = scopes.map(|scopes| scopes.iter().map(|s| Scope::parse(s).unwrap()).collect());
+        new_api_key(self.store.as_ref(), company.id, scopes, expires_at)
+            .await
+            .1
     }
 
     pub async fn token(&self, company: &Company, scopes: &[&str]) -> Auth {
@@ -464,29 +496,75 @@ pub async fn create_world(store: &dyn Store, id: i64) -> Company {
         .add_share(company, call(CALL_1), user(SHARED))
         .await
         .unwrap();
-    let access_key = secret::generate_access_key();
-    let key_secret = secret::generate_secret();
-    store
-        .create_api_key(&NewApiKey {
-            access_key: access_key.clone(),
-            company,
-            digest: secret::digest(&key_secret),
-            scopes: None,
-            expires_at: None,
-        })
-        .await
-        .unwrap();
+    let (access_key, auth) = new_api_key(store, company, None, None).await;
     Company {
         id: company,
-        auth: Auth::Basic(access_key.clone(), key_secret),
+        auth,
         access_key,
     }
+}
+
+/// Creates an API key with a fresh access key and secret; returns the
+/// access key and the credential to send.
+pub async fn new_api_key(
+    store: &dyn Store,
+    company: CompanyId,
+    scopes: Option<Vec<Scope>>,
+    expires_at: Option<Timestamp>,
+) -> (String, Auth) {
+    let access_key = secret::generate_access_key();
+    let key_secret = secret::generate_secret();
+    let key = NewApiKey {
+        access_key: access_key.clone(),
+        company,
+        digest: secret::digest(&key_secret),
+        scopes,
+        expires_at,
+    };
+    store.create_api_key(&key).await.unwrap();
+    (access_key.clone(), Auth::Basic(access_key, key_secret))
 }
 
 /// `{"callAccessList":[{"callId":C,"userIds":[U…]}]}` with string ids.
 pub fn change(call: i64, users: &[i64]) -> Value {
     let users: Vec<String> = users.iter().map(i64::to_string).collect();
     json!({"callAccessList": [{"callId": call.to_string(), "userIds": users}]})
+}
+
+/// A whole answer, whose body must be JSON.
+pub async fn reply_of(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "body is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// One request with an API key and a JSON body, to any server.
+pub async fn send_with_key(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    key: (&str, &str),
+    body: &Value,
+) -> Reply {
+    let response = client
+        .request(method, url)
+        .basic_auth(key.0, Some(key.1))
+        .json(body)
+        .send()
+        .await
+        .expect("the request failed or hung");
+    reply_of(response).await
 }
 
 /// The lines a child process writes to one of its pipes, as they come.

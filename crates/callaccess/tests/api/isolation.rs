@@ -1,8 +1,6 @@
 //! Tenancy: a credential only ever sees its own company, and another
 //! company's call answers exactly like an unknown call.
 
-use serde_json::json;
-
 use crate::helpers::ids::*;
 use crate::helpers::{change, TestApp};
 
@@ -57,12 +55,7 @@ async fn two_companies_are_isolated_in_both_directions() {
             shape(&app.delete(&stranger.auth, change(only_b, &[])).await).0,
             400
         );
-        let listed = app
-            .post(
-                &stranger.auth,
-                json!({"filter": {"callIds": [only_b.to_string()]}}),
-            )
-            .await;
+        let listed = app.post_calls(&stranger.auth, &[only_b]).await;
         assert_eq!(
             listed.errors(),
             vec![

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod server_process;
 
 mod auth;
 mod backend;
@@ -18,7 +19,7 @@ mod gong_client;
 mod isolation;
 mod model;
 mod multinode;
-mod nodes;
 mod outage;
 mod seed;
 mod semantics;
+mod settings;

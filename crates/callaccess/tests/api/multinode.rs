@@ -11,11 +11,9 @@ use rand::seq::IndexedRandom;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::helpers::postgres_server;
-use crate::nodes::{count_messages, Node, BIN};
+use crate::helpers::{postgres_server, send_with_key, PATH};
+use crate::server_process::{cli_ok, count_messages, write_json, Server};
 use callaccess_postgres::scratch::ScratchDatabase;
-
-const PATH: &str = "/v2/calls/users-access";
 
 const WRITER: (&str, &str) = ("NODEKEY1", "node-secret-0123456789");
 const DOOMED: (&str, &str) = ("REVOKEME", "revoke-secret-0123456789");
@@ -83,30 +81,34 @@ async fn send(
     key: (&str, &str),
     body: Value,
 ) -> Answer {
-    let response = client
-        .request(method, url)
-        .basic_auth(key.0, Some(key.1))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
+    let reply = send_with_key(client, method, &url, key, &body).await;
     let header = |name: &str| {
-        response
-            .headers()
+        reply
+            .headers
             .get(name)
             .map(|v| v.to_str().unwrap().to_owned())
     };
     let trace_id = header("x-traceid").expect("every answer has x-traceid");
     let retry_after = header("retry-after");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["requestId"], trace_id.as_str(), "{body}");
+    assert_eq!(reply.body["requestId"], trace_id.as_str(), "{}", reply.body);
     Answer {
-        status,
-        body,
+        status: reply.status,
+        body: reply.body,
         trace_id,
         retry_after,
     }
+}
+
+/// A POST listing call 11 with `key` through the node at `base`.
+async fn list_call_11(client: &reqwest::Client, base: &str, key: (&str, &str)) -> Answer {
+    send(
+        client,
+        reqwest::Method::POST,
+        format!("{base}{PATH}"),
+        key,
+        json!({"filter": {"callIds": ["11"]}}),
+    )
+    .await
 }
 
 fn bit(call: i64, user: i64) -> u16 {
@@ -221,14 +223,13 @@ async fn three_nodes_on_one_database_behave_as_one_service() {
     };
     let db = ScratchDatabase::create(&server).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let seed_file = dir.path().join("seed.json");
-    std::fs::write(&seed_file, serde_json::to_vec(&seed()).unwrap()).unwrap();
+    let seed_file = write_json(dir.path(), "seed.json", &seed());
     let seed_arg = seed_file.to_str().unwrap();
 
     // All three start at once on the empty database: they race to migrate
     // and to apply the same seed, which must be harmless.
     let args = ["--database", db.url(), "--seed", seed_arg];
-    let nodes: Vec<Node> = join_all((0..3).map(|_| Node::start(&args))).await;
+    let nodes: Vec<Server> = join_all((0..3).map(|_| Server::start(&args))).await;
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -321,27 +322,11 @@ async fn three_nodes_on_one_database_behave_as_one_service() {
 
     // --- a key revoked through the CLI is refused by every node ---
     for base in &bases {
-        let answer = send(
-            &client,
-            reqwest::Method::POST,
-            format!("{base}{PATH}"),
-            DOOMED,
-            json!({"filter": {"callIds": ["11"]}}),
-        )
-        .await;
+        let answer = list_call_11(&client, base, DOOMED).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         trace_ids.push(answer.trace_id);
     }
-    let revoked = tokio::process::Command::new(BIN)
-        .args(["key", "revoke", DOOMED.0, "--database", db.url()])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        revoked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoked.stderr)
-    );
+    cli_ok(&["key", "revoke", DOOMED.0, "--database", db.url()]).await;
     let revoked_at = Instant::now();
     // There is no credential cache today, so the very next request is
     // refused. Should one be added, it is bounded to 1 s: allow up to 2 s.
@@ -349,14 +334,7 @@ async fn three_nodes_on_one_database_behave_as_one_service() {
     for base in &bases {
         let mut first = true;
         loop {
-            let answer = send(
-                &client,
-                reqwest::Method::POST,
-                format!("{base}{PATH}"),
-                DOOMED,
-                json!({"filter": {"callIds": ["11"]}}),
-            )
-            .await;
+            let answer = list_call_11(&client, base, DOOMED).await;
             trace_ids.push(answer.trace_id.clone());
             if answer.status == 401 {
                 refused_at_once += usize::from(first);
@@ -381,9 +359,9 @@ async fn three_nodes_on_one_database_behave_as_one_service() {
     let mut retries = 0;
     let mut per_node: HashMap<usize, usize> = HashMap::new();
     for (i, node) in nodes.into_iter().enumerate() {
-        let (code, lines) = node.terminate().await;
-        assert_eq!(code, 0, "node {i} did not exit cleanly");
-        let n = count_messages(&lines, "retrying a transaction the database aborted");
+        let exited = node.terminate().await;
+        assert_eq!(exited.code, 0, "node {i} did not exit cleanly");
+        let n = count_messages(&exited.log, "retrying a transaction the database aborted");
         per_node.insert(i, n);
         retries += n;
     }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::nodes::{Cluster, Node};
+use callaccess_postgres::scratch::Cluster;
 
-const PATH: &str = "/v2/calls/users-access";
+use crate::helpers::{send_with_key, PATH};
+use crate::server_process::{write_json, Server};
 const KEY: (&str, &str) = ("OUTAGEKEY", "outage-secret-0123456789");
 const CALL: &str = "31";
 
@@ -44,19 +45,12 @@ async fn call(
     url: &str,
     body: Value,
 ) -> (u16, Value, Option<String>) {
-    let response = client
-        .request(method, url)
-        .basic_auth(KEY.0, Some(KEY.1))
-        .json(&body)
-        .send()
-        .await
-        .expect("the request failed or hung");
-    let status = response.status().as_u16();
-    let trace = response
-        .headers()
+    let reply = send_with_key(client, method, url, KEY, &body).await;
+    let trace = reply
+        .headers
         .get("x-traceid")
         .map(|v| v.to_str().unwrap().to_owned());
-    (status, response.json().await.unwrap(), trace)
+    (reply.status, reply.body, trace)
 }
 
 async fn granted(client: &reqwest::Client, base: &str) -> Result<Vec<String>, (u16, Value)> {
@@ -80,15 +74,14 @@ async fn granted(client: &reqwest::Client, base: &str) -> Result<Vec<String>, (u
 
 #[tokio::test]
 async fn a_node_answers_503_during_an_outage_and_recovers_without_losing_writes() {
-    let Some(cluster) = Cluster::start() else {
+    let Some(cluster) = Cluster::start_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let seed_file = dir.path().join("seed.json");
-    std::fs::write(&seed_file, serde_json::to_vec(&seed()).unwrap()).unwrap();
-    let node = Node::start(&[
+    let seed_file = write_json(dir.path(), "seed.json", &seed());
+    let node = Server::start(&[
         "--database",
-        &cluster.url,
+        cluster.url(),
         "--seed",
         seed_file.to_str().unwrap(),
     ])
@@ -110,7 +103,7 @@ async fn a_node_answers_503_during_an_outage_and_recovers_without_losing_writes(
     let acknowledged = vec!["1", "3", "4", "5"];
     assert_eq!(granted(&client, &base).await.unwrap(), acknowledged);
 
-    cluster.stop();
+    cluster.stop().unwrap();
 
     // Each operation answers 503 in the envelope, promptly.
     let mut slowest = Duration::ZERO;
@@ -153,7 +146,7 @@ async fn a_node_answers_503_during_an_outage_and_recovers_without_losing_writes(
         "/readyz must fail during the outage"
     );
 
-    cluster.restart();
+    cluster.restart().unwrap();
     let back = Instant::now();
     // The node was not restarted: its pool must find the server again.
     let listed = loop {
@@ -173,8 +166,7 @@ async fn a_node_answers_503_during_an_outage_and_recovers_without_losing_writes(
     let (status, body, _) = call(&client, reqwest::Method::PUT, &url, grant(&["6"])).await;
     assert_eq!(status, 200, "{body}");
 
-    let (code, _) = node.terminate().await;
-    assert_eq!(code, 0);
+    assert_eq!(node.terminate().await.code, 0);
     println!(
         "outage: slowest answer while PostgreSQL was down {slowest:?} (bound {OUTAGE_ANSWER:?}); \
          first successful request {recovered_in:?} after it was back"

@@ -3,73 +3,81 @@
 
 use serde_json::{json, Value};
 
-use crate::cli::{Db, ACME};
+use crate::cli::{entries, entry, text, Db, ACME};
 
-/// The example of the seed specification.
+/// The example of the seed specification, read from it: the first JSON
+/// block of docs/SEED.md.
 fn example() -> Value {
-    json!({"companies": [{
-        "id": ACME,
-        "name": "Acme",
-        "rateLimit": {"perSecond": 3, "perDay": 10000},
-        "apiKeys": [
-            {"accessKey": "ACMEKEY1", "accessKeySecret": "acme-secret-0123456789", "expiresAt": "2030-01-01T00:00:00Z"}
-        ],
-        "tokens": [
-            {"token": "acme-read-token-0123456789", "scopes": ["api:call-user-access:read"]}
-        ],
-        "users": [
-            {"id": "234599484848423", "emailAddress": "ada@acme.test", "callsAccess": "none"},
-            {"id": "234599484848424", "emailAddress": "bob@acme.test", "callsAccess": "own"},
-            {"id": "234599484848425", "emailAddress": "cy@acme.test", "callsAccess": "all"}
-        ],
-        "calls": [
-            {"id": "7782342274025937895", "title": "Discovery", "primaryUserId": "234599484848424", "participantIds": []}
-        ],
-        "shares": [{"callId": "7782342274025937895", "userId": "234599484848423"}],
-        "apiGrants": []
-    }]})
+    let spec = include_str!("../../../../docs/SEED.md");
+    let block = spec
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/SEED.md has a JSON example");
+    serde_json::from_str(block).unwrap()
 }
 
 const CALL: &str = "7782342274025937895";
 
 fn import(db: &Db, name: &str, seed: &Value) -> std::process::Output {
     let file = db.file(name, &serde_json::to_string_pretty(seed).unwrap());
-    db.run(&["import", &file])
+    db.run(&format!("import {file}"))
+}
+
+/// Imports a seed that must be accepted.
+fn import_ok(db: &Db, name: &str, seed: &Value) {
+    let output = import(db, name, seed);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A seed of one company, ACME, with these fields.
+fn acme(mut fields: Value) -> Value {
+    fields["id"] = json!(ACME);
+    json!({"companies": [fields]})
+}
+
+/// The example imported, and a user (dee, 77) added by hand.
+fn example_and_dee() -> Db {
+    let db = Db::fresh();
+    import_ok(&db, "first.json", &example());
+    db.ok(&format!(
+        "user add --company {ACME} --id 77 --email dee@acme.test"
+    ));
+    db
 }
 
 fn routes(db: &Db) -> Value {
-    db.json(&["grants", "list", "--company", ACME, "--call", CALL])["users"].clone()
+    db.json(&format!("grants list --company {ACME} --call {CALL}"))["users"].clone()
 }
 
 #[test]
 fn the_specification_example_is_imported() {
     let db = Db::fresh();
     let file = db.file("acme.json", &example().to_string());
-    let summary = db.json(&["import", &file]);
+    let summary = db.json(&format!("import {file}"));
     assert_eq!(
         summary,
         json!({"companies": 1, "apiKeys": 1, "tokens": 1, "users": 3, "calls": 1, "shares": 1, "apiGrants": 0})
     );
 
-    let companies = db.json(&["company", "list"]);
-    assert_eq!(companies.as_array().unwrap().len(), 1);
+    let companies = db.json("company list");
+    assert_eq!(entries(&companies).len(), 1);
     assert_eq!(companies[0]["name"], "Acme");
     assert_eq!(
         companies[0]["rateLimit"],
         json!({"perSecond": 3, "perDay": 10000})
     );
 
-    let users = db.json(&["user", "list", "--company", ACME]);
+    let users = db.json(&format!("user list --company {ACME}"));
     let mut access: Vec<(String, String)> = users
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| {
-            (
-                u["emailAddress"].as_str().unwrap().to_owned(),
-                u["callsAccess"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|u| (text(&u["emailAddress"]), text(&u["callsAccess"])))
         .collect();
     access.sort();
     let expected: Vec<(String, String)> = [
@@ -82,14 +90,14 @@ fn the_specification_example_is_imported() {
     .collect();
     assert_eq!(access, expected);
 
-    let calls = db.json(&["call", "list", "--company", ACME]);
+    let calls = db.json(&format!("call list --company {ACME}"));
     assert_eq!(calls[0]["id"], CALL);
     assert_eq!(calls[0]["title"], "Discovery");
 
-    let keys = db.json(&["key", "list", "--company", ACME]);
+    let keys = db.json(&format!("key list --company {ACME}"));
     assert_eq!(keys[0]["accessKey"], "ACMEKEY1");
     assert_eq!(keys[0]["expiresAt"], "2030-01-01T00:00:00Z");
-    let tokens = db.json(&["token", "list"]);
+    let tokens = db.json("token list");
     assert_eq!(tokens[0]["scopes"], json!(["api:call-user-access:read"]));
 
     // Neither the key's secret nor the token is kept in a form any listing shows.
@@ -108,7 +116,7 @@ fn the_specification_example_is_imported() {
         ])
     );
 
-    let text = db.ok(&["import", &file]);
+    let text = db.ok(&format!("import {file}"));
     assert!(
         text.starts_with(&format!(
             "applied {file}: 1 company, 3 users, 1 call, 1 share, 0 API grants, 1 API key, 1 token"
@@ -122,110 +130,54 @@ fn importing_twice_leaves_the_same_state() {
     let db = Db::fresh();
     let mut seed = example();
     seed["companies"][0]["apiGrants"] = json!([{"callId": CALL, "userId": "234599484848423"}]);
-    assert!(import(&db, "once.json", &seed).status.success());
+    import_ok(&db, "once.json", &seed);
     let once = (db.snapshot(ACME), routes(&db));
-    assert!(import(&db, "twice.json", &seed).status.success());
+    import_ok(&db, "twice.json", &seed);
     let twice = (db.snapshot(ACME), routes(&db));
     assert_eq!(once, twice);
 }
 
 #[test]
 fn a_later_import_updates_what_it_names_and_keeps_the_rest() {
-    let db = Db::fresh();
-    assert!(import(&db, "first.json", &example()).status.success());
-    db.ok(&[
-        "user",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        "77",
-        "--email",
-        "dee@acme.test",
-    ]);
+    let db = example_and_dee();
 
-    let update = json!({"companies": [{
-        "id": ACME,
+    let update = acme(json!({
         "name": "Acme Inc",
         "users": [{"id": "234599484848423", "emailAddress": "ada@acme.test", "callsAccess": "all"}]
-    }]});
-    let output = import(&db, "update.json", &update);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    }));
+    import_ok(&db, "update.json", &update);
 
-    assert_eq!(db.json(&["company", "list"])[0]["name"], "Acme Inc");
-    let users = db.json(&["user", "list", "--company", ACME]);
-    assert_eq!(
-        users.as_array().unwrap().len(),
-        4,
-        "nothing is deleted: {users}"
-    );
-    let ada = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["id"] == "234599484848423")
-        .unwrap();
+    assert_eq!(db.json("company list")[0]["name"], "Acme Inc");
+    let users = db.json(&format!("user list --company {ACME}"));
+    assert_eq!(entries(&users).len(), 4, "nothing is deleted: {users}");
+    let ada = entry(&users, "id", "234599484848423");
     assert_eq!(ada["callsAccess"], "all");
     assert_eq!(
-        db.json(&["call", "list", "--company", ACME])
-            .as_array()
-            .unwrap()
-            .len(),
+        entries(&db.json(&format!("call list --company {ACME}"))).len(),
         1
     );
-    assert_eq!(db.json(&["key", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(entries(&db.json("key list")).len(), 1);
 }
 
 #[test]
 fn a_seed_may_refer_to_users_and_calls_already_in_the_database() {
-    let db = Db::fresh();
-    assert!(import(&db, "first.json", &example()).status.success());
-    db.ok(&[
-        "user",
-        "add",
-        "--company",
-        ACME,
-        "--id",
-        "77",
-        "--email",
-        "dee@acme.test",
-    ]);
+    let db = example_and_dee();
 
     // Bob (from the first import) gets a second call; dee (added by hand)
     // takes part in it and is given the first call through the API.
-    let later = json!({"companies": [{
-        "id": ACME,
+    let later = acme(json!({
         "name": "Acme",
         "calls": [{"id": "55", "primaryUserId": "234599484848424", "participantIds": ["77"]}],
         "shares": [{"callId": "55", "userId": "234599484848425"}],
         "apiGrants": [{"callId": CALL, "userId": "77"}]
-    }]});
-    let output = import(&db, "later.json", &later);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    }));
+    import_ok(&db, "later.json", &later);
 
     let routes = routes(&db);
-    let dee = routes
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["userId"] == "77")
-        .unwrap();
+    let dee = entry(&routes, "userId", "77");
     assert_eq!(dee["routes"], json!(["api grant"]));
-    let calls = db.json(&["call", "list", "--company", ACME]);
-    let second = calls
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "55")
-        .unwrap();
+    let calls = db.json(&format!("call list --company {ACME}"));
+    let second = entry(&calls, "id", "55");
     assert_eq!(second["participantIds"], json!(["77"]));
 }
 
@@ -235,7 +187,7 @@ type Edit = Box<dyn Fn(&mut Value)>;
 #[test]
 fn a_bad_seed_is_rejected_whole_with_json_paths() {
     let db = Db::fresh();
-    assert!(import(&db, "good.json", &example()).status.success());
+    import_ok(&db, "good.json", &example());
     let before = (db.snapshot(ACME), routes(&db));
 
     // Each bad file also renames the company and adds a user, so that any
@@ -335,7 +287,7 @@ fn a_file_that_is_not_json_says_where_it_broke() {
         "broken.json",
         "{\n  \"companies\": [\n    {\"id\": \"1\" \"name\": \"x\"}\n  ]\n}\n",
     );
-    let stderr = db.fail(&["import", &file]);
+    let stderr = db.fail(&format!("import {file}"));
     assert!(
         stderr.starts_with(&format!(
             "{file}: line 3, column 16: expected ',' or '}}'\n"
@@ -349,9 +301,9 @@ fn a_file_that_is_not_json_says_where_it_broke() {
 fn a_missing_seed_file_is_a_clear_error() {
     let db = Db::fresh();
     let file = db.dir.path().join("nowhere.json").display().to_string();
-    let stderr = db.fail(&["import", &file]);
+    let stderr = db.fail(&format!("import {file}"));
     assert_eq!(stderr, format!("error: cannot read {file}: no such file\n"));
-    let stderr = db.fail(&["import", &db.dir.path().display().to_string()]);
+    let stderr = db.fail(&format!("import {}", db.dir.path().display()));
     assert!(stderr.starts_with("error: cannot read "), "{stderr}");
 }
 

@@ -1,7 +1,6 @@
 //! The access rules of contract §2, seen through the three endpoints and the
 //! stored routes.
 
-use callaccess::http::Limits;
 use serde_json::json;
 
 use crate::helpers::ids::*;
@@ -9,8 +8,7 @@ use crate::helpers::{call, change, user, TestApp};
 
 #[tokio::test]
 async fn put_records_a_grant_that_post_lists_and_granting_twice_is_a_no_op() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_3, &[NONE_B]).await;
     app.grant(&c.auth, CALL_3, &[NONE_B]).await;
     assert_eq!(
@@ -23,8 +21,7 @@ async fn put_records_a_grant_that_post_lists_and_granting_twice_is_a_no_op() {
 
 #[tokio::test]
 async fn put_is_a_no_op_for_a_user_who_already_has_access_another_way() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     // CALL_1: shared with SHARED, primary OWN_PRIMARY, participant OWN_PARTICIPANT; ALL sees everything.
     app.grant(
         &c.auth,
@@ -50,8 +47,7 @@ async fn put_is_a_no_op_for_a_user_who_already_has_access_another_way() {
 
 #[tokio::test]
 async fn delete_removes_only_api_grants_and_leaves_sharing_intact() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_1, &[NONE_A]).await;
     app.delete(
         &c.auth,
@@ -71,8 +67,7 @@ async fn delete_removes_only_api_grants_and_leaves_sharing_intact() {
 
 #[tokio::test]
 async fn a_grant_made_before_a_share_survives_until_deleted() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_2, &[NONE_A]).await;
     app.store
         .add_share(c.id, call(CALL_2), user(NONE_A))
@@ -98,8 +93,7 @@ async fn a_grant_made_before_a_share_survives_until_deleted() {
 
 #[tokio::test]
 async fn post_lists_every_call_once_in_request_order_with_empty_lists() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_2, &[OWN_OTHER, NONE_A]).await;
     let listed = app.listed(&c.auth, &[CALL_3, CALL_2, CALL_1, CALL_3]).await;
     assert_eq!(
@@ -117,12 +111,7 @@ async fn post_lists_every_call_once_in_request_order_with_empty_lists() {
     reply.assert_ok();
     assert_eq!(reply.body["callAccessList"], json!([]));
     // The exact shape Gong answers.
-    let reply = app
-        .post(
-            &c.auth,
-            json!({"filter": {"callIds": [CALL_3.to_string()]}}),
-        )
-        .await;
+    let reply = app.post_calls(&c.auth, &[CALL_3]).await;
     assert_eq!(
         reply.body,
         json!({"requestId": reply.body["requestId"], "callAccessList": [{"callId": CALL_3.to_string(), "users": []}]})
@@ -131,8 +120,7 @@ async fn post_lists_every_call_once_in_request_order_with_empty_lists() {
 
 #[tokio::test]
 async fn a_restart_on_the_same_database_keeps_every_grant() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_1, &[NONE_A, OWN_OTHER]).await;
     app.grant(&c.auth, CALL_3, &[NONE_B]).await;
     app.delete(&c.auth, change(CALL_1, &[OWN_OTHER]))
@@ -140,7 +128,7 @@ async fn a_restart_on_the_same_database_keeps_every_grant() {
         .assert_ok();
     let dir = app.stop().await;
 
-    let app = TestApp::spawn_in(dir, Limits::default()).await;
+    let app = TestApp::spawn_in(dir, TestApp::options()).await;
     let listed = app.listed(&c.auth, &[CALL_1, CALL_2, CALL_3]).await;
     assert_eq!(
         listed,
@@ -154,8 +142,7 @@ async fn a_restart_on_the_same_database_keeps_every_grant() {
 
 #[tokio::test]
 async fn concurrent_requests_are_each_applied_whole() {
-    let app = TestApp::spawn().await;
-    let c = app.company(1).await;
+    let (app, c) = TestApp::spawn_with_company().await;
     let mut tasks = Vec::new();
     for n in 0..40 {
         let (client, base, auth) = (app.client.clone(), app.base.clone(), c.auth.clone());
