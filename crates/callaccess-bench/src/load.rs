@@ -175,7 +175,7 @@ struct Worker {
     latency: Histogram<u64>,
 }
 
-fn histogram() -> anyhow::Result<Histogram<u64>> {
+pub fn histogram() -> anyhow::Result<Histogram<u64>> {
     // 1 µs to 60 s at 3 significant digits.
     Histogram::new_with_bounds(1, 60_000_000, 3).context("cannot create a histogram")
 }

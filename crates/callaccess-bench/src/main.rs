@@ -11,15 +11,19 @@
 //!   pairs each request names so that requests do real work.
 //! - `server`: finding, seeding, starting, measuring and stopping the server.
 //! - `load`: the scenarios and the closed-loop connections that run them.
+//! - `attack`: fresh requests while one address holds more connections
+//!   than the server serves (`--scenarios attack`, not in the default set).
 //! - `report`: the table and the JSON.
 //!
 //! ```text
 //! cargo run --release -p callaccess-bench -- --connections 64 --duration 10s
 //! cargo run -p callaccess-bench -- --smoke        # a few seconds, for CI
+//! cargo run --release -p callaccess-bench -- --scenarios attack --duration 5s
 //! ```
 //!
 //! Its traffic only ever goes to 127.0.0.1.
 
+mod attack;
 mod dataset;
 mod load;
 mod report;
@@ -53,6 +57,25 @@ enum PathMode {
     PerRequest,
 }
 
+/// A scenario named by `--scenarios`: a closed-loop one, or the attack,
+/// which runs on a server of its own and reports differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    Load(Scenario),
+    Attack,
+}
+
+impl Choice {
+    fn parse(name: &str) -> Result<Self, String> {
+        if name == "attack" {
+            return Ok(Choice::Attack);
+        }
+        Scenario::parse(name)
+            .map(Choice::Load)
+            .map_err(|e| format!("{e}, attack"))
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "callaccess-bench",
@@ -72,9 +95,20 @@ struct Args {
     warmup: Duration,
 
     /// Scenarios to run, comma-separated: healthz, put1, delete1, post1,
-    /// put1000, delete1000, mix [default: all].
-    #[arg(long, value_delimiter = ',', value_parser = Scenario::parse)]
-    scenarios: Vec<Scenario>,
+    /// put1000, delete1000, mix, attack [default: all but attack; --smoke
+    /// adds attack].
+    #[arg(long, value_delimiter = ',', value_parser = Choice::parse)]
+    scenarios: Vec<Choice>,
+
+    /// attack: the --max-connections of the server it starts (with --url,
+    /// that of the running server, for the report).
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    attack_max_connections: usize,
+
+    /// attack: attacker connections from 127.0.0.1 [default: twice
+    /// --attack-max-connections].
+    #[arg(long, value_name = "N")]
+    attack_connections: Option<usize>,
 
     /// Users of the benchmark company.
     #[arg(long, default_value_t = 100_000)]
@@ -127,7 +161,8 @@ struct Args {
     json: bool,
 
     /// A short run on a tiny dataset that proves the benchmark works (for CI):
-    /// 200 users and calls, 1,000 grants, 4 connections, 1 s per scenario.
+    /// 200 users and calls, 1,000 grants, 4 connections, 1 s per scenario,
+    /// and the attack on a server of 4 connections with 8 attackers.
     #[arg(long)]
     smoke: bool,
 }
@@ -141,6 +176,12 @@ impl Args {
             self.connections = 4;
             self.duration = Duration::from_secs(1);
             self.warmup = Duration::from_millis(200);
+            self.attack_max_connections = 4;
+            self.attack_connections = Some(8);
+            if self.scenarios.is_empty() {
+                self.scenarios = Scenario::ALL.map(Choice::Load).to_vec();
+                self.scenarios.push(Choice::Attack);
+            }
         }
     }
 }
@@ -211,11 +252,37 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         );
         return Ok(true);
     }
-    let scenarios = if args.scenarios.is_empty() {
+    let scenarios: Vec<Scenario> = if args.scenarios.is_empty() {
         Scenario::ALL.to_vec()
     } else {
-        args.scenarios.clone()
+        args.scenarios
+            .iter()
+            .filter_map(|choice| match choice {
+                Choice::Load(scenario) => Some(*scenario),
+                Choice::Attack => None,
+            })
+            .collect()
     };
+    let binary = match &args.url {
+        Some(_) => None,
+        None => Some(server::locate(args.server_bin.as_deref())?),
+    };
+    let pressure = if args.scenarios.contains(&Choice::Attack) {
+        Some(run_attack(&args, binary.as_deref()).await?)
+    } else {
+        None
+    };
+    if scenarios.is_empty() {
+        let Some(pressure) = pressure else {
+            bail!("no scenarios to run");
+        };
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&pressure)?);
+        } else {
+            print!("{}", report::pressure_markdown(&pressure));
+        }
+        return Ok(pressure_healthy(&pressure));
+    }
     let max_batch = match args.path_mode {
         PathMode::Group => None,
         PathMode::PerRequest => Some(1),
@@ -229,7 +296,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             (loopback_address(url)?, basic(key, secret)?, None)
         }
         None => {
-            let binary = server::locate(args.server_bin.as_deref())?;
+            let binary = binary.context("no server binary")?;
             let dir = match &args.dir {
                 Some(dir) => tempfile::tempdir_in(dir),
                 None => tempfile::tempdir(),
@@ -288,7 +355,65 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }
         None => (target, None),
     };
-    measure(args, scenarios, target, owned, info).await
+    measure(args, scenarios, target, owned, info, pressure).await
+}
+
+/// The attack scenario: on a server of its own with
+/// `--attack-max-connections`, on an empty database (it only asks
+/// `/healthz`), or on the `--url` server.
+async fn run_attack(
+    args: &Args,
+    binary: Option<&std::path::Path>,
+) -> anyhow::Result<attack::Pressure> {
+    let settings = attack::Settings {
+        max_connections: args.attack_max_connections,
+        attackers: args
+            .attack_connections
+            .unwrap_or(2 * args.attack_max_connections),
+        duration: args.duration,
+    };
+    eprintln!(
+        "(g) fresh requests under connection pressure: {} attackers, --max-connections {}",
+        settings.attackers, settings.max_connections
+    );
+    match (&args.url, binary) {
+        (Some(url), _) => attack::run(&loopback_address(url)?, settings).await,
+        (None, Some(binary)) => {
+            let dir = match &args.dir {
+                Some(dir) => tempfile::tempdir_in(dir),
+                None => tempfile::tempdir(),
+            }
+            .context("cannot create a temporary folder")?;
+            let server = Server::start_with(
+                binary,
+                &dir.path().join("attack.db"),
+                None,
+                Some(settings.max_connections),
+            )?;
+            eprintln!("server pid {} on {}", server.pid(), server.address);
+            let pressure = attack::run(&server.address, settings).await;
+            // Its store holds nothing, and a clean stop could wait out the
+            // shutdown grace for connections the attack left queued.
+            server.kill()?;
+            pressure
+        }
+        (None, None) => bail!("no server binary"),
+    }
+}
+
+/// No fresh request was refused or answered other than 200. Timeouts are
+/// not failures: like the latency, they are what the table reports (a
+/// server without room for fresh clients shows them, see
+/// docs/PERFORMANCE.md).
+fn pressure_healthy(pressure: &attack::Pressure) -> bool {
+    let healthy = pressure.errors == 0 && pressure.answered + pressure.timeouts > 0;
+    for sample in &pressure.error_samples {
+        eprintln!("  error: {sample}");
+    }
+    if !healthy {
+        eprintln!("fresh requests under connection pressure failed");
+    }
+    healthy
 }
 
 /// Stops the server and starts it again on the same store, recording how
@@ -327,6 +452,7 @@ async fn measure(
     target: Arc<Target>,
     owned: Option<Owned>,
     mut info: StoreInfo,
+    pressure: Option<attack::Pressure>,
 ) -> anyhow::Result<bool> {
     let pid = owned.as_ref().map(|o| o.server.pid()).or(args.server_pid);
     let cursors = Arc::new(Cursors::new(args.grants));
@@ -414,6 +540,7 @@ async fn measure(
         },
         store: info,
         rows,
+        pressure,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -427,7 +554,8 @@ async fn measure(
     if !healthy {
         eprintln!("some scenarios had errors or no answers at all");
     }
-    Ok(healthy)
+    let pressure_ok = report.pressure.as_ref().is_none_or(pressure_healthy);
+    Ok(healthy && pressure_ok)
 }
 
 /// Startup after a crash under load: kills the server with SIGKILL while

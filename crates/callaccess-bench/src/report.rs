@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::attack::Pressure;
 use crate::load::{Measured, Scenario};
 
 /// Facts about the store and the server outside the scenarios.
@@ -137,6 +138,9 @@ pub struct Report {
     pub path_mode: &'static str,
     pub store: StoreInfo,
     pub rows: Vec<Row>,
+    /// The attack scenario, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressure: Option<Pressure>,
 }
 
 fn mib(bytes: u64) -> String {
@@ -221,6 +225,43 @@ impl Report {
                 row.label, row.random_deletes
             );
         }
+        if let Some(pressure) = &self.pressure {
+            out.push('\n');
+            out.push_str(&pressure_markdown(pressure));
+        }
         out
     }
+}
+
+/// The attack scenario's table: fresh requests (a new connection each,
+/// from 127.0.0.2) while one address holds the attacker connections.
+pub fn pressure_markdown(p: &Pressure) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "(g) fresh requests under connection pressure: --max-connections {}, {} attacker connections from 127.0.0.1 (half trickling headers, half idle), {:.0} s, a new connection per request, timeout {} s",
+        p.max_connections,
+        p.attackers,
+        p.duration_seconds,
+        crate::attack::BOUND.as_secs()
+    );
+    out.push('\n');
+    out.push_str(
+        "| answered | p50 ms | p99 ms | max ms | timeouts | errors | attacker reconnects |\n",
+    );
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|\n");
+    // With nothing answered there is no latency to show.
+    let ms = |v: f64| or_dash((p.answered > 0).then(|| format!("{v:.2}")));
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {} |",
+        p.answered,
+        ms(p.p50_ms),
+        ms(p.p99_ms),
+        ms(p.max_ms),
+        p.timeouts,
+        p.errors,
+        p.attacker_reconnects
+    );
+    out
 }

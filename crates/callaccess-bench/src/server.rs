@@ -92,6 +92,17 @@ impl Server {
     /// its "listening on http://ADDR" line. `max_batch` caps the writer's
     /// batches (1 = one transaction per request).
     pub fn start(binary: &Path, database: &Path, max_batch: Option<usize>) -> anyhow::Result<Self> {
+        Self::start_with(binary, database, max_batch, None)
+    }
+
+    /// [`Server::start`], serving at most `max_connections` connections at
+    /// once when given (`--max-connections`).
+    pub fn start_with(
+        binary: &Path,
+        database: &Path,
+        max_batch: Option<usize>,
+        max_connections: Option<usize>,
+    ) -> anyhow::Result<Self> {
         let mut command = Command::new(binary);
         command
             .arg("--database")
@@ -113,6 +124,9 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some(n) = max_connections {
+            command.args(["--max-connections", &n.to_string()]);
+        }
         match max_batch {
             Some(n) => command.env("CALLACCESS_SQLITE_MAX_BATCH", n.to_string()),
             None => command.env_remove("CALLACCESS_SQLITE_MAX_BATCH"),

@@ -173,6 +173,49 @@ impl Scope {
     pub const READ: &'static str = "api:call-user-access:read";
     pub const WRITE: &'static str = "api:call-user-access:write";
 
+    /// Gong's scopes, as its OpenAPI document names them (the
+    /// `spec/openapi.json` that the `gong-rs` crate ships), sorted. A
+    /// credential made here may carry only these, so a mistyped scope is
+    /// refused when the credential is made instead of failing every call.
+    pub const KNOWN: &'static [&'static str] = &[
+        "api:call-user-access:read",
+        "api:call-user-access:write",
+        "api:calls:create",
+        "api:calls:read:basic",
+        "api:calls:read:extensive",
+        "api:calls:read:media-url",
+        "api:calls:read:transcript",
+        "api:coaching:read",
+        "api:crm-calls:manual-association:read",
+        "api:crm:get-objects",
+        "api:crm:integration:delete",
+        "api:crm:integration:register",
+        "api:crm:integrations:read",
+        "api:crm:schema",
+        "api:crm:upload",
+        "api:data-privacy:delete",
+        "api:data-privacy:read",
+        "api:digital-interactions:write",
+        "api:engagement-data:write",
+        "api:flows:read",
+        "api:flows:write",
+        "api:integration-settings:write",
+        "api:library:read",
+        "api:logs:read",
+        "api:meetings:integration:status",
+        "api:meetings:user:create",
+        "api:meetings:user:delete",
+        "api:meetings:user:update",
+        "api:settings:scorecards:read",
+        "api:settings:trackers:read",
+        "api:stats:interaction",
+        "api:stats:scorecards",
+        "api:stats:user-actions",
+        "api:stats:user-actions:detailed",
+        "api:users:read",
+        "api:workspaces:read",
+    ];
+
     /// A scope is a non-empty run of printable ASCII without spaces, at most
     /// 100 characters; Gong's scopes look like `api:calls:read:basic`.
     pub fn parse(s: &str) -> Result<Self, String> {
@@ -182,6 +225,22 @@ impl Scope {
         } else {
             Err(format!(
                 "{s:?} is not a scope (printable characters without spaces, such as {:?})",
+                Self::READ
+            ))
+        }
+    }
+
+    /// A scope an operator gives for a new credential (a flag, a seed
+    /// file): well formed and one of [`Scope::KNOWN`]. Stored credentials
+    /// are read with [`Scope::parse`], so a database written before this
+    /// check still loads.
+    pub fn parse_known(s: &str) -> Result<Self, String> {
+        let scope = Self::parse(s)?;
+        if Self::KNOWN.contains(&s) {
+            Ok(scope)
+        } else {
+            Err(format!(
+                "{s:?} is not one of Gong's scopes, such as {:?} (`callaccess key create --help` lists them all)",
                 Self::READ
             ))
         }
@@ -452,5 +511,31 @@ mod tests {
         assert!(Scope::parse(Scope::READ).is_ok());
         assert!(Scope::parse("").is_err());
         assert!(Scope::parse("a b").is_err());
+    }
+
+    #[test]
+    fn only_gongs_scopes_are_known() {
+        assert!(Scope::KNOWN.contains(&Scope::READ));
+        assert!(Scope::KNOWN.contains(&Scope::WRITE));
+        assert!(
+            Scope::KNOWN.windows(2).all(|w| w[0] < w[1]),
+            "sorted, once each"
+        );
+        for known in Scope::KNOWN {
+            assert_eq!(Scope::parse_known(known).unwrap().as_str(), *known);
+        }
+        let typo = Scope::parse_known("api:call-user-acess:read").unwrap_err();
+        assert_eq!(
+            typo,
+            "\"api:call-user-acess:read\" is not one of Gong's scopes, such as \"api:call-user-access:read\" \
+             (`callaccess key create --help` lists them all)"
+        );
+        assert!(Scope::parse_known("bogus:scope").is_err());
+        // A malformed one is told so, as before.
+        assert!(Scope::parse_known("a b")
+            .unwrap_err()
+            .contains("is not a scope"));
+        // Stored values outside the list still load.
+        assert!(Scope::parse("bogus:scope").is_ok());
     }
 }

@@ -14,6 +14,10 @@
 //! committed since the last one, at most every [`INTERVAL`]. The writer
 //! keeps an automatic checkpoint at a much higher mark only as a backstop,
 //! should this thread fall behind.
+//!
+//! Like the writer, the thread opens its connection again after a fault
+//! that a fresh one may clear (a file SQLite could only open read-only), so
+//! checkpoints resume with the writes once the cause is gone.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -23,6 +27,7 @@ use std::time::Duration;
 
 use callaccess_domain::StoreError;
 
+use crate::error::{fault_of, Fault};
 use crate::open;
 
 /// How often the log is folded into the database while writes go on.
@@ -44,7 +49,8 @@ impl Checkpointer {
         path: &Path,
         commits: impl Fn() -> u64 + Send + 'static,
     ) -> Result<Self, StoreError> {
-        let conn = open::checkpointer(path).map_err(StoreError::from)?;
+        let mut conn = Some(open::checkpointer(path).map_err(StoreError::from)?);
+        let path = path.to_owned();
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("callaccess-sqlite-checkpoint".to_owned())
@@ -57,12 +63,28 @@ impl Checkpointer {
                         continue;
                     }
                     seen = now;
-                    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    let open = match conn.take() {
+                        Some(open) => open,
+                        None => match open::checkpointer(&path) {
+                            Ok(open) => open,
+                            Err(e) => {
+                                tracing::warn!(error = %e.0, "cannot open the checkpoint connection again");
+                                continue;
+                            }
+                        },
+                    };
+                    let result = open.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
                         row.get::<_, i64>(0)
                     });
-                    if let Err(e) = result {
-                        // The writer's backstop still bounds the log.
-                        tracing::warn!(error = %e, "a background checkpoint failed");
+                    match result {
+                        Ok(_) => conn = Some(open),
+                        Err(e) => {
+                            // The writer's backstop still bounds the log.
+                            tracing::warn!(error = %e, "a background checkpoint failed");
+                            if !fault_of(&e).is_some_and(Fault::needs_reopen) {
+                                conn = Some(open);
+                            }
+                        }
                     }
                 }
             })

@@ -14,7 +14,9 @@
 //!   domain's migration list; [`migrations`] lists them for the parity test
 //!   with other backends.
 //! - `writer`: the single writer thread with group commit: many jobs, one
-//!   transaction, one fsync, then the answers.
+//!   transaction, one fsync, then the answers; it also tracks whether writes
+//!   fail for a fault of the storage (for readiness) and opens its
+//!   connection again once such a fault may be gone.
 //! - `checkpoint`: the thread that folds the write-ahead log into the
 //!   database, so the writer never stops for it.
 //! - `readers`: the pool of read-only connections, used inline for point
@@ -26,7 +28,8 @@
 //! - `seed`: executing the domain's seed plan in one transaction.
 //! - `rows`: reading columns through the domain's encodings, and the
 //!   lookups every operation shares.
-//! - `error`: sorting driver errors into `StoreError` kinds.
+//! - `error`: sorting driver errors into `StoreError` kinds, and telling
+//!   the faults of the storage (read-only, full, failing) from the rest.
 
 mod access;
 mod admin;

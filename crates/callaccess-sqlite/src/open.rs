@@ -159,7 +159,7 @@ pub(crate) fn writer(path: &Path) -> Result<Connection, Fail> {
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Fail(StoreError::Other(format!(
+        return Err(Fail::from(StoreError::Other(format!(
             "the database refused WAL mode (it stays in {mode})"
         ))));
     }

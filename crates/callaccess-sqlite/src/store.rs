@@ -77,11 +77,12 @@ impl SqliteStore {
         }
         let applied = migrate::apply_pending(&conn)?;
         let schema_version = migrate::current(&conn)?;
-        let writer = Writer::start(conn)?;
-        let checkpointer = Arc::new(Checkpointer::start(&path, writer.progress())?);
-        // Readers open their connections later, on demand; a relative path
-        // must still name this file if the working directory changes.
+        // Readers open their connections later, on demand, and the writer
+        // may open its own again; a relative path must still name this file
+        // if the working directory changes.
         let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let writer = Writer::start(conn, absolute.clone(), schema_version)?;
+        let checkpointer = Arc::new(Checkpointer::start(&absolute, writer.progress())?);
         tracing::info!(path = %path.display(), schema_version, "opened the sqlite store");
         Ok(Self {
             readers: Readers::new(absolute),
@@ -227,8 +228,19 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        // Ready means reachable and on the schema this binary was built for
-        // (a newer callaccess may have migrated the file since we opened it).
+        // Ready means writable, reachable and on the schema this binary was
+        // built for (a newer callaccess may have migrated the file since we
+        // opened it). While writes fail for a fault of the storage, an empty
+        // transaction on the writer checks whether the fault is gone: it
+        // opens the write connection again if the fault asked for that and
+        // takes the write lock, but writes nothing (see `writer`).
+        if self.writer.failing().is_some() {
+            // Its own failure is recorded as the writer's health, read next.
+            let _ = self.writer.write(|_| Ok(())).await;
+            if let Some(why) = self.writer.failing() {
+                return Err(StoreError::Unavailable(why));
+            }
+        }
         let version = self.readers.read(migrate::current).await?;
         callaccess_domain::migrations::still_current(version, self.schema_version)
     }

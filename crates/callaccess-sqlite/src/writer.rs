@@ -8,17 +8,29 @@
 //! and so after its fsync, does each job's caller get its answer: under load
 //! one disk flush acknowledges hundreds of requests, and no caller is ever
 //! told "done" for a write that is not yet on disk.
+//!
+//! The thread also keeps the health of the write path. A batch that fails
+//! for a fault of the storage (a file that cannot be written, a full or
+//! failing disk; see `error::Fault`) marks writes as failing until one
+//! succeeds, and readiness reports it. After a fault that a fresh
+//! connection may clear (SQLite keeps a file it could not write read-only
+//! for as long as the connection lives), the next batch first opens the
+//! connection again, with the same checks and settings as at start, so
+//! writes resume without a restart once the cause is gone.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use callaccess_domain::StoreError;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{closed, from_sqlite, Fail};
+use crate::error::{closed, fault_message, Fail, Fault};
+use crate::migrate;
+use crate::open::{self, Found};
 
 /// Most jobs committed together. Bounds the time a batch holds the write
 /// lock, and so how long a job at the end waits for the ones before it.
@@ -54,8 +66,9 @@ type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T, Fail> + Send>;
 
 /// A job with its result type erased, so one queue carries them all.
 trait Job: Send {
-    /// Runs the work; `true` if it succeeded and its changes should stay.
-    fn run(&mut self, conn: &Connection) -> bool;
+    /// Runs the work; `Ok` if it succeeded and its changes should stay,
+    /// else what it failed with.
+    fn run(&mut self, conn: &Connection) -> Result<(), Fail>;
     /// Sends the answer once the batch's fate is known: the job's own result
     /// if the batch committed, `failure` if it did not.
     fn answer(self: Box<Self>, failure: Option<&StoreError>);
@@ -68,19 +81,26 @@ struct Pending<T> {
 }
 
 impl<T: Send> Job for Pending<T> {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, conn: &Connection) -> Result<(), Fail> {
         let Some(work) = self.work.take() else {
-            return false;
+            return Err(StoreError::Other("a write job ran twice".to_owned()).into());
         };
         // A bug in one job must not take the writer (and so every later
         // write) down with it; the job's savepoint is rolled back instead.
         let outcome = match catch_unwind(AssertUnwindSafe(|| work(conn))) {
-            Ok(result) => result.map_err(StoreError::from),
-            Err(_) => Err(StoreError::Other("a write job panicked".to_owned())),
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Other("a write job panicked".to_owned()).into()),
         };
-        let ok = outcome.is_ok();
-        self.outcome = Some(outcome);
-        ok
+        match outcome {
+            Ok(value) => {
+                self.outcome = Some(Ok(value));
+                Ok(())
+            }
+            Err(Fail(error, fault)) => {
+                self.outcome = Some(Err(error.clone()));
+                Err(Fail(error, fault))
+            }
+        }
     }
 
     fn answer(self: Box<Self>, failure: Option<&StoreError>) {
@@ -108,6 +128,49 @@ pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
     thread: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
+    health: Arc<Health>,
+}
+
+/// Whether writes are failing for a fault of the storage, and why: set by
+/// the batch that met the fault, cleared by the first that shows it gone.
+#[derive(Default)]
+struct Health {
+    failing: Mutex<Option<(Fault, String)>>,
+}
+
+impl Health {
+    fn get(&self) -> Option<(Fault, String)> {
+        self.failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn failed(&self, fault: Fault, message: &str, path: &Path) {
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        if failing.is_none() {
+            tracing::warn!(
+                path = %path.display(),
+                error = %message,
+                "writes to the database fail; they resume by themselves once the cause is gone, and readiness answers 503 until then"
+            );
+        }
+        *failing = Some((fault, message.to_owned()));
+    }
+
+    /// After a committed batch. A batch that changed nothing (the probe of
+    /// readiness, say) proves only that the connection may write: enough
+    /// for a read-only fault, not for a full or failing disk, which only a
+    /// write that reached the disk shows cured.
+    fn succeeded(&self, changed: bool, path: &Path) {
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((fault, _)) = &*failing {
+            if changed || *fault == Fault::ReadOnly {
+                *failing = None;
+                tracing::info!(path = %path.display(), "writes to the database succeed again");
+            }
+        }
+    }
 }
 
 /// How well group commit is working: jobs per transaction is the number of
@@ -124,14 +187,35 @@ pub struct WriteStats {
 struct Counters {
     batches: AtomicU64,
     jobs: AtomicU64,
+    /// Batches that committed.
+    commits: AtomicU64,
 }
 
 impl Writer {
-    /// Starts the writer thread on an open, migrated connection.
-    pub(crate) fn start(conn: Connection) -> Result<Self, StoreError> {
+    /// Starts the writer thread on an open connection to `path`, migrated
+    /// to `schema_version`.
+    pub(crate) fn start(
+        conn: Connection,
+        path: PathBuf,
+        schema_version: i64,
+    ) -> Result<Self, StoreError> {
         let (queue, inbox) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let counted = Arc::clone(&counters);
+        let health = Arc::new(Health::default());
+        // SQLite opens a file it may not write read-only, without an error:
+        // known now, so readiness says so before the first write fails.
+        let stale = (!writable(&conn, &path).map_err(StoreError::from)?).then_some(Fault::ReadOnly);
+        if stale.is_some() {
+            health.failed(Fault::ReadOnly, &read_only(&path).0.to_string(), &path);
+        }
+        let state = State {
+            conn,
+            stale,
+            path,
+            schema_version,
+            health: Arc::clone(&health),
+        };
         let cap = max_batch();
         if cap < MAX_BATCH {
             tracing::info!(
@@ -141,13 +225,20 @@ impl Writer {
         }
         let thread = std::thread::Builder::new()
             .name("callaccess-sqlite-writer".to_owned())
-            .spawn(move || run(conn, inbox, &counted, cap))
+            .spawn(move || run(state, inbox, &counted, cap))
             .map_err(|e| StoreError::Other(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             queue,
             thread: Mutex::new(Some(thread)),
             counters,
+            health,
         })
+    }
+
+    /// Why writes are failing, if the last batch that settled the question
+    /// failed for a fault of the storage.
+    pub(crate) fn failing(&self) -> Option<String> {
+        self.health.get().map(|(_, message)| message)
     }
 
     /// Runs `work` in the next batch and answers once that batch is durable.
@@ -170,11 +261,11 @@ impl Writer {
         answer.await.map_err(|_| closed())?
     }
 
-    /// A reading of how many transactions the writer has begun, for the
-    /// checkpoint thread to tell whether the log has grown.
+    /// A reading of how many transactions the writer has committed, for
+    /// the checkpoint thread to tell whether the log has grown.
     pub(crate) fn progress(&self) -> impl Fn() -> u64 + Send + 'static {
         let counters = Arc::clone(&self.counters);
-        move || counters.batches.load(Ordering::Relaxed)
+        move || counters.commits.load(Ordering::Relaxed)
     }
 
     pub(crate) fn stats(&self) -> WriteStats {
@@ -206,8 +297,81 @@ impl Writer {
     }
 }
 
+/// What the writer thread owns.
+struct State {
+    conn: Connection,
+    /// Set after a fault a fresh connection may clear (to that fault): the
+    /// next batch opens one first.
+    stale: Option<Fault>,
+    path: PathBuf,
+    /// The version the store opened at; a connection opened again must
+    /// find the same.
+    schema_version: i64,
+    health: Arc<Health>,
+}
+
+impl State {
+    /// Opens the connection again if a fault asked for it.
+    fn refresh(&mut self) -> Result<(), Fail> {
+        if let Some(fault) = self.stale {
+            // Whatever stops the file from being opened keeps the fault
+            // that made the connection stale: writes keep failing for it,
+            // and the next batch tries again.
+            self.conn = reopen(&self.path, self.schema_version)
+                .map_err(|Fail(error, _)| Fail(error, Some(fault)))?;
+            self.stale = None;
+            tracing::info!(path = %self.path.display(), "opened the write connection again");
+        }
+        Ok(())
+    }
+}
+
+/// Whether `conn` may write its main database.
+fn writable(conn: &Connection, path: &Path) -> Result<bool, Fail> {
+    let read_only = conn.is_readonly(rusqlite::MAIN_DB).map_err(|e| {
+        Fail::from(StoreError::Other(format!(
+            "cannot tell whether \"{}\" was opened for writing: {e}",
+            path.display()
+        )))
+    })?;
+    Ok(!read_only)
+}
+
+fn read_only(path: &Path) -> Fail {
+    Fail(
+        StoreError::Unavailable(fault_message(
+            Fault::ReadOnly,
+            &format!("\"{}\" could only be opened read-only", path.display()),
+        )),
+        Some(Fault::ReadOnly),
+    )
+}
+
+/// A new write connection to the file the store opened: the same checks as
+/// at start (a callaccess database, not replaced, not emptied, not migrated
+/// by a newer version) and the same settings (`open::writer`).
+fn reopen(path: &Path, schema_version: i64) -> Result<Connection, Fail> {
+    match open::inspect(path)? {
+        Found::Ours => {}
+        Found::Fresh => {
+            return Err(Fail::from(StoreError::Unavailable(format!(
+                "the database file \"{}\" is missing or empty since the server opened it: \
+                 restore it, or restart the server to start a new database",
+                path.display()
+            ))))
+        }
+    }
+    let conn = open::writer(path)?;
+    if !writable(&conn, path)? {
+        return Err(read_only(path));
+    }
+    let version = migrate::current(&conn)?;
+    callaccess_domain::migrations::still_current(version, schema_version)?;
+    Ok(conn)
+}
+
 /// The writer thread's loop.
-fn run(conn: Connection, mut inbox: mpsc::Receiver<Message>, counters: &Counters, cap: usize) {
+fn run(mut state: State, mut inbox: mpsc::Receiver<Message>, counters: &Counters, cap: usize) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(cap);
     let mut closing = None;
     // `None`: every handle is gone (the store was dropped without `close`).
@@ -228,15 +392,17 @@ fn run(conn: Connection, mut inbox: mpsc::Receiver<Message>, counters: &Counters
             counters
                 .jobs
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            commit_batch(&conn, &mut batch);
+            if commit_batch(&mut state, &mut batch) {
+                counters.commits.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if let Some(done) = closing.take() {
-            shut_down(&conn, &mut inbox);
+            shut_down(&state.conn, &mut inbox);
             let _ = done.send(());
             return;
         }
     }
-    checkpoint(&conn);
+    checkpoint(&state.conn);
 }
 
 /// Refuses whatever arrived after `close`, then folds the log into the
@@ -267,46 +433,76 @@ fn checkpoint(conn: &Connection) {
     }
 }
 
-/// Runs one batch in one transaction and answers every job in it.
-fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
+/// Runs one batch in one transaction and answers every job in it; `true`
+/// if it committed.
+fn commit_batch(state: &mut State, batch: &mut Vec<Box<dyn Job>>) -> bool {
     let started = std::time::Instant::now();
-    let failure = run_batch(conn, batch).err();
+    let result = state.refresh().and_then(|()| {
+        let before = state.conn.total_changes();
+        run_batch(&state.conn, batch).map(|()| state.conn.total_changes() != before)
+    });
     // The batch's whole transaction including its fsync: what every request
     // in it waited for once it reached the writer.
     metrics::histogram!("callaccess_store_commit_seconds", "backend" => "sqlite")
         .record(started.elapsed().as_secs_f64());
     metrics::histogram!("callaccess_store_batch_size", "backend" => "sqlite")
         .record(batch.len() as f64);
-    if let Some(failure) = &failure {
-        tracing::error!(error = %failure, jobs = batch.len(), "a write batch failed");
-        if !conn.is_autocommit() {
-            // Best effort: if even ROLLBACK fails the connection is unusable
-            // and the next BEGIN reports it.
-            let _ = conn.execute_batch("ROLLBACK");
+    let failure = match result {
+        Ok(changed) => {
+            state.health.succeeded(changed, &state.path);
+            None
         }
-    }
+        Err(Fail(failure, fault)) => {
+            tracing::error!(
+                error = %failure,
+                jobs = batch.len(),
+                path = %state.path.display(),
+                "a write batch failed"
+            );
+            if let Some(fault) = fault {
+                state
+                    .health
+                    .failed(fault, &failure.to_string(), &state.path);
+                if fault.needs_reopen() {
+                    state.stale = Some(fault);
+                }
+            }
+            if !state.conn.is_autocommit() {
+                // Best effort: if even ROLLBACK fails the connection is unusable
+                // and the next BEGIN reports it.
+                let _ = state.conn.execute_batch("ROLLBACK");
+            }
+            Some(failure)
+        }
+    };
+    let committed = failure.is_none();
     for job in batch.drain(..) {
         job.answer(failure.as_ref());
     }
+    committed
 }
 
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    let sql = |text: &str| -> Result<(), StoreError> {
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), Fail> {
+    let sql = |text: &str| -> Result<(), Fail> {
         conn.prepare_cached(text)
             .and_then(|mut statement| statement.execute([]))
             .map(drop)
-            .map_err(|e| from_sqlite(&e))
+            .map_err(Fail::from)
     };
     sql("BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         sql("SAVEPOINT job")?;
-        if !job.run(conn) {
+        if let Err(Fail(error, fault)) = job.run(conn) {
             // Some errors (an I/O error, a full disk) make SQLite abandon the
             // whole transaction; the rest of the batch cannot commit then.
             if conn.is_autocommit() {
-                return Err(StoreError::Unavailable(
-                    "the database aborted the transaction".to_owned(),
-                ));
+                let error = match fault {
+                    Some(_) => error,
+                    None => StoreError::Unavailable(format!(
+                        "the database aborted the transaction ({error})"
+                    )),
+                };
+                return Err(Fail(error, fault));
             }
             sql("ROLLBACK TO job")?;
         }
@@ -328,14 +524,15 @@ mod tests {
     /// `child` whose foreign key is only checked at COMMIT.
     fn start() -> (tempfile::TempDir, Arc<Writer>) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = crate::open::writer(&dir.path().join("w.db")).unwrap();
+        let path = dir.path().join("w.db");
+        let conn = crate::open::writer(&path).unwrap();
         conn.execute_batch(
             "CREATE TABLE t (v INTEGER NOT NULL);
              CREATE TABLE parent (id INTEGER PRIMARY KEY);
              CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
         )
         .unwrap();
-        (dir, Arc::new(Writer::start(conn).unwrap()))
+        (dir, Arc::new(Writer::start(conn, path, 0).unwrap()))
     }
 
     /// A writer from [`start`], busy with a job from [`hold`] that it has
@@ -468,6 +665,40 @@ mod tests {
         // The writer carries on with the next batch.
         spawn_insert(&writer, 5, || Ok(())).await.unwrap().unwrap();
         assert_eq!(values(&writer).await, vec![5]);
+    }
+
+    #[tokio::test]
+    async fn a_read_only_connection_fails_writes_until_the_writer_opens_it_again() {
+        // Root may write any file, so the read-only open that SQLite falls
+        // back to for a file its user may not write is asked for directly.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro.db");
+        let version = {
+            let conn = crate::open::writer(&path).unwrap();
+            crate::migrate::bootstrap(&conn).unwrap();
+            crate::migrate::apply_pending(&conn).unwrap();
+            crate::migrate::current(&conn).unwrap()
+        };
+        let conn =
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let writer = Writer::start(conn, path.clone(), version).unwrap();
+        let failing = writer.failing().expect("known read-only at start");
+        assert!(
+            failing.contains("could only be opened read-only"),
+            "{failing}"
+        );
+
+        // The first batch opens the connection again, now writable.
+        let mode = writer
+            .write(|conn| {
+                conn.execute("CREATE TABLE scratch (v INTEGER)", [])?;
+                Ok(conn.pragma_query_value(None, "journal_mode", |row| row.get::<_, String>(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal", "the settings of `open::writer`");
+        assert_eq!(writer.failing(), None);
+        writer.close().await.unwrap();
     }
 
     #[tokio::test]

@@ -139,7 +139,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLACCESS_BODY_READ_TIMEOUT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub body_read_timeout: Option<Duration>,
 
-    /// Connections served at once; more wait to be accepted [default: 1024]
+    /// Connections served at once; at the limit an idle one makes room, else more wait [default: 1024]
     #[arg(long, env = "CALLACCESS_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
 
@@ -297,6 +297,12 @@ fn company_limit(s: &str) -> Result<Limit, String> {
     }
 }
 
+/// The `--help` of a `--scope` flag: `first`, then Gong's scopes, the only
+/// ones a credential may carry (the message for an unknown scope points here).
+fn scope_help(first: &str) -> String {
+    format!("{first}\nGong's scopes:\n  {}", Scope::KNOWN.join("\n  "))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Create an API key; its secret is printed once.
@@ -307,7 +313,9 @@ pub enum KeyCommand {
         #[arg(long)]
         expires: Option<String>,
         /// Restrict the key to these scopes (repeatable); without, full access.
-        #[arg(long = "scope", value_parser = Scope::parse)]
+        #[arg(long = "scope", value_parser = Scope::parse_known, long_help = scope_help(
+            "Restrict the key to these scopes (repeatable); without, full access."
+        ))]
         scopes: Vec<Scope>,
         #[command(flatten)]
         output: OutputArgs,
@@ -334,7 +342,9 @@ pub enum TokenCommand {
         #[arg(long, value_parser = id::<CompanyId>)]
         company: CompanyId,
         /// A scope the token carries (repeatable, at least one).
-        #[arg(long = "scope", value_parser = Scope::parse, required = true)]
+        #[arg(long = "scope", value_parser = Scope::parse_known, required = true, long_help = scope_help(
+            "A scope the token carries (repeatable, at least one)."
+        ))]
         scopes: Vec<Scope>,
         /// Expiry: an RFC 3339 time or a duration from now (90d, 12h).
         #[arg(long)]

@@ -444,7 +444,8 @@ pub const DEFAULT_FILE: &str = r#"# callaccess configuration. Precedence: comman
 # listen = "127.0.0.1:8080"
 # Serve GET /metrics on this address instead of the API's.
 # metrics_listen = "127.0.0.1:9090"
-# Connections served at once; more wait to be accepted.
+# Connections served at once. At the limit, one with no request in flight is
+# closed to make room for a new one; else new ones wait to be accepted.
 # max_connections = 1024
 # On SIGTERM or SIGINT, how long requests in flight may take to finish.
 # shutdown_grace = "30s"

@@ -3,6 +3,8 @@
 //!
 //! - [`cli`]: the command line (`serve`, `migrate`, `import`, `config` and
 //!   the admin commands), parsed with clap; [`admin`] runs the admin commands.
+//! - [`connections`]: the connections a listener serves, and which one to
+//!   close to make room for a new client at the limit.
 //! - [`config`]: settings from flags, environment, a TOML file and defaults.
 //! - [`db`]: database URLs, and opening what they name as a [`db::Backend`]:
 //!   the store with the rate limiter and credential cache that fit it.
@@ -18,6 +20,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod demo;
 pub mod http;

@@ -17,14 +17,16 @@ use axum::Router;
 use callaccess_domain::seed::Seed;
 use callaccess_domain::Store;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
+use tower::ServiceExt as _;
 
 use crate::cli::{LogFormat, ServeArgs};
 use crate::config::Settings;
+use crate::connections::{Connection, Stop, Table};
 use crate::db::{open, Backend, DatabaseUrl};
 use crate::http::{metrics_router, router, AppState, Limits};
 use crate::ratelimit::{RateClock, RateLimitDefaults};
@@ -34,7 +36,8 @@ use crate::ratelimit::{RateClock, RateLimitDefaults};
 pub struct ServeOptions {
     pub limits: Limits,
     pub rate_limits: RateLimitDefaults,
-    /// Connections served at once; further ones wait in the accept queue.
+    /// Connections served at once; at the limit, one with nothing in flight
+    /// is closed for a new one, else new ones wait (see `connections`).
     pub max_connections: usize,
     /// After shutdown is asked for, how long requests in flight may take.
     pub shutdown_grace: Duration,
@@ -112,22 +115,12 @@ async fn accept_loop(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(options.limits.header_read_timeout);
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let table = Table::new(options.max_connections);
     tokio::pin!(shutdown);
     loop {
-        // Wait for a free slot before accepting, so excess connections wait
-        // in the kernel's queue instead of consuming memory here.
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Running out of file descriptors is the usual cause;
                     // back off briefly rather than spin.
@@ -138,27 +131,71 @@ async fn accept_loop(
             },
             () = &mut shutdown => break,
         };
+        // At the limit, room is made for the new connection by closing one
+        // that has nothing in flight (see `connections`); while every
+        // connection has a request in flight it waits here, and the ones
+        // after it in the kernel's queue.
+        tokio::select! {
+            () = table.room() => {}
+            () = &mut shutdown => break,
+        }
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        let connection = table.insert(peer.ip());
+        let service = {
+            let (app, connection) = (app.clone(), Arc::clone(&connection));
+            tower::service_fn(move |request| {
+                let in_flight = connection.request();
+                let answer = app.clone().oneshot(request);
+                async move {
+                    let response = answer.await;
+                    drop(in_flight);
+                    response
+                }
+            })
+        };
+        let served = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        tokio::spawn(serve_connection(served, connection));
     }
     drop(listener);
-    if tokio::time::timeout(options.shutdown_grace, graceful.shutdown())
+    table.stop_all();
+    if tokio::time::timeout(options.shutdown_grace, table.drained())
         .await
         .is_err()
     {
         tracing::warn!(grace = ?options.shutdown_grace, "requests still in flight at the end of the grace period were cut off");
     }
     Ok(())
+}
+
+/// Serves one connection until it ends, or until it is asked to stop: at
+/// once when it has nothing in flight and was closed to make room, else
+/// after the request in flight (hyper's graceful shutdown).
+async fn serve_connection<C>(served: C, connection: Arc<Connection>)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    tokio::pin!(served);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            result = served.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            how = connection.stopped(), if !stopping => match how {
+                Stop::Now => break,
+                Stop::AfterInFlight => {
+                    served.as_mut().graceful_shutdown();
+                    stopping = true;
+                }
+            },
+        }
+    }
 }
 
 /// Installs the global log subscriber: one line per event on stderr, as text

@@ -310,7 +310,7 @@ impl Walker {
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let path = index_path(path, i);
-            match self.string(item, &path).map(Scope::parse) {
+            match self.string(item, &path).map(Scope::parse_known) {
                 Some(Ok(scope)) => scopes.push(scope),
                 Some(Err(e)) => {
                     self.report(&path, e);
@@ -1225,7 +1225,19 @@ mod tests {
         );
 
         let message = single_error(|s| {
-            s["companies"][0]["tokens"] = json!([{"token": "too short", "scopes": ["x"]}])
+            s["companies"][0]["apiKeys"] = json!([{
+                "accessKey": "K1",
+                "accessKeySecret": "s3cret-s3cret-s3cret",
+                "scopes": ["bogus:scope"]
+            }]);
+        });
+        assert_eq!(
+            message,
+            "companies[0].apiKeys[0].scopes[0]: \"bogus:scope\" is not one of Gong's scopes, such as \"api:call-user-access:read\" (`callaccess key create --help` lists them all)"
+        );
+
+        let message = single_error(|s| {
+            s["companies"][0]["tokens"] = json!([{"token": "too short", "scopes": [Scope::READ]}])
         });
         assert_eq!(
             message,
@@ -1303,7 +1315,7 @@ mod tests {
     #[test]
     fn access_keys_and_tokens_are_unique_across_the_file() {
         let key = json!({"accessKey": "SHARED", "accessKeySecret": "s3cret-s3cret-s3cret"});
-        let token = json!({"token": "tok-tok-tok-tok-tok", "scopes": ["x"]});
+        let token = json!({"token": "tok-tok-tok-tok-tok", "scopes": [Scope::READ]});
         let mut seed = base();
         seed["companies"][0]["apiKeys"] = json!([key]);
         seed["companies"][0]["tokens"] = json!([token, token]);

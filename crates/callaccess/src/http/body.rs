@@ -1,14 +1,29 @@
-//! Reading a JSON request body: content type, size limit, syntax.
+//! Reading a JSON request body: content type and coding, size limit,
+//! syntax; and what becomes of a body nobody read.
 //!
 //! The body is parsed into a `serde_json::Value` first and walked by
 //! [`super::dto`], so every problem can be reported with its field path and
 //! ids can be accepted both as strings and as JSON integers.
+//!
+//! A request can be answered before its body is read (401, 429, 405, 415,
+//! a 503 for time). [`watch`] and [`Watch::settle`] keep such a connection
+//! usable: the rest of the body, if it fits the size limit, is read and
+//! thrown away after the answer is sent, within the body read time;
+//! otherwise the answer says `Connection: close`.
 
-use axum::body::Body;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::HeaderMap;
+use axum::http::header::{CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
+use axum::http::{HeaderMap, HeaderValue, Version};
+use axum::response::Response;
+use http_body_util::BodyExt as _;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use serde_json::Value;
+use tokio::sync::oneshot;
 
 use super::error::ApiError;
 use super::AppState;
@@ -43,6 +58,44 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// The content codings of a body, other than `identity`, as sent (at most
+/// 100 characters); `None` for a body sent as is. Gong's API takes plain
+/// JSON, so a compressed body is refused rather than decoded.
+fn content_coding(headers: &HeaderMap) -> Option<String> {
+    let codings: Vec<String> = headers
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .flat_map(|value| {
+            String::from_utf8_lossy(value.as_bytes())
+                .split(',')
+                .map(|coding| coding.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        .collect();
+    (!codings.is_empty()).then(|| codings.join(", ").chars().take(100).collect())
+}
+
+fn check_content_coding(headers: &HeaderMap) -> Result<(), ApiError> {
+    content_coding(headers).map_or(Ok(()), |coding| Err(ApiError::EncodedBody(coding)))
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Whether a `Connection` header asks to close the connection.
+fn asks_close(headers: &HeaderMap) -> bool {
+    headers.get_all(CONNECTION).iter().any(|value| {
+        String::from_utf8_lossy(value.as_bytes())
+            .split(',')
+            .any(|token| token.trim().eq_ignore_ascii_case("close"))
+    })
+}
+
 /// Rewords serde_json's syntax error for people: what broke, then where.
 pub fn syntax_message(error: &serde_json::Error) -> String {
     let text = error.to_string();
@@ -60,11 +113,8 @@ impl FromRequest<AppState> for JsonBody {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let limit = state.limits.max_body_bytes;
         check_content_type(request.headers())?;
-        let declared = request
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        check_content_coding(request.headers())?;
+        let declared = declared_length(request.headers());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -95,6 +145,154 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
+/// The part of a request body its handler did not read.
+struct Unread {
+    body: Body,
+    /// Bytes the handler did read.
+    read: usize,
+}
+
+/// A request body that hands itself back through `back` when dropped
+/// before its end, so [`Watch::settle`] can deal with the rest.
+struct Watched {
+    inner: Body,
+    read: usize,
+    ended: bool,
+    back: Option<oneshot::Sender<Unread>>,
+}
+
+impl HttpBody for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.read += frame.data_ref().map_or(0, Bytes::len);
+            }
+            // A broken body has no rest to read.
+            Poll::Ready(None | Some(Err(_))) => this.ended = true,
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if self.is_end_stream() {
+            return;
+        }
+        if let Some(back) = self.back.take() {
+            let body = std::mem::replace(&mut self.inner, Body::empty());
+            let _ = back.send(Unread {
+                body,
+                read: self.read,
+            });
+        }
+    }
+}
+
+/// What [`watch`] noted about a request before its handler ran.
+pub struct Watch {
+    returned: oneshot::Receiver<Unread>,
+    /// HTTP/1.1 without `Connection: close`: the connection may carry
+    /// another request. (HTTP/2 resets only the stream of a dropped body;
+    /// an HTTP/1.0 connection kept alive is rare, and closed as before.)
+    reusable: bool,
+    /// `Expect: 100-continue`: a client refused before its body was asked
+    /// for need not send it, so bytes that follow may be its next request.
+    expects_continue: bool,
+    declared: Option<u64>,
+}
+
+/// `request` with a body that reports being dropped unread, and what
+/// [`Watch::settle`] needs; `None` when the request has no body.
+pub fn watch(request: Request) -> (Request, Option<Watch>) {
+    if request.body().is_end_stream() {
+        return (request, None);
+    }
+    let headers = request.headers();
+    let (back, returned) = oneshot::channel();
+    let watch = Watch {
+        returned,
+        reusable: request.version() == Version::HTTP_11 && !asks_close(headers),
+        expects_continue: headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue")),
+        declared: declared_length(headers),
+    };
+    let request = request.map(|inner| {
+        Body::new(Watched {
+            inner,
+            read: 0,
+            ended: false,
+            back: Some(back),
+        })
+    });
+    (request, Some(watch))
+}
+
+impl Watch {
+    /// Once the handler is done with `response`: if it left part of the
+    /// body unread, reads the rest in the background — when it fits what
+    /// `limit` leaves and arrives by `deadline` — so the connection serves
+    /// the next request; hyper sends the answer meanwhile. Otherwise the
+    /// answer says `Connection: close`, so the client knows not to write
+    /// the rest into a connection about to close.
+    pub fn settle(mut self, response: &mut Response, limit: usize, deadline: Instant) {
+        // Nothing came back: the body was read to its end.
+        let Ok(unread) = self.returned.try_recv() else {
+            return;
+        };
+        // Closed anyway, or an HTTP/2 stream: hyper deals with the rest.
+        if !self.reusable || asks_close(response.headers()) {
+            return;
+        }
+        let allowance = limit.saturating_sub(unread.read);
+        let fits = self
+            .declared
+            .is_none_or(|n| n.saturating_sub(unread.read as u64) <= allowance as u64);
+        let coming = !(self.expects_continue && unread.read == 0);
+        if fits && coming && Instant::now() < deadline {
+            tokio::spawn(drain(unread.body, allowance, deadline));
+        } else {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+}
+
+/// Reads and discards `body` until its end, more than `allowance` bytes
+/// or `deadline`; dropping it early makes hyper close the connection.
+async fn drain(mut body: Body, allowance: usize, deadline: Instant) {
+    let read = async {
+        let mut left = allowance;
+        while let Some(Ok(frame)) = body.frame().await {
+            let len = frame.data_ref().map_or(0, Bytes::len);
+            if len > left {
+                return;
+            }
+            left -= len;
+        }
+    };
+    let _ = tokio::time::timeout_at(deadline.into(), read).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +305,26 @@ mod tests {
         assert!(!is_json("text/plain"));
         assert!(!is_json("application/x-www-form-urlencoded"));
         assert!(!is_json(""));
+    }
+
+    #[test]
+    fn only_identity_is_a_plain_body() {
+        let coding = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(CONTENT_ENCODING, HeaderValue::from_str(value).unwrap());
+            }
+            content_coding(&headers)
+        };
+        assert_eq!(coding(&[]), None);
+        assert_eq!(coding(&["identity"]), None);
+        assert_eq!(coding(&["Identity, "]), None);
+        assert_eq!(coding(&["gzip"]).as_deref(), Some("gzip"));
+        assert_eq!(coding(&["identity, br"]).as_deref(), Some("br"));
+        assert_eq!(
+            coding(&["gzip", "x-custom"]).as_deref(),
+            Some("gzip, x-custom")
+        );
     }
 
     #[test]

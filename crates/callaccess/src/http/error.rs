@@ -15,7 +15,19 @@ use callaccess_domain::StoreError;
 /// Most ids quoted back in one not-found answer; more are summarised.
 const MAX_LISTED_IDS: usize = 100;
 
-pub const ALLOWED_METHODS: &str = "PUT, POST, DELETE";
+/// The methods of `/v2/calls/users-access`, as its 405 lists them.
+pub const USERS_ACCESS_METHODS: &str = "PUT, POST, DELETE";
+/// The methods of the operations endpoints (`/healthz`, `/readyz`,
+/// `/metrics`, `/openapi.json`): `get` routes answer HEAD too.
+pub const READ_ONLY_METHODS: &str = "GET, HEAD";
+
+/// The `Retry-After` of every 503, in seconds. Each cause of a 503 (the
+/// database down or restarting, a full disk or read-only file, a request
+/// held up by load) can clear at any moment, and the service notices on
+/// the very next request, with no back-off of its own to wait out; so the
+/// shortest wait the header can express is the honest hint. A client that
+/// wants to back off further does so on its own schedule.
+const RETRY_AFTER_UNAVAILABLE_SECS: u32 = 1;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -29,11 +41,14 @@ pub enum ApiError {
         method: String,
         path: String,
     },
-    MethodNotAllowed,
+    /// 405, with the methods the path does answer.
+    MethodNotAllowed(&'static str),
     PayloadTooLarge {
         limit: usize,
     },
     UnsupportedMediaType(String),
+    /// 415: a `Content-Encoding` other than `identity` (the codings as sent).
+    EncodedBody(String),
     /// 408: the client did not send its body in time.
     BodyTimeout(std::time::Duration),
     /// 429: the company is over one of its rate limits.
@@ -66,9 +81,11 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::MissingScope(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType(_) | Self::EncodedBody(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout(_) | Self::NotReady(_) | Self::Unavailable(_) => {
@@ -96,8 +113,8 @@ impl ApiError {
             Self::NotFound { method, path } => plain(format!(
                 "no such endpoint: {method} {path} (this service answers PUT, POST and DELETE on /v2/calls/users-access)"
             )),
-            Self::MethodNotAllowed => {
-                plain(format!("method not allowed on this path; use one of {ALLOWED_METHODS}"))
+            Self::MethodNotAllowed(allowed) => {
+                plain(format!("method not allowed on this path; use one of {allowed}"))
             }
             Self::PayloadTooLarge { limit } => {
                 plain(format!("request body is larger than the limit of {limit} bytes"))
@@ -105,6 +122,9 @@ impl ApiError {
             Self::UnsupportedMediaType(got) => {
                 plain(format!("content type must be application/json, got '{got}'"))
             }
+            Self::EncodedBody(coding) => plain(format!(
+                "request bodies must not be compressed (Content-Encoding: {coding}); send the JSON as is"
+            )),
             Self::BodyTimeout(limit) => plain(format!(
                 "the request body was not received within {}",
                 humantime::format_duration(limit)
@@ -191,8 +211,22 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer realm=\"callaccess\""),
                 );
             }
-            Self::MethodNotAllowed => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+            Self::MethodNotAllowed(allowed) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+            }
+            // RFC 9110 (15.5.16): a 415 for a content coding says which
+            // codings would have been accepted.
+            Self::EncodedBody(_) => {
+                headers.insert(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_static("identity"),
+                );
+            }
+            // The rest of the body was not read, so the connection cannot
+            // carry another request; saying so lets the client reconnect
+            // instead of writing into a closed socket.
+            Self::PayloadTooLarge { .. } | Self::BodyTimeout(_) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             Self::RateLimited(exceeded) => {
                 headers.insert(
@@ -201,6 +235,12 @@ impl IntoResponse for ApiError {
                 );
             }
             _ => {}
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(RETRY_AFTER_UNAVAILABLE_SECS),
+            );
         }
         response.extensions_mut().insert(self.into_messages());
         response
@@ -221,5 +261,28 @@ pub fn generic_message(status: StatusCode) -> ErrorMessages {
     ErrorMessages {
         errors: vec![message],
         cause: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_503_says_when_to_retry() {
+        let second = std::time::Duration::from_secs(1);
+        for error in [
+            ApiError::Timeout(second),
+            ApiError::NotReady("down".to_owned()),
+            ApiError::Unavailable("down".to_owned()),
+            ApiError::from(StoreError::Unavailable("down".to_owned())),
+        ] {
+            let response = error.into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
+        // A 500 is a bug, not a wait: retrying later is no advice.
+        let internal = ApiError::Internal("bug".to_owned()).into_response();
+        assert!(internal.headers().get(header::RETRY_AFTER).is_none());
     }
 }

@@ -4,7 +4,8 @@
 //! - [`error`]: `ApiError` and Gong's error envelope.
 //! - [`auth`]: Basic and Bearer authentication into a `Principal`, counted
 //!   against the company's rate limits.
-//! - [`body`]: reading a JSON body (content type, size, time, syntax).
+//! - [`body`]: reading a JSON body (content type and coding, size, time,
+//!   syntax), and the rest of a body a handler left unread.
 //! - [`dto`]: Gong's request and response shapes.
 //! - [`openapi`]: the OpenAPI document generated from the handlers and DTOs.
 //!
@@ -90,17 +91,17 @@ pub fn router(state: AppState) -> Router {
     let users_access = put(add_users_access)
         .post(get_users_access)
         .delete(delete_users_access)
-        .fallback(method_not_allowed);
+        .fallback(users_access_methods);
     let mut router = Router::new()
         .route(USERS_ACCESS_PATH, users_access)
-        .route("/healthz", get(healthz).fallback(method_not_allowed))
-        .route("/readyz", get(readyz).fallback(method_not_allowed))
+        .route("/healthz", get(healthz).fallback(read_only_methods))
+        .route("/readyz", get(readyz).fallback(read_only_methods))
         .route(
             "/openapi.json",
-            get(openapi_json).fallback(method_not_allowed),
+            get(openapi_json).fallback(read_only_methods),
         );
     if state.metrics.is_some() {
-        router = router.route("/metrics", get(metrics).fallback(method_not_allowed));
+        router = router.route("/metrics", get(metrics).fallback(read_only_methods));
     }
     router
         .fallback(not_found)
@@ -148,7 +149,7 @@ enum CommonErrors {
     BodyTimeout(dto::ErrorResponse),
     #[response(status = 413, description = "Body too large")]
     TooLarge(dto::ErrorResponse),
-    #[response(status = 415, description = "Body is not JSON")]
+    #[response(status = 415, description = "Body is not JSON, or is compressed")]
     NotJson(dto::ErrorResponse),
     #[response(status = 429, description = "Rate limit exceeded")]
     RateLimited(dto::ErrorResponse),
@@ -362,8 +363,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+async fn users_access_methods() -> ApiError {
+    ApiError::MethodNotAllowed(error::USERS_ACCESS_METHODS)
+}
+
+async fn read_only_methods() -> ApiError {
+    ApiError::MethodNotAllowed(error::READ_ONLY_METHODS)
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -374,15 +379,25 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
     }
 }
 
-/// Outermost middleware of the API: request id in; time bound; envelope,
-/// `x-traceid`, metrics and one log line out.
+/// Outermost middleware of the API: request id in; time bound; a body
+/// left unread read out or the connection closed ([`body::watch`]);
+/// envelope, `x-traceid`, metrics and one log line out.
 async fn envelope(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let timeout = state.limits.request_timeout;
+    let limits = state.limits;
+    // The rest of a body left unread may take what is left of both the
+    // body's and the request's time.
+    let deadline = Instant::now() + limits.body_read_timeout.min(limits.request_timeout);
     finish(request, |request| async move {
-        match tokio::time::timeout(timeout, next.run(request)).await {
-            Ok(response) => response,
-            Err(_) => ApiError::Timeout(timeout).into_response(),
+        let (request, watch) = body::watch(request);
+        let mut response =
+            match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => ApiError::Timeout(limits.request_timeout).into_response(),
+            };
+        if let Some(watch) = watch {
+            watch.settle(&mut response, limits.max_body_bytes, deadline);
         }
+        response
     })
     .await
 }

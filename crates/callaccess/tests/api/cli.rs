@@ -303,7 +303,7 @@ fn expiry_must_be_a_future_time_or_a_duration() {
         "{stderr}"
     );
     let stderr = db.fail(&format!(
-        "token create --company {ACME} --scope x --expires 2001-01-01T00:00:00Z"
+        "token create --company {ACME} --scope api:call-user-access:read --expires 2001-01-01T00:00:00Z"
     ));
     assert!(stderr.contains("is not in the future"), "{stderr}");
     let created = db.json(&format!(
@@ -313,6 +313,37 @@ fn expiry_must_be_a_future_time_or_a_duration() {
     // The refused commands created nothing.
     assert_eq!(entries(&db.json("key list")).len(), 1);
     assert_eq!(db.json("token list"), json!([]));
+}
+
+#[test]
+fn only_gongs_scopes_can_be_given() {
+    let db = acme();
+    let known = "(`callaccess key create --help` lists them all)";
+    for line in [
+        format!("key create --company {ACME} --scope bogus:scope"),
+        format!(
+            "token create --company {ACME} --scope api:call-user-access:read --scope bogus:scope"
+        ),
+    ] {
+        let stderr = db.usage_error(&line);
+        assert!(
+            stderr.contains("\"bogus:scope\" is not one of Gong's scopes"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(known), "{stderr}");
+    }
+    // The refused commands created nothing.
+    assert_eq!(db.json("key list"), json!([]));
+    assert_eq!(db.json("token list"), json!([]));
+    // Where the message points, the scopes are listed.
+    let help = db.ok("key create --help");
+    assert!(help.contains("api:call-user-access:write"), "{help}");
+    assert!(help.contains("api:calls:read:basic"), "{help}");
+    // Any of Gong's scopes is taken, not only this API's own.
+    let created = db.json(&format!(
+        "key create --company {ACME} --scope api:calls:read:basic"
+    ));
+    assert_eq!(created["scopes"], json!(["api:calls:read:basic"]));
 }
 
 #[test]

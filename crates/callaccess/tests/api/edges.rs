@@ -210,6 +210,7 @@ async fn a_request_over_its_time_is_503_with_the_envelope() {
     let head = format!("POST {PATH} HTTP/1.1\r\nContent-Length: 50");
     let answer = stalled(limits, &head, "{").await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\r\nretry-after: 1\r\n"), "{answer}");
     assert_eq!(
         envelope_of(&answer)["errors"][0],
         "the request did not finish within 300ms; retry it (PUT and DELETE are safe to repeat)"
@@ -234,26 +235,57 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
 }
 
 #[tokio::test]
-async fn connections_beyond_the_limit_wait_for_a_free_slot() {
+async fn connections_beyond_the_limit_wait_while_every_slot_has_a_request_in_flight() {
     let app = TestApp::spawn_with_options(ServeOptions {
         max_connections: 1,
         ..TestApp::options()
     })
     .await;
-    // The first connection is served and kept open.
-    let mut first = sent(&app, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let c = app.company(1).await;
+    // The first connection's request is in flight: its body is awaited.
+    let head = format!(
+        "PUT /v2/calls/users-access HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        c.auth.header().unwrap()
+    );
+    let mut first = sent(&app, head.as_bytes()).await;
     let mut buffer = [0u8; 1024];
     let n = first.read(&mut buffer).await.unwrap();
-    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"));
-    // A second one is not served while the first holds the only slot...
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 100"));
+    // A second one is not served while the only slot has a request in flight...
     let close = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let mut second = sent(&app, close).await;
     let early = tokio::time::timeout(Duration::from_millis(300), second.read(&mut buffer)).await;
     assert!(early.is_err(), "a connection over the limit was served");
-    // ...and is served once the first goes away.
-    drop(first);
+    // ...and is served once that request has its answer.
+    first.write_all(b"{}").await.unwrap();
+    // Whatever the answer to that body, the first connection has one.
+    let answer = raw_exchange(&mut first).await;
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
     let answer = raw_exchange(&mut second).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn at_the_limit_an_idle_connection_is_closed_to_make_room() {
+    let app = TestApp::spawn_with_options(ServeOptions {
+        max_connections: 1,
+        ..TestApp::options()
+    })
+    .await;
+    // The first connection is served, then kept open doing nothing.
+    let mut first = sent(&app, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut buffer = [0u8; 1024];
+    let n = first.read(&mut buffer).await.unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"));
+    // A second one takes its place, and the idle one is closed.
+    let close = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut second = sent(&app, close).await;
+    let answer = raw_exchange(&mut second).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let closed = tokio::time::timeout(Duration::from_secs(30), first.read(&mut buffer))
+        .await
+        .expect("the idle connection was kept");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! binary's own behaviour (logs, demo), the CLI, seeds, crash safety under
 //! load (`crash`: kill -9 and restart, many cycles); and, on
 //! PostgreSQL, several nodes on one database (`multinode`) and an outage of
-//! the database under a running node (`outage`).
+//! the database under a running node (`outage`); on SQLite, storage that
+//! stops taking writes under a running node (`storage_faults`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
@@ -20,6 +21,9 @@ mod isolation;
 mod model;
 mod multinode;
 mod outage;
+mod pressure;
+mod protocol;
 mod seed;
 mod semantics;
 mod settings;
+mod storage_faults;

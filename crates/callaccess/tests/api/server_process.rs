@@ -3,6 +3,8 @@
 //! [`Server::start`] runs `callaccess serve` on port 0 and returns once the
 //! server has logged its "listening" line, which it writes after binding, so
 //! no test waits on a clock for a server. [`cli`] runs any other command.
+//! [`Server::start_as`] runs the server as another user, for the storage
+//! faults an unprivileged user meets.
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -20,7 +22,10 @@ pub const GUARD: Duration = Duration::from_secs(120);
 /// `callaccess` without the developer's own `CALLACCESS_…` settings, which
 /// must not leak into a test.
 pub fn command() -> Command {
-    let mut command = Command::new(BIN);
+    without_settings(Command::new(BIN))
+}
+
+fn without_settings(mut command: Command) -> Command {
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("CALLACCESS_") {
             command.env_remove(name);
@@ -113,7 +118,53 @@ impl Server {
     /// from any layer of the settings; returned once it has logged, as text
     /// or as JSON, that it listens.
     pub async fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Server {
-        let mut child = command()
+        Self::launch(command(), args, envs).await
+    }
+
+    /// [`Server::start_with`] as `user` (with its primary group and no
+    /// other), through `setpriv`, which execs the binary: the process is the
+    /// server itself, so signals and `kill_on_drop` reach it. `Err` with the
+    /// reason when this machine cannot do that (no `setpriv`, no such user,
+    /// not root), for the caller to skip.
+    pub async fn start_as(
+        user: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<Server, String> {
+        let gid = std::process::Command::new("id")
+            .args(["-g", user])
+            .output()
+            .map_err(|e| format!("cannot run id: {e}"))?;
+        if !gid.status.success() {
+            return Err(format!("there is no user {user}"));
+        }
+        let gid = String::from_utf8_lossy(&gid.stdout).trim().to_owned();
+        // The same switch, on a harmless command, tells whether it works here.
+        let probe = std::process::Command::new("setpriv")
+            .args([
+                "--reuid",
+                user,
+                "--regid",
+                &gid,
+                "--clear-groups",
+                BIN,
+                "--help",
+            ])
+            .output()
+            .map_err(|e| format!("cannot run setpriv: {e}"))?;
+        if !probe.status.success() {
+            return Err(format!(
+                "setpriv cannot run the binary as {user}: {}",
+                String::from_utf8_lossy(&probe.stderr).trim()
+            ));
+        }
+        let mut setpriv = Command::new("setpriv");
+        setpriv.args(["--reuid", user, "--regid", &gid, "--clear-groups", BIN]);
+        Ok(Self::launch(without_settings(setpriv), args, envs).await)
+    }
+
+    async fn launch(mut command: Command, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut child = command
             .arg("serve")
             .args(args)
             .env("RUST_LOG", "info,callaccess_postgres=debug")

@@ -65,6 +65,11 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A GET on a connection of its own.
+async fn get(url: String) -> reqwest::Response {
+    client().get(url).send().await.unwrap()
+}
+
 /// `(status, body)` of one API request with the key of company `index`.
 async fn call_api(base: &str, index: usize, method: reqwest::Method, body: &str) -> (u16, Value) {
     let response = client()
@@ -116,34 +121,6 @@ async fn read_to_close(stream: &mut TcpStream) -> String {
         .await
         .expect("the server kept the connection");
     String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// One whole answer on a connection that stays open (`Content-Length`).
-async fn read_answer(stream: &mut TcpStream) -> String {
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&answer).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            if body.len() >= length {
-                return text;
-            }
-        }
-        let n = tokio::time::timeout(GUARD, stream.read(&mut buffer))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "the connection closed mid-answer: {text}");
-        answer.extend_from_slice(&buffer[..n]);
-    }
 }
 
 /// Whether an answer has arrived, without waiting for one.
@@ -231,48 +208,42 @@ async fn server_settings_take_effect() {
     );
     assert!(!server.base.ends_with(":8080"), "{}", server.base);
 
-    // max_connections, from the flag: while one connection holds the only
-    // slot, a second is not served, however long the first is kept busy...
-    let health = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-    let mut first = TcpStream::connect(&server.address).await.unwrap();
-    first.write_all(health).await.unwrap();
-    assert!(read_answer(&mut first).await.starts_with("HTTP/1.1 200"));
+    // max_connections, from the flag: while the only slot is held by a
+    // request in flight, a second connection is not served, however long it
+    // waits...
+    let metrics_base = server.metrics_base.clone().expect("no \"metrics on\" line");
+    let mut first = stalled_put(&server.address, "Expect: 100-continue\r\n").await;
+    let mut interim = [0u8; 25];
+    tokio::time::timeout(GUARD, first.read_exact(&mut interim))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(interim.starts_with(b"HTTP/1.1 100 Continue"));
     let mut second = TcpStream::connect(&server.address).await.unwrap();
     second
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     for _ in 0..20 {
-        first.write_all(health).await.unwrap();
-        assert!(read_answer(&mut first).await.starts_with("HTTP/1.1 200"));
+        let metrics = get(format!("{metrics_base}/metrics")).await;
+        assert_eq!(metrics.status().as_u16(), 200);
     }
     assert!(!answered(&second), "a connection over the limit was served");
-    // ...and is served once the first goes away.
-    drop(first);
+    // ...and is served once that request has its answer.
+    first.write_all(&[b' '; 99]).await.unwrap();
+    let first_answer = read_to_close(&mut first).await;
+    assert!(first_answer.starts_with("HTTP/1.1 400"), "{first_answer}");
     let answer = read_to_close(&mut second).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
     // metrics_listen, from the environment: /metrics on a port of its own.
-    let metrics_base = server.metrics_base.clone().expect("no \"metrics on\" line");
-    let on_api = client()
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap();
+    let on_api = get(format!("{}/metrics", server.base)).await;
     assert_eq!(on_api.status().as_u16(), 404);
-    let metrics = client()
-        .get(format!("{metrics_base}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let metrics = get(format!("{metrics_base}/metrics")).await;
     assert_eq!(metrics.status().as_u16(), 200);
     let text = metrics.text().await.unwrap();
     assert!(text.contains("callaccess_http_requests_total"), "{text}");
-    let health = client()
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap();
+    let health = get(format!("{}/healthz", server.base)).await;
     assert!(health.status().is_success());
 
     // shutdown_grace, from the file: a request still waiting for its body
@@ -551,11 +522,7 @@ async fn the_database_setting_takes_effect() {
 /// Starts, answers one request, stops; every line it logged.
 async fn log_of(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
     let server = Server::start_with(args, env).await;
-    let health = client()
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap();
+    let health = get(format!("{}/healthz", server.base)).await;
     assert_eq!(health.status().as_u16(), 200);
     let Exited { code, log } = server.terminate().await;
     assert_eq!(code, 0, "{log:#?}");
