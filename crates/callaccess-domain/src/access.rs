@@ -153,37 +153,28 @@ pub fn grants_to_record(
     facts: &impl Facts,
     change: &AccessChange,
 ) -> Result<Vec<(CallId, UserId)>, StoreError> {
-    let mut primaries = HashMap::with_capacity(change.items().len());
-    missing_calls(change.calls(), |call| {
-        Ok(match facts.primary(call)? {
-            Some(primary) => {
-                primaries.insert(call, primary);
-                true
-            }
-            None => false,
-        })
-    })?;
-    let mut levels = HashMap::new();
+    missing_calls(change.calls(), |call| Ok(facts.primary(call)?.is_some()))?;
     let mut missing = Vec::new();
     for user in change.users() {
-        match facts.profile_level(user)? {
-            Some(level) => {
-                levels.insert(user, level);
-            }
-            None => missing.push(user),
+        if facts.profile_level(user)?.is_none() {
+            missing.push(user);
         }
     }
     if !missing.is_empty() {
         return Err(StoreError::UsersNotFound(missing));
     }
+    // Asked again below rather than kept here: every backend's facts answer
+    // a repeated question from what they already read.
     let mut record = Vec::new();
     for (call, users) in change.items() {
         let start = record.len();
+        // Every call and user was found above; a miss cannot happen, and
+        // skipping would only leave out a grant those checks vouched for.
+        let Some(primary) = facts.primary(*call)? else {
+            continue;
+        };
         for &user in users {
-            // Both maps were filled for every call and user above; a miss
-            // cannot happen, and `continue` would only skip a grant the
-            // checks above already vouched for.
-            let (Some(&primary), Some(&level)) = (primaries.get(call), levels.get(&user)) else {
+            let Some(level) = facts.profile_level(user)? else {
                 continue;
             };
             if !opens_otherwise(facts, *call, primary, user, level)? {
