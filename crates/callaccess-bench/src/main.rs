@@ -1,33 +1,60 @@
 //! `callaccess-bench`: a closed-loop load benchmark of the callaccess server.
 //!
-//! It builds and starts `callaccess serve` on a temporary SQLite database
-//! (or targets `--url`), seeds one company with 100,000 users and 100,000
-//! calls, preloads `--grants` API grants through 1,000-pair PUTs, restarts
-//! the server to time its startup on that store, then runs each scenario on
-//! `--connections` keep-alive connections for `--duration` and prints a
-//! markdown table (or JSON with `--json`). Progress goes to stderr.
+//! It builds and starts `callaccess serve` on a temporary SQLite database,
+//! or with `--database postgres://USER@HOST:PORT/DB` on a scratch database
+//! it creates on that PostgreSQL server (or targets `--url`), seeds one
+//! company with 100,000 users and 100,000 calls, preloads `--grants` API
+//! grants through 1,000-pair PUTs, restarts the server to time its startup
+//! on that store, then runs each scenario on `--connections` keep-alive
+//! connections for `--duration` and prints a markdown table (or JSON with
+//! `--json`). Progress goes to stderr.
+//!
+//! Around each scenario it reads `/metrics`: the writer's batches (SQLite's
+//! group commit) and the store's round trips and statements (PostgreSQL's
+//! `callaccess_store_round_trips_total` and `…_statements_total`), shown
+//! per request, or "–" where the server does not count them. On
+//! PostgreSQL it then runs `pgbench -S` and `pgbench -N` on the same
+//! server, in a scratch database of their own, and prints POST 1 call and
+//! PUT 1 pair as fractions of those rates (it says so and goes on when
+//! `pgbench` is missing). Every scratch database is named
+//! `callaccess_bench_PID…` and dropped at the end, also after an error;
+//! the URL's own database is only connected to.
 //!
 //! - `dataset`: the company, its ids, the seed file, and which (call, user)
 //!   pairs each request names so that requests do real work.
+//! - `store`: the store a server runs on, SQLite file or scratch
+//!   PostgreSQL database, made fresh for each purpose.
+//! - `postgres`: scratch databases on the `--database` server, its URL.
 //! - `server`: finding, seeding, starting, measuring and stopping the server.
 //! - `load`: the scenarios and the closed-loop connections that run them.
 //! - `attack`: fresh requests while one address holds more connections
 //!   than the server serves (`--scenarios attack`, not in the default set).
+//! - `metrics`: reading `/metrics` (the Prometheus text format) and the
+//!   per-request store costs from two readings.
+//! - `pgbench`: the PostgreSQL baseline.
 //! - `report`: the table and the JSON.
 //!
 //! ```text
 //! cargo run --release -p callaccess-bench -- --connections 64 --duration 10s
+//! cargo run --release -p callaccess-bench -- --connections 64 --duration 10s \
+//!     --database postgres://postgres@127.0.0.1:5432/postgres
 //! cargo run -p callaccess-bench -- --smoke        # a few seconds, for CI
+//! cargo run -p callaccess-bench -- --smoke --database postgres://postgres@127.0.0.1:5432/postgres
 //! cargo run --release -p callaccess-bench -- --scenarios attack --duration 5s
 //! ```
 //!
-//! Its traffic only ever goes to 127.0.0.1.
+//! Its HTTP traffic only ever goes to 127.0.0.1; database traffic goes to
+//! the server `--database` names, and pgbench's too.
 
 mod attack;
 mod dataset;
 mod load;
+mod metrics;
+mod pgbench;
+mod postgres;
 mod report;
 mod server;
+mod store;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,8 +71,10 @@ use hyper::Request;
 
 use dataset::World;
 use load::{Cursors, Scenario, Target};
-use report::{Report, Row, StoreInfo, WriterTotals};
+use metrics::Snapshot;
+use report::{Report, Row, StoreInfo};
 use server::Server;
+use store::{Backend, Fresh, Purpose};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum PathMode {
@@ -130,10 +159,22 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     server_bin: Option<PathBuf>,
 
-    /// Folder for the temporary database [default: the system's temp folder].
-    /// Put it on the disk you want to measure.
+    /// Folder for the temporary database and seed file [default: the
+    /// system's temp folder]. Put it on the disk you want to measure.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+
+    /// Run the servers on PostgreSQL: postgres://USER@HOST:PORT/DB. The
+    /// benchmark creates scratch databases callaccess_bench_PID… on that
+    /// server (DB is only connected to), drops them at the end, and
+    /// compares with pgbench there.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CALLACCESS_BENCH_DATABASE",
+        conflicts_with = "url"
+    )]
+    database: Option<String>,
 
     /// Benchmark a running server instead (http://127.0.0.1:PORT), seeded
     /// with a file from --write-seed; needs --key and --secret.
@@ -162,7 +203,8 @@ struct Args {
 
     /// A short run on a tiny dataset that proves the benchmark works (for CI):
     /// 200 users and calls, 1,000 grants, 4 connections, 1 s per scenario,
-    /// and the attack on a server of 4 connections with 8 attackers.
+    /// and the attack on a server of 4 connections with 8 attackers; with
+    /// --database, pgbench at scale 1 for 1 s each.
     #[arg(long)]
     smoke: bool,
 }
@@ -199,7 +241,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    // On Ctrl-C the run is dropped, and with it its servers (killed), its
+    // temporary folders and its scratch databases (dropped).
+    let interruptible = async {
+        tokio::select! {
+            outcome = run(args) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    };
+    match runtime.block_on(interruptible) {
         Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => std::process::ExitCode::FAILURE,
         Err(e) => {
@@ -233,11 +283,32 @@ fn basic(key: &str, secret: &str) -> anyhow::Result<HeaderValue> {
 /// The running server, when the benchmark started it.
 struct Owned {
     binary: PathBuf,
-    database: PathBuf,
+    // Declared before its store, so that it is stopped before the store is
+    // removed when an error drops this.
     server: Server,
     max_batch: Option<usize>,
-    // Removed when the benchmark ends.
+    // Removed when the benchmark ends (a scratch database is dropped).
+    store: Fresh,
     _dir: tempfile::TempDir,
+}
+
+/// pgbench's settings: the issue's, or tiny ones for `--smoke`.
+fn pgbench_settings(smoke: bool) -> pgbench::Settings {
+    pgbench::Settings {
+        scale: if smoke { 1 } else { 10 },
+        duration: Duration::from_secs(if smoke { 1 } else { 8 }),
+        clients: 16,
+        threads: 2,
+    }
+}
+
+/// The folder for a temporary store and seed: under `--dir` when given.
+fn temporary_folder(dir: Option<&std::path::Path>) -> anyhow::Result<tempfile::TempDir> {
+    match dir {
+        Some(dir) => tempfile::tempdir_in(dir),
+        None => tempfile::tempdir(),
+    }
+    .context("cannot create a temporary folder")
 }
 
 async fn run(args: Args) -> anyhow::Result<bool> {
@@ -263,12 +334,16 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             })
             .collect()
     };
+    let backend = Backend::from_url(args.database.as_deref()).await?;
+    if matches!(backend, Backend::Postgres { .. }) && args.path_mode == PathMode::PerRequest {
+        bail!("--path-mode per-request is SQLite's writer setting; PostgreSQL runs one transaction per request already");
+    }
     let binary = match &args.url {
         Some(_) => None,
         None => Some(server::locate(args.server_bin.as_deref())?),
     };
     let pressure = if args.scenarios.contains(&Choice::Attack) {
-        Some(run_attack(&args, binary.as_deref()).await?)
+        Some(run_attack(&args, &backend, binary.as_deref()).await?)
     } else {
         None
     };
@@ -297,31 +372,27 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }
         None => {
             let binary = binary.context("no server binary")?;
-            let dir = match &args.dir {
-                Some(dir) => tempfile::tempdir_in(dir),
-                None => tempfile::tempdir(),
-            }
-            .context("cannot create a temporary folder")?;
-            let database = dir.path().join("bench.db");
+            let dir = temporary_folder(args.dir.as_deref())?;
+            let fresh = backend.fresh(dir.path(), Purpose::Scenarios).await?;
             let seed = dir.path().join("seed.json");
             let secret = dataset::random_secret();
             eprintln!(
                 "seeding {} users and {} calls into {}",
                 args.users,
                 args.calls,
-                database.display()
+                fresh.store.describe()
             );
             world.write_seed(&seed, &secret)?;
-            info.seed_seconds = Some(server::import(&binary, &database, &seed)?.as_secs_f64());
-            let server = Server::start(&binary, &database, max_batch)?;
+            info.seed_seconds = Some(server::import(&binary, &fresh.store, &seed)?.as_secs_f64());
+            let server = Server::start(&binary, &fresh.store, max_batch)?;
             info.first_startup_ms = Some(server.startup.as_secs_f64() * 1000.0);
             eprintln!("server pid {} on {}", server.pid(), server.address);
             let address = server.address.clone();
             let owned = Owned {
                 binary,
-                database,
                 server,
                 max_batch,
+                store: fresh,
                 _dir: dir,
             };
             (address, basic(dataset::ACCESS_KEY, &secret)?, Some(owned))
@@ -347,7 +418,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     // Startup on the loaded store: stop (flush, checkpoint) and start again.
     let (target, owned) = match owned {
         Some(own) => {
-            let own = restart(own, &mut info)?;
+            let own = restart(own, &mut info).await?;
             // The restarted server listens on a new port.
             let mut moved = (*target).clone();
             moved.address = own.server.address.clone();
@@ -355,14 +426,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }
         None => (target, None),
     };
-    measure(args, scenarios, target, owned, info, pressure).await
+    measure(args, &backend, scenarios, target, owned, info, pressure).await
 }
 
 /// The attack scenario: on a server of its own with
-/// `--attack-max-connections`, on an empty database (it only asks
-/// `/healthz`), or on the `--url` server.
+/// `--attack-max-connections`, on an empty store of the run's backend (it
+/// only asks `/healthz`), or on the `--url` server.
 async fn run_attack(
     args: &Args,
+    backend: &Backend,
     binary: Option<&std::path::Path>,
 ) -> anyhow::Result<attack::Pressure> {
     let settings = attack::Settings {
@@ -379,17 +451,10 @@ async fn run_attack(
     match (&args.url, binary) {
         (Some(url), _) => attack::run(&loopback_address(url)?, settings).await,
         (None, Some(binary)) => {
-            let dir = match &args.dir {
-                Some(dir) => tempfile::tempdir_in(dir),
-                None => tempfile::tempdir(),
-            }
-            .context("cannot create a temporary folder")?;
-            let server = Server::start_with(
-                binary,
-                &dir.path().join("attack.db"),
-                None,
-                Some(settings.max_connections),
-            )?;
+            let dir = temporary_folder(args.dir.as_deref())?;
+            let fresh = backend.fresh(dir.path(), Purpose::Attack).await?;
+            let server =
+                Server::start_with(binary, &fresh.store, None, Some(settings.max_connections))?;
             eprintln!("server pid {} on {}", server.pid(), server.address);
             let pressure = attack::run(&server.address, settings).await;
             // Its store holds nothing, and a clean stop could wait out the
@@ -418,17 +483,17 @@ fn pressure_healthy(pressure: &attack::Pressure) -> bool {
 
 /// Stops the server and starts it again on the same store, recording how
 /// long the start took, the store's size and the idle memory.
-fn restart(own: Owned, info: &mut StoreInfo) -> anyhow::Result<Owned> {
+async fn restart(own: Owned, info: &mut StoreInfo) -> anyhow::Result<Owned> {
     let Owned {
         binary,
-        database,
         server,
         max_batch,
+        store,
         _dir,
     } = own;
     server.stop()?;
-    info.store_bytes = Some(server::store_bytes(&database));
-    let server = Server::start(&binary, &database, max_batch)?;
+    info.store_bytes = store.store.bytes().await;
+    let server = Server::start(&binary, &store.store, max_batch)?;
     info.restart_ms = Some(server.startup.as_secs_f64() * 1000.0);
     info.idle_rss = server::rss_bytes(server.pid());
     eprintln!(
@@ -439,15 +504,16 @@ fn restart(own: Owned, info: &mut StoreInfo) -> anyhow::Result<Owned> {
     );
     Ok(Owned {
         binary,
-        database,
         server,
         max_batch,
+        store,
         _dir,
     })
 }
 
 async fn measure(
     args: Args,
+    backend: &Backend,
     scenarios: Vec<Scenario>,
     target: Arc<Target>,
     owned: Option<Owned>,
@@ -456,11 +522,15 @@ async fn measure(
 ) -> anyhow::Result<bool> {
     let pid = owned.as_ref().map(|o| o.server.pid()).or(args.server_pid);
     let cursors = Arc::new(Cursors::new(args.grants));
+    // The store's counters appear on first use, and the restart reset
+    // them: one /readyz (a ping of the store) makes them exist, so that a
+    // scenario without round trips shows 0 rather than "–".
+    let _ = get_text(&target.address, "/readyz").await;
     let mut rows = Vec::new();
     let mut ceiling = None;
     for scenario in scenarios {
         eprintln!("{}", scenario.label());
-        let before = batch_stats(&target.address).await;
+        let before = snapshot(&target.address).await;
         let fallbacks = cursors.fallbacks.load(Ordering::Relaxed);
         let peak = Arc::new(AtomicU64::new(0));
         let sampler = pid.map(|pid| {
@@ -503,14 +573,14 @@ async fn measure(
         if let Some(sampler) = sampler {
             sampler.abort();
         }
-        let after = batch_stats(&target.address).await;
+        let after = snapshot(&target.address).await;
         let row = Row::new(
             scenario,
             &measured,
             pid.map(|_| peak.load(Ordering::Relaxed)),
             ceiling,
             cursors.fallbacks.load(Ordering::Relaxed) - fallbacks,
-            before.zip(after),
+            before.as_ref().zip(after.as_ref()),
             (
                 cpu_start.0.zip(cpu_end.0).map(|(a, b)| b - a),
                 cpu_start.1.zip(cpu_end.1).map(|(a, b)| b - a),
@@ -525,22 +595,37 @@ async fn measure(
         rows.push(row);
     }
     if let Some(own) = owned {
-        info.store_bytes_after = Some(server::store_bytes(&own.database));
+        info.store_bytes_after = own.store.store.bytes().await;
         crash_restart(own, &target, &cursors, &mut info).await?;
     }
+    // With the callaccess node stopped, so it takes no CPU from PostgreSQL.
+    let pgbench = match backend {
+        Backend::Postgres { .. } => {
+            Some(run_pgbench(backend, args.dir.as_deref(), args.smoke).await)
+        }
+        Backend::Sqlite => None,
+    };
+    let pgbench_ratios = report::pgbench_ratios(&rows, pgbench.as_ref());
     let report = Report {
+        backend: match &args.url {
+            Some(url) => format!("the server at {url}"),
+            None => backend.describe(),
+        },
         connections: args.connections,
         duration_seconds: args.duration.as_secs_f64(),
         users: args.users,
         calls: args.calls,
         grants: args.grants,
-        path_mode: match args.path_mode {
-            PathMode::Group => "group-commit",
-            PathMode::PerRequest => "per-request",
+        path_mode: match (backend, args.path_mode) {
+            (Backend::Postgres { .. }, _) => "one transaction per request",
+            (Backend::Sqlite, PathMode::Group) => "group-commit",
+            (Backend::Sqlite, PathMode::PerRequest) => "per-request",
         },
         store: info,
         rows,
         pressure,
+        pgbench,
+        pgbench_ratios,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -558,9 +643,43 @@ async fn measure(
     Ok(healthy && pressure_ok)
 }
 
+/// pgbench on the PostgreSQL server, in a scratch database of its own that
+/// is dropped afterwards; never an error, only an outcome to report.
+async fn run_pgbench(
+    backend: &Backend,
+    dir: Option<&std::path::Path>,
+    smoke: bool,
+) -> pgbench::Outcome {
+    let Some(program) = pgbench::locate() else {
+        eprintln!("pgbench not found; no ratios to PostgreSQL's own rates");
+        return pgbench::Outcome::Missing {
+            looked_in: pgbench::looked_in(),
+        };
+    };
+    let run = async {
+        let folder = temporary_folder(dir)?;
+        let fresh = backend.fresh(folder.path(), Purpose::Pgbench).await?;
+        let url = match &fresh.store {
+            store::Store::Postgres(url) => url.clone(),
+            store::Store::Sqlite(_) => bail!("pgbench needs PostgreSQL"),
+        };
+        pgbench::run(&program, &url, pgbench_settings(smoke)).await
+    };
+    match run.await {
+        Ok(baseline) => pgbench::Outcome::Ran(baseline),
+        Err(e) => {
+            eprintln!("pgbench failed: {e:#}");
+            pgbench::Outcome::Failed {
+                error: format!("{e:#}"),
+            }
+        }
+    }
+}
+
 /// Startup after a crash under load: kills the server with SIGKILL while
-/// 1,000-pair PUTs are being written, starts it again on the same file
-/// (SQLite recovers the write-ahead log) and stops it cleanly.
+/// 1,000-pair PUTs are being written, starts it again on the same store
+/// (SQLite recovers the write-ahead log; PostgreSQL rolled back what was
+/// in flight) and stops it cleanly.
 async fn crash_restart(
     own: Owned,
     target: &Arc<Target>,
@@ -584,11 +703,18 @@ async fn crash_restart(
     };
     // Let the log fill; a fixed time is fine here, nothing is asserted.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    info.wal_bytes_at_crash = Some(server::wal_bytes(&own.database));
-    own.server.kill()?;
+    info.wal_bytes_at_crash = own.store.store.log_bytes();
+    let Owned {
+        binary,
+        server,
+        max_batch,
+        store,
+        _dir,
+    } = own;
+    server.kill()?;
     // The connections fail once the server is gone; that is the point.
     let _ = load.await;
-    let server = Server::start(&own.binary, &own.database, own.max_batch)?;
+    let server = Server::start(&binary, &store.store, max_batch)?;
     info.crash_restart_ms = Some(server.startup.as_secs_f64() * 1000.0);
     server.stop()
 }
@@ -628,21 +754,11 @@ async fn preload(target: &Arc<Target>, grants: u64, connections: usize) -> anyho
     Ok(())
 }
 
-/// The writer's batch and commit totals from `/metrics`; `None` when the
-/// server does not serve them there.
-async fn batch_stats(address: &str) -> Option<WriterTotals> {
+/// One reading of `/metrics`; `None` when the server does not serve it
+/// there.
+async fn snapshot(address: &str) -> Option<Snapshot> {
     let text = get_text(address, "/metrics").await.ok()?;
-    let value = |name: &str| {
-        text.lines()
-            .filter(|line| line.starts_with(name))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>()
-    };
-    Some(WriterTotals {
-        commits: value("callaccess_store_batch_size_count"),
-        jobs: value("callaccess_store_batch_size_sum"),
-        commit_seconds: value("callaccess_store_commit_seconds_sum"),
-    })
+    Some(Snapshot::parse(&text))
 }
 
 async fn get_text(address: &str, path: &str) -> anyhow::Result<String> {

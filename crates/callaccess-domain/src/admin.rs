@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ids::{CallId, CompanyId, UserId};
 use crate::model::{Call, NewApiKey, NewCompany, NewToken, SecretDigest, User};
-use crate::secret::token_id;
 use crate::store::StoreError;
 
 /// What the admin checks (and seeds) need to know of the stored data.
@@ -22,7 +21,7 @@ pub trait Directory {
     fn key_owner(&self, access_key: &str) -> Result<Option<CompanyId>, StoreError>;
     /// The company a token belongs to, by its digest, if it exists.
     fn token_owner(&self, digest: &SecretDigest) -> Result<Option<CompanyId>, StoreError>;
-    /// Whether a token with this handle ([`token_id`]) exists.
+    /// Whether a token with this handle exists.
     fn token_id_taken(&self, id: &str) -> Result<bool, StoreError>;
 }
 
@@ -49,16 +48,16 @@ pub fn create_api_key(d: &impl Directory, key: &NewApiKey) -> Result<(), StoreEr
     Ok(())
 }
 
-/// The new token's handle, once it is known to be free. The handle is a
-/// prefix of the digest, so a clash of handles without a clash of digests
-/// is not expected in practice; both are refused alike.
-pub fn create_token(d: &impl Directory, token: &NewToken) -> Result<String, StoreError> {
+/// Whether the token may be created under the handle `id` (drawn by
+/// [`crate::secret::generate_token_id`]): its company exists, and neither
+/// the handle nor the token is taken. A clash of 64-bit random handles is
+/// not expected in practice; it is refused like a clash of tokens.
+pub fn create_token(d: &impl Directory, token: &NewToken, id: &str) -> Result<(), StoreError> {
     company_must_exist(d, token.company)?;
-    let id = token_id(&token.digest);
-    if d.token_id_taken(&id)? || d.token_owner(&token.digest)?.is_some() {
-        return Err(StoreError::TokenExists(id));
+    if d.token_id_taken(id)? || d.token_owner(&token.digest)?.is_some() {
+        return Err(StoreError::TokenExists);
     }
-    Ok(id)
+    Ok(())
 }
 
 pub fn add_user(d: &impl Directory, user: &User) -> Result<(), StoreError> {
@@ -141,11 +140,11 @@ impl Needs {
         }
     }
 
-    pub fn create_token(token: &NewToken) -> Self {
+    pub fn create_token(token: &NewToken, id: &str) -> Self {
         Self {
             companies: vec![token.company],
             token_digests: vec![token.digest],
-            token_ids: vec![token_id(&token.digest)],
+            token_ids: vec![id.to_owned()],
             ..Self::default()
         }
     }

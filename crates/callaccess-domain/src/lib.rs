@@ -35,4 +35,6 @@ pub mod contract;
 
 pub use ids::{CallId, CompanyId, IdError, UserId};
 pub use model::*;
-pub use store::{Caller, CredentialCheck, ErrorKind, SharedRateBudget, Store, StoreError};
+pub use store::{
+    Admitted, Budget, Caller, CredentialCheck, ErrorKind, SharedRateBudget, Store, StoreError,
+};

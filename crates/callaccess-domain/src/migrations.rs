@@ -6,7 +6,12 @@ use crate::store::StoreError;
 
 /// (version, name) of every migration, oldest first. A backend embeds one
 /// SQL file per entry, named `{version:04}_{name}.sql`.
-pub const LIST: &[(i64, &str)] = &[(1, "initial"), (2, "api_grants_without_foreign_keys")];
+pub const LIST: &[(i64, &str)] = &[
+    (1, "initial"),
+    (2, "api_grants_without_foreign_keys"),
+    (3, "storage_probe"),
+    (4, "credential_changes"),
+];
 
 /// The highest version a database can be brought to.
 pub fn latest() -> i64 {
@@ -57,6 +62,22 @@ macro_rules! embed_migrations {
                 include_str!(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/migrations/0002_api_grants_without_foreign_keys.sql"
+                )),
+            ),
+            (
+                $crate::migrations::LIST[2].0,
+                $crate::migrations::LIST[2].1,
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/migrations/0003_storage_probe.sql"
+                )),
+            ),
+            (
+                $crate::migrations::LIST[3].0,
+                $crate::migrations::LIST[3].1,
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/migrations/0004_credential_changes.sql"
                 )),
             ),
         ]

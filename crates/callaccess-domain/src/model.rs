@@ -274,8 +274,8 @@ pub struct ApiKeyInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenInfo {
-    /// A handle for listing and revoking: derived from the token's digest,
-    /// so it names the token without revealing it.
+    /// A handle for listing and revoking: random, drawn when the token is
+    /// created, so it names the token without telling anything about it.
     pub id: String,
     pub company: CompanyId,
     pub scopes: Vec<Scope>,
@@ -341,6 +341,49 @@ pub fn gcra(tat: Option<i64>, now: i64, emission: i64, burst: u32) -> Result<i64
     } else {
         Err(allow_at - now)
     }
+}
+
+/// [`gcra`] for `count` requests that arrive together at `now` and must
+/// each be admitted by every one of `budgets` (`(tat, emission, burst)`):
+/// the first requests are admitted while every budget admits them, in
+/// order, and the rest refused. Each budget's new tat, and why the rest
+/// were refused: the budget's index and the microseconds until a request
+/// would be admitted.
+pub fn gcra_many(budgets: &[(Option<i64>, i64, u32)], now: i64, count: u32) -> GcraOutcome {
+    let mut tats: Vec<Option<i64>> = budgets.iter().map(|(tat, _, _)| *tat).collect();
+    let mut admitted = 0;
+    let mut refused = None;
+    'requests: while admitted < count {
+        let mut next = Vec::with_capacity(budgets.len());
+        for (index, ((_, emission, burst), tat)) in budgets.iter().zip(&tats).enumerate() {
+            match gcra(*tat, now, *emission, *burst) {
+                Ok(new_tat) => next.push(Some(new_tat)),
+                Err(wait) => {
+                    refused = Some((index, wait));
+                    break 'requests;
+                }
+            }
+        }
+        tats = next;
+        admitted += 1;
+    }
+    GcraOutcome {
+        admitted,
+        tats,
+        refused,
+    }
+}
+
+/// What [`gcra_many`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcraOutcome {
+    /// How many of the requests were admitted (the first ones).
+    pub admitted: u32,
+    /// Each budget's tat after them (unchanged where none was admitted).
+    pub tats: Vec<Option<i64>>,
+    /// Set when some were refused: which budget refused, and the
+    /// microseconds until it would admit one.
+    pub refused: Option<(usize, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -481,6 +524,34 @@ mod tests {
         assert_eq!(t.unix(), 1_893_456_000);
         assert_eq!(t.to_string(), "2030-01-01T00:00:00Z");
         assert!(Timestamp::parse_rfc3339("2030-01-01").is_err());
+    }
+
+    #[test]
+    fn gcra_many_admits_what_every_budget_admits_in_turn() {
+        let second = (None, 100_000, 3);
+        let day = (None, 1_000_000, 2);
+        // Two budgets: the tighter one decides, and both advance together.
+        let outcome = gcra_many(&[second, day], 0, 5);
+        assert_eq!(outcome.admitted, 2);
+        assert_eq!(outcome.refused, Some((1, 1_000_000)));
+        let one_by_one = {
+            let (mut s, mut d) = (None, None);
+            for _ in 0..2 {
+                s = Some(gcra(s, 0, 100_000, 3).unwrap());
+                d = Some(gcra(d, 0, 1_000_000, 2).unwrap());
+            }
+            vec![s, d]
+        };
+        assert_eq!(outcome.tats, one_by_one);
+        // Nothing asked, nothing changed.
+        let none = gcra_many(&[second], 0, 0);
+        assert_eq!(
+            (none.admitted, none.tats, none.refused),
+            (0, vec![None], None)
+        );
+        // All fit.
+        let all = gcra_many(&[second], 0, 3);
+        assert_eq!((all.admitted, all.refused), (3, None));
     }
 
     #[test]

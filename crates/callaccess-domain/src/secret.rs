@@ -39,9 +39,15 @@ pub fn verify(expected: &SecretDigest, presented: &str) -> bool {
     digest(presented).0.ct_eq(&expected.0).into()
 }
 
-/// The public handle of a bearer token: the first 8 bytes of its digest in hex.
-pub fn token_id(digest: &SecretDigest) -> String {
-    digest.0[..8].iter().map(|b| format!("{b:02x}")).collect()
+/// A fresh public handle for a bearer token: 8 random bytes in hex.
+///
+/// Random, not derived from the token: a handle is listed to anyone who
+/// may list tokens, and one derived from the digest would let them check
+/// guesses of a weak (seeded) token offline.
+pub fn generate_token_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An access key is 1–128 printable ASCII characters without `:` (Basic auth
@@ -89,9 +95,10 @@ mod tests {
     }
 
     #[test]
-    fn token_ids_are_hex() {
-        let id = token_id(&digest("x"));
+    fn token_ids_are_random_hex() {
+        let id = generate_token_id();
         assert_eq!(id.len(), 16);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(id, generate_token_id());
     }
 }

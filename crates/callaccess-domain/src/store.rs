@@ -51,8 +51,9 @@ pub enum StoreError {
     CompanyExists(CompanyId),
     #[error("access key \"{0}\" already exists")]
     KeyExists(String),
-    #[error("token \"{0}\" already exists")]
-    TokenExists(String),
+    /// The token (or, in practice never, its random handle) is taken.
+    #[error("this token already exists; a token is stored once, so generate a new one")]
+    TokenExists,
     #[error("user \"{user}\" already exists in company \"{company}\"")]
     UserExists { company: CompanyId, user: UserId },
     #[error("call \"{call}\" already exists in company \"{company}\"")]
@@ -112,7 +113,7 @@ impl StoreError {
             | Self::NoToken(_) => ErrorKind::NotFound,
             Self::CompanyExists(_)
             | Self::KeyExists(_)
-            | Self::TokenExists(_)
+            | Self::TokenExists
             | Self::UserExists { .. }
             | Self::CallExists { .. } => ErrorKind::Conflict,
             Self::NoPrimaryUser { .. }
@@ -318,5 +319,49 @@ pub trait SharedRateBudget: Send + Sync + 'static {
         emission: Duration,
         burst: u32,
         now_micros: Option<i64>,
-    ) -> Result<Result<(), Duration>, StoreError>;
+    ) -> Result<Result<(), Duration>, StoreError> {
+        let budget = Budget {
+            window,
+            emission,
+            burst,
+        };
+        let outcome = self.acquire_many(company, &[budget], 1, now_micros).await?;
+        Ok(match outcome.refused {
+            Some((_, wait)) if outcome.admitted == 0 => Err(wait),
+            _ => Ok(()),
+        })
+    }
+
+    /// Counts `count` requests of `company` that arrived together against
+    /// every one of `budgets` at once, as [`crate::model::gcra_many`]
+    /// decides, atomically: a node gathers the requests that wait for the
+    /// database and counts them in one round of statements. The first
+    /// `admitted` are admitted; the rest were refused by `refused`'s
+    /// window, until its wait has passed.
+    async fn acquire_many(
+        &self,
+        company: CompanyId,
+        budgets: &[Budget],
+        count: u32,
+        now_micros: Option<i64>,
+    ) -> Result<Admitted, StoreError>;
+}
+
+/// One budget a request is counted against: `burst` requests, refilled one
+/// per `emission`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub window: RateWindow,
+    pub emission: Duration,
+    pub burst: u32,
+}
+
+/// What [`SharedRateBudget::acquire_many`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    /// How many of the requests were admitted (the first ones).
+    pub admitted: u32,
+    /// Why the rest were refused: the window, and the wait until it admits
+    /// one again.
+    pub refused: Option<(RateWindow, Duration)>,
 }

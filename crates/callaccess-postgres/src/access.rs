@@ -6,29 +6,42 @@
 //! Each endpoint fetches its facts in one statement, with the request's ids
 //! as arrays, and writes in at most one more: a request of 10,000 pairs
 //! costs the same round trips as one of a single pair. PUT and DELETE run
-//! inside one SERIALIZABLE transaction opened by the store, so the facts and
-//! the write see the same state and a rejected request leaves nothing
-//! behind; POST is a single statement, which sees one snapshot by itself.
+//! inside one SERIALIZABLE transaction, so the facts and the write see the
+//! same state and a rejected request leaves nothing behind; `BEGIN` goes
+//! with the facts and `COMMIT` with the write, so each takes two round
+//! trips. POST is a single statement, which sees one snapshot by itself.
+//!
+//! The statement that reads the facts also reads the count of credential
+//! changes, which confirms a credential the node kept ([`Epoch`]) before
+//! any fact is used: the check costs no round trip of its own.
 
 use std::collections::HashMap;
 
+use crate::tally::Db;
 use callaccess_domain::access::{self as rules, Prefetched};
 use callaccess_domain::{
-    AccessChange, Call, CallAccessFacts, CallGrants, CallId, CompanyId, StoreError, Timestamp,
-    UserId,
+    AccessChange, Call, CallAccessFacts, CallGrants, CallId, Caller, CompanyId, StoreError,
+    Timestamp, UserId,
 };
-use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use crate::admin;
 use crate::error::Fail;
 use crate::rows;
+use crate::run;
+use crate::store::Epoch;
 
-/// Every fact a PUT's rules ask about, as tagged rows: the calls among `$2`
-/// with their primary user, the users among `$3` with their profile level,
-/// and the participants and shares among `$2 × $3`. API grants are not
-/// needed: recording one twice is a no-op.
+/// Every fact a PUT's rules ask about, as tagged rows: the count of
+/// credential changes (as `user_id`), the calls among `$2` with their
+/// primary user, the users among `$3` with their profile level, and the
+/// participants and shares among `$2 × $3`. API grants are not needed:
+/// recording one twice is a no-op.
 const FACTS: &str = "\
-SELECT 'call' AS fact, id AS call_id, primary_user_id AS user_id, NULL::TEXT AS level
+SELECT 'epoch' AS fact, NULL::BIGINT AS call_id, count AS user_id, NULL::TEXT AS level
+  FROM credential_changes WHERE id = 1
+UNION ALL
+SELECT 'call', id, primary_user_id, NULL
   FROM calls WHERE company_id = $1 AND id = ANY($2::BIGINT[])
 UNION ALL
 SELECT 'user', NULL, id, calls_access
@@ -42,20 +55,25 @@ SELECT 'share', call_id, user_id, NULL
   FROM shares
  WHERE company_id = $1 AND call_id = ANY($2::BIGINT[]) AND user_id = ANY($3::BIGINT[])";
 
-/// The facts about `calls` and `users` in one round trip.
-async fn prefetch(
-    db: &impl GenericClient,
-    company: CompanyId,
+/// Opens the transaction and reads the facts about `calls` and `users`,
+/// in one round trip; confirms the caller's credential first.
+async fn begin_with_facts(
+    db: &impl Db,
+    caller: &Caller,
+    epoch: &Epoch,
     calls: &[i64],
     users: &[i64],
 ) -> Result<Prefetched, Fail> {
+    let found = run::begin_with_query(db, FACTS, &[&caller.company.get(), &calls, &users]).await?;
+    epoch.confirm(caller, epoch_of(&found)?)?;
     let mut facts = Prefetched::default();
-    for row in rows::query(db, FACTS, &[&company.get(), &calls, &users]).await? {
-        match rows::at::<&str>(&row, 0)? {
-            "call" => facts.call(rows::call_at(&row, 1)?, rows::user_at(&row, 2)?),
-            "user" => facts.user(rows::user_at(&row, 2)?, rows::calls_access_at(&row, 3)?),
-            "participant" => facts.participant(rows::call_at(&row, 1)?, rows::user_at(&row, 2)?),
-            "share" => facts.share(rows::call_at(&row, 1)?, rows::user_at(&row, 2)?),
+    for row in &found {
+        match rows::at::<&str>(row, 0)? {
+            "epoch" => {}
+            "call" => facts.call(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
+            "user" => facts.user(rows::user_at(row, 2)?, rows::calls_access_at(row, 3)?),
+            "participant" => facts.participant(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
+            "share" => facts.share(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
             other => return Err(rows::unknown_tag(other)),
         }
     }
@@ -70,10 +88,30 @@ fn unzipped(pairs: &[(CallId, UserId)]) -> (Vec<i64>, Vec<i64>) {
         .unzip()
 }
 
+/// The count of credential changes among tagged rows (the `'epoch'` row,
+/// its value in column 2), which every such statement returns.
+fn epoch_of(found: &[Row]) -> Result<u64, Fail> {
+    for row in found {
+        if rows::at::<&str>(row, 0)? == "epoch" {
+            return Ok(u64::try_from(rows::at::<i64>(row, 2)?).unwrap_or(0));
+        }
+    }
+    Err(Fail::Store(StoreError::Other(
+        "the count of credential changes is missing; was migration 4 applied?".to_owned(),
+    )))
+}
+
+/// Inserts API grants at `now`, keeping an existing grant and its time
+/// (granting twice is a no-op).
+const RECORD: &str = "INSERT INTO api_grants (company_id, call_id, user_id, granted_at)
+               SELECT $1, pair.call_id, pair.user_id, $4
+               FROM unnest($2::BIGINT[], $3::BIGINT[]) AS pair (call_id, user_id)
+               ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
+
 /// Records API grants at `now`, keeping an existing grant and its time
-/// (granting twice is a no-op). Seeds record theirs here too.
+/// (granting twice is a no-op): for seeds, inside their transaction.
 pub(crate) async fn record(
-    db: &impl GenericClient,
+    db: &impl Db,
     company: CompanyId,
     grants: &[(CallId, UserId)],
     now: Timestamp,
@@ -82,73 +120,91 @@ pub(crate) async fn record(
         return Ok(());
     }
     let (calls, users) = unzipped(grants);
-    let sql = "INSERT INTO api_grants (company_id, call_id, user_id, granted_at)
-               SELECT $1, pair.call_id, pair.user_id, $4
-               FROM unnest($2::BIGINT[], $3::BIGINT[]) AS pair (call_id, user_id)
-               ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
-    rows::execute(db, sql, &[&company.get(), &calls, &users, &now.unix()]).await?;
+    rows::execute(db, RECORD, &[&company.get(), &calls, &users, &now.unix()]).await?;
     Ok(())
 }
 
-/// PUT: the facts, [`rules::grants_to_record`], and one insert.
+/// PUT, in its own transaction of two round trips: `BEGIN` and the facts,
+/// [`rules::grants_to_record`], then one insert and `COMMIT`.
 pub(crate) async fn grant(
-    db: &impl GenericClient,
-    company: CompanyId,
+    db: &impl Db,
+    caller: &Caller,
+    epoch: &Epoch,
     change: &AccessChange,
     now: Timestamp,
 ) -> Result<(), Fail> {
     let wanted = Prefetched::wants(change);
-    let facts = prefetch(
+    let facts = begin_with_facts(
         db,
-        company,
+        caller,
+        epoch,
         &rows::ids(wanted.calls, CallId::get),
         &rows::ids(wanted.users, UserId::get),
     )
     .await?;
     let grants = rules::grants_to_record(&facts, change)?;
-    record(db, company, &grants, now).await
+    if grants.is_empty() {
+        return run::commit_with(db, None).await;
+    }
+    let (calls, users) = unzipped(&grants);
+    let company = caller.company.get();
+    let params: [&(dyn ToSql + Sync); 4] = [&company, &calls, &users, &now.unix()];
+    run::commit_with(db, Some((RECORD, &params))).await
 }
 
-/// DELETE: the calls (the rules need nothing else), then
-/// [`rules::grants_to_remove`] and one delete.
+/// DELETE, in its own transaction of two round trips: `BEGIN` and the calls
+/// (the rules need nothing else), [`rules::grants_to_remove`], then one
+/// delete and `COMMIT`.
 pub(crate) async fn revoke(
-    db: &impl GenericClient,
-    company: CompanyId,
+    db: &impl Db,
+    caller: &Caller,
+    epoch: &Epoch,
     change: &AccessChange,
 ) -> Result<(), Fail> {
     let calls = rows::ids(change.calls(), CallId::get);
-    let facts = prefetch(db, company, &calls, &[]).await?;
+    let facts = begin_with_facts(db, caller, epoch, &calls, &[]).await?;
     let remove = rules::grants_to_remove(&facts, change)?;
     if remove.is_empty() {
-        return Ok(());
+        return run::commit_with(db, None).await;
     }
     let (calls, users) = unzipped(&remove);
+    let company = caller.company.get();
     let sql = "DELETE FROM api_grants
                WHERE company_id = $1
                  AND (call_id, user_id) IN (SELECT * FROM unnest($2::BIGINT[], $3::BIGINT[]))";
-    rows::execute(db, sql, &[&company.get(), &calls, &users]).await?;
-    Ok(())
+    let params: [&(dyn ToSql + Sync); 3] = [&company, &calls, &users];
+    run::commit_with(db, Some((sql, &params))).await
 }
 
-/// POST: which of the calls exist and their API grants, in one statement
-/// (a call without grants comes back once, with a NULL user); then
-/// [`rules::missing_calls`].
+/// POST: the count of credential changes, which of the calls exist and
+/// their API grants, in one statement and one round trip (a call without
+/// grants comes back once, with a NULL user); the caller's credential is
+/// confirmed before any of it is used; then [`rules::missing_calls`].
 pub(crate) async fn list(
-    db: &impl GenericClient,
-    company: CompanyId,
+    db: &impl Db,
+    caller: &Caller,
+    epoch: &Epoch,
     calls: &[CallId],
 ) -> Result<Vec<CallGrants>, Fail> {
     let distinct = rules::distinct_calls(calls);
-    let sql = "SELECT c.id, g.user_id
-               FROM calls c
-               LEFT JOIN api_grants g ON g.company_id = c.company_id AND g.call_id = c.id
-               WHERE c.company_id = $1 AND c.id = ANY($2::BIGINT[])
-               ORDER BY c.id, g.user_id";
+    let sql = "SELECT 'epoch' AS row, NULL::BIGINT AS call_id, count AS user_id
+                 FROM credential_changes WHERE id = 1
+               UNION ALL
+               SELECT 'grant', c.id, g.user_id
+                 FROM calls c
+                 LEFT JOIN api_grants g ON g.company_id = c.company_id AND g.call_id = c.id
+                WHERE c.company_id = $1 AND c.id = ANY($2::BIGINT[])
+               ORDER BY call_id NULLS FIRST, user_id";
     let wanted = rows::ids(distinct.iter().copied(), CallId::get);
+    let found = rows::query(db, sql, &[&caller.company.get(), &wanted]).await?;
+    epoch.confirm(caller, epoch_of(&found)?)?;
     let mut grants: HashMap<CallId, Vec<UserId>> = HashMap::with_capacity(distinct.len());
-    for row in rows::query(db, sql, &[&company.get(), &wanted]).await? {
-        let users = grants.entry(rows::call_at(&row, 0)?).or_default();
-        users.extend(rows::optional_user_at(&row, 1)?);
+    for row in found
+        .iter()
+        .filter(|row| rows::at::<&str>(row, 0).ok() == Some("grant"))
+    {
+        let users = grants.entry(rows::call_at(row, 1)?).or_default();
+        users.extend(rows::optional_user_at(row, 2)?);
     }
     rules::missing_calls(distinct.iter().copied(), |call| {
         Ok(grants.contains_key(&call))
@@ -178,7 +234,7 @@ ORDER BY user_id";
 /// company's users with their levels, then [`rules::call_access`].
 /// `NoCall` if the company has no such call.
 pub(crate) async fn call_access(
-    db: &impl GenericClient,
+    db: &impl Db,
     company: CompanyId,
     id: CallId,
 ) -> Result<CallAccessFacts, Fail> {

@@ -7,18 +7,20 @@
 
 use std::collections::HashMap;
 
+use crate::tally::Db;
 use callaccess_domain::admin::{self as rules, Known, Needs};
 use callaccess_domain::encoding;
+use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
     ApiKeyInfo, Call, CallId, CallsAccess, Company, CompanyId, NewApiKey, NewCompany, NewToken,
     RateLimit, Scope, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
 };
-use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::error::Fail;
 use crate::rows;
+use crate::store::credentials_changed;
 
 // --- what the checks know ---
 
@@ -44,7 +46,7 @@ SELECT 'token', company_id, NULL, id, digest
 
 /// The stored facts `needs` names, in one round trip; for every admin
 /// change and for seeds.
-pub(crate) async fn fetch_known(db: &impl GenericClient, needs: &Needs) -> Result<Known, Fail> {
+pub(crate) async fn fetch_known(db: &impl Db, needs: &Needs) -> Result<Known, Fail> {
     let (user_companies, users): (Vec<i64>, Vec<i64>) =
         needs.users.iter().map(|(c, u)| (c.get(), u.get())).unzip();
     let (call_companies, calls): (Vec<i64>, Vec<i64>) = needs
@@ -81,7 +83,7 @@ pub(crate) async fn fetch_known(db: &impl GenericClient, needs: &Needs) -> Resul
 /// Runs the domain's `check` over what `needs` names; the caller writes
 /// only once it passed.
 async fn checked<T>(
-    db: &impl GenericClient,
+    db: &impl Db,
     needs: Needs,
     check: impl FnOnce(&Known) -> Result<T, StoreError>,
 ) -> Result<T, Fail> {
@@ -108,7 +110,7 @@ fn company_row(row: &Row) -> Result<Company, Fail> {
 /// revocations are history, not settings: an update keeps them, so
 /// re-applying a seed never revives a revoked key.
 pub(crate) async fn write_company(
-    db: &impl GenericClient,
+    db: &impl Db,
     id: CompanyId,
     name: &str,
     limit: RateLimit,
@@ -131,7 +133,7 @@ pub(crate) async fn write_company(
 }
 
 pub(crate) async fn create_company(
-    db: &impl GenericClient,
+    db: &impl Db,
     new: &NewCompany,
     now: Timestamp,
 ) -> Result<Company, Fail> {
@@ -152,14 +154,14 @@ pub(crate) async fn create_company(
     })
 }
 
-pub(crate) async fn companies(db: &impl GenericClient) -> Result<Vec<Company>, Fail> {
+pub(crate) async fn companies(db: &impl Db) -> Result<Vec<Company>, Fail> {
     let sql = format!("SELECT {COMPANY_COLUMNS} FROM companies ORDER BY id");
     let found = rows::query(db, &sql, &[]).await?;
     found.iter().map(company_row).collect()
 }
 
 pub(crate) async fn set_rate_limit(
-    db: &impl GenericClient,
+    db: &impl Db,
     company: CompanyId,
     limit: RateLimit,
 ) -> Result<Company, Fail> {
@@ -172,10 +174,12 @@ pub(crate) async fn set_rate_limit(
         &encoding::limit_value(limit.per_second),
         &encoding::limit_value(limit.per_day),
     ];
-    match rows::first(db, &sql, &params).await? {
-        Some(row) => company_row(&row),
-        None => Err(StoreError::NoCompany(company).into()),
-    }
+    let changed = match rows::first(db, &sql, &params).await? {
+        Some(row) => company_row(&row)?,
+        None => return Err(StoreError::NoCompany(company).into()),
+    };
+    credentials_changed(db).await?;
+    Ok(changed)
 }
 
 // --- credentials ---
@@ -213,7 +217,8 @@ pub(crate) const API_KEYS: Credentials<ApiKeyInfo> = Credentials {
     table: "api_keys",
     handle: "access_key",
     lookup: "SELECT k.company_id, k.secret_digest, k.scopes, k.expires_at, k.revoked_at,
-                    c.per_second_limit, c.per_day_limit
+                    c.per_second_limit, c.per_day_limit,
+                    (SELECT count FROM credential_changes WHERE id = 1)
              FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = $1",
     scopes_listed: false,
     make: |(access_key, company, scopes, created_at, expires_at, revoked_at)| ApiKeyInfo {
@@ -231,7 +236,8 @@ pub(crate) const TOKENS: Credentials<TokenInfo> = Credentials {
     table: "tokens",
     handle: "id",
     lookup: "SELECT t.company_id, t.digest, t.scopes, t.expires_at, t.revoked_at,
-                    c.per_second_limit, c.per_day_limit
+                    c.per_second_limit, c.per_day_limit,
+                    (SELECT count FROM credential_changes WHERE id = 1)
              FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = $1",
     scopes_listed: true,
     make: |(id, company, scopes, created_at, expires_at, revoked_at)| TokenInfo {
@@ -268,7 +274,7 @@ impl<T> Credentials<T> {
     /// `sql`'s row, if it returned one.
     async fn returned(
         &self,
-        db: &impl GenericClient,
+        db: &impl Db,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<T>, Fail> {
@@ -280,7 +286,7 @@ impl<T> Credentials<T> {
     /// `$1 IS NULL OR …`, so that the per-company listing can use its index.
     pub(crate) async fn list(
         &self,
-        db: &impl GenericClient,
+        db: &impl Db,
         company: Option<CompanyId>,
     ) -> Result<Vec<T>, Fail> {
         let (columns, table, handle) = (self.columns(), self.table, self.handle);
@@ -299,7 +305,7 @@ impl<T> Credentials<T> {
     /// Revoking twice keeps the first time (`coalesce`).
     pub(crate) async fn revoke(
         &self,
-        db: &impl GenericClient,
+        db: &impl Db,
         handle: &str,
         at: Timestamp,
     ) -> Result<T, Fail> {
@@ -310,20 +316,24 @@ impl<T> Credentials<T> {
             self.columns()
         );
         let revoked = self.returned(db, &sql, &[&handle, &at.unix()]).await?;
-        Ok(revoked.ok_or_else(|| (self.missing)(handle.to_owned()))?)
+        let revoked = revoked.ok_or_else(|| (self.missing)(handle.to_owned()))?;
+        credentials_changed(db).await?;
+        Ok(revoked)
     }
 
-    /// The credential a request presents, with its company's limits.
+    /// The credential a request presents, with its company's limits, and
+    /// the count of credential changes its statement saw.
     pub(crate) async fn lookup(
         &self,
-        db: &impl GenericClient,
+        db: &impl Db,
         presented: &(dyn ToSql + Sync),
-    ) -> Result<Option<StoredCredential>, Fail> {
+    ) -> Result<Option<(StoredCredential, u64)>, Fail> {
         let Some(row) = rows::first(db, self.lookup, &[presented]).await? else {
             return Ok(None);
         };
         let scopes = rows::scopes_at(&row, 2)?;
-        Ok(Some(StoredCredential {
+        let count = u64::try_from(rows::at::<i64>(&row, 7)?).unwrap_or(0);
+        let credential = StoredCredential {
             company: rows::company_at(&row, 0)?,
             digest: rows::digest_at(&row, 1)?,
             scopes: if self.scopes_listed {
@@ -337,7 +347,8 @@ impl<T> Credentials<T> {
                 per_second: rows::limit_at(&row, 5)?,
                 per_day: rows::limit_at(&row, 6)?,
             },
-        }))
+        };
+        Ok(Some((credential, count)))
     }
 }
 
@@ -346,7 +357,7 @@ impl<T> Credentials<T> {
 /// the WHERE is a second lock on that door. The key as stored, or `None`
 /// when the WHERE held it back.
 pub(crate) async fn write_api_key(
-    db: &impl GenericClient,
+    db: &impl Db,
     key: &NewApiKey,
     now: Timestamp,
 ) -> Result<Option<ApiKeyInfo>, Fail> {
@@ -371,7 +382,7 @@ pub(crate) async fn write_api_key(
 }
 
 pub(crate) async fn create_api_key(
-    db: &impl GenericClient,
+    db: &impl Db,
     key: &NewApiKey,
     now: Timestamp,
 ) -> Result<ApiKeyInfo, Fail> {
@@ -386,10 +397,10 @@ pub(crate) async fn create_api_key(
 
 /// Inserts a token under the handle `id`, as stored. `TokenExists` if its
 /// handle or digest is taken after all: a seed inserts a token its company
-/// does not have yet without asking whether a handle clashes, since the
-/// handle is a prefix of the digest and a clash is not expected in practice.
+/// does not have yet without asking whether its random handle clashes, as
+/// a clash of 64 random bits is not expected in practice.
 pub(crate) async fn insert_token(
-    db: &impl GenericClient,
+    db: &impl Db,
     id: &str,
     token: &NewToken,
     now: Timestamp,
@@ -410,16 +421,17 @@ pub(crate) async fn insert_token(
         &token.expires_at.map(Timestamp::unix),
     ];
     let inserted = TOKENS.returned(db, &sql, &params).await?;
-    Ok(inserted.ok_or_else(|| StoreError::TokenExists(id.to_owned()))?)
+    Ok(inserted.ok_or(StoreError::TokenExists)?)
 }
 
 pub(crate) async fn create_token(
-    db: &impl GenericClient,
+    db: &impl Db,
     token: &NewToken,
     now: Timestamp,
 ) -> Result<TokenInfo, Fail> {
-    let id = checked(db, Needs::create_token(token), |k| {
-        rules::create_token(k, token)
+    let id = generate_token_id();
+    checked(db, Needs::create_token(token, &id), |k| {
+        rules::create_token(k, token, &id)
     })
     .await?;
     insert_token(db, &id, token, now).await
@@ -428,7 +440,7 @@ pub(crate) async fn create_token(
 // --- users ---
 
 /// Creates the user, or updates their email and profile level.
-pub(crate) async fn write_user(db: &impl GenericClient, user: &User) -> Result<(), Fail> {
+pub(crate) async fn write_user(db: &impl Db, user: &User) -> Result<(), Fail> {
     let sql = "INSERT INTO users (company_id, id, email, calls_access) VALUES ($1, $2, $3, $4)
                ON CONFLICT (company_id, id)
                DO UPDATE SET email = excluded.email, calls_access = excluded.calls_access";
@@ -443,14 +455,14 @@ pub(crate) async fn write_user(db: &impl GenericClient, user: &User) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn add_user(db: &impl GenericClient, user: &User) -> Result<(), Fail> {
+pub(crate) async fn add_user(db: &impl Db, user: &User) -> Result<(), Fail> {
     checked(db, Needs::add_user(user), |k| rules::add_user(k, user)).await?;
     // The check found no such user in this transaction: this inserts.
     write_user(db, user).await
 }
 
 /// The company's users, ascending.
-pub(crate) async fn users(db: &impl GenericClient, company: CompanyId) -> Result<Vec<User>, Fail> {
+pub(crate) async fn users(db: &impl Db, company: CompanyId) -> Result<Vec<User>, Fail> {
     let sql = "SELECT id, email, calls_access FROM users WHERE company_id = $1 ORDER BY id";
     let found = rows::query(db, sql, &[&company.get()]).await?;
     found
@@ -467,7 +479,7 @@ pub(crate) async fn users(db: &impl GenericClient, company: CompanyId) -> Result
 }
 
 pub(crate) async fn set_calls_access(
-    db: &impl GenericClient,
+    db: &impl Db,
     company: CompanyId,
     user: UserId,
     access: CallsAccess,
@@ -484,7 +496,7 @@ pub(crate) async fn set_calls_access(
 
 /// Creates or updates a call and makes its participants exactly the given
 /// ones. The caller has checked that every user exists.
-pub(crate) async fn write_call(db: &impl GenericClient, call: &Call) -> Result<(), Fail> {
+pub(crate) async fn write_call(db: &impl Db, call: &Call) -> Result<(), Fail> {
     let (company, id) = (call.company.get(), call.id.get());
     let upsert =
         "INSERT INTO calls (company_id, id, title, primary_user_id) VALUES ($1, $2, $3, $4)
@@ -505,13 +517,13 @@ pub(crate) async fn write_call(db: &impl GenericClient, call: &Call) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn add_call(db: &impl GenericClient, call: &Call) -> Result<(), Fail> {
+pub(crate) async fn add_call(db: &impl Db, call: &Call) -> Result<(), Fail> {
     checked(db, Needs::add_call(call), |k| rules::add_call(k, call)).await?;
     write_call(db, call).await
 }
 
 /// The company's calls, ascending, each with its participants ascending.
-pub(crate) async fn calls(db: &impl GenericClient, company: CompanyId) -> Result<Vec<Call>, Fail> {
+pub(crate) async fn calls(db: &impl Db, company: CompanyId) -> Result<Vec<Call>, Fail> {
     let mut participants: HashMap<CallId, Vec<UserId>> = HashMap::new();
     let sql = "SELECT call_id, user_id FROM call_participants WHERE company_id = $1
                ORDER BY call_id, user_id";
@@ -542,7 +554,7 @@ pub(crate) async fn calls(db: &impl GenericClient, company: CompanyId) -> Result
 
 /// Records a share unless it exists; the first sharing time is kept.
 pub(crate) async fn insert_share(
-    db: &impl GenericClient,
+    db: &impl Db,
     company: CompanyId,
     call: CallId,
     user: UserId,
@@ -557,7 +569,7 @@ pub(crate) async fn insert_share(
 }
 
 pub(crate) async fn add_share(
-    db: &impl GenericClient,
+    db: &impl Db,
     company: CompanyId,
     call: CallId,
     user: UserId,
@@ -571,7 +583,7 @@ pub(crate) async fn add_share(
 }
 
 pub(crate) async fn remove_share(
-    db: &impl GenericClient,
+    db: &impl Db,
     company: CompanyId,
     call: CallId,
     user: UserId,

@@ -25,6 +25,7 @@
 //! - `rows`: reading columns into domain values (the encodings are the
 //!   domain's).
 //! - `error`: sorting driver and pool errors by kind.
+//! - `tally`: statements and round trips per operation, for `/metrics`.
 //! - [`scratch`]: throwaway databases for tests.
 //!
 //! The driver is `tokio-postgres` with a `deadpool-postgres` pool: a thin
@@ -43,6 +44,7 @@ mod run;
 pub mod scratch;
 mod seed;
 pub mod store;
+mod tally;
 
 pub use migrate::migrations;
 pub use run::RetryStats;

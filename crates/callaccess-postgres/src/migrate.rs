@@ -12,11 +12,12 @@
 //! but PostgreSQL-compatible distributed databases do not offer them.
 
 use callaccess_domain::{StoreError, Timestamp};
-use deadpool_postgres::{GenericClient, Object};
+use deadpool_postgres::Object;
 use tokio_postgres::error::SqlState;
 
 use crate::error::Fail;
 use crate::rows;
+use crate::tally::Db;
 
 /// Every migration this binary knows, oldest first, as `(version, name,
 /// sql)`: the shared list ([`callaccess_domain::migrations::LIST`]) with
@@ -74,7 +75,7 @@ pub(crate) async fn prepare(
 /// Reads, without writing, what the database holds: refuses one whose
 /// current schema has tables but no `schema_migrations` (another
 /// application's), or a schema newer than this binary knows.
-async fn inspect(db: &impl GenericClient) -> Result<Found, StoreError> {
+async fn inspect(db: &impl Db) -> Result<Found, StoreError> {
     let row = db
         .query_one(
             "SELECT current_database()::TEXT,
@@ -131,7 +132,7 @@ fn refuse_newer(database: &str, version: i64) -> Result<(), StoreError> {
 /// Creates the bookkeeping table of a fresh database: one row per applied
 /// migration, `applied_at` in unix seconds for operators reading the
 /// history.
-async fn bootstrap(db: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
+async fn bootstrap(db: &impl Db) -> Result<(), tokio_postgres::Error> {
     db.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations \
          (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
@@ -153,7 +154,7 @@ fn lost_creation_race(error: &tokio_postgres::Error) -> bool {
 }
 
 /// The highest applied version, 0 when none.
-pub(crate) async fn current(db: &impl GenericClient) -> Result<i64, Fail> {
+pub(crate) async fn current(db: &impl Db) -> Result<i64, Fail> {
     let row = db
         .query_one(
             "SELECT coalesce(max(version), 0)::BIGINT FROM schema_migrations",

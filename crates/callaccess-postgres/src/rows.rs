@@ -7,11 +7,11 @@ use callaccess_domain::encoding;
 use callaccess_domain::{
     CallId, CallsAccess, CompanyId, Limit, Scope, SecretDigest, StoreError, Timestamp, UserId,
 };
-use deadpool_postgres::GenericClient;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 use crate::error::Fail;
+use crate::tally::{self, Db};
 
 /// Column `index` as the driver converts it.
 pub(crate) fn at<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, Fail> {
@@ -95,28 +95,30 @@ pub(crate) fn unknown_tag(tag: &str) -> Fail {
 
 /// Runs `sql`, prepared once per connection; the number of rows it changed.
 pub(crate) async fn execute(
-    db: &impl GenericClient,
+    db: &impl Db,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<u64, Fail> {
-    let statement = db.prepare_cached(sql).await?;
+    let statement = tally::prepare(db, sql).await?;
+    tally::add(1, 1);
     Ok(db.execute(&statement, params).await?)
 }
 
 /// The rows `sql` returns, prepared once per connection.
 pub(crate) async fn query(
-    db: &impl GenericClient,
+    db: &impl Db,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Row>, Fail> {
-    let statement = db.prepare_cached(sql).await?;
+    let statement = tally::prepare(db, sql).await?;
+    tally::add(1, 1);
     Ok(db.query(&statement, params).await?)
 }
 
 /// The first row `sql` returns, if any (all statements that use it return
 /// at most one).
 pub(crate) async fn first(
-    db: &impl GenericClient,
+    db: &impl Db,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Option<Row>, Fail> {

@@ -18,8 +18,14 @@
 //! Single-statement reads (credential lookups on every request, and POST)
 //! run without an explicit transaction: one statement sees one snapshot
 //! anyway, and BEGIN/COMMIT would triple the round trips of the hot path.
-//! Rate-limit accounting uses READ COMMITTED with a row lock instead (see
-//! `rate::acquire`).
+//! Rate-limit accounting uses READ COMMITTED with row locks instead (see
+//! `rate`).
+//!
+//! The hot operations (PUT, DELETE and rate accounting) do not wait for
+//! `BEGIN` and `COMMIT` on their own: `BEGIN` is sent with the
+//! transaction's first statement and `COMMIT` with its last, in one round
+//! trip each ([`pipelined`]; tokio-postgres pipelines requests that are
+//! polled together, and PostgreSQL answers them in order).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,7 +33,11 @@ use std::time::Duration;
 use callaccess_domain::StoreError;
 use deadpool_postgres::tokio_postgres::IsolationLevel;
 
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
 use crate::error::Fail;
+use crate::tally::Db;
 
 /// Attempts of one operation before a persistent conflict is reported as
 /// `Unavailable`. With the backoff below this spans well over a second of
@@ -47,8 +57,6 @@ pub(crate) enum Mode {
     Write,
     /// Multi-statement reads: one snapshot, read only.
     Read,
-    /// Work that takes its own row locks: READ COMMITTED.
-    Locked,
 }
 
 impl Mode {
@@ -56,7 +64,6 @@ impl Mode {
         match self {
             Self::Write => IsolationLevel::Serializable,
             Self::Read => IsolationLevel::RepeatableRead,
-            Self::Locked => IsolationLevel::ReadCommitted,
         }
     }
 
@@ -153,19 +160,22 @@ macro_rules! transaction {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let outcome: Result<_, $crate::error::Fail> = async {
-                let mut client = store.client().await?;
-                let $tx = client
-                    .build_transaction()
-                    .isolation_level(mode.isolation())
-                    .read_only(mode.read_only())
-                    .start()
-                    .await?;
-                let value = $body.await?;
-                $tx.commit().await.map_err($crate::error::Fail::at_commit)?;
-                Ok(value)
-            }
-            .await;
+            let outcome: Result<_, $crate::error::Fail> =
+                $crate::tally::counted($operation, async {
+                    let mut client = store.client().await?;
+                    $crate::tally::add(1, 1);
+                    let $tx = client
+                        .build_transaction()
+                        .isolation_level(mode.isolation())
+                        .read_only(mode.read_only())
+                        .start()
+                        .await?;
+                    let value = $body.await?;
+                    $crate::tally::add(1, 1);
+                    $tx.commit().await.map_err($crate::error::Fail::at_commit)?;
+                    Ok(value)
+                })
+                .await;
             match $crate::run::settle(outcome, attempt, $operation, store.counters()).await {
                 $crate::run::Next::Done(result) => break result,
                 $crate::run::Next::Again => continue,
@@ -182,12 +192,13 @@ macro_rules! statement {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let outcome: Result<_, $crate::error::Fail> = async {
-                let client = store.client().await?;
-                let $db = &client;
-                $body.await
-            }
-            .await;
+            let outcome: Result<_, $crate::error::Fail> =
+                $crate::tally::counted($operation, async {
+                    let client = store.client().await?;
+                    let $db = &client;
+                    $body.await
+                })
+                .await;
             match $crate::run::settle(outcome, attempt, $operation, store.counters()).await {
                 $crate::run::Next::Done(result) => break result,
                 $crate::run::Next::Again => continue,
@@ -196,4 +207,122 @@ macro_rules! statement {
     }};
 }
 
-pub(crate) use {statement, transaction};
+/// Runs `$body` (an expression using `$db`, a pooled connection, and
+/// `$now`) that opens and ends its own transaction with pipelined
+/// statements (see [`pipeline`]), retrying as [`settle`] decides. When the
+/// body fails, whatever transaction it left open is rolled back; when the
+/// work is dropped mid-way (a request timed out), the connection is closed
+/// rather than given back to the pool with a transaction open.
+macro_rules! pipelined {
+    ($store:expr, $operation:literal, |$db:ident, $now:ident| $body:expr) => {{
+        let store: &$crate::store::PostgresStore = $store;
+        let $now = callaccess_domain::Timestamp::now();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome: Result<_, $crate::error::Fail> =
+                $crate::tally::counted($operation, async {
+                    let held = $crate::run::Held::new(store.client().await?);
+                    let result = {
+                        let $db = held.client();
+                        $body.await
+                    };
+                    if result.is_err() {
+                        held.roll_back().await?;
+                    }
+                    held.give_back();
+                    result
+                })
+                .await;
+            match $crate::run::settle(outcome, attempt, $operation, store.counters()).await {
+                $crate::run::Next::Done(result) => break result,
+                $crate::run::Next::Again => continue,
+            }
+        }
+    }};
+}
+
+pub(crate) use {pipelined, statement, transaction};
+
+/// A pooled connection that may have a transaction open: given back to the
+/// pool only by [`Held::give_back`], else closed when dropped.
+pub(crate) struct Held(Option<deadpool_postgres::Client>);
+
+impl Held {
+    pub(crate) fn new(client: deadpool_postgres::Client) -> Self {
+        Self(Some(client))
+    }
+
+    pub(crate) fn client(&self) -> &deadpool_postgres::Client {
+        // Set in `new`, taken only by `give_back` and `drop`, which end
+        // the value's use.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a Held connection is used after its end"))
+    }
+
+    /// Ends whatever transaction is open. Outside one, PostgreSQL only
+    /// warns, so this is always safe to send.
+    pub(crate) async fn roll_back(&self) -> Result<(), Fail> {
+        crate::tally::add(1, 1);
+        self.client().batch_execute("ROLLBACK").await?;
+        Ok(())
+    }
+
+    /// Back to the pool: no transaction is open.
+    pub(crate) fn give_back(mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            // Out of the pool: the connection closes, and the server rolls
+            // back what it had open.
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
+/// How a pipelined transaction starts: `BEGIN` at SERIALIZABLE (see the
+/// module's docs), sent with the transaction's first statement.
+pub(crate) const BEGIN_SERIALIZABLE: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+
+/// The transaction's first statement, sent together with `BEGIN` in one
+/// round trip: its rows.
+pub(crate) async fn begin_with_query(
+    db: &impl Db,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, Fail> {
+    let statement = crate::tally::prepare(db, sql).await?;
+    crate::tally::add(2, 1);
+    let (begun, rows) = tokio::join!(
+        db.batch_execute(BEGIN_SERIALIZABLE),
+        db.query(&statement, params)
+    );
+    begun?;
+    Ok(rows?)
+}
+
+/// The transaction's last statement, sent together with `COMMIT` in one
+/// round trip (or `COMMIT` alone when `sql` is `None`). If the statement
+/// fails, PostgreSQL ends the transaction at that `COMMIT` with a
+/// rollback. A connection lost in this round trip leaves the outcome
+/// unknown, which is answered as such, never retried blindly.
+pub(crate) async fn commit_with(
+    db: &impl Db,
+    last: Option<(&str, &[&(dyn ToSql + Sync)])>,
+) -> Result<(), Fail> {
+    let Some((sql, params)) = last else {
+        crate::tally::add(1, 1);
+        return db.batch_execute("COMMIT").await.map_err(Fail::at_commit);
+    };
+    let statement = crate::tally::prepare(db, sql).await?;
+    crate::tally::add(2, 1);
+    let (written, committed) =
+        tokio::join!(db.execute(&statement, params), db.batch_execute("COMMIT"));
+    written.map_err(Fail::at_commit)?;
+    committed.map_err(Fail::at_commit)
+}

@@ -3,9 +3,9 @@
 //! what to write and in what order; this module executes each write, in the
 //! store's one transaction.
 
+use crate::tally::Db;
 use callaccess_domain::seed::{self, Seed, SeedSummary, SeedWrite};
 use callaccess_domain::{encoding, NewApiKey, NewToken, Timestamp};
-use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use crate::error::Fail;
@@ -14,19 +14,18 @@ use crate::{access, admin, rows};
 /// Applies `seed`, or answers `SeedRejected` if it does not fit the
 /// database; the caller's transaction is then rolled back, so nothing of it
 /// stays.
-pub(crate) async fn apply(
-    db: &impl GenericClient,
-    seed: &Seed,
-    now: Timestamp,
-) -> Result<SeedSummary, Fail> {
+pub(crate) async fn apply(db: &impl Db, seed: &Seed, now: Timestamp) -> Result<SeedSummary, Fail> {
     let known = admin::fetch_known(db, &seed::needs(seed)).await?;
     for write in seed::plan(seed, &known)? {
         execute(db, write, now).await?;
     }
+    // A seed may change keys, tokens and company limits; nodes check the
+    // credentials they kept once more rather than each write saying so.
+    crate::store::credentials_changed(db).await?;
     Ok(seed.summary())
 }
 
-async fn execute(db: &impl GenericClient, write: SeedWrite, now: Timestamp) -> Result<(), Fail> {
+async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), Fail> {
     match write {
         SeedWrite::Company {
             id,

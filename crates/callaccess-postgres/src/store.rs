@@ -2,21 +2,25 @@
 //! which runs each operation as one transaction (see [`crate::run`]).
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::{
-    AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, Caller, CallsAccess,
-    Company, CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow, SecretDigest,
-    SharedRateBudget, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
+    AccessChange, Admitted, ApiKeyInfo, Budget, Call, CallAccessFacts, CallGrants, CallId, Caller,
+    CallsAccess, Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, RateLimit,
+    RateWindow, SecretDigest, SharedRateBudget, Store, StoreError, StoredCredential, Timestamp,
+    TokenInfo, User, UserId,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 
 use crate::error::from_pool;
-use crate::run::{statement, transaction, Counters, Mode, RetryStats};
-use crate::{access, admin, migrate, rate, seed};
+use crate::error::Fail;
+use crate::run::{pipelined, statement, transaction, Counters, Mode, RetryStats};
+use crate::tally::Db;
+use crate::{access, admin, migrate, rate, rows, seed};
 
 /// How the pool behaves. The timeouts are what keeps a request from hanging
 /// when PostgreSQL is down or overloaded: a request that cannot get a
@@ -55,6 +59,7 @@ pub struct PostgresStore {
     schema_version: i64,
     applied: Vec<(i64, &'static str)>,
     counters: Arc<Counters>,
+    epoch: Epoch,
 }
 
 /// Checks that `url` is a connection string the driver understands, without
@@ -101,6 +106,8 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<PostgresStore, S
         .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
     let mut client = pool.get().await.map_err(from_pool)?;
     let (database, schema_version, applied) = migrate::prepare(&mut client).await?;
+    let epoch = Epoch(AtomicU64::new(Epoch::UNKNOWN));
+    epoch.saw(read_epoch(&client).await.map_err(Fail::into_store_error)?);
     drop(client);
     tracing::info!(database = %database, schema_version, "opened the postgres store");
     Ok(PostgresStore {
@@ -109,6 +116,7 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<PostgresStore, S
         schema_version,
         applied,
         counters: Arc::default(),
+        epoch,
     })
 }
 
@@ -141,17 +149,88 @@ impl PostgresStore {
     pub(crate) fn counters(&self) -> &Counters {
         &self.counters
     }
+
+    /// After this node changed credentials: its own next requests need not
+    /// learn of it from a refused check. Best effort; the checks in the
+    /// statements are what keep every node exact.
+    async fn read_epoch_again(&self) {
+        if let Ok(count) = statement!(self, "credentials_epoch", |db| read_epoch(db)) {
+            self.epoch.saw(count);
+        }
+    }
+
+    /// A request with nothing to read or write still has its kept
+    /// credential confirmed.
+    async fn confirm_caller(&self, caller: Caller) -> Result<()> {
+        match caller.check {
+            Some(check) => self.confirm_credentials(check).await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// What the store's operations answer.
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// PostgreSQL keeps no credentials epoch ([`Store::credentials_epoch`] is
-/// `None`: other nodes may revoke at any time), so no credential may be
-/// kept and no check can be confirmed. One arriving anyway is answered
-/// `CredentialsChanged`, so that the edge verifies the credential again.
-fn confirm(caller: Caller) -> Result<()> {
-    caller.confirm(|| Err(StoreError::CredentialsChanged))
+/// The count of credential changes (table `credential_changes`) as this
+/// node last read it: every transaction that changes a key, a token or a
+/// company's limits, through any node or the CLI, adds one. It is what
+/// [`Store::credentials_epoch`] answers, so the edge tags each credential
+/// it keeps with it; every API statement reads the database's own count
+/// again in the same statement and refuses a tag that no longer matches
+/// ([`Epoch::confirm`]). The count read here may lag the database's (it
+/// is only as new as this node's last statement), which errs towards
+/// checking a credential again, never towards keeping a revoked one.
+#[derive(Debug)]
+pub(crate) struct Epoch(AtomicU64);
+
+impl Epoch {
+    /// Not yet read.
+    const UNKNOWN: u64 = u64::MAX;
+
+    fn known(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Acquire)).filter(|&count| count != Self::UNKNOWN)
+    }
+
+    /// A count a statement read. Counts only grow, so the newest wins.
+    pub(crate) fn saw(&self, count: u64) {
+        if count != Self::UNKNOWN {
+            let _ = self
+                .0
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                    (current == Self::UNKNOWN || count > current).then_some(count)
+                });
+        }
+    }
+
+    /// `CredentialsChanged` if the caller's credential was kept under
+    /// another count than `count`, which the operation's own statement
+    /// read.
+    pub(crate) fn confirm(&self, caller: &Caller, count: u64) -> Result<()> {
+        self.saw(count);
+        caller.confirm(|| Ok(count))
+    }
+}
+
+/// The count of credential changes, read on its own (outside the hot path).
+async fn read_epoch(db: &impl Db) -> Result<u64, Fail> {
+    let row = rows::first(db, "SELECT count FROM credential_changes WHERE id = 1", &[]).await?;
+    let count = row.map(|row| rows::at::<i64>(&row, 0)).transpose()?;
+    Ok(count
+        .and_then(|count| u64::try_from(count).ok())
+        .unwrap_or(0))
+}
+
+/// Adds one to the count of credential changes, in the transaction that
+/// makes one.
+pub(crate) async fn credentials_changed(db: &impl Db) -> Result<(), Fail> {
+    rows::execute(
+        db,
+        "UPDATE credential_changes SET count = count + 1 WHERE id = 1",
+        &[],
+    )
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -175,46 +254,69 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    /// The count this node last read (see [`Epoch`]); `None` until the
+    /// first read, which `connect` makes.
+    fn credentials_epoch(&self) -> Option<u64> {
+        self.epoch.known()
+    }
+
+    /// For an answer that runs no statement of its own (an invalid body, a
+    /// missing scope): one read of the count.
+    async fn confirm_credentials(&self, check: CredentialCheck) -> Result<()> {
+        let count = statement!(self, "confirm_credentials", |db| read_epoch(db))?;
+        self.epoch.saw(count);
+        if count == check.epoch {
+            Ok(())
+        } else {
+            Err(StoreError::CredentialsChanged)
+        }
+    }
+
     async fn api_key(&self, access_key: &str) -> Result<Option<StoredCredential>> {
-        statement!(self, "api_key", |db| {
+        let found = statement!(self, "api_key", |db| {
             admin::API_KEYS.lookup(db, &access_key)
-        })
+        })?;
+        Ok(found.map(|(credential, count)| {
+            self.epoch.saw(count);
+            credential
+        }))
     }
 
     async fn token(&self, digest: &SecretDigest) -> Result<Option<StoredCredential>> {
-        statement!(self, "token", |db| {
+        let found = statement!(self, "token", |db| {
             admin::TOKENS.lookup(db, &digest.0.as_slice())
-        })
+        })?;
+        Ok(found.map(|(credential, count)| {
+            self.epoch.saw(count);
+            credential
+        }))
     }
 
     async fn grant_access(&self, caller: Caller, change: &AccessChange) -> Result<()> {
-        confirm(caller)?;
         if change.is_empty() {
-            return Ok(());
+            return self.confirm_caller(caller).await;
         }
-        transaction!(self, Mode::Write, "grant_access", |tx, now| {
-            access::grant(&tx, caller.company, change, now)
+        pipelined!(self, "grant_access", |db, now| {
+            access::grant(db, &caller, &self.epoch, change, now)
         })
     }
 
     async fn revoke_access(&self, caller: Caller, change: &AccessChange) -> Result<()> {
-        confirm(caller)?;
         if change.is_empty() {
-            return Ok(());
+            return self.confirm_caller(caller).await;
         }
-        transaction!(self, Mode::Write, "revoke_access", |tx| {
-            access::revoke(&tx, caller.company, change)
+        pipelined!(self, "revoke_access", |db, _now| {
+            access::revoke(db, &caller, &self.epoch, change)
         })
     }
 
     /// One statement, so no explicit transaction: it sees one snapshot.
     async fn list_api_grants(&self, caller: Caller, calls: &[CallId]) -> Result<Vec<CallGrants>> {
-        confirm(caller)?;
         if calls.is_empty() {
-            return Ok(Vec::new());
+            return self.confirm_caller(caller).await.map(|()| Vec::new());
         }
         statement!(self, "list_api_grants", |db| {
-            access::list(db, caller.company, calls)
+            access::list(db, &caller, &self.epoch, calls)
         })
     }
 
@@ -229,9 +331,11 @@ impl Store for PostgresStore {
     }
 
     async fn set_rate_limit(&self, company: CompanyId, limit: RateLimit) -> Result<Company> {
-        transaction!(self, Mode::Write, "set_rate_limit", |tx| {
+        let changed = transaction!(self, Mode::Write, "set_rate_limit", |tx| {
             admin::set_rate_limit(&tx, company, limit)
-        })
+        })?;
+        self.read_epoch_again().await;
+        Ok(changed)
     }
 
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo> {
@@ -245,9 +349,11 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_api_key(&self, access_key: &str, at: Timestamp) -> Result<ApiKeyInfo> {
-        transaction!(self, Mode::Write, "revoke_api_key", |tx| {
+        let revoked = transaction!(self, Mode::Write, "revoke_api_key", |tx| {
             admin::API_KEYS.revoke(&tx, access_key, at)
-        })
+        })?;
+        self.read_epoch_again().await;
+        Ok(revoked)
     }
 
     async fn create_token(&self, token: &NewToken) -> Result<TokenInfo> {
@@ -261,9 +367,11 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo> {
-        transaction!(self, Mode::Write, "revoke_token", |tx| {
+        let revoked = transaction!(self, Mode::Write, "revoke_token", |tx| {
             admin::TOKENS.revoke(&tx, id, at)
-        })
+        })?;
+        self.read_epoch_again().await;
+        Ok(revoked)
     }
 
     async fn add_user(&self, user: &User) -> Result<()> {
@@ -316,35 +424,39 @@ impl Store for PostgresStore {
     }
 
     async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary> {
-        transaction!(self, Mode::Write, "apply_seed", |tx, now| seed::apply(
+        let summary = transaction!(self, Mode::Write, "apply_seed", |tx, now| seed::apply(
             &tx, seed, now
-        ))
+        ))?;
+        self.read_epoch_again().await;
+        Ok(summary)
     }
-}
-
-/// Microseconds, saturating (an emission interval of 292,000 years is as
-/// good as forever).
-fn micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
 impl SharedRateBudget for PostgresStore {
-    /// READ COMMITTED with the budget's row locked; see [`rate::acquire`].
-    async fn acquire(
+    /// Two round trips under READ COMMITTED with the budgets' rows locked;
+    /// see [`rate`].
+    async fn acquire_many(
         &self,
         company: CompanyId,
-        window: RateWindow,
-        emission: Duration,
-        burst: u32,
+        budgets: &[Budget],
+        count: u32,
         now_micros: Option<i64>,
-    ) -> Result<Result<(), Duration>> {
-        let emission = micros(emission);
-        let outcome = transaction!(self, Mode::Locked, "rate_acquire", |tx| {
-            rate::acquire(&tx, company, window, emission, burst, now_micros)
+    ) -> Result<Admitted> {
+        let (admitted, refused) = pipelined!(self, "rate_acquire", |db, _now| {
+            rate::acquire(db, company, budgets, count, now_micros)
         })?;
-        // A refusal's wait is positive (gcra answers `allow_at - now` only
-        // when that is above zero); 0 would only be a wait of nothing.
-        Ok(outcome.map_err(|wait| Duration::from_micros(u64::try_from(wait).unwrap_or(0))))
+        Ok(Admitted {
+            admitted,
+            // A refusal's wait is positive (gcra answers `allow_at - now`
+            // only when that is above zero); 0 would be a wait of nothing.
+            refused: refused.map(|(index, wait)| {
+                let window = budgets.get(index).map_or(RateWindow::Second, |b| b.window);
+                (
+                    window,
+                    Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
+                )
+            }),
+        })
     }
 }

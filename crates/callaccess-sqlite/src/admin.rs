@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use callaccess_domain::admin::{self, Directory};
 use callaccess_domain::encoding;
+use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
     access, ApiKeyInfo, Call, CallAccessFacts, CallId, CallsAccess, Company, CompanyId, NewApiKey,
     NewCompany, NewToken, RateLimit, Scope, SecretDigest, StoreError, StoredCredential, Timestamp,
@@ -384,12 +385,23 @@ fn token_info(row: &Row<'_>) -> rusqlite::Result<TokenInfo> {
     })
 }
 
+/// Creates the token under a fresh random handle.
 pub(crate) fn create_token(
     conn: &Connection,
     token: &NewToken,
     now: Timestamp,
 ) -> Result<TokenInfo, Fail> {
-    let id = admin::create_token(&ConnDirectory(conn), token)?;
+    insert_token(conn, token, &generate_token_id(), now)
+}
+
+/// Creates the token under the handle `id`, once the rules allow it.
+pub(crate) fn insert_token(
+    conn: &Connection,
+    token: &NewToken,
+    id: &str,
+    now: Timestamp,
+) -> Result<TokenInfo, Fail> {
+    admin::create_token(&ConnDirectory(conn), token, id)?;
     let row = rows::lookup(
         conn,
         &format!(

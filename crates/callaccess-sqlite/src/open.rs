@@ -163,7 +163,7 @@ pub(crate) fn writer(path: &Path) -> Result<Connection, Fail> {
             "the database refused WAL mode (it stays in {mode})"
         ))));
     }
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", synchronous())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     // Checkpoints normally run on their own thread (`checkpoint`); this
@@ -186,11 +186,37 @@ pub(crate) fn writer(path: &Path) -> Result<Connection, Fail> {
     Ok(conn)
 }
 
+/// `synchronous` of the writer and the checkpointer: `FULL`, except in a
+/// test build that asks to acknowledge before fsync.
+#[cfg(not(feature = "test-unsafe-ack-before-fsync"))]
+fn synchronous() -> &'static str {
+    "FULL"
+}
+
+/// `FULL`, unless `CALLACCESS_TEST_ONLY_ACK_BEFORE_FSYNC=1`: then `OFF`, so
+/// that a COMMIT is acknowledged before anything reaches the disk (and no
+/// checkpoint fsyncs it later, so the loss does not hang on timing). Only the
+/// power-loss test sets it, to prove that it catches a store that loses
+/// acknowledged writes; the feature that compiles this in is off in every
+/// build a user gets (`cargo build`, `cargo install`, release builds).
+#[cfg(feature = "test-unsafe-ack-before-fsync")]
+fn synchronous() -> &'static str {
+    if std::env::var_os("CALLACCESS_TEST_ONLY_ACK_BEFORE_FSYNC").is_some_and(|v| v == "1") {
+        tracing::warn!(
+            "CALLACCESS_TEST_ONLY_ACK_BEFORE_FSYNC=1: writes are acknowledged before they reach \
+             the disk (synchronous=OFF); for tests only"
+        );
+        "OFF"
+    } else {
+        "FULL"
+    }
+}
+
 /// The connection of the checkpoint thread. `synchronous=FULL` makes each
 /// checkpoint fsync the database before the log may be reused.
 pub(crate) fn checkpointer(path: &Path) -> Result<Connection, Fail> {
     let conn = existing(path)?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", synchronous())?;
     Ok(conn)
 }
 

@@ -48,7 +48,7 @@ fn execute(conn: &Connection, write: &SeedWrite, now: Timestamp) -> Result<(), F
             admin::write_api_key(conn, Write::Upsert, &key, now)?;
             Ok(())
         }
-        SeedWrite::Token { company, token, .. } => {
+        SeedWrite::Token { company, id, token } => {
             let updated = rows::execute(
                 conn,
                 "UPDATE tokens SET scopes = ?3, expires_at = ?4 WHERE digest = ?1 AND company_id = ?2",
@@ -66,7 +66,7 @@ fn execute(conn: &Connection, write: &SeedWrite, now: Timestamp) -> Result<(), F
                     scopes: token.scopes.clone(),
                     expires_at: token.expires_at,
                 };
-                admin::create_token(conn, &token, now)?;
+                admin::insert_token(conn, &token, id, now)?;
             }
             Ok(())
         }

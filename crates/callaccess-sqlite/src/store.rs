@@ -17,7 +17,7 @@ use crate::checkpoint::Checkpointer;
 use crate::error::Fail;
 use crate::open::{self, Found};
 use crate::readers::Readers;
-use crate::writer::{WriteStats, Writer};
+use crate::writer::{self, WriteStats, Writer};
 use crate::{access, admin, migrate, seed};
 
 /// POSTs listing at most this many calls are read on the calling thread.
@@ -230,13 +230,18 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         // Ready means writable, reachable and on the schema this binary was
         // built for (a newer callaccess may have migrated the file since we
-        // opened it). While writes fail for a fault of the storage, an empty
-        // transaction on the writer checks whether the fault is gone: it
-        // opens the write connection again if the fault asked for that and
-        // takes the write lock, but writes nothing (see `writer`).
+        // opened it). While writes fail for a fault of the storage, a real
+        // write on the writer checks whether the fault is gone: it opens
+        // the write connection again if the fault asked for that, and
+        // rewrites the probe row, which only a disk that takes writes
+        // again lets commit (see `writer`).
         if self.writer.failing().is_some() {
             // Its own failure is recorded as the writer's health, read next.
-            let _ = self.writer.write(|_| Ok(())).await;
+            let now = Timestamp::now();
+            let _ = self
+                .writer
+                .write(move |conn| writer::probe(conn, now))
+                .await;
             if let Some(why) = self.writer.failing() {
                 return Err(StoreError::Unavailable(why));
             }

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use callaccess_domain::StoreError;
+use callaccess_domain::{StoreError, Timestamp};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -158,10 +158,11 @@ impl Health {
         *failing = Some((fault, message.to_owned()));
     }
 
-    /// After a committed batch. A batch that changed nothing (the probe of
-    /// readiness, say) proves only that the connection may write: enough
-    /// for a read-only fault, not for a full or failing disk, which only a
-    /// write that reached the disk shows cured.
+    /// After a committed batch. A batch that changed nothing (a request
+    /// that was refused, say) proves only that the connection may write:
+    /// enough for a read-only fault, not for a full or failing disk, which
+    /// only a write that reached the disk (a request's, or readiness's
+    /// [`probe`]) shows cured.
     fn succeeded(&self, changed: bool, path: &Path) {
         let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((fault, _)) = &*failing {
@@ -324,6 +325,48 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// Least free space on the database's file system for readiness to take a
+/// full disk as cured. A disk that is still full often has room for a page
+/// or two (file system slack, log frames a checkpoint freed), enough for
+/// the probe row but not for the next request's rows; a disk with this much
+/// free takes several batches.
+const MIN_FREE_BYTES: u64 = 1 << 20;
+
+/// Readiness's write while writes fail: rewrites the one probe row (see the
+/// `storage_probe` migration), so the batch changes the file and commits
+/// only where the disk takes writes. Refused without writing, as a full
+/// disk, while the database's file system has less than
+/// [`MIN_FREE_BYTES`] free.
+pub(crate) fn probe(conn: &Connection, now: Timestamp) -> Result<(), Fail> {
+    let folder = conn
+        .path()
+        .and_then(|path| Path::new(path).parent().map(Path::to_path_buf));
+    if let Some(folder) = folder {
+        // A file system that cannot say (an error, or no size at all, as
+        // some FUSE file systems report) is not refused for it: the write
+        // below still has to succeed.
+        if let Some(stats) = rustix::fs::statvfs(&folder).ok().filter(|s| s.f_blocks > 0) {
+            let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+            if free < MIN_FREE_BYTES {
+                let cause = format!(
+                    "{free} bytes free on the file system of \"{}\"",
+                    folder.display()
+                );
+                return Err(Fail(
+                    StoreError::Unavailable(fault_message(Fault::Full, &cause)),
+                    Some(Fault::Full),
+                ));
+            }
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO storage_probe (id, probed_at) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+    )?
+    .execute([now.unix()])?;
+    Ok(())
 }
 
 /// Whether `conn` may write its main database.

@@ -231,9 +231,11 @@ pub struct Backend {
     /// Rate budgets kept in the database, for a store that several nodes
     /// share (PostgreSQL); `None`: one node, budgets in memory.
     pub rate_budget: Option<Arc<dyn SharedRateBudget>>,
-    /// Recently verified credentials, for a store that reports every change
-    /// to them cheaply (SQLite's change count); `None` where revocation by
-    /// another node must be seen on the very next request.
+    /// Recently verified credentials, for a store that counts every change
+    /// to them and checks the count inside each operation (both backends:
+    /// SQLite's triggers, PostgreSQL's `credential_changes`), so that a
+    /// revocation through any node or the CLI is refused on the very next
+    /// request; `None` if the store could not read its count at open.
     pub credentials: Option<Arc<CredentialCache>>,
 }
 
@@ -254,24 +256,28 @@ pub async fn open(url: &DatabaseUrl, pool: &PoolSettings) -> Result<Backend, Sto
     match url {
         DatabaseUrl::Sqlite(path) => {
             let store = Arc::new(SqliteStore::open(path).await?);
-            let credentials = store
-                .credentials_epoch()
-                .map(|_| Arc::new(CredentialCache::new(CREDENTIAL_TTL)));
             Ok(Backend {
+                credentials: cache_for(store.as_ref()),
                 store,
                 rate_budget: None,
-                credentials,
             })
         }
         DatabaseUrl::Postgres(_) => {
             let store = Arc::new(connect_postgres(url, pool).await?);
             Ok(Backend {
+                credentials: cache_for(store.as_ref()),
                 store: store.clone(),
                 rate_budget: Some(store),
-                credentials: None,
             })
         }
     }
+}
+
+/// A credential cache, where the store can say when credentials changed.
+fn cache_for(store: &dyn Store) -> Option<Arc<CredentialCache>> {
+    store
+        .credentials_epoch()
+        .map(|_| Arc::new(CredentialCache::new(CREDENTIAL_TTL)))
 }
 
 /// Only the store, for the admin commands.

@@ -16,6 +16,8 @@
 //!   the database, on a clock tests can move by hand.
 //! - [`server`]: binding, serving (connection limits, timeouts, metrics) and
 //!   graceful shutdown.
+//! - [`wire`]: the socket under hyper, where the answers hyper writes on
+//!   its own (to requests it cannot parse) get the error envelope.
 
 pub mod admin;
 pub mod cli;
@@ -27,3 +29,4 @@ pub mod http;
 pub mod logsink;
 pub mod ratelimit;
 pub mod server;
+pub mod wire;

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use callaccess_domain::{CompanyId, Limit, RateLimit, RateWindow, SharedRateBudget};
+use callaccess_domain::{Budget, CompanyId, Limit, RateLimit, RateWindow, SharedRateBudget};
 use governor::clock::{Clock, FakeRelativeClock};
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
@@ -144,7 +144,7 @@ impl RateLimitDefaults {
 }
 
 /// The effective limits of one company.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Policy {
     pub per_second: Option<NonZeroU32>,
     pub per_day: Option<NonZeroU32>,
@@ -261,58 +261,162 @@ impl RateLimiter for LocalLimiter {
 
 /// Rate limits kept in the database through [`SharedRateBudget`], so that
 /// every node on one database counts against the same budgets.
+///
+/// Requests are counted in batches: while one count of a company's
+/// requests is with the database, the company's next requests wait for it
+/// and are then counted together, in one transaction of the budget's
+/// ([`SharedRateBudget::acquire_many`]), first come first admitted. A node
+/// under load therefore spends about one count per round trip of the
+/// database, not one per request, and a lone request waits for nothing
+/// but its own count.
 pub struct SharedLimiter {
     budget: Arc<dyn SharedRateBudget>,
     clock: RateClock,
+    /// Requests waiting to be counted, per company and policy. An entry
+    /// exists while a count for its key is running (see [`count_batches`]).
+    waiting: Arc<Waiting>,
 }
+
+type Waiter = tokio::sync::oneshot::Sender<Result<(), Exceeded>>;
+
+/// The requests waiting to be counted, by company and policy.
+type Waiting = Mutex<HashMap<(CompanyId, Policy), Vec<Waiter>>>;
+
+/// Most requests counted in one batch.
+const MAX_BATCH: usize = 1024;
 
 impl SharedLimiter {
     pub fn new(budget: Arc<dyn SharedRateBudget>, clock: RateClock) -> Self {
-        Self { budget, clock }
+        Self {
+            budget,
+            clock,
+            waiting: Arc::default(),
+        }
+    }
+}
+
+/// The budgets a policy sets, with what a refusal reports.
+fn budgets_of(policy: Policy) -> Vec<(Budget, Window, u32)> {
+    let mut budgets = Vec::with_capacity(2);
+    if let Some(limit) = policy.per_second {
+        let budget = Budget {
+            window: RateWindow::Second,
+            emission: Duration::from_secs(1) / limit.get(),
+            burst: limit.get(),
+        };
+        budgets.push((budget, Window::Second, limit.get()));
+    }
+    if let Some(limit) = policy.per_day {
+        let budget = Budget {
+            window: RateWindow::Day,
+            emission: policy.day_window / limit.get(),
+            burst: limit.get(),
+        };
+        budgets.push((budget, Window::Day, limit.get()));
+    }
+    budgets
+}
+
+fn lock_waiting(
+    waiting: &Waiting,
+) -> std::sync::MutexGuard<'_, HashMap<(CompanyId, Policy), Vec<Waiter>>> {
+    // A panic while holding the lock leaves a map of senders, which is
+    // still consistent.
+    waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Counts the requests waiting under `key`, batch after batch, until none
+/// is left; then removes the key, so the next request starts a count.
+async fn count_batches(
+    budget: Arc<dyn SharedRateBudget>,
+    clock: RateClock,
+    waiting: Arc<Waiting>,
+    key: (CompanyId, Policy),
+) {
+    let (company, policy) = key;
+    let budgets = budgets_of(policy);
+    let plain: Vec<Budget> = budgets.iter().map(|(budget, _, _)| *budget).collect();
+    loop {
+        let batch: Vec<Waiter> = {
+            let mut waiting = lock_waiting(&waiting);
+            let Some(queue) = waiting.get_mut(&key) else {
+                return;
+            };
+            if queue.is_empty() {
+                waiting.remove(&key);
+                return;
+            }
+            let take = queue.len().min(MAX_BATCH);
+            queue.drain(..take).collect()
+        };
+        let count = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        match budget
+            .acquire_many(company, &plain, count, clock.unix_micros())
+            .await
+        {
+            Ok(outcome) => {
+                let refusal = outcome.refused.and_then(|(window, wait)| {
+                    let (_, window, limit) = budgets.iter().find(|(b, _, _)| b.window == window)?;
+                    Some(exceeded(*window, *limit, wait))
+                });
+                for (i, waiter) in batch.into_iter().enumerate() {
+                    let admitted = u32::try_from(i).unwrap_or(u32::MAX) < outcome.admitted;
+                    let answer = match refusal {
+                        Some(refusal) if !admitted => Err(refusal),
+                        _ => Ok(()),
+                    };
+                    // A request that went away needs no answer.
+                    let _ = waiter.send(answer);
+                }
+            }
+            // The requests themselves need the same database and will be
+            // answered 503 by the store; refusing them here as "rate
+            // limited" would tell the clients something untrue.
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limit state unavailable; requests not counted");
+                for waiter in batch {
+                    let _ = waiter.send(Ok(()));
+                }
+            }
+        }
     }
 }
 
 #[async_trait]
 impl RateLimiter for SharedLimiter {
     async fn acquire(&self, company: CompanyId, policy: Policy) -> Result<(), Exceeded> {
-        let budgets = [
-            (
-                Window::Second,
-                RateWindow::Second,
-                policy.per_second,
-                Duration::from_secs(1),
-            ),
-            (
-                Window::Day,
-                RateWindow::Day,
-                policy.per_day,
-                policy.day_window,
-            ),
-        ];
-        for (window, stored, limit, period) in budgets {
-            let Some(limit) = limit else { continue };
-            match self
-                .budget
-                .acquire(
-                    company,
-                    stored,
-                    period / limit.get(),
-                    limit.get(),
-                    self.clock.unix_micros(),
-                )
-                .await
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(wait)) => return Err(exceeded(window, limit.get(), wait)),
-                // The request itself needs the same database and will be
-                // answered 503 by the store; refusing it here as "rate
-                // limited" would tell the client something untrue.
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate limit state unavailable; request not counted")
+        if policy.per_second.is_none() && policy.per_day.is_none() {
+            return Ok(());
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let key = (company, policy);
+        let start = {
+            let mut waiting = lock_waiting(&self.waiting);
+            match waiting.get_mut(&key) {
+                Some(queue) => {
+                    queue.push(tx);
+                    false
+                }
+                None => {
+                    waiting.insert(key, vec![tx]);
+                    true
                 }
             }
+        };
+        if start {
+            tokio::spawn(count_batches(
+                Arc::clone(&self.budget),
+                self.clock.clone(),
+                Arc::clone(&self.waiting),
+                key,
+            ));
         }
-        Ok(())
+        // A count that ended without answering (its task panicked) counted
+        // nothing; the request is let through, as when the state is
+        // unavailable.
+        rx.await.unwrap_or(Ok(()))
     }
 }
 
@@ -349,6 +453,80 @@ mod tests {
             limiter.acquire(company(1), policy).await.unwrap();
         }
         limiter.acquire(company(1), policy).await.unwrap_err()
+    }
+
+    /// A shared budget in memory that answers slowly, like a database, and
+    /// counts how often it was asked.
+    #[derive(Default)]
+    struct SlowBudget {
+        tats: Mutex<HashMap<RateWindow, Option<i64>>>,
+        counts: std::sync::atomic::AtomicU32,
+    }
+
+    #[async_trait]
+    impl SharedRateBudget for SlowBudget {
+        async fn acquire_many(
+            &self,
+            _company: CompanyId,
+            budgets: &[Budget],
+            count: u32,
+            _now: Option<i64>,
+        ) -> Result<callaccess_domain::Admitted, callaccess_domain::StoreError> {
+            self.counts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut tats = self.tats.lock().unwrap();
+            let inputs: Vec<_> = budgets
+                .iter()
+                .map(|b| {
+                    let tat = tats.get(&b.window).copied().flatten();
+                    (tat, b.emission.as_micros() as i64, b.burst)
+                })
+                .collect();
+            // Time stands still: nothing refills during the test.
+            let outcome = callaccess_domain::gcra_many(&inputs, 0, count);
+            for (b, tat) in budgets.iter().zip(&outcome.tats) {
+                tats.insert(b.window, *tat);
+            }
+            Ok(callaccess_domain::Admitted {
+                admitted: outcome.admitted,
+                refused: outcome
+                    .refused
+                    .map(|(i, wait)| (budgets[i].window, Duration::from_micros(wait as u64))),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn shared_budgets_count_waiting_requests_together_and_admit_exactly_the_budget() {
+        let budget = Arc::new(SlowBudget::default());
+        let limiter = Arc::new(SharedLimiter::new(budget.clone(), RateClock::system()));
+        let answers = futures_util::future::join_all((0..60).map(|_| {
+            let limiter = Arc::clone(&limiter);
+            tokio::spawn(async move { limiter.acquire(company(1), policy(25, 0)).await })
+        }))
+        .await;
+        let admitted = answers.iter().filter(|a| matches!(a, Ok(Ok(())))).count();
+        assert_eq!(admitted, 25, "exactly the burst is admitted");
+        for answer in &answers {
+            if let Ok(Err(refused)) = answer {
+                assert_eq!((refused.window, refused.limit), (Window::Second, 25));
+                assert!(refused.retry_after_secs >= 1);
+            }
+        }
+        let counts = budget.counts.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            counts < 10,
+            "60 requests at once took {counts} counts of the shared budget"
+        );
+        // A later request starts a count of its own and is refused too.
+        assert!(limiter.acquire(company(1), policy(25, 0)).await.is_err());
+        // No limits, no count.
+        limiter.acquire(company(2), policy(0, 0)).await.unwrap();
+        assert_eq!(
+            budget.counts.load(std::sync::atomic::Ordering::Relaxed),
+            counts + 1
+        );
     }
 
     #[tokio::test]

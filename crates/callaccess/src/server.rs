@@ -30,6 +30,7 @@ use crate::connections::{Connection, Stop, Table};
 use crate::db::{open, Backend, DatabaseUrl};
 use crate::http::{metrics_router, router, AppState, Limits};
 use crate::ratelimit::{RateClock, RateLimitDefaults};
+use crate::wire::Wire;
 
 /// How one listener serves.
 #[derive(Debug, Clone)]
@@ -154,7 +155,10 @@ async fn accept_loop(
             })
         };
         let served = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection_with_upgrades(
+                TokioIo::new(Wire::new(stream, peer)),
+                TowerToHyperService::new(service),
+            )
             .into_owned();
         tokio::spawn(serve_connection(served, connection));
     }
@@ -263,32 +267,48 @@ pub async fn apply_seed_file(store: &dyn Store, path: &Path) -> anyhow::Result<(
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed
+/// when this is called, not when the future is first polled: a signal that
+/// arrives right after the server says it is listening must stop it
+/// gracefully, not kill it with the default action.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    #[cfg(unix)]
+    let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for a shutdown signal");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown requested; finishing requests in flight");
     }
-    tracing::info!("shutdown requested; finishing requests in flight");
 }
 
 /// `callaccess serve`.
 pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     let _log_guard = init_logging(settings.log_format);
+    // First, so that a signal at any moment from here on stops the server
+    // gracefully (a seed or migration in progress completes or rolls back).
+    let signalled = shutdown_signal();
     // The demo's database lives in a temporary folder removed at exit.
     let demo_dir = if args.demo {
         Some(tempfile::tempdir().context("cannot create a temporary folder")?)
@@ -324,7 +344,7 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     // One signal stops both listeners.
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signalled.await;
         let _ = stop_tx.send(true);
     });
     let stopped = |mut rx: watch::Receiver<bool>| async move {

@@ -31,7 +31,7 @@ pub use access::*;
 pub use admin::*;
 pub use seed::*;
 
-use crate::secret::{digest, token_id};
+use crate::secret::digest;
 use crate::seed::{Seed, SeedApiKey, SeedCompany, SeedLink, SeedToken};
 use crate::{
     AccessChange, Call, CallId, Caller, CallsAccess, CompanyId, CredentialCheck, ErrorKind, Limit,

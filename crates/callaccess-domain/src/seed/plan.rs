@@ -9,7 +9,7 @@ use super::{ExternalReference, ReferenceTarget, Seed, SeedApiKey, SeedToken};
 use crate::admin::{Directory, Needs};
 use crate::ids::{CallId, CompanyId, UserId};
 use crate::model::{Call, RateLimit, User};
-use crate::secret::token_id;
+use crate::secret::generate_token_id;
 use crate::store::StoreError;
 
 /// One write of a seed. Every write creates or updates; none deletes.
@@ -106,7 +106,7 @@ pub fn plan(seed: &Seed, d: &impl Directory) -> Result<Vec<SeedWrite>, StoreErro
         }));
         writes.extend(seed.tokens.iter().map(|token| SeedWrite::Token {
             company,
-            id: token_id(&token.digest),
+            id: generate_token_id(),
             token: token.clone(),
         }));
         for user in &seed.users {

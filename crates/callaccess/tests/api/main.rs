@@ -1,13 +1,16 @@
 //! The one integration-test binary: the HTTP API over a real socket, the
 //! binary's own behaviour (logs, demo), the CLI, seeds, crash safety under
-//! load (`crash`: kill -9 and restart, many cycles); and, on
+//! load (`crash`: kill -9 and restart, many cycles; `power_loss`: the same
+//! with the power cut under the database, on a FUSE file system); and, on
 //! PostgreSQL, several nodes on one database (`multinode`) and an outage of
 //! the database under a running node (`outage`); on SQLite, storage that
-//! stops taking writes under a running node (`storage_faults`).
+//! stops taking writes or fails under a running node (`storage_faults`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
 mod server_process;
+mod testfs;
+mod workload;
 
 mod auth;
 mod backend;
@@ -21,6 +24,7 @@ mod isolation;
 mod model;
 mod multinode;
 mod outage;
+mod power_loss;
 mod pressure;
 mod protocol;
 mod seed;

@@ -332,3 +332,143 @@ async fn a_415_before_the_body_is_read_keeps_the_connection() {
     assert_eq!(refused.status, 415, "{}", refused.body);
     body_then_nothing_granted(&mut stream, &body, &good).await;
 }
+
+/// Requests hyper refuses before the application sees them: each must be
+/// answered with the envelope and an `x-traceid` like every other error,
+/// and the connection closed. Sent over a raw socket, since an HTTP client
+/// library would refuse to send most of them.
+#[tokio::test]
+async fn requests_that_are_not_http_get_the_envelope_too() {
+    let app = TestApp::spawn().await;
+    let many_headers: String = (0..100).map(|i| format!("X-Header-{i}: v\r\n")).collect();
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "a Content-Length that is not a number",
+            format!("PUT {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n").into_bytes(),
+            400,
+            "Content-Length",
+        ),
+        (
+            "a negative Content-Length",
+            format!("PUT {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n").into_bytes(),
+            400,
+            "Content-Length",
+        ),
+        (
+            "a Content-Length that overflows",
+            format!(
+                "PUT {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"
+            )
+            .into_bytes(),
+            400,
+            "Content-Length",
+        ),
+        (
+            "two different Content-Lengths",
+            format!(
+                "PUT {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"
+            )
+            .into_bytes(),
+            400,
+            "Content-Length",
+        ),
+        (
+            "an unknown HTTP version",
+            b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n".to_vec(),
+            400,
+            "HTTP/1.1",
+        ),
+        (
+            "a junk request line",
+            b"\x01\x02 junk\r\n\r\n".to_vec(),
+            400,
+            "request line",
+        ),
+        (
+            "NUL in a header value",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Value: a\x00b\r\n\r\n".to_vec(),
+            400,
+            "control characters",
+        ),
+        (
+            "100 headers besides Host",
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n").into_bytes(),
+            431,
+            "100 header fields",
+        ),
+        (
+            "a 500 KB header",
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(500_000)
+            )
+            .into_bytes(),
+            431,
+            "400 KiB",
+        ),
+        (
+            "a 100 KB target",
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000)).into_bytes(),
+            414,
+            "target is too long",
+        ),
+    ];
+    for (case, request, status, words) in cases {
+        let mut stream = TcpStream::connect(app.address).await.unwrap();
+        // The server may answer and close before it has read all of a large
+        // request; a write that fails then is part of the case.
+        let _ = stream.write_all(&request).await;
+        let answer = read_answer(&mut stream).await;
+        assert_eq!(answer.status, status, "{case}: {}", answer.head);
+        let id = answer.body["requestId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{case}: no requestId in {}", answer.body));
+        assert_eq!(id.len(), 19, "{case}");
+        assert_eq!(
+            answer.header("x-traceid"),
+            Some(id),
+            "{case}: {}",
+            answer.head
+        );
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/json"),
+            "{case}"
+        );
+        assert_eq!(answer.header("connection"), Some("close"), "{case}");
+        let message = answer.body["errors"][0].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{case}: {message}");
+        assert!(
+            closes(&mut stream).await,
+            "{case}: the connection stayed open"
+        );
+    }
+}
+
+/// A request that breaks the protocol after a good one on the same
+/// connection: the good one's answer is whole, then the refusal comes in
+/// the envelope.
+#[tokio::test]
+async fn a_bad_request_after_a_good_one_keeps_the_first_answer_whole() {
+    let app = TestApp::spawn().await;
+    let mut stream = TcpStream::connect(app.address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        .await
+        .unwrap();
+    // Both answers come before the close; read them all, then split.
+    let mut bytes = Vec::new();
+    tokio::time::timeout(GUARD, stream.read_to_end(&mut bytes))
+        .await
+        .expect("the connection stayed open")
+        .unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let second_at = text.find("HTTP/1.1 400").expect("no second answer");
+    let (first, second) = text.split_at(second_at);
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(first.ends_with("\"status\":\"ok\"}"), "{first}");
+    let (head, body) = second.split_once("\r\n\r\n").unwrap();
+    let body: Value = serde_json::from_str(body).unwrap();
+    let id = body["requestId"].as_str().unwrap();
+    assert!(head.contains(&format!("\r\nx-traceid: {id}\r\n")), "{head}");
+}

@@ -35,6 +35,52 @@ fn without_settings(mut command: Command) -> Command {
     command
 }
 
+/// `callaccess` as `user` (with its primary group and no other), through
+/// `setpriv`, which execs the binary. `Err` with the reason when this
+/// machine cannot do that (no `setpriv`, no such user, not root).
+fn as_user(user: &str) -> Result<Command, String> {
+    let gid = std::process::Command::new("id")
+        .args(["-g", user])
+        .output()
+        .map_err(|e| format!("cannot run id: {e}"))?;
+    if !gid.status.success() {
+        return Err(format!("there is no user {user}"));
+    }
+    let gid = String::from_utf8_lossy(&gid.stdout).trim().to_owned();
+    // The same switch, on a harmless command, tells whether it works here.
+    let probe = std::process::Command::new("setpriv")
+        .args([
+            "--reuid",
+            user,
+            "--regid",
+            &gid,
+            "--clear-groups",
+            BIN,
+            "--help",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run setpriv: {e}"))?;
+    if !probe.status.success() {
+        return Err(format!(
+            "setpriv cannot run the binary as {user}: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        ));
+    }
+    let mut setpriv = Command::new("setpriv");
+    setpriv.args(["--reuid", user, "--regid", &gid, "--clear-groups", BIN]);
+    Ok(without_settings(setpriv))
+}
+
+/// Runs `callaccess serve ARGS…` as `user` to its end, for a server that
+/// is expected to refuse to start; `Err` as for [`Server::start_as`].
+pub async fn serve_as_to_end(user: &str, args: &[&str]) -> Result<Output, String> {
+    let run = as_user(user)?.arg("serve").args(args).output();
+    Ok(tokio::time::timeout(GUARD, run)
+        .await
+        .expect("the server did not stop by itself")
+        .unwrap())
+}
+
 /// Runs `callaccess ARGS…` to its end.
 pub async fn cli(args: &[&str]) -> Output {
     command().args(args).output().await.unwrap()
@@ -53,6 +99,21 @@ pub fn stdout_of(output: Output, what: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// `serve`'s arguments for an SQLite `database`, on port 0 with JSON logs,
+/// for [`Server::start_with`] and [`Server::start_as`].
+pub fn serve_args(database: &Path) -> Vec<String> {
+    [
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--database",
+        &format!("sqlite:{}", database.display()),
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// Writes `value` as JSON into `dir/name` (a seed file, say).
@@ -131,36 +192,7 @@ impl Server {
         args: &[&str],
         envs: &[(&str, &str)],
     ) -> Result<Server, String> {
-        let gid = std::process::Command::new("id")
-            .args(["-g", user])
-            .output()
-            .map_err(|e| format!("cannot run id: {e}"))?;
-        if !gid.status.success() {
-            return Err(format!("there is no user {user}"));
-        }
-        let gid = String::from_utf8_lossy(&gid.stdout).trim().to_owned();
-        // The same switch, on a harmless command, tells whether it works here.
-        let probe = std::process::Command::new("setpriv")
-            .args([
-                "--reuid",
-                user,
-                "--regid",
-                &gid,
-                "--clear-groups",
-                BIN,
-                "--help",
-            ])
-            .output()
-            .map_err(|e| format!("cannot run setpriv: {e}"))?;
-        if !probe.status.success() {
-            return Err(format!(
-                "setpriv cannot run the binary as {user}: {}",
-                String::from_utf8_lossy(&probe.stderr).trim()
-            ));
-        }
-        let mut setpriv = Command::new("setpriv");
-        setpriv.args(["--reuid", user, "--regid", &gid, "--clear-groups", BIN]);
-        Ok(Self::launch(without_settings(setpriv), args, envs).await)
+        Ok(Self::launch(as_user(user)?, args, envs).await)
     }
 
     async fn launch(mut command: Command, args: &[&str], envs: &[(&str, &str)]) -> Server {

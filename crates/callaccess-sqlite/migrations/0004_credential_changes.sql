@@ -1,0 +1,6 @@
+-- Nothing to do on SQLite.
+--
+-- On PostgreSQL this version adds the count of credential changes that lets
+-- nodes keep verified credentials. A SQLite file has kept that count since
+-- version 1, by triggers; the version is kept so that both backends share
+-- one schema history.
