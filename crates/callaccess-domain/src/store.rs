@@ -139,6 +139,19 @@ pub struct CredentialCheck {
     pub epoch: u64,
 }
 
+impl CredentialCheck {
+    /// `CredentialsChanged` unless `count`, the store's count of credential
+    /// changes as the operation reads it, is still the one the credential
+    /// was verified under.
+    pub fn holds_at(self, count: u64) -> Result<(), StoreError> {
+        if count == self.epoch {
+            Ok(())
+        } else {
+            Err(StoreError::CredentialsChanged)
+        }
+    }
+}
+
 /// Who an API operation runs for: the company of the caller's credential
 /// and, when the credential came from a cache, the check the store makes in
 /// the operation's own transaction. There is no way to run an API operation
@@ -168,8 +181,8 @@ impl Caller {
         epoch: impl FnOnce() -> Result<u64, StoreError>,
     ) -> Result<(), StoreError> {
         match self.check {
-            Some(check) if epoch()? != check.epoch => Err(StoreError::CredentialsChanged),
-            _ => Ok(()),
+            Some(check) => check.holds_at(epoch()?),
+            None => Ok(()),
         }
     }
 }
@@ -198,8 +211,8 @@ pub trait Store: Send + Sync + 'static {
     /// its own (an invalid body, a missing scope).
     async fn confirm_credentials(&self, check: CredentialCheck) -> Result<(), StoreError> {
         match self.credentials_epoch() {
-            Some(epoch) if epoch == check.epoch => Ok(()),
-            _ => Err(StoreError::CredentialsChanged),
+            Some(epoch) => check.holds_at(epoch),
+            None => Err(StoreError::CredentialsChanged),
         }
     }
 

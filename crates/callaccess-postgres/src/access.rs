@@ -176,16 +176,27 @@ pub(crate) async fn revoke(
     run::commit_with(db, Some((sql, &params))).await
 }
 
-/// The listing of POST for any number of calls (`$2`, an array).
-const LIST_MANY: &str = "\
-SELECT 'epoch' AS row, NULL::BIGINT AS call_id, count AS user_id
-  FROM credential_changes WHERE id = 1
-UNION ALL
-SELECT 'grant', c.id, g.user_id
-  FROM calls c
-  LEFT JOIN api_grants g ON g.company_id = c.company_id AND g.call_id = c.id
- WHERE c.company_id = $1 AND c.id = ANY($2::BIGINT[])
-ORDER BY call_id NULLS FIRST, user_id";
+/// The listing of POST: the count of credential changes, then each call of
+/// the company that `$calls` selects with its grants.
+macro_rules! listing {
+    ($calls:literal) => {
+        concat!(
+            "SELECT 'epoch' AS row, NULL::BIGINT AS call_id, count AS user_id
+               FROM credential_changes WHERE id = 1
+             UNION ALL
+             SELECT 'grant', c.id, g.user_id
+               FROM calls c
+               LEFT JOIN api_grants g ON g.company_id = c.company_id AND g.call_id = c.id
+              WHERE c.company_id = $1 AND ",
+            $calls,
+            "
+             ORDER BY call_id NULLS FIRST, user_id"
+        )
+    };
+}
+
+/// The listing for any number of calls (`$2`, an array).
+const LIST_MANY: &str = listing!("c.id = ANY($2::BIGINT[])");
 
 /// The same for one call (`$2`, an id): the common request. PostgreSQL
 /// plans a statement with an array parameter again on every execution (its
@@ -193,15 +204,7 @@ ORDER BY call_id NULLS FIRST, user_id";
 /// cost more than running it; with a plain id it settles on one plan of
 /// primary-key lookups after a few executions (docs/PERFORMANCE.md,
 /// "PostgreSQL").
-const LIST_ONE: &str = "\
-SELECT 'epoch' AS row, NULL::BIGINT AS call_id, count AS user_id
-  FROM credential_changes WHERE id = 1
-UNION ALL
-SELECT 'grant', c.id, g.user_id
-  FROM calls c
-  LEFT JOIN api_grants g ON g.company_id = c.company_id AND g.call_id = c.id
- WHERE c.company_id = $1 AND c.id = $2
-ORDER BY call_id NULLS FIRST, user_id";
+const LIST_ONE: &str = listing!("c.id = $2");
 
 /// POST: the count of credential changes, which of the calls exist and
 /// their API grants, in one statement and one round trip (a call without
@@ -224,12 +227,15 @@ pub(crate) async fn list(
     };
     epoch.confirm(caller, epoch_of(&found)?)?;
     let mut grants: HashMap<CallId, Vec<UserId>> = HashMap::with_capacity(distinct.len());
-    for row in found
-        .iter()
-        .filter(|row| rows::at::<&str>(row, 0).ok() == Some("grant"))
-    {
-        let users = grants.entry(rows::call_at(row, 1)?).or_default();
-        users.extend(rows::optional_user_at(row, 2)?);
+    for row in &found {
+        match rows::at::<&str>(row, 0)? {
+            "epoch" => {}
+            "grant" => grants
+                .entry(rows::call_at(row, 1)?)
+                .or_default()
+                .extend(rows::optional_user_at(row, 2)?),
+            other => return Err(rows::unknown_tag(other)),
+        }
     }
     rules::missing_calls(distinct.iter().copied(), |call| {
         Ok(grants.contains_key(&call))

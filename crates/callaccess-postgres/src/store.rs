@@ -265,11 +265,7 @@ impl Store for PostgresStore {
     async fn confirm_credentials(&self, check: CredentialCheck) -> Result<()> {
         let count = statement!(self, "confirm_credentials", |db| read_epoch(db))?;
         self.epoch.saw(count);
-        if count == check.epoch {
-            Ok(())
-        } else {
-            Err(StoreError::CredentialsChanged)
-        }
+        check.holds_at(count)
     }
 
     async fn api_key(&self, access_key: &str) -> Result<Option<StoredCredential>> {

@@ -220,11 +220,7 @@ impl Store for SqliteStore {
     async fn confirm_credentials(&self, check: CredentialCheck) -> Result<(), StoreError> {
         // The default's comparison, but a failed read is answered as the
         // failure it is, not as a change of credentials.
-        if self.readers.read_now(access::credentials_epoch)? == check.epoch {
-            Ok(())
-        } else {
-            Err(StoreError::CredentialsChanged)
-        }
+        check.holds_at(self.readers.read_now(access::credentials_epoch)?)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

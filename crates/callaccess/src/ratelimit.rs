@@ -280,7 +280,8 @@ pub struct SharedLimiter {
 type Waiter = tokio::sync::oneshot::Sender<Result<(), Exceeded>>;
 
 /// The requests waiting to be counted, by company and policy.
-type Waiting = Mutex<HashMap<(CompanyId, Policy), Vec<Waiter>>>;
+type Queues = HashMap<(CompanyId, Policy), Vec<Waiter>>;
+type Waiting = Mutex<Queues>;
 
 /// Most requests counted in one batch.
 const MAX_BATCH: usize = 1024;
@@ -297,29 +298,34 @@ impl SharedLimiter {
 
 /// The budgets a policy sets, with what a refusal reports.
 fn budgets_of(policy: Policy) -> Vec<(Budget, Window, u32)> {
-    let mut budgets = Vec::with_capacity(2);
-    if let Some(limit) = policy.per_second {
+    [
+        (
+            RateWindow::Second,
+            Window::Second,
+            policy.per_second,
+            Duration::from_secs(1),
+        ),
+        (
+            RateWindow::Day,
+            Window::Day,
+            policy.per_day,
+            policy.day_window,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(stored, window, limit, period)| {
+        let limit = limit?.get();
         let budget = Budget {
-            window: RateWindow::Second,
-            emission: Duration::from_secs(1) / limit.get(),
-            burst: limit.get(),
+            window: stored,
+            emission: period / limit,
+            burst: limit,
         };
-        budgets.push((budget, Window::Second, limit.get()));
-    }
-    if let Some(limit) = policy.per_day {
-        let budget = Budget {
-            window: RateWindow::Day,
-            emission: policy.day_window / limit.get(),
-            burst: limit.get(),
-        };
-        budgets.push((budget, Window::Day, limit.get()));
-    }
-    budgets
+        Some((budget, window, limit))
+    })
+    .collect()
 }
 
-fn lock_waiting(
-    waiting: &Waiting,
-) -> std::sync::MutexGuard<'_, HashMap<(CompanyId, Policy), Vec<Waiter>>> {
+fn lock_waiting(waiting: &Waiting) -> std::sync::MutexGuard<'_, Queues> {
     // A panic while holding the lock leaves a map of senders, which is
     // still consistent.
     waiting
