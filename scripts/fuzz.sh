@@ -33,14 +33,22 @@ cat > "$work/seed.json" <<'JSON'
   "name": "Fuzz",
   "rateLimit": {"perSecond": "off", "perDay": "off"},
   "apiKeys": [{"accessKey": "FUZZKEY", "accessKeySecret": "fuzz-secret-0123456789"}],
+  "workspaces": [{"id": "623457276584334", "name": "Sales", "description": "Sales team"}],
+  "profiles": [
+    {"id": "3843152912968920037", "workspaceId": "623457276584334", "name": "Managers",
+     "callsAccess": {"permissionLevel": "report-to-them", "teamLeadIds": []}, "scoreCalls": true}
+  ],
   "users": [
     {"id": "1", "emailAddress": "a@fuzz.test", "callsAccess": "none"},
-    {"id": "2", "emailAddress": "b@fuzz.test", "callsAccess": "own"},
-    {"id": "3", "emailAddress": "c@fuzz.test", "callsAccess": "all"}
+    {"id": "2", "emailAddress": "b@fuzz.test", "callsAccess": "own", "managerId": "4"},
+    {"id": "3", "emailAddress": "c@fuzz.test", "callsAccess": "all"},
+    {"id": "4", "emailAddress": "d@fuzz.test", "firstName": "Dee", "profileIds": ["3843152912968920037"]}
   ],
   "calls": [
-    {"id": "1", "primaryUserId": "2"},
-    {"id": "7782342274025937895", "primaryUserId": "2", "participantIds": ["3"]}
+    {"id": "1", "primaryUserId": "2", "started": "2026-11-02T15:00:00Z"},
+    {"id": "7782342274025937895", "primaryUserId": "2", "participantIds": ["3"],
+     "isPrivate": true, "started": "2026-11-03T15:00:00Z", "direction": "Conference",
+     "clientUniqueId": "fuzz-1"}
   ],
   "shares": [{"callId": "1", "userId": "1"}]
 }]}

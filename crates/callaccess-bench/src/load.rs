@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use rand::{Rng, SeedableRng};
 use tokio::net::TcpStream;
 
-use crate::dataset::{World, BLOCK};
+use crate::dataset::{Pool, World, BLOCK};
 
 /// What one scenario sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +40,17 @@ pub enum Scenario {
     Delete1000,
     /// (f) 80 % Post1, 10 % Put1, 10 % Delete1.
     Mix,
+    /// (g) PUT of one fresh pair for a user with a flat (`own`) profile.
+    Put1Flat,
+    /// (g) The same for a user with `report-to-them` and nobody below:
+    /// the rules walk the call owner's whole chain of managers.
+    Put1Hier,
+    /// (h) `POST /v2/calls/extensive` for 100 random call ids.
+    Extensive100,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Healthz,
         Scenario::Put1,
         Scenario::Delete1,
@@ -51,6 +58,9 @@ impl Scenario {
         Scenario::Put1000,
         Scenario::Delete1000,
         Scenario::Mix,
+        Scenario::Put1Flat,
+        Scenario::Put1Hier,
+        Scenario::Extensive100,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +72,9 @@ impl Scenario {
             Scenario::Put1000 => "put1000",
             Scenario::Delete1000 => "delete1000",
             Scenario::Mix => "mix",
+            Scenario::Put1Flat => "put1-flat",
+            Scenario::Put1Hier => "put1-hier",
+            Scenario::Extensive100 => "extensive100",
         }
     }
 
@@ -74,6 +87,9 @@ impl Scenario {
             Scenario::Put1000 => "(e) PUT 1,000 pairs",
             Scenario::Delete1000 => "(e) DELETE 1,000 pairs",
             Scenario::Mix => "(f) 80% POST / 10% PUT / 10% DELETE",
+            Scenario::Put1Flat => "(g) PUT 1 pair, flat profile",
+            Scenario::Put1Hier => "(g) PUT 1 pair, report-to-them",
+            Scenario::Extensive100 => "(h) POST /v2/calls/extensive, 100 calls",
         }
     }
 
@@ -102,6 +118,9 @@ pub struct Cursors {
     /// DELETEs that found no granted pairs left to name and named random
     /// ones instead, for the report.
     pub fallbacks: AtomicU64,
+    /// Pair numbers of the flat and the hierarchy pool granted so far.
+    pub flat: AtomicU64,
+    pub hierarchy: AtomicU64,
 }
 
 impl Cursors {
@@ -110,6 +129,8 @@ impl Cursors {
             granted: AtomicU64::new(granted),
             deleted: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
+            flat: AtomicU64::new(0),
+            hierarchy: AtomicU64::new(0),
         }
     }
 
@@ -153,6 +174,9 @@ pub struct Target {
     pub address: String,
     pub authorization: HeaderValue,
     pub world: World,
+    /// The deepest users with `own`, and with `report-to-them`.
+    pub flat: Option<Pool>,
+    pub hierarchy: Option<Pool>,
 }
 
 /// The outcome of one scenario.
@@ -200,6 +224,23 @@ fn next_request(
     let (method, pairs) = match picked {
         Scenario::Healthz | Scenario::Mix => return (Method::GET, "/healthz", None, 0),
         Scenario::Post1 => return (Method::POST, path, Some(world.list_body(rng)), 1),
+        Scenario::Extensive100 => {
+            let body = world.extensive_body(rng, 100);
+            return (Method::POST, "/v2/calls/extensive", Some(body), 100);
+        }
+        Scenario::Put1Flat | Scenario::Put1Hier => {
+            let (pool, counter) = if picked == Scenario::Put1Flat {
+                (target.flat.as_ref(), &cursors.flat)
+            } else {
+                (target.hierarchy.as_ref(), &cursors.hierarchy)
+            };
+            let Some(pool) = pool else {
+                // Too few users for a pool: answered 200, counted as such.
+                return (Method::GET, "/healthz", None, 0);
+            };
+            let first = counter.fetch_add(1, Ordering::Relaxed);
+            return (Method::PUT, path, Some(world.pool_body(pool, first, 1)), 1);
+        }
         Scenario::Put1 => (Method::PUT, 1),
         Scenario::Delete1 => (Method::DELETE, 1),
         Scenario::Put1000 => (Method::PUT, 1000),
@@ -235,6 +276,14 @@ async fn connect(address: &str) -> anyhow::Result<Sender> {
 /// Sends one request and reads the whole answer; `Err` describes a
 /// non-200 answer or a transport failure.
 async fn exchange(sender: &mut Sender, request: Request<Full<Bytes>>) -> Result<(), String> {
+    exchange_body(sender, request).await.map(|_| ())
+}
+
+/// [`exchange`], keeping the answer's body.
+async fn exchange_body(
+    sender: &mut Sender,
+    request: Request<Full<Bytes>>,
+) -> Result<Bytes, String> {
     sender
         .ready()
         .await
@@ -251,7 +300,7 @@ async fn exchange(sender: &mut Sender, request: Request<Full<Bytes>>) -> Result<
         .map_err(|e| format!("body: {e}"))?
         .to_bytes();
     if status.is_success() {
-        Ok(())
+        Ok(body)
     } else {
         let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
         Err(format!("{status}: {text}"))
@@ -418,6 +467,18 @@ impl Connection {
             sender: connect(address).await?,
             host: HeaderValue::from_str(address)?,
         })
+    }
+
+    /// A GET of `path`; the body, or `Err` unless the answer is 200.
+    pub async fn get(&mut self, target: &Target, path: &str) -> Result<Bytes, String> {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, target.authorization.clone())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        exchange_body(&mut self.sender, request).await
     }
 
     /// A PUT with `body`; `Err` unless the answer is 200.

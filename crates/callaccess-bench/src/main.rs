@@ -398,10 +398,13 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             (address, basic(dataset::ACCESS_KEY, &secret)?, Some(owned))
         }
     };
+    let chart = dataset::Chart { users: args.users };
     let target = Arc::new(Target {
         address,
         authorization,
         world,
+        flat: dataset::Pool::new(chart, args.calls, false),
+        hierarchy: dataset::Pool::new(chart, args.calls, true),
     });
 
     if args.grants > 0 {
@@ -594,6 +597,13 @@ async fn measure(
         }
         rows.push(row);
     }
+    let passes = if args.smoke { 1 } else { 3 };
+    for _ in 0..passes {
+        let (pages, seconds) = page_through_users(&target).await?;
+        eprintln!("paged through all users: {pages} pages in {seconds:.2} s");
+        info.user_pages = Some(pages);
+        info.user_pass_seconds.push(seconds);
+    }
     if let Some(own) = owned {
         info.store_bytes_after = own.store.store.bytes().await;
         crash_restart(own, &target, &cursors, &mut info).await?;
@@ -641,6 +651,42 @@ async fn measure(
     }
     let pressure_ok = report.pressure.as_ref().is_none_or(pressure_healthy);
     Ok(healthy && pressure_ok)
+}
+
+/// One client pages through every user of the company with `GET
+/// /v2/users`, following each page's cursor: the pages, and the seconds
+/// from the first request to the last answer. Fails unless every user is
+/// listed once.
+async fn page_through_users(target: &Target) -> anyhow::Result<(u64, f64)> {
+    let mut connection = load::Connection::open(&target.address).await?;
+    let started = Instant::now();
+    let mut cursor: Option<String> = None;
+    let (mut pages, mut users) = (0u64, 0u64);
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/v2/users?cursor={cursor}"),
+            None => "/v2/users".to_owned(),
+        };
+        let body = connection
+            .get(target, &path)
+            .await
+            .map_err(|e| anyhow::anyhow!("GET /v2/users: {e}"))?;
+        let page: serde_json::Value = serde_json::from_slice(&body)?;
+        pages += 1;
+        users += page["users"].as_array().map_or(0, |u| u.len() as u64);
+        match page["records"]["cursor"].as_str() {
+            // Cursors are URL-safe base64: no escaping needed.
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        users == target.world.users,
+        "paging listed {users} users, but the company has {}",
+        target.world.users
+    );
+    Ok((pages, seconds))
 }
 
 /// pgbench on the PostgreSQL server, in a scratch database of its own that

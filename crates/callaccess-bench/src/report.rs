@@ -34,6 +34,10 @@ pub struct StoreInfo {
     pub wal_bytes_at_crash: Option<u64>,
     /// Start after that kill (the log is recovered): spawn to "listening".
     pub crash_restart_ms: Option<f64>,
+    /// One client paging through every user with `GET /v2/users`, once per
+    /// pass: the pages and each pass's time, in seconds.
+    pub user_pages: Option<u64>,
+    pub user_pass_seconds: Vec<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -270,6 +274,18 @@ impl Report {
             (Some(ms), None) => facts.push(format!("start after kill -9 under load {ms:.0} ms")),
             _ => {}
         }
+        if let (Some(pages), false) = (s.user_pages, s.user_pass_seconds.is_empty()) {
+            let passes: Vec<String> = s
+                .user_pass_seconds
+                .iter()
+                .map(|t| format!("{t:.2} s"))
+                .collect();
+            facts.push(format!(
+                "paging through all {} users with GET /v2/users ({pages} pages, one client): {}",
+                self.users,
+                passes.join(", ")
+            ));
+        }
         if !facts.is_empty() {
             let _ = writeln!(out, "{}", facts.join(", "));
         }
@@ -318,6 +334,21 @@ impl Report {
                 "\nRound trips per request by store operation (the warm-up included): {}.",
                 by_operation.join("; ")
             );
+        }
+        let rate = |name: &str| {
+            self.rows
+                .iter()
+                .find(|row| row.scenario == name)
+                .map(|row| row.requests_per_second)
+        };
+        if let (Some(hierarchy), Some(flat)) = (rate("put1-hier"), rate("put1-flat")) {
+            if flat > 0.0 {
+                let _ = writeln!(
+                    out,
+                    "\nPUT for a report-to-them user over PUT for a flat one: {:.2}×.",
+                    hierarchy / flat
+                );
+            }
         }
         for row in self.rows.iter().filter(|r| r.random_deletes > 0) {
             let _ = writeln!(

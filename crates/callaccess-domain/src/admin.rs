@@ -8,8 +8,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ids::{CallId, CompanyId, UserId};
-use crate::model::{Call, NewApiKey, NewCompany, NewToken, SecretDigest, User};
+use crate::access::{OrgChart, UserFacts};
+use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
+use crate::model::{Call, NewApiKey, NewCompany, NewToken, Profile, SecretDigest, User, Workspace};
 use crate::store::StoreError;
 
 /// What the admin checks (and seeds) need to know of the stored data.
@@ -23,6 +24,150 @@ pub trait Directory {
     fn token_owner(&self, digest: &SecretDigest) -> Result<Option<CompanyId>, StoreError>;
     /// Whether a token with this handle exists.
     fn token_id_taken(&self, id: &str) -> Result<bool, StoreError>;
+    /// The company a workspace belongs to, if it exists.
+    fn workspace_owner(&self, workspace: WorkspaceId) -> Result<Option<CompanyId>, StoreError>;
+    /// The company and workspace of a profile, if it exists.
+    fn profile_home(
+        &self,
+        profile: ProfileId,
+    ) -> Result<Option<(CompanyId, WorkspaceId)>, StoreError>;
+    /// The call of the company that has this `clientUniqueId`, if any.
+    fn call_with_client_id(
+        &self,
+        company: CompanyId,
+        client_unique_id: &str,
+    ) -> Result<Option<CallId>, StoreError>;
+    /// A user's manager: `None` if the company has no such user.
+    fn manager(
+        &self,
+        company: CompanyId,
+        user: UserId,
+    ) -> Result<Option<Option<UserId>>, StoreError>;
+    /// The company's default workspace, if the company exists and has one
+    /// (a seed checks `callsAccess` against the profiles of it).
+    fn default_workspace(&self, company: CompanyId) -> Result<Option<WorkspaceId>, StoreError>;
+}
+
+/// One company's org chart, as a directory answers it.
+struct ChartOf<'d, D: ?Sized> {
+    d: &'d D,
+    company: CompanyId,
+}
+
+impl<D: Directory + ?Sized> OrgChart for ChartOf<'_, D> {
+    fn user(&self, user: UserId) -> Result<Option<UserFacts>, StoreError> {
+        Ok(self
+            .d
+            .manager(self.company, user)?
+            .map(|manager| UserFacts { manager }))
+    }
+}
+
+/// The company's workspace, or `NoWorkspace` (another company's reads the
+/// same as an unknown one).
+pub fn workspace_of(
+    d: &impl Directory,
+    company: CompanyId,
+    workspace: WorkspaceId,
+) -> Result<(), StoreError> {
+    if d.workspace_owner(workspace)? == Some(company) {
+        Ok(())
+    } else {
+        Err(StoreError::NoWorkspace { company, workspace })
+    }
+}
+
+/// The workspace of the company's profile, or `NoProfile`.
+pub fn profile_of(
+    d: &impl Directory,
+    company: CompanyId,
+    profile: ProfileId,
+) -> Result<WorkspaceId, StoreError> {
+    match d.profile_home(profile)? {
+        Some((owner, workspace)) if owner == company => Ok(workspace),
+        _ => Err(StoreError::NoProfile { company, profile }),
+    }
+}
+
+/// A new workspace: its company exists, its id is not taken.
+pub fn create_workspace(d: &impl Directory, workspace: &Workspace) -> Result<(), StoreError> {
+    company_must_exist(d, workspace.company)?;
+    if d.workspace_owner(workspace.id)?.is_some() {
+        return Err(StoreError::WorkspaceExists(workspace.id));
+    }
+    Ok(())
+}
+
+/// A profile to create (`create`) or to replace: the workspace is the
+/// company's, every team lead is a user of the company, the name is not
+/// blank; a new id is not taken, a replaced profile is the company's and
+/// stays in its workspace.
+pub fn save_profile(d: &impl Directory, profile: &Profile, create: bool) -> Result<(), StoreError> {
+    let company = profile.company;
+    if create {
+        workspace_of(d, company, profile.workspace)?;
+        if d.profile_home(profile.id)?.is_some() {
+            return Err(StoreError::ProfileExists(profile.id));
+        }
+    } else if profile_of(d, company, profile.id)? != profile.workspace {
+        return Err(StoreError::Invalid(format!(
+            "permission profile \"{}\" belongs to another workspace; a profile cannot move",
+            profile.id
+        )));
+    }
+    if profile.name.trim().is_empty() {
+        return Err(StoreError::Invalid(
+            "a permission profile needs a name".to_owned(),
+        ));
+    }
+    let missing: Vec<UserId> = profile
+        .calls
+        .team_leads
+        .iter()
+        .copied()
+        .filter(|&lead| !matches!(d.user_exists(company, lead), Ok(true)))
+        .collect();
+    if !missing.is_empty() {
+        return Err(StoreError::UsersNotFound(missing));
+    }
+    Ok(())
+}
+
+/// Giving a user a profile: the user and the profile are the company's.
+/// Answers the profile's workspace, where it replaces the user's profile.
+pub fn assign_profile(
+    d: &impl Directory,
+    company: CompanyId,
+    user: UserId,
+    profile: ProfileId,
+) -> Result<WorkspaceId, StoreError> {
+    if !d.user_exists(company, user)? {
+        return Err(StoreError::NoUser { company, user });
+    }
+    profile_of(d, company, profile)
+}
+
+/// A manager change: the user exists, the manager is a user of the
+/// company, and no loop closes ([`crate::access::check_manager`]).
+pub fn set_manager(
+    d: &impl Directory,
+    company: CompanyId,
+    user: UserId,
+    manager: Option<UserId>,
+) -> Result<(), StoreError> {
+    if !d.user_exists(company, user)? {
+        return Err(StoreError::NoUser { company, user });
+    }
+    crate::access::check_manager(&ChartOf { d, company }, company, user, manager)
+}
+
+/// Marking a call private or not: the call exists.
+pub fn set_private(d: &impl Directory, company: CompanyId, call: CallId) -> Result<(), StoreError> {
+    if d.call_exists(company, call)? {
+        Ok(())
+    } else {
+        Err(StoreError::NoCall { company, call })
+    }
 }
 
 fn company_must_exist(d: &impl Directory, company: CompanyId) -> Result<(), StoreError> {
@@ -72,7 +217,8 @@ pub fn add_user(d: &impl Directory, user: &User) -> Result<(), StoreError> {
 }
 
 /// The company first, then the primary user, then each participant in
-/// order, then that the call is new.
+/// order, then the workspace, then that the call is new and its
+/// `clientUniqueId` unused.
 pub fn add_call(d: &impl Directory, call: &Call) -> Result<(), StoreError> {
     let company = call.company;
     company_must_exist(d, company)?;
@@ -87,11 +233,22 @@ pub fn add_call(d: &impl Directory, call: &Call) -> Result<(), StoreError> {
             return Err(StoreError::NoParticipant { company, user });
         }
     }
+    if let Some(workspace) = call.workspace {
+        workspace_of(d, company, workspace)?;
+    }
     if d.call_exists(company, call.id)? {
         return Err(StoreError::CallExists {
             company,
             call: call.id,
         });
+    }
+    if let Some(client_unique_id) = &call.client_unique_id {
+        if let Some(existing) = d.call_with_client_id(company, client_unique_id)? {
+            return Err(StoreError::ClientUniqueIdTaken {
+                client_unique_id: client_unique_id.clone(),
+                call: existing,
+            });
+        }
     }
     Ok(())
 }
@@ -116,12 +273,19 @@ pub fn add_share(
 /// at once before checking.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
+    /// Companies whose existence is needed, with their default workspace
+    /// ([`Known::company_default`]).
     pub companies: Vec<CompanyId>,
     pub users: Vec<(CompanyId, UserId)>,
     pub calls: Vec<(CompanyId, CallId)>,
     pub keys: Vec<String>,
     pub token_digests: Vec<SecretDigest>,
     pub token_ids: Vec<String>,
+    pub workspaces: Vec<WorkspaceId>,
+    pub profiles: Vec<ProfileId>,
+    pub client_ids: Vec<(CompanyId, String)>,
+    /// Users whose whole chain of managers is needed (a manager change).
+    pub chains: Vec<(CompanyId, UserId)>,
 }
 
 impl Needs {
@@ -167,6 +331,50 @@ impl Needs {
                 .map(|user| (call.company, *user))
                 .collect(),
             calls: vec![(call.company, call.id)],
+            workspaces: call.workspace.into_iter().collect(),
+            client_ids: call
+                .client_unique_id
+                .iter()
+                .map(|id| (call.company, id.clone()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    pub fn create_workspace(workspace: &Workspace) -> Self {
+        Self {
+            companies: vec![workspace.company],
+            workspaces: vec![workspace.id],
+            ..Self::default()
+        }
+    }
+
+    pub fn save_profile(profile: &Profile) -> Self {
+        Self {
+            workspaces: vec![profile.workspace],
+            profiles: vec![profile.id],
+            users: profile
+                .calls
+                .team_leads
+                .iter()
+                .map(|lead| (profile.company, *lead))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    pub fn assign_profile(company: CompanyId, user: UserId, profile: ProfileId) -> Self {
+        Self {
+            users: vec![(company, user)],
+            profiles: vec![profile],
+            ..Self::default()
+        }
+    }
+
+    pub fn set_manager(company: CompanyId, user: UserId, manager: Option<UserId>) -> Self {
+        Self {
+            users: vec![(company, user)],
+            chains: manager.into_iter().map(|m| (company, m)).collect(),
             ..Self::default()
         }
     }
@@ -189,11 +397,35 @@ pub struct Known {
     key_owners: HashMap<String, CompanyId>,
     token_owners: HashMap<SecretDigest, CompanyId>,
     token_ids: HashSet<String>,
+    workspace_owners: HashMap<WorkspaceId, CompanyId>,
+    profile_homes: HashMap<ProfileId, (CompanyId, WorkspaceId)>,
+    client_ids: HashMap<(CompanyId, String), CallId>,
+    managers: HashMap<(CompanyId, UserId), Option<UserId>>,
+    default_workspaces: HashMap<CompanyId, WorkspaceId>,
 }
 
 impl Known {
+    pub fn workspace(&mut self, workspace: WorkspaceId, owner: CompanyId) {
+        self.workspace_owners.insert(workspace, owner);
+    }
+    pub fn profile(&mut self, profile: ProfileId, company: CompanyId, workspace: WorkspaceId) {
+        self.profile_homes.insert(profile, (company, workspace));
+    }
+    pub fn client_id(&mut self, company: CompanyId, client_unique_id: String, call: CallId) {
+        self.client_ids.insert((company, client_unique_id), call);
+    }
+    /// A user of a chain, with their manager (the user exists).
+    pub fn manager(&mut self, company: CompanyId, user: UserId, manager: Option<UserId>) {
+        self.users.insert((company, user));
+        self.managers.insert((company, user), manager);
+    }
     pub fn company(&mut self, company: CompanyId) {
         self.companies.insert(company);
+    }
+    /// A company (it exists) and its default workspace.
+    pub fn company_default(&mut self, company: CompanyId, workspace: WorkspaceId) {
+        self.companies.insert(company);
+        self.default_workspaces.insert(company, workspace);
     }
     pub fn user(&mut self, company: CompanyId, user: UserId) {
         self.users.insert((company, user));
@@ -229,13 +461,45 @@ impl Directory for Known {
     fn token_id_taken(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.token_ids.contains(id))
     }
+    fn workspace_owner(&self, workspace: WorkspaceId) -> Result<Option<CompanyId>, StoreError> {
+        Ok(self.workspace_owners.get(&workspace).copied())
+    }
+    fn profile_home(
+        &self,
+        profile: ProfileId,
+    ) -> Result<Option<(CompanyId, WorkspaceId)>, StoreError> {
+        Ok(self.profile_homes.get(&profile).copied())
+    }
+    fn call_with_client_id(
+        &self,
+        company: CompanyId,
+        client_unique_id: &str,
+    ) -> Result<Option<CallId>, StoreError> {
+        Ok(self
+            .client_ids
+            .get(&(company, client_unique_id.to_owned()))
+            .copied())
+    }
+    fn manager(
+        &self,
+        company: CompanyId,
+        user: UserId,
+    ) -> Result<Option<Option<UserId>>, StoreError> {
+        if let Some(manager) = self.managers.get(&(company, user)) {
+            return Ok(Some(*manager));
+        }
+        // A user fetched without their chain has no manager on record here.
+        Ok(self.users.contains(&(company, user)).then_some(None))
+    }
+    fn default_workspace(&self, company: CompanyId) -> Result<Option<WorkspaceId>, StoreError> {
+        Ok(self.default_workspaces.get(&company).copied())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
-    use crate::model::CallsAccess;
 
     fn c(n: i64) -> CompanyId {
         CompanyId::from_i64(n).unwrap()
@@ -246,13 +510,8 @@ mod tests {
 
     #[test]
     fn a_call_checks_company_primary_participants_then_itself() {
-        let call = Call {
-            company: c(1),
-            id: CallId::from_i64(5).unwrap(),
-            title: None,
-            primary_user_id: u(1),
-            participant_ids: vec![u(2), u(3)],
-        };
+        let mut call = Call::new(c(1), CallId::from_i64(5).unwrap(), u(1));
+        call.participant_ids = vec![u(2), u(3)];
         let mut known = Known::default();
         assert_eq!(add_call(&known, &call), Err(StoreError::NoCompany(c(1))));
         known.company(c(1));
@@ -294,12 +553,7 @@ mod tests {
 
     #[test]
     fn users_need_their_company_and_are_unique() {
-        let user = User {
-            company: c(1),
-            id: u(1),
-            email_address: "a@example.com".to_owned(),
-            calls_access: CallsAccess::None,
-        };
+        let user = User::new(c(1), u(1), "a@example.com");
         let mut known = Known::default();
         assert_eq!(add_user(&known, &user), Err(StoreError::NoCompany(c(1))));
         known.company(c(1));

@@ -2,12 +2,13 @@
 //! every backend: ids are their integer value; rate limits are NULL (server
 //! default), 0 (off) or N; scope lists are space-separated text; digests
 //! are 32 bytes; a calls access level is its lowercase name; times are unix
-//! seconds.
+//! seconds; a profile's team leads are space-separated ids, ascending.
 //!
 //! A stored value these functions refuse was not written by callaccess
 //! (the database was edited by hand, or is corrupt): the error says what
 //! was found, and backends report it as a storage failure, never skip it.
 
+use crate::ids::UserId;
 use crate::model::{CallsAccess, Limit, Scope, SecretDigest};
 
 pub fn limit_value(limit: Limit) -> Option<i64> {
@@ -70,6 +71,30 @@ pub fn id_from<T>(value: i64, make: fn(i64) -> Option<T>) -> Result<T, String> {
     make(value).ok_or_else(|| format!("the id {value}"))
 }
 
+/// A list of user ids as stored (a profile's team leads): space-separated,
+/// ascending, each once; `""` for none.
+pub fn user_list_value(users: &[UserId]) -> String {
+    let mut ids: Vec<i64> = users.iter().map(|u| u.get()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads back [`user_list_value`].
+pub fn user_list_from(text: &str) -> Result<Vec<UserId>, String> {
+    text.split_whitespace()
+        .map(|id| {
+            id.parse::<i64>()
+                .ok()
+                .and_then(UserId::from_i64)
+                .ok_or_else(|| format!("the id list {text:?}"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
@@ -88,5 +113,16 @@ mod tests {
             assert_eq!(calls_access_from(calls_access_value(level)).unwrap(), level);
         }
         assert_eq!(calls_access_from("most").unwrap_err(), "\"most\"");
+    }
+
+    #[test]
+    fn user_lists_are_sorted_once_each_and_read_back() {
+        let u = |n| UserId::from_i64(n).unwrap();
+        assert_eq!(user_list_value(&[u(3), u(1), u(3)]), "1 3");
+        assert_eq!(user_list_value(&[]), "");
+        assert_eq!(user_list_from("1 3").unwrap(), vec![u(1), u(3)]);
+        assert_eq!(user_list_from("").unwrap(), vec![]);
+        assert!(user_list_from("1 x").is_err());
+        assert!(user_list_from("0").is_err());
     }
 }

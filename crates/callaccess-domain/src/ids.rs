@@ -106,6 +106,15 @@ macro_rules! numeric_id {
                 serializer.collect_str(self)
             }
         }
+
+        /// From the wire forms [`Self::from_json`] takes: for stored JSON
+        /// (a call's parties) and typed request bodies.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = Value::deserialize(deserializer)?;
+                Self::from_json(&value).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -121,14 +130,35 @@ numeric_id!(
     /// A user, unique within its company.
     UserId
 );
+numeric_id!(
+    /// A workspace: a part of a company with its own calls and profiles.
+    /// Unique across the database, like a company id.
+    WorkspaceId
+);
+numeric_id!(
+    /// A permission profile, unique across the database.
+    ProfileId
+);
 
-impl CompanyId {
-    /// A fresh random id of 19 digits, the shape Gong's own ids have.
-    pub fn random() -> Self {
-        use rand::Rng;
-        Self(rand::rng().random_range(1_000_000_000_000_000_000..=i64::MAX))
-    }
+/// A fresh random value of 19 digits, the shape Gong's own ids have.
+fn random_19_digits() -> i64 {
+    use rand::Rng;
+    rand::rng().random_range(1_000_000_000_000_000_000..=i64::MAX)
 }
+
+macro_rules! random_id {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// A fresh random id of 19 digits, the shape Gong's own ids
+            /// have; a clash with a stored one is refused by the store like
+            /// any duplicate.
+            pub fn random() -> Self {
+                Self(random_19_digits())
+            }
+        }
+    )*};
+}
+random_id!(CompanyId, CallId, WorkspaceId, ProfileId);
 
 #[cfg(test)]
 mod tests {

@@ -2,17 +2,21 @@
 //! applies, independent of HTTP and of any database. Backends only fetch
 //! facts, run writes and map their driver's errors.
 //!
-//! - [`ids`]: `CompanyId`, `CallId`, `UserId`, built only by parsing the
-//!   contract's id rule.
-//! - [`model`]: companies, users, calls, credentials, the merged request shape
+//! - [`ids`]: `CompanyId`, `CallId`, `UserId`, `WorkspaceId`, `ProfileId`,
+//!   built only by parsing the contract's id rule.
+//! - [`model`]: companies, workspaces, permission profiles, users (with
+//!   their managers), calls, credentials, the merged request shape
 //!   (`AccessChange`) and what the store returns.
 //! - [`access`]: who can open a call, and what PUT, DELETE and POST do about
 //!   it, over a small facts trait each backend answers.
-//! - [`admin`]: the checks of every admin change, in order.
+//! - [`admin`]: the checks of every admin change, in order (manager loops
+//!   through [`access::check_manager`]).
 //! - [`seed`]: seed files, parsed with JSON-path messages, and the plan of
 //!   writes that applies one.
 //! - [`encoding`]: how values are stored in columns and read back.
 //! - [`migrations`]: the schema history both backends share.
+//! - [`page`]: filters and paging of the directory listings, and Gong's
+//!   opaque cursor.
 //! - [`secret`]: generating credentials, SHA-256 digests, constant-time checks.
 //! - [`store`]: the `Store` trait every backend implements, `Caller`, the
 //!   shared rate budget trait, and `StoreError`, whose messages are worded
@@ -26,6 +30,7 @@ pub mod encoding;
 pub mod ids;
 pub mod migrations;
 pub mod model;
+pub mod page;
 pub mod secret;
 pub mod seed;
 pub mod store;
@@ -33,7 +38,7 @@ pub mod store;
 #[cfg(feature = "contract")]
 pub mod contract;
 
-pub use ids::{CallId, CompanyId, IdError, UserId};
+pub use ids::{CallId, CompanyId, IdError, ProfileId, UserId, WorkspaceId};
 pub use model::*;
 pub use store::{
     Admitted, Budget, Caller, CredentialCheck, ErrorKind, SharedRateBudget, Store, StoreError,

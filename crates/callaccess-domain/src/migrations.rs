@@ -11,6 +11,7 @@ pub const LIST: &[(i64, &str)] = &[
     (2, "api_grants_without_foreign_keys"),
     (3, "storage_probe"),
     (4, "credential_changes"),
+    (5, "directory"),
 ];
 
 /// The highest version a database can be brought to.
@@ -78,6 +79,14 @@ macro_rules! embed_migrations {
                 include_str!(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/migrations/0004_credential_changes.sql"
+                )),
+            ),
+            (
+                $crate::migrations::LIST[4].0,
+                $crate::migrations::LIST[4].1,
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/migrations/0005_directory.sql"
                 )),
             ),
         ]

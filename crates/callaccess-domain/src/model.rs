@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::ids::{CallId, CompanyId, UserId};
+use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
 
 /// Seconds since the Unix epoch, UTC. Stored as an integer by every backend so
 /// that comparisons (expiry) are plain integer comparisons.
@@ -59,28 +59,46 @@ impl Serialize for Timestamp {
     }
 }
 
-/// A permission profile's call access level (Gong's `callsAccess`).
+/// A permission profile's call access level (Gong's
+/// `CallAccessWithPermissionLevel.permissionLevel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
 pub enum CallsAccess {
-    /// Every call of the company.
+    /// Every call of the workspace.
+    #[serde(rename = "all")]
     All,
+    /// `own`, plus the calls of the profile's team leads and everyone who
+    /// reports to them; without team leads, of the user's own manager's team.
+    #[serde(rename = "managers-team")]
+    ManagersTeam,
+    /// `own`, plus the calls of everyone who reports to the user, directly
+    /// or through a chain of managers.
+    #[serde(rename = "report-to-them")]
+    ReportToThem,
     /// Calls where the user is the primary user or a participant.
+    #[serde(rename = "own")]
     Own,
     /// No call through the profile.
     #[default]
+    #[serde(rename = "none")]
     None,
 }
 
 impl CallsAccess {
-    pub const NAMES: [&'static str; 3] = ["all", "own", "none"];
+    pub const NAMES: [&'static str; 5] = ["all", "managers-team", "report-to-them", "own", "none"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::All => "all",
+            Self::ManagersTeam => "managers-team",
+            Self::ReportToThem => "report-to-them",
             Self::Own => "own",
             Self::None => "none",
         }
+    }
+
+    /// Whether the level follows the org chart (its routes carry a chain).
+    pub fn is_hierarchy(self) -> bool {
+        matches!(self, Self::ManagersTeam | Self::ReportToThem)
     }
 }
 
@@ -89,10 +107,12 @@ impl FromStr for CallsAccess {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "all" => Ok(Self::All),
+            "managers-team" => Ok(Self::ManagersTeam),
+            "report-to-them" => Ok(Self::ReportToThem),
             "own" => Ok(Self::Own),
             "none" => Ok(Self::None),
             _ => Err(format!(
-                "{s:?} is not a calls access level (expected all, own or none)"
+                "{s:?} is not a calls access level (expected all, managers-team, report-to-them, own or none)"
             )),
         }
     }
@@ -101,6 +121,166 @@ impl FromStr for CallsAccess {
 impl fmt::Display for CallsAccess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The part of a permission profile that decides who opens calls
+/// (Gong's `callsAccess`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallsRule {
+    #[serde(rename = "permissionLevel")]
+    pub level: CallsAccess,
+    /// For `managers-team`: whose teams the profile opens. Ascending, each
+    /// once.
+    #[serde(rename = "teamLeadIds")]
+    pub team_leads: Vec<UserId>,
+}
+
+/// A workspace of a company (Gong's `WorkspaceMetadata`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workspace {
+    pub company: CompanyId,
+    pub id: WorkspaceId,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A permission profile (Gong's `PermissionProfileDTO`) of one workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub company: CompanyId,
+    pub workspace: WorkspaceId,
+    pub id: ProfileId,
+    pub name: String,
+    /// What `callsAccess` says, parsed; it is also in `fields`.
+    pub calls: CallsRule,
+    /// Every field of the profile as it was given, `id` excepted (the
+    /// store owns ids): returned as given.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Profile {
+    /// The profile as Gong's `PermissionProfileDTO`: its fields as given,
+    /// with its id.
+    pub fn to_dto(&self) -> serde_json::Value {
+        let mut fields = serde_json::Map::with_capacity(self.fields.len() + 1);
+        fields.insert(
+            "id".to_owned(),
+            serde_json::Value::String(self.id.to_string()),
+        );
+        for (name, value) in &self.fields {
+            if name != "id" {
+                fields.insert(name.clone(), value.clone());
+            }
+        }
+        serde_json::Value::Object(fields)
+    }
+}
+
+/// Gong's `PermissionProfileDTO` fields besides `id`, `name`,
+/// `description` and `callsAccess`, by the type of their values.
+pub const PROFILE_OBJECT_FIELDS: &[&str] = &[
+    "libraryFolderAccess",
+    "dealsAccess",
+    "forecastPermissions",
+    "coachingAccess",
+    "insightsAccess",
+    "usageAccess",
+    "emailsAccess",
+];
+pub const PROFILE_BOOLEAN_FIELDS: &[&str] = &[
+    "scoreCalls",
+    "downloadCallMedia",
+    "shareCallsWithCustomers",
+    "manuallyScheduleAndUploadCalls",
+    "privateCalls",
+    "deleteCalls",
+    "trimCalls",
+    "listenInCalls",
+    "deleteEmails",
+    "callsAndSearch",
+    "library",
+    "deals",
+    "createEditAndDeleteDealsBoards",
+    "dealsInlineEditing",
+    "account",
+    "coaching",
+    "usage",
+    "teamStats",
+    "initiatives",
+    "market",
+    "activity",
+    "forecast",
+    "forecastManage",
+    "engageManageCompanyTemplates",
+    "engageManageCompanySequences",
+    "engageSnoozeFlowToDosForOthers",
+    "manageGeneralBusinessSettings",
+    "manageScorecards",
+    "exportCallsAndCoachingDataToCSV",
+    "crmDataInlineEditing",
+    "crmDataImport",
+    "viewRevenueAnalytics",
+    "manageRevenueAnalytics",
+];
+
+/// Gong's enums of `CallBasicData`.
+pub const CALL_DIRECTIONS: &[&str] = &["Inbound", "Outbound", "Conference", "Unknown"];
+pub const CALL_SCOPES: &[&str] = &["Internal", "External", "Unknown"];
+pub const CALL_MEDIA: &[&str] = &["Video", "Audio"];
+
+/// The name of the workspace a company gets when it is created without one
+/// (and that migration 5 gave every company).
+pub const DEFAULT_WORKSPACE_NAME: &str = "Default";
+
+impl Workspace {
+    /// The workspace a company gets when it has none.
+    pub fn default_for(company: CompanyId, id: WorkspaceId) -> Self {
+        Self {
+            company,
+            id,
+            name: DEFAULT_WORKSPACE_NAME.to_owned(),
+            description: None,
+        }
+    }
+}
+
+/// The profile a user held before workspaces and profiles existed, in the
+/// company's default workspace: one per level, named by
+/// [`legacy_profile_name`]. Migration 5 creates them under the same names.
+pub fn legacy_profile_name(level: CallsAccess) -> String {
+    format!("Calls access: {level}")
+}
+
+/// The profile [`legacy_profile_name`] names, as a store creates it when a
+/// workspace lacks it: only its name and `callsAccess`, as migration 5
+/// writes them.
+pub fn legacy_profile(
+    company: CompanyId,
+    workspace: WorkspaceId,
+    id: ProfileId,
+    level: CallsAccess,
+) -> Profile {
+    let name = legacy_profile_name(level);
+    let mut fields = serde_json::Map::new();
+    fields.insert("name".to_owned(), serde_json::Value::String(name.clone()));
+    fields.insert(
+        "callsAccess".to_owned(),
+        serde_json::json!({ "permissionLevel": level.as_str(), "teamLeadIds": [] }),
+    );
+    Profile {
+        company,
+        workspace,
+        id,
+        name,
+        calls: CallsRule {
+            level,
+            team_leads: Vec::new(),
+        },
+        fields,
     }
 }
 
@@ -150,7 +330,50 @@ pub struct User {
     pub company: CompanyId,
     pub id: UserId,
     pub email_address: String,
-    pub calls_access: CallsAccess,
+    /// Written: shorthand for the profile of this level in the company's
+    /// default workspace ([`legacy_profile_name`]); `None` leaves the
+    /// user's profiles alone. Read: the level of the user's profile in the
+    /// default workspace, if any.
+    pub calls_access: Option<CallsAccess>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    /// The user's manager, another user of the company.
+    pub manager_id: Option<UserId>,
+    /// Gong keeps users who left; they can be granted and listed alike.
+    pub active: bool,
+    /// When the user was created; `None` on a write means now.
+    pub created: Option<Timestamp>,
+}
+
+impl User {
+    /// A user with only an email: active, no names, no manager, profiles
+    /// left alone.
+    pub fn new(company: CompanyId, id: UserId, email_address: impl Into<String>) -> Self {
+        Self {
+            company,
+            id,
+            email_address: email_address.into(),
+            calls_access: None,
+            first_name: None,
+            last_name: None,
+            title: None,
+            manager_id: None,
+            active: true,
+            created: None,
+        }
+    }
+
+    /// First and last name, as Gong's `fullName`; `None` without either.
+    pub fn full_name(&self) -> Option<String> {
+        let parts: Vec<&str> = [&self.first_name, &self.last_name]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .filter(|part| !part.is_empty())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -158,11 +381,119 @@ pub struct User {
 pub struct Call {
     pub company: CompanyId,
     pub id: CallId,
+    /// Written: `None` puts the call in the company's default workspace.
+    /// Read: always set.
+    pub workspace: Option<WorkspaceId>,
     pub title: Option<String>,
     pub primary_user_id: UserId,
     /// Users who took part in the call; with the primary user they are the
     /// ones an `own` profile lets in.
     pub participant_ids: Vec<UserId>,
+    /// Closed to profile routes except for the call's own parties.
+    pub is_private: bool,
+    /// When the call started (Gong's `started`, `actualStart` on addCall).
+    pub started: Option<Timestamp>,
+    /// Unique within the company when set (addCall's duplicate check).
+    pub client_unique_id: Option<String>,
+    /// The rest of Gong's `CallBasicData` the service keeps.
+    pub details: CallDetails,
+    /// The call's parties as given (Gong's `Party` shapes), including those
+    /// who are not users.
+    pub parties: Vec<Party>,
+}
+
+impl Call {
+    /// A call with only its owner: no title, participants or details, in
+    /// the default workspace, not private.
+    pub fn new(company: CompanyId, id: CallId, primary_user_id: UserId) -> Self {
+        Self {
+            company,
+            id,
+            workspace: None,
+            title: None,
+            primary_user_id,
+            participant_ids: Vec::new(),
+            is_private: false,
+            started: None,
+            client_unique_id: None,
+            details: CallDetails::default(),
+            parties: Vec::new(),
+        }
+    }
+}
+
+/// Fields of Gong's `CallBasicData` that decide nothing here: kept and
+/// returned as given. Names are Gong's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdr_disposition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meeting_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar_event_id: Option<String>,
+}
+
+impl CallDetails {
+    /// The stored form: JSON of the fields that are set.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("stored call details are not valid: {e}"))
+    }
+}
+
+/// One party of a call, as Gong's `Party` names its fields; `userId` links
+/// it to a user of the company.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Party {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affiliation: Option<String>,
+}
+
+/// The stored form of a call's parties: a JSON array.
+pub fn parties_to_json(parties: &[Party]) -> String {
+    serde_json::to_string(parties).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub fn parties_from_json(text: &str) -> Result<Vec<Party>, String> {
+    serde_json::from_str(text).map_err(|e| format!("stored call parties are not valid: {e}"))
 }
 
 /// An OAuth-style scope string such as `api:call-user-access:read`.
@@ -206,6 +537,10 @@ impl Scope {
         "api:meetings:user:create",
         "api:meetings:user:delete",
         "api:meetings:user:update",
+        // Gong names no scope for its permission profile operations; these
+        // two are this project's (directory.md §3).
+        "api:permission-profile:read",
+        "api:permission-profile:write",
         "api:settings:scorecards:read",
         "api:settings:trackers:read",
         "api:stats:interaction",
@@ -476,17 +811,49 @@ pub struct CallGrants {
     pub users: Vec<UserId>,
 }
 
-/// Every route by which users can open one call, for operators.
+/// Every user who can open one call, each with every route, for operators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallAccessFacts {
     pub call: Call,
-    pub api_grants: Vec<UserId>,
-    pub shares: Vec<UserId>,
-    /// Users whose profile is `all`.
-    pub profile_all: Vec<UserId>,
-    /// Users whose profile is `own` and who are the primary user or a participant.
-    pub profile_own: Vec<UserId>,
+    /// Ascending by user id.
+    pub viewers: Vec<Viewer>,
+}
+
+impl CallAccessFacts {
+    /// The users with a route that `is` accepts, ascending.
+    pub fn users_by(&self, is: impl Fn(&crate::access::Route) -> bool) -> Vec<UserId> {
+        self.viewers
+            .iter()
+            .filter(|viewer| viewer.routes.iter().any(&is))
+            .map(|viewer| viewer.user)
+            .collect()
+    }
+
+    /// The users with an API grant, ascending.
+    pub fn api_grants(&self) -> Vec<UserId> {
+        self.users_by(|route| matches!(route, crate::access::Route::ApiGrant))
+    }
+
+    /// The users the call is shared with, ascending.
+    pub fn shares(&self) -> Vec<UserId> {
+        self.users_by(|route| matches!(route, crate::access::Route::Shared))
+    }
+
+    /// The users whose profile opens the call at `level`, ascending.
+    pub fn by_profile(&self, level: CallsAccess) -> Vec<UserId> {
+        self.users_by(
+            |route| matches!(route, crate::access::Route::Profile { level: l, .. } if *l == level),
+        )
+    }
+}
+
+/// One user who can open a call, and every way they can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Viewer {
+    pub user: UserId,
+    pub routes: Vec<crate::access::Route>,
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@
 
 use serde::Serialize;
 
-use crate::ids::{CallId, CompanyId, UserId};
-use crate::model::{Call, RateLimit, Scope, SecretDigest, Timestamp, User};
+use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
+use crate::model::{Call, Profile, RateLimit, Scope, SecretDigest, Timestamp, User, Workspace};
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seed {
@@ -28,10 +29,31 @@ pub struct SeedCompany {
     pub rate_limit: RateLimit,
     pub api_keys: Vec<SeedApiKey>,
     pub tokens: Vec<SeedToken>,
+    /// At `{path}.workspaces[i]`; the first is the default of a company
+    /// that has none yet.
+    pub workspaces: Vec<Workspace>,
+    /// At `{path}.profiles[i]`.
+    pub profiles: Vec<Profile>,
+    /// At `{path}.users[i]`. `calls_access` is the file's `callsAccess`,
+    /// `None` when not given (the user's profiles are left alone);
+    /// `manager_id` is `managerId`, `None` when not given (the manager is
+    /// left alone).
     pub users: Vec<User>,
+    /// Every `profileIds` entry of every user, in file order.
+    pub assignments: Vec<SeedAssignment>,
+    /// At `{path}.calls[i]`.
     pub calls: Vec<Call>,
     pub shares: Vec<SeedLink>,
     pub api_grants: Vec<SeedLink>,
+}
+
+/// One entry of a user's `profileIds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedAssignment {
+    /// `companies[i].users[j].profileIds[k]`
+    pub path: String,
+    pub user: UserId,
+    pub profile: ProfileId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,25 +99,22 @@ pub struct ExternalReference {
 pub enum ReferenceTarget {
     User(UserId),
     Call(CallId),
+    Workspace(WorkspaceId),
+    Profile(ProfileId),
 }
 
 impl ExternalReference {
-    /// The message the store gives when the database lacks the target too.
+    /// The message the store gives when the database lacks the target too:
+    /// the path, then what [`StoreError`] says of the missing entity.
     pub fn missing_message(&self) -> String {
-        match self.target {
-            ReferenceTarget::User(u) => {
-                format!(
-                    "{}: user \"{u}\" does not exist in company \"{}\"",
-                    self.path, self.company
-                )
-            }
-            ReferenceTarget::Call(c) => {
-                format!(
-                    "{}: call \"{c}\" does not exist in company \"{}\"",
-                    self.path, self.company
-                )
-            }
-        }
+        let company = self.company;
+        let error = match self.target {
+            ReferenceTarget::User(user) => StoreError::NoUser { company, user },
+            ReferenceTarget::Call(call) => StoreError::NoCall { company, call },
+            ReferenceTarget::Workspace(workspace) => StoreError::NoWorkspace { company, workspace },
+            ReferenceTarget::Profile(profile) => StoreError::NoProfile { company, profile },
+        };
+        format!("{}: {error}", self.path)
     }
 }
 
@@ -106,6 +125,8 @@ pub struct SeedSummary {
     pub companies: usize,
     pub api_keys: usize,
     pub tokens: usize,
+    pub workspaces: usize,
+    pub profiles: usize,
     pub users: usize,
     pub calls: usize,
     pub shares: usize,
@@ -120,7 +141,8 @@ impl Seed {
         parse::parse(text)
     }
 
-    /// Every reference to a user or call that the file itself does not define.
+    /// Every reference to a user, call, workspace or profile that the file
+    /// itself does not define (in the same company).
     pub fn external_references(&self) -> Vec<ExternalReference> {
         parse::external_references(self)
     }
@@ -133,6 +155,8 @@ impl Seed {
         for c in &self.companies {
             s.api_keys += c.api_keys.len();
             s.tokens += c.tokens.len();
+            s.workspaces += c.workspaces.len();
+            s.profiles += c.profiles.len();
             s.users += c.users.len();
             s.calls += c.calls.len();
             s.shares += c.shares.len();
@@ -140,6 +164,16 @@ impl Seed {
         }
         s
     }
+}
+
+/// The fields of a permission profile (Gong's `PermissionProfileDTO`) as
+/// an operator gives them outside a seed file (`profile create --fields`):
+/// each must be a field of the DTO with a value of its type. `id` is the
+/// store's and is refused. One message per problem, each naming the field.
+pub fn profile_fields(
+    value: &serde_json::Value,
+) -> Result<serde_json::Map<String, serde_json::Value>, Vec<String>> {
+    parse::profile_fields(value)
 }
 
 mod parse;

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::ids::{CallId, CompanyId, UserId};
+use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
 use crate::model::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallsAccess, Company, NewApiKey,
-    NewCompany, NewToken, RateLimit, RateWindow, SecretDigest, StoredCredential, Timestamp,
-    TokenInfo, User,
+    NewCompany, NewToken, Profile, RateLimit, RateWindow, SecretDigest, StoredCredential,
+    Timestamp, TokenInfo, User, Workspace,
 };
+use crate::page::{CallFilter, Page, PageAfter, UserFilter};
 use crate::seed::{Seed, SeedSummary};
 
 /// Everything a store can answer besides success. Backends map their
@@ -47,8 +48,33 @@ pub enum StoreError {
     #[error("participant \"{user}\" does not exist in company \"{company}\"")]
     NoParticipant { company: CompanyId, user: UserId },
 
+    #[error("workspace \"{workspace}\" does not exist in company \"{company}\"")]
+    NoWorkspace {
+        company: CompanyId,
+        workspace: WorkspaceId,
+    },
+    #[error("permission profile \"{profile}\" does not exist in company \"{company}\"")]
+    NoProfile {
+        company: CompanyId,
+        profile: ProfileId,
+    },
+    /// A manager change would close a loop; the users from the changed one
+    /// round to it again.
+    #[error("a manager loop is not allowed: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" reports to "))]
+    ManagerLoop(Vec<UserId>),
+
     #[error("company \"{0}\" already exists")]
     CompanyExists(CompanyId),
+    #[error("workspace \"{0}\" already exists")]
+    WorkspaceExists(WorkspaceId),
+    #[error("permission profile \"{0}\" already exists")]
+    ProfileExists(ProfileId),
+    /// addCall with a `clientUniqueId` the company has used already.
+    #[error("a call with clientUniqueId {client_unique_id:?} already exists: call {call}")]
+    ClientUniqueIdTaken {
+        client_unique_id: String,
+        call: CallId,
+    },
     #[error("access key \"{0}\" already exists")]
     KeyExists(String),
     /// The token (or, in practice never, its random handle) is taken.
@@ -110,14 +136,20 @@ impl StoreError {
             | Self::NoUser { .. }
             | Self::NoCall { .. }
             | Self::NoApiKey(_)
-            | Self::NoToken(_) => ErrorKind::NotFound,
+            | Self::NoToken(_)
+            | Self::NoWorkspace { .. }
+            | Self::NoProfile { .. } => ErrorKind::NotFound,
             Self::CompanyExists(_)
+            | Self::WorkspaceExists(_)
+            | Self::ProfileExists(_)
+            | Self::ClientUniqueIdTaken { .. }
             | Self::KeyExists(_)
             | Self::TokenExists
             | Self::UserExists { .. }
             | Self::CallExists { .. } => ErrorKind::Conflict,
             Self::NoPrimaryUser { .. }
             | Self::NoParticipant { .. }
+            | Self::ManagerLoop(_)
             | Self::SeedRejected(_)
             | Self::Invalid(_)
             | Self::CredentialsChanged => ErrorKind::Invalid,
@@ -248,7 +280,100 @@ pub trait Store: Send + Sync + 'static {
         calls: &[CallId],
     ) -> Result<Vec<CallGrants>, StoreError>;
 
+    // --- Gong's directory operations (directory.md §3), each for a caller ---
+
+    /// The company's workspaces, by id.
+    async fn workspaces(&self, caller: Caller) -> Result<Vec<Workspace>, StoreError>;
+
+    /// One page of the company's users that `filter` selects, by id, after
+    /// `page.after`; with their total when `page.count` is set.
+    async fn list_users(
+        &self,
+        caller: Caller,
+        filter: &UserFilter,
+        page: PageAfter,
+    ) -> Result<Page<User>, StoreError>;
+
+    /// One user, or `None` if the company has no such user.
+    async fn user(&self, caller: Caller, user: UserId) -> Result<Option<User>, StoreError>;
+
+    /// One page of the company's calls that `filter` selects, by id.
+    /// `NoWorkspace` for a workspace the company does not have.
+    async fn list_calls(
+        &self,
+        caller: Caller,
+        filter: &CallFilter,
+        page: PageAfter,
+    ) -> Result<Page<Call>, StoreError>;
+
+    /// One call, or `None` if the company has no such call.
+    async fn call(&self, caller: Caller, call: CallId) -> Result<Option<Call>, StoreError>;
+
+    /// addCall: [`crate::admin::add_call`] decides, then the call is
+    /// written with its participants; answers it as stored.
+    async fn create_call(&self, caller: Caller, call: &Call) -> Result<Call, StoreError>;
+
+    /// The workspace's profiles by name (case-insensitively), then id.
+    async fn profiles(
+        &self,
+        caller: Caller,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<Profile>, StoreError>;
+
+    /// One profile; `NoProfile` if the company has no such profile.
+    async fn profile(&self, caller: Caller, profile: ProfileId) -> Result<Profile, StoreError>;
+
+    /// Creates the profile ([`crate::admin::save_profile`] decides).
+    async fn create_profile(
+        &self,
+        caller: Caller,
+        profile: &Profile,
+    ) -> Result<Profile, StoreError>;
+
+    /// Replaces the profile's fields; its workspace and id stay.
+    async fn update_profile(
+        &self,
+        caller: Caller,
+        profile: &Profile,
+    ) -> Result<Profile, StoreError>;
+
+    /// The users who hold the profile, by id.
+    async fn profile_users(
+        &self,
+        caller: Caller,
+        profile: ProfileId,
+    ) -> Result<Vec<User>, StoreError>;
+
     // --- administration; the checks are [`crate::admin`]'s ---
+
+    /// Adds a workspace to an existing company.
+    async fn create_workspace(&self, workspace: &Workspace) -> Result<Workspace, StoreError>;
+
+    /// Sets or clears a user's manager; [`crate::access::check_manager`]
+    /// refuses a loop. Never touches a grant.
+    async fn set_manager(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        manager: Option<UserId>,
+    ) -> Result<(), StoreError>;
+
+    /// Gives the user the profile, replacing the one they held in its
+    /// workspace. Never touches a grant.
+    async fn assign_profile(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        profile: ProfileId,
+    ) -> Result<(), StoreError>;
+
+    /// Marks a call private or not.
+    async fn set_private(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        private: bool,
+    ) -> Result<(), StoreError>;
 
     async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError>;
     async fn companies(&self) -> Result<Vec<Company>, StoreError>;
@@ -275,6 +400,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn add_user(&self, user: &User) -> Result<(), StoreError>;
     async fn users(&self, company: CompanyId) -> Result<Vec<User>, StoreError>;
+    /// Gives the user the profile of `access` in the company's default
+    /// workspace ([`crate::model::legacy_profile_name`]), creating it if
+    /// the workspace has none of that name.
     async fn set_calls_access(
         &self,
         company: CompanyId,

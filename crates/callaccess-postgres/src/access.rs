@@ -11,17 +11,24 @@
 //! with the facts and `COMMIT` with the write, so each takes two round
 //! trips. POST is a single statement, which sees one snapshot by itself.
 //!
+//! PUT's facts include the org chart the hierarchy levels walk: every
+//! manager above each call's primary user and above each named user,
+//! fetched by one `WITH RECURSIVE` inside the same statement. Its cost
+//! grows with the depth of those chains, never with the size of the
+//! company, and a deeper chain adds rows to the answer, not round trips.
+//!
 //! The statement that reads the facts also reads the count of credential
 //! changes, which confirms a credential the node kept ([`Epoch`]) before
 //! any fact is used: the check costs no round trip of its own.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::tally::Db;
-use callaccess_domain::access::{self as rules, Prefetched};
+use callaccess_domain::access::{self as rules, CallFacts, Prefetched, ProfileFacts};
 use callaccess_domain::{
-    AccessChange, Call, CallAccessFacts, CallGrants, CallId, Caller, CompanyId, StoreError,
-    Timestamp, UserId,
+    AccessChange, CallAccessFacts, CallGrants, CallId, Caller, CallsRule, CompanyId, ProfileId,
+    StoreError, Timestamp, UserId, WorkspaceId,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -32,52 +39,175 @@ use crate::rows;
 use crate::run;
 use crate::store::Epoch;
 
-/// Every fact a PUT's rules ask about, as tagged rows: the count of
-/// credential changes (as `user_id`), the calls among `$2` with their
-/// primary user, the users among `$3` with their profile level, and the
-/// participants and shares among `$2 × $3`. API grants are not needed:
-/// recording one twice is a no-op.
-const FACTS: &str = "\
-SELECT 'epoch' AS fact, NULL::BIGINT AS call_id, count AS user_id, NULL::TEXT AS level
+/// Every fact a PUT's rules ask about ([`Prefetched::wants`]), as tagged
+/// rows of the columns `a`, `b`, `c`, `private`, `name`, `level`,
+/// `leads`:
+///
+/// - `epoch`: the count of credential changes (`b`);
+/// - `call`: each call among `$2` (`a`) with its primary user (`b`),
+///   workspace (`c`) and privacy;
+/// - `user`: each user among `$3`, each call's primary user, and every
+///   manager above any of them (`b`), with their manager (`c`) — walked up
+///   with `WITH RECURSIVE`, whose `UNION` drops a row seen before, so a
+///   stored loop ends the walk;
+/// - `participant`, `share`: the pairs among `$2 × $3` (`a`, `b`);
+/// - `holds`: the profile (`a`) each user among `$3` (`b`) holds in each
+///   of the calls' workspaces (`c`), and `profile`: those profiles (`a`)
+///   with their name and call access, each once.
+///
+/// API grants are not needed: recording one twice is a no-op. `$calls`
+/// and `$users` compare an id with `$2` and `$3`; `$user_array` is `$3`
+/// as an array.
+macro_rules! facts {
+    ($calls:literal, $users:literal, $user_array:literal) => {
+        concat!(
+            "WITH RECURSIVE
+named_calls AS (
+    SELECT id, primary_user_id, workspace_id, is_private
+      FROM calls WHERE company_id = $1 AND id ",
+            $calls,
+            "),
+chain (id, manager_id) AS (
+    SELECT id, manager_id FROM users
+     WHERE company_id = $1
+       AND id = ANY(",
+            $user_array,
+            " || ARRAY(SELECT primary_user_id FROM named_calls))
+    UNION
+    SELECT u.id, u.manager_id
+      FROM chain JOIN users u ON u.company_id = $1 AND u.id = chain.manager_id),
+held AS (
+    SELECT user_id, workspace_id, profile_id FROM user_profiles
+     WHERE company_id = $1 AND user_id ",
+            $users,
+            "
+       AND workspace_id IN (SELECT workspace_id FROM named_calls))
+SELECT 'epoch' AS fact, NULL::BIGINT AS a, count AS b, NULL::BIGINT AS c,
+       NULL::BOOLEAN AS private, NULL::TEXT AS name, NULL::TEXT AS level, NULL::TEXT AS leads
   FROM credential_changes WHERE id = 1
 UNION ALL
-SELECT 'call', id, primary_user_id, NULL
-  FROM calls WHERE company_id = $1 AND id = ANY($2::BIGINT[])
+SELECT 'call', id, primary_user_id, workspace_id, is_private, NULL, NULL, NULL FROM named_calls
 UNION ALL
-SELECT 'user', NULL, id, calls_access
-  FROM users WHERE company_id = $1 AND id = ANY($3::BIGINT[])
+SELECT 'user', NULL, id, manager_id, NULL, NULL, NULL, NULL FROM chain
 UNION ALL
-SELECT 'participant', call_id, user_id, NULL
+SELECT 'participant', call_id, user_id, NULL, NULL, NULL, NULL, NULL
   FROM call_participants
- WHERE company_id = $1 AND call_id = ANY($2::BIGINT[]) AND user_id = ANY($3::BIGINT[])
+ WHERE company_id = $1 AND call_id ",
+            $calls,
+            " AND user_id ",
+            $users,
+            "
 UNION ALL
-SELECT 'share', call_id, user_id, NULL
+SELECT 'share', call_id, user_id, NULL, NULL, NULL, NULL, NULL
   FROM shares
- WHERE company_id = $1 AND call_id = ANY($2::BIGINT[]) AND user_id = ANY($3::BIGINT[])";
+ WHERE company_id = $1 AND call_id ",
+            $calls,
+            " AND user_id ",
+            $users,
+            "
+UNION ALL
+SELECT 'holds', profile_id, user_id, workspace_id, NULL, NULL, NULL, NULL FROM held
+UNION ALL
+SELECT 'profile', id, NULL, NULL, NULL, name, level, team_lead_ids
+  FROM permission_profiles WHERE id IN (SELECT profile_id FROM held)"
+        )
+    };
+}
 
-/// Opens the transaction and reads the facts about `calls` and `users`,
-/// in one round trip; confirms the caller's credential first.
+/// [`facts!`] for any number of calls and users (`$2`, `$3`: arrays).
+const FACTS: &str = facts!("= ANY($2::BIGINT[])", "= ANY($3::BIGINT[])", "$3::BIGINT[]");
+
+/// The same for one call and one user (`$2`, `$3`: ids), the common PUT.
+/// Like POST's [`LIST_ONE`], a statement with plain ids settles on one
+/// plan after a few executions, where one with arrays is planned again on
+/// every execution (which cost more than running it).
+const FACTS_ONE: &str = facts!("= $2::BIGINT", "= $3::BIGINT", "ARRAY[$3::BIGINT]");
+
+/// What DELETE's rules ask about: the count of credential changes and the
+/// calls among `$2`, as [`FACTS`] tags them.
+const CALLS: &str = "\
+SELECT 'epoch' AS fact, NULL::BIGINT AS a, count AS b, NULL::BIGINT AS c, NULL::BOOLEAN AS private
+  FROM credential_changes WHERE id = 1
+UNION ALL
+SELECT 'call', id, primary_user_id, workspace_id, is_private
+  FROM calls WHERE company_id = $1 AND id = ANY($2::BIGINT[])";
+
+/// Reads rows tagged as [`FACTS`] tags them (and `grant`, a pair like
+/// `share`) into facts for the rules; the count of credential changes, if
+/// an `epoch` row came.
+fn read_facts(found: &[Row]) -> Result<(Prefetched, Option<u64>), Fail> {
+    let mut facts = Prefetched::default();
+    let mut epoch = None;
+    let mut profiles: HashMap<ProfileId, Arc<ProfileFacts>> = HashMap::new();
+    let mut held: Vec<(UserId, WorkspaceId, ProfileId)> = Vec::new();
+    for row in found {
+        match rows::at::<&str>(row, 0)? {
+            "epoch" => epoch = Some(u64::try_from(rows::at::<i64>(row, 2)?).unwrap_or(0)),
+            "call" => facts.insert_call(
+                rows::call_at(row, 1)?,
+                CallFacts {
+                    primary: rows::user_at(row, 2)?,
+                    workspace: rows::workspace_at(row, 3)?,
+                    private: rows::at(row, 4)?,
+                },
+            ),
+            "user" => facts.insert_user(rows::user_at(row, 2)?, rows::optional_user_at(row, 3)?),
+            "participant" => facts.participant(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
+            "share" => facts.share(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
+            "grant" => facts.grant(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
+            "holds" => held.push((
+                rows::user_at(row, 2)?,
+                rows::workspace_at(row, 3)?,
+                rows::profile_at(row, 1)?,
+            )),
+            "profile" => {
+                let id = rows::profile_at(row, 1)?;
+                let profile = ProfileFacts {
+                    id,
+                    name: rows::at(row, 5)?,
+                    calls: CallsRule {
+                        level: rows::calls_access_at(row, 6)?,
+                        team_leads: rows::team_leads_at(row, 7)?,
+                    },
+                };
+                profiles.insert(id, Arc::new(profile));
+            }
+            other => return Err(rows::unknown_tag(other)),
+        }
+    }
+    for (user, workspace, profile) in held {
+        // A profile a user holds exists (a foreign key says so); one that
+        // did not come would only leave the user without it.
+        if let Some(profile) = profiles.get(&profile) {
+            facts.insert_profile(user, workspace, Arc::clone(profile));
+        }
+    }
+    Ok((facts, epoch))
+}
+
+/// Opens the transaction and runs `sql` (tagged as [`FACTS`] tags) with
+/// the company and `ids`, in one round trip; confirms the caller's
+/// credential first.
 async fn begin_with_facts(
     db: &impl Db,
     caller: &Caller,
     epoch: &Epoch,
-    calls: &[i64],
-    users: &[i64],
+    sql: &str,
+    ids: &[&(dyn ToSql + Sync)],
 ) -> Result<Prefetched, Fail> {
-    let found = run::begin_with_query(db, FACTS, &[&caller.company.get(), &calls, &users]).await?;
-    epoch.confirm(caller, epoch_of(&found)?)?;
-    let mut facts = Prefetched::default();
-    for row in &found {
-        match rows::at::<&str>(row, 0)? {
-            "epoch" => {}
-            "call" => facts.call(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
-            "user" => facts.user(rows::user_at(row, 2)?, rows::calls_access_at(row, 3)?),
-            "participant" => facts.participant(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
-            "share" => facts.share(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
-            other => return Err(rows::unknown_tag(other)),
-        }
-    }
+    let company = caller.company.get();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&company];
+    params.extend_from_slice(ids);
+    let found = run::begin_with_query(db, sql, &params).await?;
+    let (facts, count) = read_facts(&found)?;
+    epoch.confirm(caller, count.ok_or_else(missing_epoch)?)?;
     Ok(facts)
+}
+
+fn missing_epoch() -> Fail {
+    Fail::Store(StoreError::Other(
+        "the count of credential changes is missing; was migration 4 applied?".to_owned(),
+    ))
 }
 
 /// The ids of `pairs`, as two parallel arrays for `unnest`.
@@ -134,14 +264,17 @@ pub(crate) async fn grant(
     now: Timestamp,
 ) -> Result<(), Fail> {
     let wanted = Prefetched::wants(change);
-    let facts = begin_with_facts(
-        db,
-        caller,
-        epoch,
-        &rows::ids(wanted.calls, CallId::get),
-        &rows::ids(wanted.users, UserId::get),
-    )
-    .await?;
+    let facts = match (wanted.calls.as_slice(), wanted.users.as_slice()) {
+        ([call], [user]) => {
+            let ids: [&(dyn ToSql + Sync); 2] = [&call.get(), &user.get()];
+            begin_with_facts(db, caller, epoch, FACTS_ONE, &ids).await?
+        }
+        _ => {
+            let calls = rows::ids(wanted.calls.iter().copied(), CallId::get);
+            let users = rows::ids(wanted.users.iter().copied(), UserId::get);
+            begin_with_facts(db, caller, epoch, FACTS, &[&calls, &users]).await?
+        }
+    };
     let grants = rules::grants_to_record(&facts, change)?;
     if grants.is_empty() {
         return run::commit_with(db, None).await;
@@ -162,7 +295,7 @@ pub(crate) async fn revoke(
     change: &AccessChange,
 ) -> Result<(), Fail> {
     let calls = rows::ids(change.calls(), CallId::get);
-    let facts = begin_with_facts(db, caller, epoch, &calls, &[]).await?;
+    let facts = begin_with_facts(db, caller, epoch, CALLS, &[&calls]).await?;
     let remove = rules::grants_to_remove(&facts, change)?;
     if remove.is_empty() {
         return run::commit_with(db, None).await;
@@ -249,52 +382,66 @@ pub(crate) async fn list(
         .collect())
 }
 
-/// The call and everyone linked to it, as tagged rows, users ascending.
-const CALL_LINKS: &str = "\
-SELECT 'call' AS link, primary_user_id AS user_id, title
-  FROM calls WHERE company_id = $1 AND id = $2
+/// Everything the rules ask about one call (`$2`, in workspace `$3`) for
+/// every user of the company, tagged as [`FACTS`] tags: every user with
+/// their manager, the call's participants, shares and API grants, and the
+/// profiles the users hold in the call's workspace.
+const CALL_FACTS: &str = "\
+SELECT 'user' AS fact, NULL::BIGINT AS a, id AS b, manager_id AS c,
+       NULL::BOOLEAN AS private, NULL::TEXT AS name, NULL::TEXT AS level, NULL::TEXT AS leads
+  FROM users WHERE company_id = $1
 UNION ALL
-SELECT 'participant', user_id, NULL FROM call_participants WHERE company_id = $1 AND call_id = $2
+SELECT 'participant', call_id, user_id, NULL, NULL, NULL, NULL, NULL
+  FROM call_participants WHERE company_id = $1 AND call_id = $2
 UNION ALL
-SELECT 'share', user_id, NULL FROM shares WHERE company_id = $1 AND call_id = $2
+SELECT 'share', call_id, user_id, NULL, NULL, NULL, NULL, NULL
+  FROM shares WHERE company_id = $1 AND call_id = $2
 UNION ALL
-SELECT 'grant', user_id, NULL FROM api_grants WHERE company_id = $1 AND call_id = $2
-ORDER BY user_id";
+SELECT 'grant', call_id, user_id, NULL, NULL, NULL, NULL, NULL
+  FROM api_grants WHERE company_id = $1 AND call_id = $2
+UNION ALL
+SELECT 'holds', profile_id, user_id, workspace_id, NULL, NULL, NULL, NULL
+  FROM user_profiles WHERE company_id = $1 AND workspace_id = $3
+UNION ALL
+SELECT 'profile', id, NULL, NULL, NULL, name, level, team_lead_ids
+  FROM permission_profiles WHERE company_id = $1 AND workspace_id = $3";
 
-/// Every route to one call, for operators: the call, its links and the
-/// company's users with their levels, then [`rules::call_access`].
-/// `NoCall` if the company has no such call.
+/// Every route to one call, for operators: the call, then the facts about
+/// it for every user of the company, then [`rules::viewers`]. `NoCall` if
+/// the company has no such call. Two statements, in the caller's one
+/// snapshot.
 pub(crate) async fn call_access(
     db: &impl Db,
     company: CompanyId,
     id: CallId,
 ) -> Result<CallAccessFacts, Fail> {
-    let mut call = None;
-    let (mut participants, mut shares, mut api_grants) = (Vec::new(), Vec::new(), Vec::new());
-    for row in rows::query(db, CALL_LINKS, &[&company.get(), &id.get()]).await? {
-        let user = rows::user_at(&row, 1)?;
-        match rows::at::<&str>(&row, 0)? {
-            "call" => call = Some((user, rows::at::<Option<String>>(&row, 2)?)),
-            "participant" => participants.push(user),
-            "share" => shares.push(user),
-            "grant" => api_grants.push(user),
-            other => return Err(rows::unknown_tag(other)),
-        }
-    }
-    let Some((primary_user_id, title)) = call else {
+    let sql = format!(
+        "SELECT {} FROM calls c WHERE c.company_id = $1 AND c.id = $2",
+        admin::CALL_COLUMNS
+    );
+    let Some(row) = rows::first(db, &sql, &[&company.get(), &id.get()]).await? else {
         return Err(StoreError::NoCall { company, call: id }.into());
     };
-    let call = Call {
-        company,
+    let call = admin::call_row(company, &row, 0)?;
+    let workspace = call
+        .workspace
+        .ok_or_else(|| admin::no_default_workspace(company))?;
+    let params: [&(dyn ToSql + Sync); 3] = [&company.get(), &id.get(), &workspace.get()];
+    let found = rows::query(db, CALL_FACTS, &params).await?;
+    let (mut facts, _) = read_facts(&found)?;
+    facts.insert_call(
         id,
-        title,
-        primary_user_id,
-        participant_ids: participants,
-    };
-    let users: Vec<_> = admin::users(db, company)
-        .await?
-        .into_iter()
-        .map(|user| (user.id, user.calls_access))
-        .collect();
-    Ok(rules::call_access(call, api_grants, shares, &users)?)
+        CallFacts {
+            primary: call.primary_user_id,
+            workspace,
+            private: call.is_private,
+        },
+    );
+    let users: Vec<UserId> = found
+        .iter()
+        .filter(|row| matches!(rows::at::<&str>(row, 0), Ok("user")))
+        .map(|row| rows::user_at(row, 2))
+        .collect::<Result<_, _>>()?;
+    let viewers = rules::viewers(&facts, company, id, users)?;
+    Ok(CallAccessFacts { call, viewers })
 }

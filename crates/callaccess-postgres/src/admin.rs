@@ -1,83 +1,228 @@
-//! Companies, credentials, users, calls and shares: what the admin tools and
-//! the authentication layer need. The checks are
-//! [`callaccess_domain::admin`]'s: each change fetches what its check needs
-//! in one round trip ([`fetch_known`]), runs the check, then writes — all
-//! in the transaction the store gives it. Each table's write is here once,
-//! for the admin changes and for seeds alike.
-
-use std::collections::HashMap;
+//! Companies, workspaces, permission profiles, credentials, users and their
+//! managers, calls and shares: what the admin tools and the authentication
+//! layer need. The checks are [`callaccess_domain::admin`]'s: each change
+//! fetches what its check needs in one round trip ([`fetch_known`], which
+//! also walks the chain of managers a manager change needs), runs the
+//! check, then writes — all in the transaction the store gives it. Each
+//! table's write is here once, for admin changes, the API's writes and
+//! seeds alike; the writes of many rows take arrays, so a seed writes a
+//! run of users or calls in one statement.
 
 use crate::tally::Db;
-use callaccess_domain::admin::{self as rules, Known, Needs};
+use callaccess_domain::admin::{self as rules, Directory, Known, Needs};
 use callaccess_domain::encoding;
 use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
-    ApiKeyInfo, Call, CallId, CallsAccess, Company, CompanyId, NewApiKey, NewCompany, NewToken,
-    RateLimit, Scope, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
+    legacy_profile, parties_to_json, ApiKeyInfo, Call, CallId, CallsAccess, CallsRule, Company,
+    CompanyId, NewApiKey, NewCompany, NewToken, Profile, ProfileId, RateLimit, Scope, StoreError,
+    StoredCredential, Timestamp, TokenInfo, User, UserId, Workspace, WorkspaceId,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::error::Fail;
 use crate::rows;
+use crate::run;
 use crate::store::credentials_changed;
 
 // --- what the checks know ---
 
-/// Everything a [`Needs`] names, as tagged rows: companies among `$1`,
-/// users and calls among the pairs `($2, $3)` and `($4, $5)`, access keys
-/// among `$6`, tokens whose handle is among `$7` or digest among `$8`.
+/// Everything a [`Needs`] names, as tagged rows: the count of credential
+/// changes (as `id`); companies among `$1` with their default workspace
+/// (as `other`); users and calls among the pairs `($2, $3)` and `($4,
+/// $5)`; access keys among `$6`; tokens whose handle is among `$7` or
+/// digest among `$8`; workspaces among `$9`; profiles among `$10` with
+/// their workspace; calls by `clientUniqueId` among the pairs `($11,
+/// $12)`; and the whole chain of managers above each user among the pairs
+/// `($13, $14)` (`UNION` drops a row seen before, so a stored loop ends
+/// the walk).
 const KNOWN: &str = "\
-SELECT 'company' AS fact, id AS company_id, NULL::BIGINT AS id, NULL::TEXT AS handle,
-       NULL::BYTEA AS digest
+WITH RECURSIVE chain (company_id, id, manager_id) AS (
+    SELECT company_id, id, manager_id
+      FROM users WHERE (company_id, id) IN (SELECT * FROM unnest($13::BIGINT[], $14::BIGINT[]))
+    UNION
+    SELECT u.company_id, u.id, u.manager_id
+      FROM chain c JOIN users u ON u.company_id = c.company_id AND u.id = c.manager_id
+)
+SELECT 'epoch' AS fact, NULL::BIGINT AS company_id, count AS id, NULL::BIGINT AS other,
+       NULL::TEXT AS handle, NULL::BYTEA AS digest
+  FROM credential_changes WHERE id = 1
+UNION ALL
+SELECT 'company', id, NULL, default_workspace_id, NULL, NULL
   FROM companies WHERE id = ANY($1::BIGINT[])
 UNION ALL
-SELECT 'user', company_id, id, NULL, NULL
+SELECT 'user', company_id, id, NULL, NULL, NULL
   FROM users WHERE (company_id, id) IN (SELECT * FROM unnest($2::BIGINT[], $3::BIGINT[]))
 UNION ALL
-SELECT 'call', company_id, id, NULL, NULL
+SELECT 'call', company_id, id, NULL, NULL, NULL
   FROM calls WHERE (company_id, id) IN (SELECT * FROM unnest($4::BIGINT[], $5::BIGINT[]))
 UNION ALL
-SELECT 'key', company_id, NULL, access_key, NULL
+SELECT 'key', company_id, NULL, NULL, access_key, NULL
   FROM api_keys WHERE access_key = ANY($6::TEXT[])
 UNION ALL
-SELECT 'token', company_id, NULL, id, digest
-  FROM tokens WHERE id = ANY($7::TEXT[]) OR digest = ANY($8::BYTEA[])";
+SELECT 'token', company_id, NULL, NULL, id, digest
+  FROM tokens WHERE id = ANY($7::TEXT[]) OR digest = ANY($8::BYTEA[])
+UNION ALL
+SELECT 'workspace', company_id, id, NULL, NULL, NULL
+  FROM workspaces WHERE id = ANY($9::BIGINT[])
+UNION ALL
+SELECT 'profile', company_id, id, workspace_id, NULL, NULL
+  FROM permission_profiles WHERE id = ANY($10::BIGINT[])
+UNION ALL
+SELECT 'client', company_id, id, NULL, client_unique_id, NULL
+  FROM calls
+ WHERE client_unique_id IS NOT NULL
+   AND (company_id, client_unique_id) IN (SELECT * FROM unnest($11::BIGINT[], $12::TEXT[]))
+UNION ALL
+SELECT 'manager', company_id, id, manager_id, NULL, NULL FROM chain";
 
-/// The stored facts `needs` names, in one round trip; for every admin
-/// change and for seeds.
-pub(crate) async fn fetch_known(db: &impl Db, needs: &Needs) -> Result<Known, Fail> {
-    let (user_companies, users): (Vec<i64>, Vec<i64>) =
-        needs.users.iter().map(|(c, u)| (c.get(), u.get())).unzip();
-    let (call_companies, calls): (Vec<i64>, Vec<i64>) = needs
-        .calls
-        .iter()
-        .map(|(c, call)| (c.get(), call.get()))
-        .unzip();
-    let digests: Vec<&[u8]> = needs.token_digests.iter().map(|d| d.0.as_slice()).collect();
-    let params: [&(dyn ToSql + Sync); 8] = [
-        &rows::ids(needs.companies.iter().copied(), CompanyId::get),
-        &user_companies,
-        &users,
-        &call_companies,
-        &calls,
-        &needs.keys,
-        &needs.token_ids,
-        &digests,
-    ];
-    let mut known = Known::default();
-    for row in rows::query(db, KNOWN, &params).await? {
-        let company = rows::company_at(&row, 1)?;
-        match rows::at::<&str>(&row, 0)? {
-            "company" => known.company(company),
-            "user" => known.user(company, rows::user_at(&row, 2)?),
-            "call" => known.call(company, rows::call_at(&row, 2)?),
-            "key" => known.key(rows::at(&row, 3)?, company),
-            "token" => known.token(rows::digest_at(&row, 4)?, rows::at(&row, 3)?, company),
+/// What [`KNOWN`] found: the facts for the domain's checks (a company's
+/// default workspace among them), and the count of credential changes the
+/// statement saw.
+pub(crate) struct Fetched {
+    pub(crate) known: Known,
+    pub(crate) epoch: u64,
+}
+
+impl Fetched {
+    /// The default workspace of a company [`Needs::companies`] named.
+    pub(crate) fn default_workspace(&self, company: CompanyId) -> Result<WorkspaceId, Fail> {
+        self.known
+            .default_workspace(company)?
+            .ok_or_else(|| no_default_workspace(company))
+    }
+}
+
+/// Every company has a default workspace since migration 5; one without is
+/// a defect of the data, never an answer.
+pub(crate) fn no_default_workspace(company: CompanyId) -> Fail {
+    Fail::Store(StoreError::Other(format!(
+        "company \"{company}\" has no default workspace"
+    )))
+}
+
+/// The parameters of [`KNOWN`] for `needs`, owned.
+struct KnownParams {
+    companies: Vec<i64>,
+    user_companies: Vec<i64>,
+    users: Vec<i64>,
+    call_companies: Vec<i64>,
+    calls: Vec<i64>,
+    keys: Vec<String>,
+    token_ids: Vec<String>,
+    digests: Vec<Vec<u8>>,
+    workspaces: Vec<i64>,
+    profiles: Vec<i64>,
+    client_companies: Vec<i64>,
+    client_ids: Vec<String>,
+    chain_companies: Vec<i64>,
+    chains: Vec<i64>,
+}
+
+fn pairs<T: Copy>(items: &[(CompanyId, T)], get: fn(T) -> i64) -> (Vec<i64>, Vec<i64>) {
+    items.iter().map(|(c, id)| (c.get(), get(*id))).unzip()
+}
+
+impl KnownParams {
+    fn new(needs: &Needs) -> Self {
+        let (user_companies, users) = pairs(&needs.users, UserId::get);
+        let (call_companies, calls) = pairs(&needs.calls, CallId::get);
+        let (chain_companies, chains) = pairs(&needs.chains, UserId::get);
+        let (client_companies, client_ids) = needs
+            .client_ids
+            .iter()
+            .map(|(c, id)| (c.get(), id.clone()))
+            .unzip();
+        Self {
+            companies: rows::ids(needs.companies.iter().copied(), CompanyId::get),
+            user_companies,
+            users,
+            call_companies,
+            calls,
+            keys: needs.keys.clone(),
+            token_ids: needs.token_ids.clone(),
+            digests: needs.token_digests.iter().map(|d| d.0.to_vec()).collect(),
+            workspaces: rows::ids(needs.workspaces.iter().copied(), WorkspaceId::get),
+            profiles: rows::ids(needs.profiles.iter().copied(), ProfileId::get),
+            client_companies,
+            client_ids,
+            chain_companies,
+            chains,
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 14] {
+        [
+            &self.companies,
+            &self.user_companies,
+            &self.users,
+            &self.call_companies,
+            &self.calls,
+            &self.keys,
+            &self.token_ids,
+            &self.digests,
+            &self.workspaces,
+            &self.profiles,
+            &self.client_companies,
+            &self.client_ids,
+            &self.chain_companies,
+            &self.chains,
+        ]
+    }
+}
+
+fn read_known(found: &[Row]) -> Result<Fetched, Fail> {
+    let mut fetched = Fetched {
+        known: Known::default(),
+        epoch: 0,
+    };
+    let known = &mut fetched.known;
+    for row in found {
+        let tag = rows::at::<&str>(row, 0)?;
+        if tag == "epoch" {
+            fetched.epoch = u64::try_from(rows::at::<i64>(row, 2)?).unwrap_or(0);
+            continue;
+        }
+        let company = rows::company_at(row, 1)?;
+        match tag {
+            "company" => match rows::optional_workspace_at(row, 3)? {
+                Some(workspace) => known.company_default(company, workspace),
+                None => known.company(company),
+            },
+            "user" => known.user(company, rows::user_at(row, 2)?),
+            "call" => known.call(company, rows::call_at(row, 2)?),
+            "key" => known.key(rows::at(row, 4)?, company),
+            "token" => known.token(rows::digest_at(row, 5)?, rows::at(row, 4)?, company),
+            "workspace" => known.workspace(rows::workspace_at(row, 2)?, company),
+            "profile" => known.profile(
+                rows::profile_at(row, 2)?,
+                company,
+                rows::workspace_at(row, 3)?,
+            ),
+            "client" => known.client_id(company, rows::at(row, 4)?, rows::call_at(row, 2)?),
+            "manager" => known.manager(
+                company,
+                rows::user_at(row, 2)?,
+                rows::optional_user_at(row, 3)?,
+            ),
             other => return Err(rows::unknown_tag(other)),
         }
     }
-    Ok(known)
+    Ok(fetched)
+}
+
+/// The stored facts `needs` names, in one round trip; for every admin
+/// change and for seeds.
+pub(crate) async fn fetch_known(db: &impl Db, needs: &Needs) -> Result<Fetched, Fail> {
+    let params = KnownParams::new(needs);
+    read_known(&rows::query(db, KNOWN, &params.params()).await?)
+}
+
+/// [`fetch_known`] as the first statement of a pipelined transaction: its
+/// `BEGIN` goes in the same round trip (see [`crate::run::begin_with_query`]).
+pub(crate) async fn begin_with_known(db: &impl Db, needs: &Needs) -> Result<Fetched, Fail> {
+    let params = KnownParams::new(needs);
+    read_known(&run::begin_with_query(db, KNOWN, &params.params()).await?)
 }
 
 /// Runs the domain's `check` over what `needs` names; the caller writes
@@ -87,7 +232,7 @@ async fn checked<T>(
     needs: Needs,
     check: impl FnOnce(&Known) -> Result<T, StoreError>,
 ) -> Result<T, Fail> {
-    Ok(check(&fetch_known(db, &needs).await?)?)
+    Ok(check(&fetch_known(db, &needs).await?.known)?)
 }
 
 // --- companies ---
@@ -143,6 +288,7 @@ pub(crate) async fn create_company(
     .await?;
     // The check found no such company in this transaction: this inserts.
     write_company(db, new.id, &new.name, new.rate_limit, now).await?;
+    write_workspace(db, &Workspace::default_for(new.id, WorkspaceId::random())).await?;
     Ok(Company {
         id: new.id,
         name: new.name.clone(),
@@ -437,45 +583,254 @@ pub(crate) async fn create_token(
     insert_token(db, &id, token, now).await
 }
 
-// --- users ---
+// --- workspaces ---
 
-/// Creates the user, or updates their email and profile level.
-pub(crate) async fn write_user(db: &impl Db, user: &User) -> Result<(), Fail> {
-    let sql = "INSERT INTO users (company_id, id, email, calls_access) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (company_id, id)
-               DO UPDATE SET email = excluded.email, calls_access = excluded.calls_access";
-    let level = encoding::calls_access_value(user.calls_access);
+/// Creates the workspace, or updates its name and description while it is
+/// the same company's; the first workspace a company gets becomes its
+/// default. One statement.
+pub(crate) async fn write_workspace(db: &impl Db, workspace: &Workspace) -> Result<(), Fail> {
+    let sql = "WITH written AS (
+                   INSERT INTO workspaces (id, company_id, name, description)
+                   VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (id) DO UPDATE
+                       SET name = excluded.name, description = excluded.description
+                       WHERE workspaces.company_id = excluded.company_id
+                   RETURNING id, company_id)
+               UPDATE companies SET default_workspace_id = written.id
+                 FROM written
+                WHERE companies.id = written.company_id
+                  AND companies.default_workspace_id IS NULL";
     let params: [&(dyn ToSql + Sync); 4] = [
-        &user.company.get(),
-        &user.id.get(),
-        &user.email_address,
-        &level,
+        &workspace.id.get(),
+        &workspace.company.get(),
+        &workspace.name,
+        &workspace.description,
     ];
     rows::execute(db, sql, &params).await?;
     Ok(())
 }
 
-pub(crate) async fn add_user(db: &impl Db, user: &User) -> Result<(), Fail> {
-    checked(db, Needs::add_user(user), |k| rules::add_user(k, user)).await?;
-    // The check found no such user in this transaction: this inserts.
-    write_user(db, user).await
+/// Unless the company has a default workspace, creates [`default_workspace`]
+/// with this id and makes it the default. One statement.
+pub(crate) async fn write_default_workspace(
+    db: &impl Db,
+    company: CompanyId,
+    id: WorkspaceId,
+) -> Result<(), Fail> {
+    let sql = "WITH lacking AS (
+                   SELECT id FROM companies WHERE id = $1 AND default_workspace_id IS NULL),
+               made AS (
+                   INSERT INTO workspaces (id, company_id, name, description)
+                   SELECT $2, id, $3, NULL FROM lacking
+                   RETURNING id, company_id)
+               UPDATE companies SET default_workspace_id = made.id
+                 FROM made WHERE companies.id = made.company_id";
+    let workspace = Workspace::default_for(company, id);
+    let params: [&(dyn ToSql + Sync); 3] = [&company.get(), &id.get(), &workspace.name];
+    rows::execute(db, sql, &params).await?;
+    Ok(())
 }
 
-/// The company's users, ascending.
-pub(crate) async fn users(db: &impl Db, company: CompanyId) -> Result<Vec<User>, Fail> {
-    let sql = "SELECT id, email, calls_access FROM users WHERE company_id = $1 ORDER BY id";
-    let found = rows::query(db, sql, &[&company.get()]).await?;
-    found
+pub(crate) async fn create_workspace(
+    db: &impl Db,
+    workspace: &Workspace,
+) -> Result<Workspace, Fail> {
+    checked(db, Needs::create_workspace(workspace), |k| {
+        rules::create_workspace(k, workspace)
+    })
+    .await?;
+    write_workspace(db, workspace).await?;
+    Ok(workspace.clone())
+}
+
+pub(crate) const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.description";
+
+/// A workspace from [`WORKSPACE_COLUMNS`], starting at column `at`.
+pub(crate) fn workspace_row(company: CompanyId, row: &Row, at: usize) -> Result<Workspace, Fail> {
+    Ok(Workspace {
+        company,
+        id: rows::workspace_at(row, at)?,
+        name: rows::at(row, at + 1)?,
+        description: rows::at(row, at + 2)?,
+    })
+}
+
+// --- permission profiles ---
+
+pub(crate) const PROFILE_COLUMNS: &str =
+    "p.id, p.workspace_id, p.name, p.level, p.team_lead_ids, p.fields";
+
+/// A profile from [`PROFILE_COLUMNS`], starting at column `at`.
+pub(crate) fn profile_row(company: CompanyId, row: &Row, at: usize) -> Result<Profile, Fail> {
+    Ok(Profile {
+        company,
+        id: rows::profile_at(row, at)?,
+        workspace: rows::workspace_at(row, at + 1)?,
+        name: rows::at(row, at + 2)?,
+        calls: CallsRule {
+            level: rows::calls_access_at(row, at + 3)?,
+            team_leads: rows::team_leads_at(row, at + 4)?,
+        },
+        fields: rows::object_at(row, at + 5)?,
+    })
+}
+
+/// Creates the profile, or replaces its name, call access and fields; it
+/// stays in its workspace, and another company's profile is left alone
+/// (the checks made sure it is not one).
+pub(crate) const WRITE_PROFILE: &str = "\
+INSERT INTO permission_profiles AS p
+       (id, company_id, workspace_id, name, level, team_lead_ids, fields)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO UPDATE
+   SET name = excluded.name, level = excluded.level,
+       team_lead_ids = excluded.team_lead_ids, fields = excluded.fields
+ WHERE p.company_id = excluded.company_id";
+
+/// The parameters of [`WRITE_PROFILE`], owned.
+pub(crate) struct ProfileParams {
+    id: i64,
+    company: i64,
+    workspace: i64,
+    name: String,
+    level: &'static str,
+    leads: String,
+    fields: String,
+}
+
+impl ProfileParams {
+    pub(crate) fn new(profile: &Profile) -> Self {
+        let mut fields = profile.fields.clone();
+        // The store owns ids.
+        fields.remove("id");
+        Self {
+            id: profile.id.get(),
+            company: profile.company.get(),
+            workspace: profile.workspace.get(),
+            name: profile.name.clone(),
+            level: encoding::calls_access_value(profile.calls.level),
+            leads: encoding::user_list_value(&profile.calls.team_leads),
+            fields: serde_json::Value::Object(fields).to_string(),
+        }
+    }
+
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.id,
+            &self.company,
+            &self.workspace,
+            &self.name,
+            &self.level,
+            &self.leads,
+            &self.fields,
+        ]
+    }
+}
+
+pub(crate) async fn write_profile(db: &impl Db, profile: &Profile) -> Result<(), Fail> {
+    let params = ProfileParams::new(profile);
+    rows::execute(db, WRITE_PROFILE, &params.params()).await?;
+    Ok(())
+}
+
+/// Gives each user the company's profile paired with them, replacing the
+/// one they hold in its workspace: one statement. Each user at most once
+/// (a second profile of one user in one workspace would meet the first
+/// row). The number of rows written (a pair whose profile the company
+/// lacks writes none).
+pub(crate) async fn write_assignments(
+    db: &impl Db,
+    company: CompanyId,
+    assignments: &[(UserId, ProfileId)],
+) -> Result<u64, Fail> {
+    if assignments.is_empty() {
+        return Ok(0);
+    }
+    let (users, profiles): (Vec<i64>, Vec<i64>) = assignments
         .iter()
-        .map(|row| {
-            Ok(User {
-                company,
-                id: rows::user_at(row, 0)?,
-                email_address: rows::at(row, 1)?,
-                calls_access: rows::calls_access_at(row, 2)?,
-            })
-        })
-        .collect()
+        .map(|(user, profile)| (user.get(), profile.get()))
+        .unzip();
+    let sql = "INSERT INTO user_profiles (company_id, user_id, workspace_id, profile_id)
+               SELECT $1, given.user_id, p.workspace_id, p.id
+                 FROM unnest($2::BIGINT[], $3::BIGINT[]) AS given (user_id, profile_id)
+                 JOIN permission_profiles p ON p.id = given.profile_id AND p.company_id = $1
+               ON CONFLICT (company_id, user_id, workspace_id)
+               DO UPDATE SET profile_id = excluded.profile_id";
+    rows::execute(db, sql, &[&company.get(), &users, &profiles]).await
+}
+
+pub(crate) async fn assign_profile(
+    db: &impl Db,
+    company: CompanyId,
+    user: UserId,
+    profile: ProfileId,
+) -> Result<(), Fail> {
+    checked(db, Needs::assign_profile(company, user, profile), |k| {
+        rules::assign_profile(k, company, user, profile)
+    })
+    .await?;
+    write_assignments(db, company, &[(user, profile)]).await?;
+    Ok(())
+}
+
+/// The `callsAccess` shorthand: gives each user among `$2` the default
+/// workspace's profile named [`callaccess_domain::legacy_profile_name`]
+/// (`$4`), creating it ([`legacy_profile`]: `$3`, `$5`, `$6`) when the
+/// workspace has none of that name and some of the users exist; replaces
+/// their profile there. One statement; the number of users written (those
+/// the company has).
+const CALLS_ACCESS: &str = "\
+WITH home AS (
+    SELECT c.default_workspace_id AS workspace_id
+      FROM companies c
+     WHERE c.id = $1
+       AND EXISTS (SELECT 1 FROM users WHERE company_id = $1 AND id = ANY($2::BIGINT[]))),
+found AS (
+    SELECT min(p.id) AS id
+      FROM permission_profiles p JOIN home ON p.workspace_id = home.workspace_id
+     WHERE p.company_id = $1 AND p.name = $4),
+made AS (
+    INSERT INTO permission_profiles (id, company_id, workspace_id, name, level, team_lead_ids, fields)
+    SELECT $3, $1, home.workspace_id, $4, $5, '', $6
+      FROM home, found
+     WHERE found.id IS NULL AND home.workspace_id IS NOT NULL
+    RETURNING id),
+chosen AS (
+    SELECT id FROM found WHERE id IS NOT NULL
+    UNION ALL
+    SELECT id FROM made)
+INSERT INTO user_profiles (company_id, user_id, workspace_id, profile_id)
+SELECT $1, u.id, home.workspace_id, chosen.id
+  FROM users u, home, chosen
+ WHERE u.company_id = $1 AND u.id = ANY($2::BIGINT[])
+ON CONFLICT (company_id, user_id, workspace_id) DO UPDATE SET profile_id = excluded.profile_id";
+
+/// [`CALLS_ACCESS`] for `users` (each once) at `access`; the number of
+/// them the company has.
+pub(crate) async fn write_calls_access(
+    db: &impl Db,
+    company: CompanyId,
+    users: &[UserId],
+    access: CallsAccess,
+) -> Result<u64, Fail> {
+    if users.is_empty() {
+        return Ok(0);
+    }
+    // The statement finds the default workspace itself; the profile's id,
+    // name and fields, which are all it takes from here, do not depend on
+    // which it is.
+    let profile = legacy_profile(company, WorkspaceId::random(), ProfileId::random(), access);
+    let params = ProfileParams::new(&profile);
+    let users = rows::ids(users.iter().copied(), UserId::get);
+    let args: [&(dyn ToSql + Sync); 6] = [
+        &company.get(),
+        &users,
+        &params.id,
+        &params.name,
+        &params.level,
+        &params.fields,
+    ];
+    rows::execute(db, CALLS_ACCESS, &args).await
 }
 
 pub(crate) async fn set_calls_access(
@@ -484,86 +839,375 @@ pub(crate) async fn set_calls_access(
     user: UserId,
     access: CallsAccess,
 ) -> Result<(), Fail> {
-    let sql = "UPDATE users SET calls_access = $3 WHERE company_id = $1 AND id = $2";
-    let level = encoding::calls_access_value(access);
-    if rows::execute(db, sql, &[&company.get(), &user.get(), &level]).await? == 0 {
+    if write_calls_access(db, company, &[user], access).await? == 0 {
         return Err(StoreError::NoUser { company, user }.into());
     }
     Ok(())
 }
 
-// --- calls ---
+// --- users ---
 
-/// Creates or updates a call and makes its participants exactly the given
-/// ones. The caller has checked that every user exists.
-pub(crate) async fn write_call(db: &impl Db, call: &Call) -> Result<(), Fail> {
-    let (company, id) = (call.company.get(), call.id.get());
-    let upsert =
-        "INSERT INTO calls (company_id, id, title, primary_user_id) VALUES ($1, $2, $3, $4)
-                  ON CONFLICT (company_id, id)
-                  DO UPDATE SET title = excluded.title, primary_user_id = excluded.primary_user_id";
-    let primary = call.primary_user_id.get();
-    rows::execute(db, upsert, &[&company, &id, &call.title, &primary]).await?;
-    let clear = "DELETE FROM call_participants WHERE company_id = $1 AND call_id = $2";
-    rows::execute(db, clear, &[&company, &id]).await?;
-    if call.participant_ids.is_empty() {
+/// A user's columns, with the level of their profile in the company's
+/// default workspace, from `users u` joined by [`USER_JOINS`].
+pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.first_name, u.last_name, u.title, \
+u.manager_id, u.active, u.created_at, p.level";
+
+/// What [`USER_COLUMNS`] reads besides `users u`.
+pub(crate) const USER_JOINS: &str = "\
+LEFT JOIN companies co ON co.id = u.company_id
+LEFT JOIN user_profiles up
+       ON up.company_id = u.company_id AND up.user_id = u.id
+      AND up.workspace_id = co.default_workspace_id
+LEFT JOIN permission_profiles p ON p.id = up.profile_id";
+
+/// A user from [`USER_COLUMNS`], starting at column `at`.
+pub(crate) fn user_row(company: CompanyId, row: &Row, at: usize) -> Result<User, Fail> {
+    Ok(User {
+        company,
+        id: rows::user_at(row, at)?,
+        email_address: rows::at(row, at + 1)?,
+        first_name: rows::at(row, at + 2)?,
+        last_name: rows::at(row, at + 3)?,
+        title: rows::at(row, at + 4)?,
+        manager_id: rows::optional_user_at(row, at + 5)?,
+        active: rows::at(row, at + 6)?,
+        created: Some(rows::timestamp_at(row, at + 7)?),
+        calls_access: rows::optional_calls_access_at(row, at + 8)?,
+    })
+}
+
+/// Creates each user, or updates their email, names, title and `active`,
+/// in one statement. `$created` says what an update does with the
+/// creation time: the users of a statement either all give one, which it
+/// then sets, or none does, and an update keeps the stored one (a new user
+/// without one was created `$8`, now).
+macro_rules! write_users {
+    ($created:literal) => {
+        concat!(
+            "INSERT INTO users AS u
+                    (company_id, id, email, first_name, last_name, title, active, created_at)
+             SELECT $1, given.id, given.email, given.first_name, given.last_name, given.title,
+                    given.active, coalesce(given.created_at, $8)
+               FROM unnest($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[],
+                           $7::BOOLEAN[], $9::BIGINT[])
+                    AS given (id, email, first_name, last_name, title, active, created_at)
+             ON CONFLICT (company_id, id) DO UPDATE
+                SET email = excluded.email, first_name = excluded.first_name,
+                    last_name = excluded.last_name, title = excluded.title,
+                    active = excluded.active",
+            $created
+        )
+    };
+}
+
+/// Creates or updates the company's `users` (each once), their own fields
+/// only: never their manager or profiles, which are separate writes. At
+/// most two statements, one for the users that give a creation time and
+/// one for those that do not.
+pub(crate) async fn write_users(
+    db: &impl Db,
+    company: CompanyId,
+    users: &[User],
+    now: Timestamp,
+) -> Result<(), Fail> {
+    const KEEP_CREATED: &str = write_users!("");
+    const SET_CREATED: &str = write_users!(", created_at = excluded.created_at");
+    for (sql, dated) in [(KEEP_CREATED, false), (SET_CREATED, true)] {
+        let group: Vec<&User> = users
+            .iter()
+            .filter(|user| user.created.is_some() == dated)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let ids: Vec<i64> = group.iter().map(|u| u.id.get()).collect();
+        let emails: Vec<&str> = group.iter().map(|u| u.email_address.as_str()).collect();
+        let first: Vec<Option<&str>> = group.iter().map(|u| u.first_name.as_deref()).collect();
+        let last: Vec<Option<&str>> = group.iter().map(|u| u.last_name.as_deref()).collect();
+        let titles: Vec<Option<&str>> = group.iter().map(|u| u.title.as_deref()).collect();
+        let active: Vec<bool> = group.iter().map(|u| u.active).collect();
+        let created: Vec<Option<i64>> = group
+            .iter()
+            .map(|u| u.created.map(Timestamp::unix))
+            .collect();
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &company.get(),
+            &ids,
+            &emails,
+            &first,
+            &last,
+            &titles,
+            &active,
+            &now.unix(),
+            &created,
+        ];
+        rows::execute(db, sql, &params).await?;
+    }
+    Ok(())
+}
+
+/// A new user, with their manager (checked like any manager change) and
+/// their `callsAccess` shorthand when given.
+pub(crate) async fn add_user(db: &impl Db, user: &User, now: Timestamp) -> Result<(), Fail> {
+    let (company, id) = (user.company, user.id);
+    let mut needs = Needs::add_user(user);
+    let manager = Needs::set_manager(company, id, user.manager_id);
+    needs.chains = manager.chains;
+    let mut known = fetch_known(db, &needs).await?.known;
+    rules::add_user(&known, user)?;
+    if user.manager_id.is_some() {
+        // The manager is checked as it would be right after the insert,
+        // which is when it is written.
+        known.user(company, id);
+        rules::set_manager(&known, company, id, user.manager_id)?;
+    }
+    write_users(db, company, std::slice::from_ref(user), now).await?;
+    if user.manager_id.is_some() {
+        write_managers(db, company, &[(id, user.manager_id)]).await?;
+    }
+    if let Some(level) = user.calls_access {
+        set_calls_access(db, company, id, level).await?;
+    }
+    Ok(())
+}
+
+/// The company's users, ascending.
+pub(crate) async fn users(db: &impl Db, company: CompanyId) -> Result<Vec<User>, Fail> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u {USER_JOINS} WHERE u.company_id = $1 ORDER BY u.id"
+    );
+    let found = rows::query(db, &sql, &[&company.get()]).await?;
+    found.iter().map(|row| user_row(company, row, 0)).collect()
+}
+
+/// Writes managers the domain checked, each user once: one statement.
+pub(crate) async fn write_managers(
+    db: &impl Db,
+    company: CompanyId,
+    managers: &[(UserId, Option<UserId>)],
+) -> Result<(), Fail> {
+    if managers.is_empty() {
         return Ok(());
     }
-    let participants = rows::ids(call.participant_ids.iter().copied(), UserId::get);
-    let insert = "INSERT INTO call_participants (company_id, call_id, user_id)
-                  SELECT $1, $2, participant FROM unnest($3::BIGINT[]) AS participant
-                  ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
-    rows::execute(db, insert, &[&company, &id, &participants]).await?;
+    let (users, managers): (Vec<i64>, Vec<Option<i64>>) = managers
+        .iter()
+        .map(|(user, manager)| (user.get(), manager.map(UserId::get)))
+        .unzip();
+    let sql = "UPDATE users SET manager_id = given.manager_id
+                 FROM unnest($2::BIGINT[], $3::BIGINT[]) AS given (id, manager_id)
+                WHERE users.company_id = $1 AND users.id = given.id";
+    rows::execute(db, sql, &[&company.get(), &users, &managers]).await?;
+    Ok(())
+}
+
+pub(crate) async fn set_manager(
+    db: &impl Db,
+    company: CompanyId,
+    user: UserId,
+    manager: Option<UserId>,
+) -> Result<(), Fail> {
+    checked(db, Needs::set_manager(company, user, manager), |k| {
+        rules::set_manager(k, company, user, manager)
+    })
+    .await?;
+    write_managers(db, company, &[(user, manager)]).await
+}
+
+// --- calls ---
+
+/// A call's columns from `calls c`, its participants ascending.
+pub(crate) const CALL_COLUMNS: &str = "c.id, c.workspace_id, c.title, c.primary_user_id, \
+ARRAY(SELECT cp.user_id FROM call_participants cp \
+      WHERE cp.company_id = c.company_id AND cp.call_id = c.id ORDER BY cp.user_id), \
+c.is_private, c.started, c.client_unique_id, c.details, c.parties";
+
+/// A call from [`CALL_COLUMNS`], starting at column `at`.
+pub(crate) fn call_row(company: CompanyId, row: &Row, at: usize) -> Result<Call, Fail> {
+    Ok(Call {
+        company,
+        id: rows::call_at(row, at)?,
+        workspace: Some(rows::workspace_at(row, at + 1)?),
+        title: rows::at(row, at + 2)?,
+        primary_user_id: rows::user_at(row, at + 3)?,
+        participant_ids: rows::user_ids_at(row, at + 4)?,
+        is_private: rows::at(row, at + 5)?,
+        started: rows::optional_timestamp_at(row, at + 6)?,
+        client_unique_id: rows::at(row, at + 7)?,
+        details: rows::details_at(row, at + 8)?,
+        parties: rows::parties_at(row, at + 9)?,
+    })
+}
+
+/// Creates or updates calls of the company `$1` (without a workspace: in
+/// its default one) and makes the participants of each exactly the given
+/// ones (the pairs `($11, $12)`), in one statement; each call at most once.
+/// The caller has checked that every user exists. A participant's row is
+/// only added or removed, never both, so the statement's parts never meet
+/// on a row.
+pub(crate) const WRITE_CALLS: &str = "\
+WITH written AS (
+    INSERT INTO calls AS c (company_id, id, workspace_id, title, primary_user_id, is_private,
+                            started, client_unique_id, details, parties)
+    SELECT $1, given.id,
+           coalesce(given.workspace_id,
+                    (SELECT default_workspace_id FROM companies WHERE id = $1)),
+           given.title, given.primary_user_id, given.is_private, given.started,
+           given.client_unique_id, given.details, given.parties
+      FROM unnest($2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[], $6::BOOLEAN[],
+                  $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::TEXT[])
+           AS given (id, workspace_id, title, primary_user_id, is_private, started,
+                     client_unique_id, details, parties)
+    ON CONFLICT (company_id, id) DO UPDATE
+       SET workspace_id = excluded.workspace_id, title = excluded.title,
+           primary_user_id = excluded.primary_user_id, is_private = excluded.is_private,
+           started = excluded.started, client_unique_id = excluded.client_unique_id,
+           details = excluded.details, parties = excluded.parties
+    RETURNING c.id),
+dropped AS (
+    DELETE FROM call_participants cp
+     WHERE cp.company_id = $1 AND cp.call_id = ANY($2::BIGINT[])
+       AND (cp.call_id, cp.user_id) NOT IN (SELECT * FROM unnest($11::BIGINT[], $12::BIGINT[]))),
+added AS (
+    INSERT INTO call_participants (company_id, call_id, user_id)
+    SELECT $1, pair.call_id, pair.user_id
+      FROM unnest($11::BIGINT[], $12::BIGINT[]) AS pair (call_id, user_id)
+    ON CONFLICT (company_id, call_id, user_id) DO NOTHING)
+SELECT count(*) FROM written";
+
+/// The parameters of [`WRITE_CALLS`], owned.
+pub(crate) struct CallsParams {
+    company: i64,
+    ids: Vec<i64>,
+    workspaces: Vec<Option<i64>>,
+    titles: Vec<Option<String>>,
+    primaries: Vec<i64>,
+    private: Vec<bool>,
+    started: Vec<Option<i64>>,
+    client_unique_ids: Vec<Option<String>>,
+    details: Vec<String>,
+    parties: Vec<String>,
+    participant_calls: Vec<i64>,
+    participants: Vec<i64>,
+}
+
+impl CallsParams {
+    /// For `calls` of `company`.
+    pub(crate) fn new(company: CompanyId, calls: &[Call]) -> Self {
+        let mut pairs: Vec<(i64, i64)> = calls
+            .iter()
+            .flat_map(|call| {
+                call.participant_ids
+                    .iter()
+                    .map(move |user| (call.id.get(), user.get()))
+            })
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let (participant_calls, participants) = pairs.into_iter().unzip();
+        Self {
+            company: company.get(),
+            ids: calls.iter().map(|c| c.id.get()).collect(),
+            workspaces: calls
+                .iter()
+                .map(|c| c.workspace.map(WorkspaceId::get))
+                .collect(),
+            titles: calls.iter().map(|c| c.title.clone()).collect(),
+            primaries: calls.iter().map(|c| c.primary_user_id.get()).collect(),
+            private: calls.iter().map(|c| c.is_private).collect(),
+            started: calls
+                .iter()
+                .map(|c| c.started.map(Timestamp::unix))
+                .collect(),
+            client_unique_ids: calls.iter().map(|c| c.client_unique_id.clone()).collect(),
+            details: calls.iter().map(|c| c.details.to_json()).collect(),
+            parties: calls.iter().map(|c| parties_to_json(&c.parties)).collect(),
+            participant_calls,
+            participants,
+        }
+    }
+
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 12] {
+        [
+            &self.company,
+            &self.ids,
+            &self.workspaces,
+            &self.titles,
+            &self.primaries,
+            &self.private,
+            &self.started,
+            &self.client_unique_ids,
+            &self.details,
+            &self.parties,
+            &self.participant_calls,
+            &self.participants,
+        ]
+    }
+}
+
+/// [`WRITE_CALLS`] for `calls` of `company`.
+pub(crate) async fn write_calls(
+    db: &impl Db,
+    company: CompanyId,
+    calls: &[Call],
+) -> Result<(), Fail> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let params = CallsParams::new(company, calls);
+    rows::execute(db, WRITE_CALLS, &params.params()).await?;
     Ok(())
 }
 
 pub(crate) async fn add_call(db: &impl Db, call: &Call) -> Result<(), Fail> {
     checked(db, Needs::add_call(call), |k| rules::add_call(k, call)).await?;
-    write_call(db, call).await
+    write_calls(db, call.company, std::slice::from_ref(call)).await
 }
 
 /// The company's calls, ascending, each with its participants ascending.
 pub(crate) async fn calls(db: &impl Db, company: CompanyId) -> Result<Vec<Call>, Fail> {
-    let mut participants: HashMap<CallId, Vec<UserId>> = HashMap::new();
-    let sql = "SELECT call_id, user_id FROM call_participants WHERE company_id = $1
-               ORDER BY call_id, user_id";
-    for row in rows::query(db, sql, &[&company.get()]).await? {
-        participants
-            .entry(rows::call_at(&row, 0)?)
-            .or_default()
-            .push(rows::user_at(&row, 1)?);
-    }
-    let sql = "SELECT id, title, primary_user_id FROM calls WHERE company_id = $1 ORDER BY id";
-    let found = rows::query(db, sql, &[&company.get()]).await?;
-    found
-        .iter()
-        .map(|row| {
-            let id = rows::call_at(row, 0)?;
-            Ok(Call {
-                company,
-                id,
-                title: rows::at(row, 1)?,
-                primary_user_id: rows::user_at(row, 2)?,
-                participant_ids: participants.remove(&id).unwrap_or_default(),
-            })
-        })
-        .collect()
+    let sql = format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.company_id = $1 ORDER BY c.id");
+    let found = rows::query(db, &sql, &[&company.get()]).await?;
+    found.iter().map(|row| call_row(company, row, 0)).collect()
+}
+
+pub(crate) async fn set_private(
+    db: &impl Db,
+    company: CompanyId,
+    call: CallId,
+    private: bool,
+) -> Result<(), Fail> {
+    let needs = Needs {
+        calls: vec![(company, call)],
+        ..Needs::default()
+    };
+    checked(db, needs, |k| rules::set_private(k, company, call)).await?;
+    let sql = "UPDATE calls SET is_private = $3 WHERE company_id = $1 AND id = $2";
+    rows::execute(db, sql, &[&company.get(), &call.get(), &private]).await?;
+    Ok(())
 }
 
 // --- shares ---
 
-/// Records a share unless it exists; the first sharing time is kept.
-pub(crate) async fn insert_share(
+/// Records shares unless they exist (the first sharing time is kept): one
+/// statement.
+pub(crate) async fn insert_shares(
     db: &impl Db,
     company: CompanyId,
-    call: CallId,
-    user: UserId,
+    shares: &[(CallId, UserId)],
     now: Timestamp,
 ) -> Result<(), Fail> {
-    let sql =
-        "INSERT INTO shares (company_id, call_id, user_id, created_at) VALUES ($1, $2, $3, $4)
+    if shares.is_empty() {
+        return Ok(());
+    }
+    let (calls, users): (Vec<i64>, Vec<i64>) = shares
+        .iter()
+        .map(|(call, user)| (call.get(), user.get()))
+        .unzip();
+    let sql = "INSERT INTO shares (company_id, call_id, user_id, created_at)
+               SELECT $1, pair.call_id, pair.user_id, $4
+                 FROM unnest($2::BIGINT[], $3::BIGINT[]) AS pair (call_id, user_id)
                ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
-    let params: [&(dyn ToSql + Sync); 4] = [&company.get(), &call.get(), &user.get(), &now.unix()];
+    let params: [&(dyn ToSql + Sync); 4] = [&company.get(), &calls, &users, &now.unix()];
     rows::execute(db, sql, &params).await?;
     Ok(())
 }
@@ -579,7 +1223,7 @@ pub(crate) async fn add_share(
         rules::add_share(k, company, call, user)
     })
     .await?;
-    insert_share(db, company, call, user, now).await
+    insert_shares(db, company, &[(call, user)], now).await
 }
 
 pub(crate) async fn remove_share(

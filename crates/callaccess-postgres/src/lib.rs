@@ -16,9 +16,13 @@
 //! - `access`: the three endpoints (grant, revoke and list API grants) and
 //!   the operator's view of one call: the facts each request needs, fetched
 //!   in one statement, and the writes the domain's rules decided.
-//! - `admin`: companies, credentials, users, calls and shares: the facts an
-//!   admin check needs in one round trip (`fetch_known`), and each table's
-//!   write, once, for admin changes and seeds alike.
+//! - `directory`: Gong's directory operations (workspaces, users, calls,
+//!   permission profiles), each read one statement that also confirms the
+//!   caller, each write two round trips.
+//! - `admin`: companies, workspaces, profiles, credentials, users, managers,
+//!   calls and shares: the facts an admin check needs in one round trip
+//!   (`fetch_known`), and each table's write, once, for admin changes, API
+//!   writes and seeds alike.
 //! - `seed`: executing the domain's plan of a seed file in one transaction.
 //! - `rate`: the shared rate-limit budgets (`SharedRateBudget`), on the
 //!   database's clock unless a test gives the time.
@@ -36,6 +40,7 @@
 
 mod access;
 mod admin;
+mod directory;
 mod error;
 mod migrate;
 mod rate;

@@ -5,7 +5,8 @@
 
 use callaccess_domain::encoding;
 use callaccess_domain::{
-    CallId, CallsAccess, CompanyId, Limit, Scope, SecretDigest, StoreError, Timestamp, UserId,
+    CallDetails, CallId, CallsAccess, CompanyId, Limit, Party, ProfileId, Scope, SecretDigest,
+    StoreError, Timestamp, UserId, WorkspaceId,
 };
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
@@ -53,6 +54,56 @@ pub(crate) fn call_at(row: &Row, index: usize) -> Result<CallId, Fail> {
     decoded(row, index, |v| encoding::id_from(v, CallId::from_i64))
 }
 
+pub(crate) fn workspace_at(row: &Row, index: usize) -> Result<WorkspaceId, Fail> {
+    decoded(row, index, |v| encoding::id_from(v, WorkspaceId::from_i64))
+}
+
+/// A workspace id that may be NULL.
+pub(crate) fn optional_workspace_at(row: &Row, index: usize) -> Result<Option<WorkspaceId>, Fail> {
+    decoded(row, index, |v: Option<i64>| {
+        v.map(|v| encoding::id_from(v, WorkspaceId::from_i64))
+            .transpose()
+    })
+}
+
+pub(crate) fn profile_at(row: &Row, index: usize) -> Result<ProfileId, Fail> {
+    decoded(row, index, |v| encoding::id_from(v, ProfileId::from_i64))
+}
+
+/// User ids stored as a `BIGINT[]` (an aggregate of a statement).
+pub(crate) fn user_ids_at(row: &Row, index: usize) -> Result<Vec<UserId>, Fail> {
+    decoded(row, index, |v: Vec<i64>| {
+        v.into_iter()
+            .map(|v| encoding::id_from(v, UserId::from_i64))
+            .collect()
+    })
+}
+
+/// A profile's team leads ([`encoding::user_list_from`]).
+pub(crate) fn team_leads_at(row: &Row, index: usize) -> Result<Vec<UserId>, Fail> {
+    decoded(row, index, |text: &str| encoding::user_list_from(text))
+}
+
+/// A JSON object stored as text (a profile's fields).
+pub(crate) fn object_at(
+    row: &Row,
+    index: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, Fail> {
+    decoded(row, index, |text: &str| {
+        serde_json::from_str(text).map_err(|_| "a malformed JSON object".to_owned())
+    })
+}
+
+pub(crate) fn details_at(row: &Row, index: usize) -> Result<CallDetails, Fail> {
+    decoded(row, index, |text: &str| CallDetails::from_json(text))
+}
+
+pub(crate) fn parties_at(row: &Row, index: usize) -> Result<Vec<Party>, Fail> {
+    decoded(row, index, |text: &str| {
+        callaccess_domain::parties_from_json(text)
+    })
+}
+
 pub(crate) fn timestamp_at(row: &Row, index: usize) -> Result<Timestamp, Fail> {
     at(row, index).map(Timestamp::from_unix)
 }
@@ -63,6 +114,16 @@ pub(crate) fn optional_timestamp_at(row: &Row, index: usize) -> Result<Option<Ti
 
 pub(crate) fn calls_access_at(row: &Row, index: usize) -> Result<CallsAccess, Fail> {
     decoded(row, index, encoding::calls_access_from)
+}
+
+/// A level that may be NULL (the far side of an outer join).
+pub(crate) fn optional_calls_access_at(
+    row: &Row,
+    index: usize,
+) -> Result<Option<CallsAccess>, Fail> {
+    decoded(row, index, |text: Option<&str>| {
+        text.map(encoding::calls_access_from).transpose()
+    })
 }
 
 pub(crate) fn digest_at(row: &Row, index: usize) -> Result<SecretDigest, Fail> {

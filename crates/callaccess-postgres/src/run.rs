@@ -2,7 +2,8 @@
 //! isolation the operation needs, retried when PostgreSQL asks for it.
 //!
 //! Why SERIALIZABLE for everything that writes: a PUT reads the call, the
-//! user, the user's profile, participants and shares, and then writes a grant
+//! user, the user's profile, the managers above both, participants and
+//! shares, and then writes a grant
 //! whose existence depends on all of them. Under READ COMMITTED each of those
 //! reads would need a hand-chosen lock (and a lock on the *absence* of a
 //! share is not expressible with row locks at all); SERIALIZABLE makes

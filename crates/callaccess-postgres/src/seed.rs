@@ -2,22 +2,61 @@
 //! facts fetched for [`callaccess_domain::seed::needs`] in one round trip,
 //! what to write and in what order; this module executes each write, in the
 //! store's one transaction.
+//!
+//! The plan lists a company's users, managers, profile assignments, calls,
+//! shares and grants one write each, in runs of the same kind. A run is
+//! written as one statement of arrays (up to [`RUN`] writes, and never the
+//! same row twice), which applies exactly what the writes one by one
+//! would: the writes of a run touch distinct rows of one table, so their
+//! order within it does not matter, and runs stay in the plan's order. A
+//! seed of 100,000 users thus costs tens of statements, not 100,000.
+
+use std::collections::HashSet;
 
 use crate::tally::Db;
 use callaccess_domain::seed::{self, Seed, SeedSummary, SeedWrite};
-use callaccess_domain::{encoding, NewApiKey, NewToken, Timestamp};
+use callaccess_domain::{
+    encoding, Call, CallId, CallsAccess, CompanyId, NewApiKey, NewToken, ProfileId, StoreError,
+    Timestamp, User, UserId,
+};
 use tokio_postgres::types::ToSql;
 
 use crate::error::Fail;
 use crate::{access, admin, rows};
 
+/// Most writes in one statement: large enough that a big seed takes few
+/// round trips, small enough to keep each statement's arrays modest.
+const RUN: usize = 5_000;
+
 /// Applies `seed`, or answers `SeedRejected` if it does not fit the
 /// database; the caller's transaction is then rolled back, so nothing of it
 /// stays.
 pub(crate) async fn apply(db: &impl Db, seed: &Seed, now: Timestamp) -> Result<SeedSummary, Fail> {
-    let known = admin::fetch_known(db, &seed::needs(seed)).await?;
+    let known = admin::fetch_known(db, &seed::needs(seed)).await?.known;
+    let mut pending: Option<Run> = None;
     for write in seed::plan(seed, &known)? {
-        execute(db, write, now).await?;
+        let write = match pending.as_mut() {
+            Some(run) => match run.absorb(write) {
+                None => continue,
+                Some(other) => other,
+            },
+            None => write,
+        };
+        if let Some(run) = pending.take() {
+            run.write(db, now).await?;
+        }
+        match Run::of(&write) {
+            Some(mut run) => match run.absorb(write) {
+                None => pending = Some(run),
+                // Not expected: an empty run of the write's own kind takes
+                // it. `execute` refuses it loudly rather than drop it.
+                Some(write) => execute(db, write, now).await?,
+            },
+            None => execute(db, write, now).await?,
+        }
+    }
+    if let Some(run) = pending {
+        run.write(db, now).await?;
     }
     // A seed may change keys, tokens and company limits; nodes check the
     // credentials they kept once more rather than each write saying so.
@@ -25,6 +64,129 @@ pub(crate) async fn apply(db: &impl Db, seed: &Seed, now: Timestamp) -> Result<S
     Ok(seed.summary())
 }
 
+/// Consecutive writes of one kind for one company, written together.
+struct Run {
+    company: CompanyId,
+    kind: Kind,
+    /// The rows the run writes (a user's or a call's id), each once.
+    rows: HashSet<i64>,
+}
+
+enum Kind {
+    Users(Vec<User>),
+    Managers(Vec<(UserId, Option<UserId>)>),
+    Assignments(Vec<(UserId, ProfileId)>),
+    Levels(CallsAccess, Vec<UserId>),
+    Calls(Vec<Call>),
+    Shares(Vec<(CallId, UserId)>),
+    Grants(Vec<(CallId, UserId)>),
+}
+
+impl Kind {
+    fn len(&self) -> usize {
+        match self {
+            Self::Users(v) => v.len(),
+            Self::Managers(v) => v.len(),
+            Self::Assignments(v) => v.len(),
+            Self::Levels(_, v) => v.len(),
+            Self::Calls(v) => v.len(),
+            Self::Shares(v) | Self::Grants(v) => v.len(),
+        }
+    }
+}
+
+impl Run {
+    /// An empty run that would take `write`, or `None` for a write that is
+    /// written on its own.
+    fn of(write: &SeedWrite) -> Option<Self> {
+        let (company, kind) = match write {
+            SeedWrite::User(user) => (user.company, Kind::Users(Vec::new())),
+            SeedWrite::Call(call) => (call.company, Kind::Calls(Vec::new())),
+            SeedWrite::Manager { company, .. } => (*company, Kind::Managers(Vec::new())),
+            SeedWrite::AssignProfile { company, .. } => (*company, Kind::Assignments(Vec::new())),
+            SeedWrite::CallsAccess { company, level, .. } => {
+                (*company, Kind::Levels(*level, Vec::new()))
+            }
+            SeedWrite::Share { company, .. } => (*company, Kind::Shares(Vec::new())),
+            SeedWrite::ApiGrant { company, .. } => (*company, Kind::Grants(Vec::new())),
+            _ => return None,
+        };
+        Some(Self::empty(company, kind))
+    }
+
+    fn empty(company: CompanyId, kind: Kind) -> Self {
+        Self {
+            company,
+            kind,
+            rows: HashSet::new(),
+        }
+    }
+
+    /// Takes `write` into the run, or gives it back: another kind or
+    /// company, a row the run writes already, or a full run.
+    fn absorb(&mut self, write: SeedWrite) -> Option<SeedWrite> {
+        let (company, row) = match &write {
+            SeedWrite::User(user) => (user.company, Some(user.id.get())),
+            SeedWrite::Call(call) => (call.company, Some(call.id.get())),
+            SeedWrite::Manager { company, user, .. }
+            | SeedWrite::AssignProfile { company, user, .. }
+            | SeedWrite::CallsAccess { company, user, .. } => (*company, Some(user.get())),
+            // Inserting a share or a grant twice is a no-op: no row to guard.
+            SeedWrite::Share { company, .. } | SeedWrite::ApiGrant { company, .. } => {
+                (*company, None)
+            }
+            _ => return Some(write),
+        };
+        let repeated = row.is_some_and(|row| self.rows.contains(&row));
+        if company != self.company || repeated || self.kind.len() >= RUN {
+            return Some(write);
+        }
+        match (&mut self.kind, write) {
+            (Kind::Users(users), SeedWrite::User(user)) => users.push(user),
+            (Kind::Calls(calls), SeedWrite::Call(call)) => calls.push(call),
+            (Kind::Managers(managers), SeedWrite::Manager { user, manager, .. }) => {
+                managers.push((user, manager));
+            }
+            (Kind::Assignments(assignments), SeedWrite::AssignProfile { user, profile, .. }) => {
+                assignments.push((user, profile));
+            }
+            (Kind::Levels(at, users), SeedWrite::CallsAccess { user, level, .. })
+                if *at == level =>
+            {
+                users.push(user);
+            }
+            (Kind::Shares(pairs), SeedWrite::Share { call, user, .. })
+            | (Kind::Grants(pairs), SeedWrite::ApiGrant { call, user, .. }) => {
+                pairs.push((call, user));
+            }
+            (_, other) => return Some(other),
+        }
+        self.rows.extend(row);
+        None
+    }
+
+    async fn write(self, db: &impl Db, now: Timestamp) -> Result<(), Fail> {
+        let company = self.company;
+        match self.kind {
+            Kind::Users(users) => admin::write_users(db, company, &users, now).await,
+            Kind::Managers(managers) => admin::write_managers(db, company, &managers).await,
+            Kind::Assignments(assignments) => {
+                // The plan checked that each profile is the company's.
+                admin::write_assignments(db, company, &assignments).await?;
+                Ok(())
+            }
+            Kind::Levels(level, users) => {
+                admin::write_calls_access(db, company, &users, level).await?;
+                Ok(())
+            }
+            Kind::Calls(calls) => admin::write_calls(db, company, &calls).await,
+            Kind::Shares(shares) => admin::insert_shares(db, company, &shares, now).await,
+            Kind::Grants(grants) => access::record(db, company, &grants, now).await,
+        }
+    }
+}
+
+/// A write that no run takes, on its own.
 async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), Fail> {
     match write {
         SeedWrite::Company {
@@ -65,17 +227,14 @@ async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), F
             }
             Ok(())
         }
-        SeedWrite::User(user) => admin::write_user(db, &user).await,
-        SeedWrite::Call(call) => admin::write_call(db, &call).await,
-        SeedWrite::Share {
-            company,
-            call,
-            user,
-        } => admin::insert_share(db, company, call, user, now).await,
-        SeedWrite::ApiGrant {
-            company,
-            call,
-            user,
-        } => access::record(db, company, &[(call, user)], now).await,
+        SeedWrite::Workspace(workspace) => admin::write_workspace(db, &workspace).await,
+        SeedWrite::DefaultWorkspace { company, id } => {
+            admin::write_default_workspace(db, company, id).await
+        }
+        SeedWrite::Profile(profile) => admin::write_profile(db, &profile).await,
+        // Every other write is written in a run (`Run::of`).
+        other => Err(Fail::Store(StoreError::Other(format!(
+            "a seed write outside a run: {other:?}"
+        )))),
     }
 }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::{
     AccessChange, Admitted, ApiKeyInfo, Budget, Call, CallAccessFacts, CallGrants, CallId, Caller,
-    CallsAccess, Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, RateLimit,
-    RateWindow, SecretDigest, SharedRateBudget, Store, StoreError, StoredCredential, Timestamp,
-    TokenInfo, User, UserId,
+    CallsAccess, Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile,
+    ProfileId, RateLimit, RateWindow, SecretDigest, SharedRateBudget, Store, StoreError,
+    StoredCredential, Timestamp, TokenInfo, User, UserId, Workspace, WorkspaceId,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 
@@ -20,7 +21,7 @@ use crate::error::from_pool;
 use crate::error::Fail;
 use crate::run::{pipelined, statement, transaction, Counters, Mode, RetryStats};
 use crate::tally::Db;
-use crate::{access, admin, migrate, rate, rows, seed};
+use crate::{access, admin, directory, migrate, rate, rows, seed};
 
 /// How the pool behaves. The timeouts are what keeps a request from hanging
 /// when PostgreSQL is down or overloaded: a request that cannot get a
@@ -316,6 +317,127 @@ impl Store for PostgresStore {
         })
     }
 
+    // --- Gong's directory operations: one statement per read, two round
+    // trips per write (see `directory`) ---
+
+    async fn workspaces(&self, caller: Caller) -> Result<Vec<Workspace>> {
+        statement!(self, "workspaces", |db| {
+            directory::workspaces(db, &caller, &self.epoch)
+        })
+    }
+
+    async fn list_users(
+        &self,
+        caller: Caller,
+        filter: &UserFilter,
+        page: PageAfter,
+    ) -> Result<Page<User>> {
+        statement!(self, "list_users", |db| {
+            directory::list_users(db, &caller, &self.epoch, filter, page)
+        })
+    }
+
+    async fn user(&self, caller: Caller, user: UserId) -> Result<Option<User>> {
+        statement!(self, "user", |db| directory::user(
+            db,
+            &caller,
+            &self.epoch,
+            user
+        ))
+    }
+
+    async fn list_calls(
+        &self,
+        caller: Caller,
+        filter: &CallFilter,
+        page: PageAfter,
+    ) -> Result<Page<Call>> {
+        statement!(self, "list_calls", |db| {
+            directory::list_calls(db, &caller, &self.epoch, filter, page)
+        })
+    }
+
+    async fn call(&self, caller: Caller, call: CallId) -> Result<Option<Call>> {
+        statement!(self, "call", |db| directory::call(
+            db,
+            &caller,
+            &self.epoch,
+            call
+        ))
+    }
+
+    async fn create_call(&self, caller: Caller, call: &Call) -> Result<Call> {
+        pipelined!(self, "create_call", |db, _now| {
+            directory::create_call(db, &caller, &self.epoch, call)
+        })
+    }
+
+    async fn profiles(&self, caller: Caller, workspace: WorkspaceId) -> Result<Vec<Profile>> {
+        statement!(self, "profiles", |db| {
+            directory::profiles(db, &caller, &self.epoch, workspace)
+        })
+    }
+
+    async fn profile(&self, caller: Caller, profile: ProfileId) -> Result<Profile> {
+        statement!(self, "profile", |db| {
+            directory::profile(db, &caller, &self.epoch, profile)
+        })
+    }
+
+    async fn create_profile(&self, caller: Caller, profile: &Profile) -> Result<Profile> {
+        pipelined!(self, "create_profile", |db, _now| {
+            directory::save_profile(db, &caller, &self.epoch, profile, true)
+        })
+    }
+
+    async fn update_profile(&self, caller: Caller, profile: &Profile) -> Result<Profile> {
+        pipelined!(self, "update_profile", |db, _now| {
+            directory::save_profile(db, &caller, &self.epoch, profile, false)
+        })
+    }
+
+    async fn profile_users(&self, caller: Caller, profile: ProfileId) -> Result<Vec<User>> {
+        statement!(self, "profile_users", |db| {
+            directory::profile_users(db, &caller, &self.epoch, profile)
+        })
+    }
+
+    // --- administration ---
+
+    async fn create_workspace(&self, workspace: &Workspace) -> Result<Workspace> {
+        transaction!(self, Mode::Write, "create_workspace", |tx| {
+            admin::create_workspace(&tx, workspace)
+        })
+    }
+
+    async fn set_manager(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        manager: Option<UserId>,
+    ) -> Result<()> {
+        transaction!(self, Mode::Write, "set_manager", |tx| {
+            admin::set_manager(&tx, company, user, manager)
+        })
+    }
+
+    async fn assign_profile(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        profile: ProfileId,
+    ) -> Result<()> {
+        transaction!(self, Mode::Write, "assign_profile", |tx| {
+            admin::assign_profile(&tx, company, user, profile)
+        })
+    }
+
+    async fn set_private(&self, company: CompanyId, call: CallId, private: bool) -> Result<()> {
+        transaction!(self, Mode::Write, "set_private", |tx| {
+            admin::set_private(&tx, company, call, private)
+        })
+    }
+
     async fn create_company(&self, company: &NewCompany) -> Result<Company> {
         transaction!(self, Mode::Write, "create_company", |tx, now| {
             admin::create_company(&tx, company, now)
@@ -371,9 +493,9 @@ impl Store for PostgresStore {
     }
 
     async fn add_user(&self, user: &User) -> Result<()> {
-        transaction!(self, Mode::Write, "add_user", |tx| admin::add_user(
-            &tx, user
-        ))
+        transaction!(self, Mode::Write, "add_user", |tx, now| {
+            admin::add_user(&tx, user, now)
+        })
     }
 
     async fn users(&self, company: CompanyId) -> Result<Vec<User>> {
@@ -398,7 +520,7 @@ impl Store for PostgresStore {
     }
 
     async fn calls(&self, company: CompanyId) -> Result<Vec<Call>> {
-        transaction!(self, Mode::Read, "calls", |tx| admin::calls(&tx, company))
+        statement!(self, "calls", |db| admin::calls(db, company))
     }
 
     async fn add_share(&self, company: CompanyId, call: CallId, user: UserId) -> Result<()> {

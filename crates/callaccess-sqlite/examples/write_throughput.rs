@@ -92,22 +92,14 @@ async fn setup(store: &SqliteStore, company: CompanyId) -> Result<(), Box<dyn st
     for id in 1..=USERS {
         store
             .add_user(&User {
-                company,
-                id: user_id(id),
-                email_address: format!("u{id}@bench.test"),
-                calls_access: CallsAccess::None,
+                calls_access: Some(CallsAccess::None),
+                ..User::new(company, user_id(id), format!("u{id}@bench.test"))
             })
             .await?;
     }
     for id in 1..=CALLS {
         store
-            .add_call(&Call {
-                company,
-                id: call_id(id),
-                title: None,
-                primary_user_id: user_id(1),
-                participant_ids: vec![],
-            })
+            .add_call(&Call::new(company, call_id(id), user_id(1)))
             .await?;
     }
     Ok(())

@@ -8,10 +8,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use callaccess_domain::access::{self, Facts};
+use callaccess_domain::access::{self, CallFacts, Facts, OrgChart, ProfileFacts, UserFacts};
 use callaccess_domain::{
-    AccessChange, CallGrants, CallId, Caller, CallsAccess, CompanyId, StoreError, Timestamp, UserId,
+    AccessChange, CallGrants, CallId, Caller, CallsRule, CompanyId, StoreError, Timestamp, UserId,
+    WorkspaceId,
 };
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, Row};
@@ -63,7 +65,7 @@ pub(crate) fn revoke(
     company: CompanyId,
     change: &AccessChange,
 ) -> Result<(), Fail> {
-    let facts = ConnFacts::new(conn, company, CallRead::PrimaryOnly);
+    let facts = ConnFacts::new(conn, company, CallRead::CallOnly);
     let remove = access::grants_to_remove(&facts, change)?;
     let mut delete = conn.prepare_cached(
         "DELETE FROM api_grants WHERE company_id = ?1 AND call_id = ?2 AND user_id = ?3",
@@ -133,43 +135,67 @@ fn call_with_links<H>(
 
 /// How [`ConnFacts`] reads a call the first time it is asked about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CallRead {
-    /// The primary user and the shares in one statement: a PUT asks about
-    /// both for every call.
+pub(crate) enum CallRead {
+    /// The call and its shares in one statement: a PUT asks about both for
+    /// every call.
     WithShares,
-    /// The primary user alone: a DELETE only asks whether the call exists.
-    PrimaryOnly,
+    /// The call alone: a DELETE only asks whether the call exists.
+    CallOnly,
 }
 
 /// What has been read of one call.
 struct CallRow {
-    primary: UserId,
+    facts: CallFacts,
     /// Users the call is shared with, ascending; `None` until asked for.
     shared: Option<Vec<UserId>>,
 }
 
+/// The columns of a call the rules read, from column 0 on; a macro so
+/// the statements below are literals (no string built per call on the
+/// PUT path).
+macro_rules! call_facts {
+    () => {
+        "c.primary_user_id, c.workspace_id, c.is_private"
+    };
+}
+
+fn call_facts_at(row: &Row<'_>) -> rusqlite::Result<CallFacts> {
+    Ok(CallFacts {
+        primary: rows::user_at(row, 0)?,
+        workspace: rows::workspace_at(row, 1)?,
+        private: row.get(2)?,
+    })
+}
+
 /// The domain's facts about one company, answered lazily from the
-/// connection. A call is read once (with its shares, for a PUT) and a user's
-/// level once, however often the rules ask; participants and grants are
-/// point lookups, asked only for the users whose profile needs them.
-struct ConnFacts<'c> {
+/// connection: a call is read once (with its shares, for a PUT), a user
+/// (their manager) once and a user's profile in a workspace once, however
+/// often the rules ask; participants and grants are point lookups, asked
+/// only where a rule needs them. Walking the org chart therefore reads one
+/// user per step, each at most once per request.
+pub(crate) struct ConnFacts<'c> {
     conn: &'c Connection,
     company: CompanyId,
     read: CallRead,
     /// `None`: the company has no such call.
     calls: RefCell<HashMap<CallId, Option<CallRow>>>,
     /// `None`: the company has no such user.
-    levels: RefCell<HashMap<UserId, Option<CallsAccess>>>,
+    users: RefCell<HashMap<UserId, Option<UserFacts>>>,
+    profiles: RefCell<HashMap<(UserId, WorkspaceId), HeldProfile>>,
 }
 
+/// A user's profile in a workspace, `None` if they hold none there.
+type HeldProfile = Option<Arc<ProfileFacts>>;
+
 impl<'c> ConnFacts<'c> {
-    fn new(conn: &'c Connection, company: CompanyId, read: CallRead) -> Self {
+    pub(crate) fn new(conn: &'c Connection, company: CompanyId, read: CallRead) -> Self {
         Self {
             conn,
             company,
             read,
             calls: RefCell::new(HashMap::new()),
-            levels: RefCell::new(HashMap::new()),
+            users: RefCell::new(HashMap::new()),
+            profiles: RefCell::new(HashMap::new()),
         }
     }
 
@@ -182,49 +208,93 @@ impl<'c> ConnFacts<'c> {
             CallRead::WithShares => {
                 // One statement answers both: no row means no such call, a
                 // NULL share that it is shared with nobody.
-                let mut statement = self.conn.prepare_cached(
-                    "SELECT c.primary_user_id, s.user_id FROM calls c
+                let mut statement = self.conn.prepare_cached(concat!(
+                    "SELECT ",
+                    call_facts!(),
+                    ", s.user_id FROM calls c
                      LEFT JOIN shares s ON s.company_id = c.company_id AND s.call_id = c.id
                      WHERE c.company_id = ?1 AND c.id = ?2
-                     ORDER BY s.user_id",
-                )?;
-                call_with_links(&mut statement, self.company, call, 1, |row| {
-                    rows::user_at(row, 0)
-                })?
-                .map(|(primary, shared)| CallRow {
-                    primary,
-                    shared: Some(shared),
-                })
+                     ORDER BY s.user_id"
+                ))?;
+                call_with_links(&mut statement, self.company, call, 3, call_facts_at)?.map(
+                    |(facts, shared)| CallRow {
+                        facts,
+                        shared: Some(shared),
+                    },
+                )
             }
-            CallRead::PrimaryOnly => {
-                rows::call_primary(self.conn, self.company, call)?.map(|primary| CallRow {
-                    primary,
-                    shared: None,
-                })
-            }
+            CallRead::CallOnly => rows::lookup(
+                self.conn,
+                concat!(
+                    "SELECT ",
+                    call_facts!(),
+                    " FROM calls c WHERE c.company_id = ?1 AND c.id = ?2"
+                ),
+                params![self.company.get(), call.get()],
+                call_facts_at,
+            )?
+            .map(|facts| CallRow {
+                facts,
+                shared: None,
+            }),
         };
         self.calls.borrow_mut().insert(call, row);
         Ok(())
     }
 }
 
+impl OrgChart for ConnFacts<'_> {
+    fn user(&self, user: UserId) -> Result<Option<UserFacts>, StoreError> {
+        if let Some(found) = self.users.borrow().get(&user) {
+            return Ok(*found);
+        }
+        let found =
+            rows::user_manager(self.conn, self.company, user)?.map(|manager| UserFacts { manager });
+        self.users.borrow_mut().insert(user, found);
+        Ok(found)
+    }
+}
+
 impl Facts for ConnFacts<'_> {
-    fn primary(&self, call: CallId) -> Result<Option<UserId>, StoreError> {
+    fn call(&self, call: CallId) -> Result<Option<CallFacts>, StoreError> {
         self.load_call(call)?;
         Ok(self
             .calls
             .borrow()
             .get(&call)
-            .and_then(|row| row.as_ref().map(|row| row.primary)))
+            .and_then(|row| row.as_ref().map(|row| row.facts)))
     }
 
-    fn profile_level(&self, user: UserId) -> Result<Option<CallsAccess>, StoreError> {
-        if let Some(level) = self.levels.borrow().get(&user) {
-            return Ok(*level);
+    fn profile(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+    ) -> Result<Option<Arc<ProfileFacts>>, StoreError> {
+        if let Some(found) = self.profiles.borrow().get(&(user, workspace)) {
+            return Ok(found.clone());
         }
-        let level = rows::user_access(self.conn, self.company, user)?;
-        self.levels.borrow_mut().insert(user, level);
-        Ok(level)
+        let found = rows::lookup(
+            self.conn,
+            "SELECT p.id, p.name, p.level, p.team_lead_ids
+             FROM user_profiles up JOIN permission_profiles p ON p.id = up.profile_id
+             WHERE up.company_id = ?1 AND up.user_id = ?2 AND up.workspace_id = ?3",
+            params![self.company.get(), user.get(), workspace.get()],
+            |row| {
+                Ok(ProfileFacts {
+                    id: rows::profile_at(row, 0)?,
+                    name: row.get(1)?,
+                    calls: CallsRule {
+                        level: rows::calls_access_at(row, 2)?,
+                        team_leads: rows::user_list_at(row, 3)?,
+                    },
+                })
+            },
+        )?
+        .map(Arc::new);
+        self.profiles
+            .borrow_mut()
+            .insert((user, workspace), found.clone());
+        Ok(found)
     }
 
     fn is_participant(&self, call: CallId, user: UserId) -> Result<bool, StoreError> {

@@ -9,12 +9,14 @@ use callaccess_domain::admin::{self, Directory};
 use callaccess_domain::encoding;
 use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
-    access, ApiKeyInfo, Call, CallAccessFacts, CallId, CallsAccess, Company, CompanyId, NewApiKey,
-    NewCompany, NewToken, RateLimit, Scope, SecretDigest, StoreError, StoredCredential, Timestamp,
-    TokenInfo, User, UserId,
+    access, legacy_profile, legacy_profile_name, parties_from_json, parties_to_json, ApiKeyInfo,
+    Call, CallAccessFacts, CallDetails, CallId, CallsAccess, CallsRule, Company, CompanyId,
+    NewApiKey, NewCompany, NewToken, Profile, ProfileId, RateLimit, Scope, SecretDigest,
+    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId, Workspace, WorkspaceId,
 };
 use rusqlite::{params, Connection, Params, Row};
 
+use crate::access::{CallRead, ConnFacts};
 use crate::error::Fail;
 use crate::rows::{self, LinkTable};
 
@@ -32,11 +34,57 @@ impl Directory for ConnDirectory<'_> {
     }
 
     fn user_exists(&self, company: CompanyId, user: UserId) -> Result<bool, StoreError> {
-        Ok(rows::user_access(self.0, company, user)?.is_some())
+        Ok(rows::user_manager(self.0, company, user)?.is_some())
     }
 
     fn call_exists(&self, company: CompanyId, call: CallId) -> Result<bool, StoreError> {
         Ok(rows::call_primary(self.0, company, call)?.is_some())
+    }
+
+    fn workspace_owner(&self, workspace: WorkspaceId) -> Result<Option<CompanyId>, StoreError> {
+        Ok(rows::lookup(
+            self.0,
+            "SELECT company_id FROM workspaces WHERE id = ?1",
+            [workspace.get()],
+            |row| rows::company_at(row, 0),
+        )?)
+    }
+
+    fn profile_home(
+        &self,
+        profile: ProfileId,
+    ) -> Result<Option<(CompanyId, WorkspaceId)>, StoreError> {
+        Ok(rows::lookup(
+            self.0,
+            "SELECT company_id, workspace_id FROM permission_profiles WHERE id = ?1",
+            [profile.get()],
+            |row| Ok((rows::company_at(row, 0)?, rows::workspace_at(row, 1)?)),
+        )?)
+    }
+
+    fn call_with_client_id(
+        &self,
+        company: CompanyId,
+        client_unique_id: &str,
+    ) -> Result<Option<CallId>, StoreError> {
+        Ok(rows::lookup(
+            self.0,
+            "SELECT id FROM calls WHERE company_id = ?1 AND client_unique_id = ?2",
+            params![company.get(), client_unique_id],
+            |row| rows::call_at(row, 0),
+        )?)
+    }
+
+    fn manager(
+        &self,
+        company: CompanyId,
+        user: UserId,
+    ) -> Result<Option<Option<UserId>>, StoreError> {
+        Ok(rows::user_manager(self.0, company, user)?)
+    }
+
+    fn default_workspace(&self, company: CompanyId) -> Result<Option<WorkspaceId>, StoreError> {
+        Ok(rows::default_workspace(self.0, company)?)
     }
 
     fn key_owner(&self, access_key: &str) -> Result<Option<CompanyId>, StoreError> {
@@ -168,13 +216,21 @@ fn inserted<T>(row: Option<T>) -> Result<T, Fail> {
 
 const COMPANY_COLUMNS: &str = "id, name, per_second_limit, per_day_limit, created_at";
 
+/// A new company, with its default workspace "Default" (a fresh random
+/// id), in the same transaction.
 pub(crate) fn create_company(
     conn: &Connection,
     new: &NewCompany,
     now: Timestamp,
 ) -> Result<Company, Fail> {
     admin::create_company(&ConnDirectory(conn), new)?;
-    inserted(write_company(conn, Write::Insert, new, now)?)
+    let company = inserted(write_company(conn, Write::Insert, new, now)?)?;
+    write_workspace(
+        conn,
+        Write::Insert,
+        &Workspace::default_for(new.id, WorkspaceId::random()),
+    )?;
+    Ok(company)
 }
 
 pub(crate) fn write_company(
@@ -455,93 +511,384 @@ pub(crate) fn token(
     )
 }
 
-// --- users ---
+// --- workspaces ---
 
-pub(crate) fn add_user(conn: &Connection, user: &User) -> Result<(), Fail> {
-    admin::add_user(&ConnDirectory(conn), user)?;
-    write_user(conn, Write::Insert, user)
+pub(crate) fn create_workspace(
+    conn: &Connection,
+    workspace: &Workspace,
+) -> Result<Workspace, Fail> {
+    admin::create_workspace(&ConnDirectory(conn), workspace)?;
+    write_workspace(conn, Write::Insert, workspace)?;
+    Ok(workspace.clone())
 }
 
-pub(crate) fn write_user(conn: &Connection, write: Write, user: &User) -> Result<(), Fail> {
+/// Writes the workspace (a seed's upsert keeps it with its company); the
+/// first workspace a company gets becomes its default.
+pub(crate) fn write_workspace(
+    conn: &Connection,
+    write: Write,
+    workspace: &Workspace,
+) -> Result<(), Fail> {
     rows::execute(
         conn,
         &write.sql(
-            "INSERT INTO users (company_id, id, email, calls_access) VALUES (?1, ?2, ?3, ?4)",
-            "ON CONFLICT (company_id, id) DO UPDATE SET email = excluded.email, calls_access = excluded.calls_access",
+            "INSERT INTO workspaces (id, company_id, name, description) VALUES (?1, ?2, ?3, ?4)",
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description
+             WHERE workspaces.company_id = excluded.company_id",
+        ),
+        params![
+            workspace.id.get(),
+            workspace.company.get(),
+            workspace.name,
+            workspace.description
+        ],
+    )?;
+    rows::execute(
+        conn,
+        "UPDATE companies SET default_workspace_id = ?2 WHERE id = ?1 AND default_workspace_id IS NULL",
+        params![workspace.company.get(), workspace.id.get()],
+    )?;
+    Ok(())
+}
+
+/// The company's default workspace. Every company has one since migration
+/// 5, so a company without one is a defect of the file.
+pub(crate) fn default_workspace_of(
+    conn: &Connection,
+    company: CompanyId,
+) -> Result<WorkspaceId, Fail> {
+    rows::default_workspace(conn, company)?.ok_or_else(|| {
+        StoreError::Other(format!("company \"{company}\" has no default workspace")).into()
+    })
+}
+
+pub(crate) const WORKSPACE_COLUMNS: &str = "company_id, id, name, description";
+
+pub(crate) fn workspace_row(row: &Row<'_>) -> rusqlite::Result<Workspace> {
+    Ok(Workspace {
+        company: rows::company_at(row, 0)?,
+        id: rows::workspace_at(row, 1)?,
+        name: row.get(2)?,
+        description: row.get(3)?,
+    })
+}
+
+// --- permission profiles ---
+
+pub(crate) const PROFILE_COLUMNS: &str =
+    "p.company_id, p.workspace_id, p.id, p.name, p.level, p.team_lead_ids, p.fields";
+
+pub(crate) fn profile_row(row: &Row<'_>) -> rusqlite::Result<Profile> {
+    Ok(Profile {
+        company: rows::company_at(row, 0)?,
+        workspace: rows::workspace_at(row, 1)?,
+        id: rows::profile_at(row, 2)?,
+        name: row.get(3)?,
+        calls: CallsRule {
+            level: rows::calls_access_at(row, 4)?,
+            team_leads: rows::user_list_at(row, 5)?,
+        },
+        fields: rows::at(row, 6, |text: String| {
+            serde_json::from_str(&text).map_err(|e| format!("stored profile fields: {e}"))
+        })?,
+    })
+}
+
+/// Creates the profile, or replaces its fields; it stays in its workspace
+/// and with its company.
+pub(crate) fn write_profile(conn: &Connection, profile: &Profile) -> Result<(), Fail> {
+    let mut fields = profile.fields.clone();
+    fields.remove("id");
+    let fields = serde_json::Value::Object(fields).to_string();
+    rows::execute(
+        conn,
+        "INSERT INTO permission_profiles (id, company_id, workspace_id, name, level, team_lead_ids, fields)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, level = excluded.level,
+             team_lead_ids = excluded.team_lead_ids, fields = excluded.fields
+         WHERE permission_profiles.company_id = excluded.company_id",
+        params![
+            profile.id.get(),
+            profile.company.get(),
+            profile.workspace.get(),
+            profile.name,
+            encoding::calls_access_value(profile.calls.level),
+            encoding::user_list_value(&profile.calls.team_leads),
+            fields
+        ],
+    )?;
+    Ok(())
+}
+
+/// One profile of the company, `None` if it has no such profile.
+pub(crate) fn load_profile(
+    conn: &Connection,
+    company: CompanyId,
+    profile: ProfileId,
+) -> Result<Option<Profile>, Fail> {
+    rows::lookup(
+        conn,
+        &format!("SELECT {PROFILE_COLUMNS} FROM permission_profiles p WHERE p.id = ?1 AND p.company_id = ?2"),
+        params![profile.get(), company.get()],
+        profile_row,
+    )
+}
+
+/// Gives the user the profile of `workspace`, replacing theirs there.
+fn hold_profile(
+    conn: &Connection,
+    company: CompanyId,
+    user: UserId,
+    workspace: WorkspaceId,
+    profile: ProfileId,
+) -> Result<(), Fail> {
+    rows::execute(
+        conn,
+        "INSERT INTO user_profiles (company_id, user_id, workspace_id, profile_id) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (company_id, user_id, workspace_id) DO UPDATE SET profile_id = excluded.profile_id",
+        params![company.get(), user.get(), workspace.get(), profile.get()],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn assign_profile(
+    conn: &Connection,
+    company: CompanyId,
+    user: UserId,
+    profile: ProfileId,
+) -> Result<(), Fail> {
+    let workspace = admin::assign_profile(&ConnDirectory(conn), company, user, profile)?;
+    hold_profile(conn, company, user, workspace, profile)
+}
+
+// --- users ---
+
+/// A user with their default workspace's level, from column 0 on (`u`),
+/// after `FROM {from}` (which names `u`).
+macro_rules! users_from {
+    ($from:literal) => {
+        concat!(
+            "SELECT u.id, u.email, u.first_name, u.last_name, u.title, u.manager_id,
+                    u.active, u.created_at, p.level
+             FROM ",
+            $from,
+            " JOIN companies co ON co.id = u.company_id
+             LEFT JOIN user_profiles up ON up.company_id = u.company_id AND up.user_id = u.id
+                  AND up.workspace_id = co.default_workspace_id
+             LEFT JOIN permission_profiles p ON p.id = up.profile_id"
+        )
+    };
+}
+pub(crate) use users_from;
+
+const USER_SELECT: &str = users_from!("users u");
+
+pub(crate) fn user_select() -> &'static str {
+    USER_SELECT
+}
+
+pub(crate) fn user_row(company: CompanyId) -> impl Fn(&Row<'_>) -> rusqlite::Result<User> {
+    move |row| {
+        Ok(User {
+            company,
+            id: rows::user_at(row, 0)?,
+            email_address: row.get(1)?,
+            first_name: row.get(2)?,
+            last_name: row.get(3)?,
+            title: row.get(4)?,
+            manager_id: rows::optional_user_at(row, 5)?,
+            active: row.get(6)?,
+            created: Some(rows::timestamp_at(row, 7)?),
+            calls_access: rows::optional_calls_access_at(row, 8)?,
+        })
+    }
+}
+
+/// A new user, with their manager (checked for loops) and their
+/// `callsAccess` shorthand if given.
+pub(crate) fn add_user(conn: &Connection, user: &User, now: Timestamp) -> Result<(), Fail> {
+    admin::add_user(&ConnDirectory(conn), user)?;
+    write_user(conn, Write::Insert, user, now)?;
+    if user.manager_id.is_some() {
+        set_manager(conn, user.company, user.id, user.manager_id)?;
+    }
+    if let Some(level) = user.calls_access {
+        set_calls_access(conn, user.company, user.id, level)?;
+    }
+    Ok(())
+}
+
+/// Writes the user's own fields: email, names, title, `active`, and their
+/// creation time (`None`: now on insert, kept on update). Never their
+/// manager or profiles.
+pub(crate) fn write_user(
+    conn: &Connection,
+    write: Write,
+    user: &User,
+    now: Timestamp,
+) -> Result<(), Fail> {
+    rows::execute(
+        conn,
+        &write.sql(
+            "INSERT INTO users (company_id, id, email, first_name, last_name, title, active, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, ?9))",
+            "ON CONFLICT (company_id, id) DO UPDATE SET email = excluded.email,
+                 first_name = excluded.first_name, last_name = excluded.last_name,
+                 title = excluded.title, active = excluded.active,
+                 created_at = coalesce(?8, users.created_at)",
         ),
         params![
             user.company.get(),
             user.id.get(),
             user.email_address,
-            encoding::calls_access_value(user.calls_access)
+            user.first_name,
+            user.last_name,
+            user.title,
+            user.active,
+            user.created.map(Timestamp::unix),
+            now.unix()
         ],
     )?;
     Ok(())
-}
-
-/// Every user of the company with their profile level, ascending.
-fn levels(conn: &Connection, company: CompanyId) -> Result<Vec<(UserId, CallsAccess)>, Fail> {
-    all(
-        conn,
-        "SELECT id, calls_access FROM users WHERE company_id = ?1 ORDER BY id",
-        [company.get()],
-        |row| Ok((rows::user_at(row, 0)?, rows::calls_access_at(row, 1)?)),
-    )
 }
 
 pub(crate) fn users(conn: &Connection, company: CompanyId) -> Result<Vec<User>, Fail> {
     all(
         conn,
-        "SELECT id, email, calls_access FROM users WHERE company_id = ?1 ORDER BY id",
+        &format!("{USER_SELECT} WHERE u.company_id = ?1 ORDER BY u.id"),
         [company.get()],
-        |row| {
-            Ok(User {
-                company,
-                id: rows::user_at(row, 0)?,
-                email_address: row.get(1)?,
-                calls_access: rows::calls_access_at(row, 2)?,
-            })
-        },
+        user_row(company),
     )
 }
 
+/// Sets the user's manager once the domain found no loop.
+pub(crate) fn set_manager(
+    conn: &Connection,
+    company: CompanyId,
+    user: UserId,
+    manager: Option<UserId>,
+) -> Result<(), Fail> {
+    admin::set_manager(&ConnDirectory(conn), company, user, manager)?;
+    write_manager(conn, company, user, manager)
+}
+
+/// Writes a manager the caller checked.
+pub(crate) fn write_manager(
+    conn: &Connection,
+    company: CompanyId,
+    user: UserId,
+    manager: Option<UserId>,
+) -> Result<(), Fail> {
+    rows::execute(
+        conn,
+        "UPDATE users SET manager_id = ?3 WHERE company_id = ?1 AND id = ?2",
+        params![company.get(), user.get(), manager.map(UserId::get)],
+    )?;
+    Ok(())
+}
+
+/// The `callsAccess` shorthand: the default workspace's profile named
+/// `legacy_profile_name(level)` (created if missing), held by the user.
 pub(crate) fn set_calls_access(
     conn: &Connection,
     company: CompanyId,
     user: UserId,
-    access: CallsAccess,
+    level: CallsAccess,
 ) -> Result<(), Fail> {
-    let changed = rows::execute(
-        conn,
-        "UPDATE users SET calls_access = ?3 WHERE company_id = ?1 AND id = ?2",
-        params![
-            company.get(),
-            user.get(),
-            encoding::calls_access_value(access)
-        ],
-    )?;
-    if changed == 0 {
+    if rows::user_manager(conn, company, user)?.is_none() {
         return Err(StoreError::NoUser { company, user }.into());
     }
-    Ok(())
+    let workspace = default_workspace_of(conn, company)?;
+    let found = rows::lookup(
+        conn,
+        "SELECT id FROM permission_profiles WHERE workspace_id = ?1 AND name = ?2 ORDER BY id LIMIT 1",
+        params![workspace.get(), legacy_profile_name(level)],
+        |row| rows::profile_at(row, 0),
+    )?;
+    let profile = match found {
+        Some(profile) => profile,
+        None => {
+            let profile = legacy_profile(company, workspace, ProfileId::random(), level);
+            write_profile(conn, &profile)?;
+            profile.id
+        }
+    };
+    hold_profile(conn, company, user, workspace, profile)
 }
 
 // --- calls ---
+
+/// A call from column 0 on (`c`), without its participants.
+pub(crate) const CALL_COLUMNS: &str =
+    "c.id, c.workspace_id, c.title, c.primary_user_id, c.is_private,
+        c.started, c.client_unique_id, c.details, c.parties";
+
+pub(crate) fn call_row(company: CompanyId) -> impl Fn(&Row<'_>) -> rusqlite::Result<Call> {
+    move |row| {
+        Ok(Call {
+            company,
+            id: rows::call_at(row, 0)?,
+            workspace: Some(rows::workspace_at(row, 1)?),
+            title: row.get(2)?,
+            primary_user_id: rows::user_at(row, 3)?,
+            participant_ids: Vec::new(),
+            is_private: row.get(4)?,
+            started: rows::optional_timestamp_at(row, 5)?,
+            client_unique_id: row.get(6)?,
+            details: rows::at(row, 7, |text: String| CallDetails::from_json(&text))?,
+            parties: rows::at(row, 8, |text: String| parties_from_json(&text))?,
+        })
+    }
+}
+
+/// Fills each call's participants, one range read per call.
+pub(crate) fn with_participants(
+    conn: &Connection,
+    mut calls: Vec<Call>,
+) -> Result<Vec<Call>, Fail> {
+    for call in &mut calls {
+        call.participant_ids =
+            rows::linked_users(conn, LinkTable::Participants, call.company, call.id)?;
+    }
+    Ok(calls)
+}
 
 pub(crate) fn add_call(conn: &Connection, call: &Call) -> Result<(), Fail> {
     admin::add_call(&ConnDirectory(conn), call)?;
     upsert_call(conn, call)
 }
 
-/// Creates or updates a call and makes its participants exactly the given
-/// ones. The caller has checked that every user exists.
+/// Creates or updates a call (without a workspace: in the company's
+/// default) and makes its participants exactly the given ones. The caller
+/// has checked that every user exists.
 pub(crate) fn upsert_call(conn: &Connection, call: &Call) -> Result<(), Fail> {
     let company = call.company.get();
+    let workspace = match call.workspace {
+        Some(workspace) => workspace,
+        None => default_workspace_of(conn, call.company)?,
+    };
     rows::execute(
         conn,
-        "INSERT INTO calls (company_id, id, title, primary_user_id) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (company_id, id) DO UPDATE SET title = excluded.title, primary_user_id = excluded.primary_user_id",
-        params![company, call.id.get(), call.title, call.primary_user_id.get()],
+        "INSERT INTO calls (company_id, id, title, primary_user_id, workspace_id, is_private, started,
+                            client_unique_id, details, parties)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (company_id, id) DO UPDATE SET title = excluded.title,
+             primary_user_id = excluded.primary_user_id, workspace_id = excluded.workspace_id,
+             is_private = excluded.is_private, started = excluded.started,
+             client_unique_id = excluded.client_unique_id, details = excluded.details,
+             parties = excluded.parties",
+        params![
+            company,
+            call.id.get(),
+            call.title,
+            call.primary_user_id.get(),
+            workspace.get(),
+            call.is_private,
+            call.started.map(Timestamp::unix),
+            call.client_unique_id,
+            call.details.to_json(),
+            parties_to_json(&call.parties)
+        ],
     )?;
     rows::execute(
         conn,
@@ -568,41 +915,52 @@ pub(crate) fn calls(conn: &Connection, company: CompanyId) -> Result<Vec<Call>, 
             .or_default()
             .push(rows::user_at(row, 1)?);
     }
+    let read = call_row(company);
     all(
         conn,
-        "SELECT id, title, primary_user_id FROM calls WHERE company_id = ?1 ORDER BY id",
+        &format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.company_id = ?1 ORDER BY c.id"),
         [company.get()],
         |row| {
-            let id = rows::call_at(row, 0)?;
-            Ok(Call {
-                company,
-                id,
-                title: row.get(1)?,
-                primary_user_id: rows::user_at(row, 2)?,
-                participant_ids: participants.remove(&id).unwrap_or_default(),
-            })
+            let mut call = read(row)?;
+            call.participant_ids = participants.remove(&call.id).unwrap_or_default();
+            Ok(call)
         },
     )
 }
 
-fn load_call(conn: &Connection, company: CompanyId, id: CallId) -> Result<Option<Call>, Fail> {
+/// One call of the company with its participants, `None` if it has no
+/// such call.
+pub(crate) fn load_call(
+    conn: &Connection,
+    company: CompanyId,
+    id: CallId,
+) -> Result<Option<Call>, Fail> {
     let found = rows::lookup(
         conn,
-        "SELECT title, primary_user_id FROM calls WHERE company_id = ?1 AND id = ?2",
+        &format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.company_id = ?1 AND c.id = ?2"),
         params![company.get(), id.get()],
-        |row| Ok((row.get::<_, Option<String>>(0)?, rows::user_at(row, 1)?)),
+        call_row(company),
     )?;
-    let Some((title, primary_user_id)) = found else {
+    let Some(mut call) = found else {
         return Ok(None);
     };
-    let participant_ids = rows::linked_users(conn, LinkTable::Participants, company, id)?;
-    Ok(Some(Call {
-        company,
-        id,
-        title,
-        primary_user_id,
-        participant_ids,
-    }))
+    call.participant_ids = rows::linked_users(conn, LinkTable::Participants, company, id)?;
+    Ok(Some(call))
+}
+
+pub(crate) fn set_private(
+    conn: &Connection,
+    company: CompanyId,
+    call: CallId,
+    private: bool,
+) -> Result<(), Fail> {
+    admin::set_private(&ConnDirectory(conn), company, call)?;
+    rows::execute(
+        conn,
+        "UPDATE calls SET is_private = ?3 WHERE company_id = ?1 AND id = ?2",
+        params![company.get(), call.get(), private],
+    )?;
+    Ok(())
 }
 
 // --- shares and the full picture of one call ---
@@ -648,16 +1006,21 @@ pub(crate) fn remove_share(
     Ok(removed > 0)
 }
 
-/// The call, its grants and shares as stored, and every user of the company
-/// with their level; `access::call_access` decides whose profile opens it.
+/// The call, and every user of the company who can open it with every
+/// route, as `access::viewers` decides.
 pub(crate) fn call_access(
     conn: &Connection,
     company: CompanyId,
     id: CallId,
 ) -> Result<CallAccessFacts, Fail> {
     let call = load_call(conn, company, id)?.ok_or(StoreError::NoCall { company, call: id })?;
-    let api_grants = rows::linked_users(conn, LinkTable::ApiGrants, company, id)?;
-    let shares = rows::linked_users(conn, LinkTable::Shares, company, id)?;
-    let users = levels(conn, company)?;
-    Ok(access::call_access(call, api_grants, shares, &users)?)
+    let users = all(
+        conn,
+        "SELECT id FROM users WHERE company_id = ?1 ORDER BY id",
+        [company.get()],
+        |row| rows::user_at(row, 0),
+    )?;
+    let facts = ConnFacts::new(conn, company, CallRead::WithShares);
+    let viewers = access::viewers(&facts, company, id, users)?;
+    Ok(CallAccessFacts { call, viewers })
 }

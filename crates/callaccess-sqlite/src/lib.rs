@@ -23,8 +23,11 @@
 //!   lookups and from blocking tasks for the rest.
 //! - `access`: grant, revoke and list API grants (the three endpoints): the
 //!   domain's `Facts`, answered lazily from the connection, and the writes.
-//! - `admin`: companies, credentials, users, calls and shares: the domain's
-//!   `Directory` on the connection, each check, then the write.
+//! - `admin`: companies, credentials, workspaces, profiles, users,
+//!   managers, calls and shares: the domain's `Directory` on the
+//!   connection, each check, then the write.
+//! - `directory`: Gong's directory operations for a caller (workspaces,
+//!   users, calls, permission profiles), with keyset paging.
 //! - `seed`: executing the domain's seed plan in one transaction.
 //! - `rows`: reading columns through the domain's encodings, and the
 //!   lookups every operation shares.
@@ -34,6 +37,7 @@
 mod access;
 mod admin;
 mod checkpoint;
+mod directory;
 mod error;
 mod migrate;
 mod open;

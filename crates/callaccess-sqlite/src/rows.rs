@@ -5,7 +5,8 @@
 
 use callaccess_domain::encoding;
 use callaccess_domain::{
-    CallId, CallsAccess, CompanyId, Limit, Scope, SecretDigest, Timestamp, UserId,
+    CallId, CallsAccess, CompanyId, Limit, ProfileId, Scope, SecretDigest, Timestamp, UserId,
+    WorkspaceId,
 };
 use rusqlite::types::FromSql;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -42,6 +43,39 @@ pub(crate) fn user_at(row: &Row<'_>, index: usize) -> rusqlite::Result<UserId> {
 
 pub(crate) fn call_at(row: &Row<'_>, index: usize) -> rusqlite::Result<CallId> {
     at(row, index, |id| encoding::id_from(id, CallId::from_i64))
+}
+
+pub(crate) fn workspace_at(row: &Row<'_>, index: usize) -> rusqlite::Result<WorkspaceId> {
+    at(row, index, |id| {
+        encoding::id_from(id, WorkspaceId::from_i64)
+    })
+}
+
+pub(crate) fn profile_at(row: &Row<'_>, index: usize) -> rusqlite::Result<ProfileId> {
+    at(row, index, |id| encoding::id_from(id, ProfileId::from_i64))
+}
+
+/// A user id that may be NULL (a manager).
+pub(crate) fn optional_user_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<UserId>> {
+    at(row, index, |id: Option<i64>| {
+        id.map(|id| encoding::id_from(id, UserId::from_i64))
+            .transpose()
+    })
+}
+
+/// Space-separated user ids, ascending (a profile's team leads).
+pub(crate) fn user_list_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<UserId>> {
+    at(row, index, |text: String| encoding::user_list_from(&text))
+}
+
+/// A level that may be NULL (a user without a profile there).
+pub(crate) fn optional_calls_access_at(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<CallsAccess>> {
+    at(row, index, |text: Option<String>| {
+        text.as_deref().map(encoding::calls_access_from).transpose()
+    })
 }
 
 pub(crate) fn calls_access_at(row: &Row<'_>, index: usize) -> rusqlite::Result<CallsAccess> {
@@ -113,18 +147,38 @@ pub(crate) fn lookup<T>(
         .optional()?)
 }
 
-/// A user's profile level, `None` if the company has no such user.
-pub(crate) fn user_access(
+/// A user's manager, `None` if the company has no such user.
+pub(crate) fn user_manager(
     conn: &Connection,
     company: CompanyId,
     user: UserId,
-) -> Result<Option<CallsAccess>, Fail> {
+) -> Result<Option<Option<UserId>>, Fail> {
     lookup(
         conn,
-        "SELECT calls_access FROM users WHERE company_id = ?1 AND id = ?2",
+        "SELECT manager_id FROM users WHERE company_id = ?1 AND id = ?2",
         params![company.get(), user.get()],
-        |row| calls_access_at(row, 0),
+        |row| optional_user_at(row, 0),
     )
+}
+
+/// The company's default workspace; `None` if there is no such company
+/// (or, never after migration 5, it has none).
+pub(crate) fn default_workspace(
+    conn: &Connection,
+    company: CompanyId,
+) -> Result<Option<WorkspaceId>, Fail> {
+    Ok(lookup(
+        conn,
+        "SELECT default_workspace_id FROM companies WHERE id = ?1",
+        [company.get()],
+        |row| {
+            at(row, 0, |id: Option<i64>| {
+                id.map(|id| encoding::id_from(id, WorkspaceId::from_i64))
+                    .transpose()
+            })
+        },
+    )?
+    .flatten())
 }
 
 /// A call's primary user, `None` if the company has no such call.

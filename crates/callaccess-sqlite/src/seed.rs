@@ -3,7 +3,7 @@
 //! writer's transaction, so a seed is applied whole or not at all.
 
 use callaccess_domain::seed::{self, Seed, SeedSummary, SeedWrite};
-use callaccess_domain::{encoding, NewApiKey, NewCompany, NewToken, Timestamp};
+use callaccess_domain::{encoding, NewApiKey, NewCompany, NewToken, Timestamp, Workspace};
 use rusqlite::{params, Connection};
 
 use crate::access::INSERT_GRANT;
@@ -70,7 +70,34 @@ fn execute(conn: &Connection, write: &SeedWrite, now: Timestamp) -> Result<(), F
             }
             Ok(())
         }
-        SeedWrite::User(user) => admin::write_user(conn, Write::Upsert, user),
+        SeedWrite::Workspace(workspace) => admin::write_workspace(conn, Write::Upsert, workspace),
+        SeedWrite::DefaultWorkspace { company, id } => {
+            if rows::default_workspace(conn, *company)?.is_none() {
+                admin::write_workspace(
+                    conn,
+                    Write::Insert,
+                    &Workspace::default_for(*company, *id),
+                )?;
+            }
+            Ok(())
+        }
+        SeedWrite::Profile(profile) => admin::write_profile(conn, profile),
+        SeedWrite::User(user) => admin::write_user(conn, Write::Upsert, user, now),
+        SeedWrite::Manager {
+            company,
+            user,
+            manager,
+        } => admin::write_manager(conn, *company, *user, *manager),
+        SeedWrite::AssignProfile {
+            company,
+            user,
+            profile,
+        } => admin::assign_profile(conn, *company, *user, *profile),
+        SeedWrite::CallsAccess {
+            company,
+            user,
+            level,
+        } => admin::set_calls_access(conn, *company, *user, *level),
         SeedWrite::Call(call) => admin::upsert_call(conn, call),
         SeedWrite::Share {
             company,

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, Caller, CallsAccess,
-    Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, RateLimit, SecretDigest,
-    Store, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
+    Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile, ProfileId,
+    RateLimit, SecretDigest, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User,
+    UserId, Workspace, WorkspaceId,
 };
 use rusqlite::Connection;
 
@@ -18,7 +20,7 @@ use crate::error::Fail;
 use crate::open::{self, Found};
 use crate::readers::Readers;
 use crate::writer::{self, WriteStats, Writer};
-use crate::{access, admin, migrate, seed};
+use crate::{access, admin, directory, migrate, seed};
 
 /// POSTs listing at most this many calls are read on the calling thread.
 const INLINE_LIST_CALLS: usize = 16;
@@ -178,6 +180,49 @@ impl SqliteStore {
             .await
     }
 
+    /// A directory read for `caller` on the calling thread (a point
+    /// lookup), the caller's check first.
+    fn read_for<T>(
+        &self,
+        caller: Caller,
+        work: impl FnOnce(&Connection, CompanyId) -> Result<T, Fail>,
+    ) -> Result<T, StoreError> {
+        self.readers.read_now(|conn| {
+            access::confirm(conn, &caller)?;
+            work(conn, caller.company)
+        })
+    }
+
+    /// A directory listing for `caller` off the runtime's threads, the
+    /// caller's check first.
+    async fn list_for<T, F>(&self, caller: Caller, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, CompanyId) -> Result<T, Fail> + Send + 'static,
+    {
+        self.readers
+            .read(move |conn| {
+                access::confirm(conn, &caller)?;
+                work(conn, caller.company)
+            })
+            .await
+    }
+
+    /// A directory change for `caller` on the writer, the caller's check
+    /// first; durable on return.
+    async fn write_for<T, F>(&self, caller: Caller, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, CompanyId) -> Result<T, Fail> + Send + 'static,
+    {
+        self.writer
+            .write(move |conn| {
+                access::confirm(conn, &caller)?;
+                work(conn, caller.company)
+            })
+            .await
+    }
+
     /// An admin change of `new` on the writer thread, at the time it was
     /// asked for; durable on return.
     async fn create<A, T>(
@@ -298,6 +343,144 @@ impl Store for SqliteStore {
         self.readers.read(move |conn| work(conn, &calls)).await
     }
 
+    async fn workspaces(&self, caller: Caller) -> Result<Vec<Workspace>, StoreError> {
+        self.read_for(caller, directory::workspaces)
+    }
+
+    async fn list_users(
+        &self,
+        caller: Caller,
+        filter: &UserFilter,
+        page: PageAfter,
+    ) -> Result<Page<User>, StoreError> {
+        let filter = filter.clone();
+        self.list_for(caller, move |conn, company| {
+            directory::list_users(conn, company, &filter, page)
+        })
+        .await
+    }
+
+    async fn user(&self, caller: Caller, user: UserId) -> Result<Option<User>, StoreError> {
+        self.read_for(caller, |conn, company| directory::user(conn, company, user))
+    }
+
+    async fn list_calls(
+        &self,
+        caller: Caller,
+        filter: &CallFilter,
+        page: PageAfter,
+    ) -> Result<Page<Call>, StoreError> {
+        let filter = filter.clone();
+        self.list_for(caller, move |conn, company| {
+            directory::list_calls(conn, company, &filter, page)
+        })
+        .await
+    }
+
+    async fn call(&self, caller: Caller, call: CallId) -> Result<Option<Call>, StoreError> {
+        self.read_for(caller, |conn, company| directory::call(conn, company, call))
+    }
+
+    async fn create_call(&self, caller: Caller, call: &Call) -> Result<Call, StoreError> {
+        let call = call.clone();
+        self.write_for(caller, move |conn, company| {
+            directory::create_call(conn, company, &call)
+        })
+        .await
+    }
+
+    async fn profiles(
+        &self,
+        caller: Caller,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<Profile>, StoreError> {
+        self.list_for(caller, move |conn, company| {
+            directory::profiles(conn, company, workspace)
+        })
+        .await
+    }
+
+    async fn profile(&self, caller: Caller, profile: ProfileId) -> Result<Profile, StoreError> {
+        self.read_for(caller, |conn, company| {
+            directory::profile(conn, company, profile)
+        })
+    }
+
+    async fn create_profile(
+        &self,
+        caller: Caller,
+        profile: &Profile,
+    ) -> Result<Profile, StoreError> {
+        let profile = profile.clone();
+        self.write_for(caller, move |conn, company| {
+            directory::create_profile(conn, company, &profile)
+        })
+        .await
+    }
+
+    async fn update_profile(
+        &self,
+        caller: Caller,
+        profile: &Profile,
+    ) -> Result<Profile, StoreError> {
+        let profile = profile.clone();
+        self.write_for(caller, move |conn, company| {
+            directory::update_profile(conn, company, &profile)
+        })
+        .await
+    }
+
+    async fn profile_users(
+        &self,
+        caller: Caller,
+        profile: ProfileId,
+    ) -> Result<Vec<User>, StoreError> {
+        self.list_for(caller, move |conn, company| {
+            directory::profile_users(conn, company, profile)
+        })
+        .await
+    }
+
+    async fn create_workspace(&self, workspace: &Workspace) -> Result<Workspace, StoreError> {
+        self.create(workspace, |conn, workspace, _| {
+            admin::create_workspace(conn, workspace)
+        })
+        .await
+    }
+
+    async fn set_manager(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        manager: Option<UserId>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| admin::set_manager(conn, company, user, manager))
+            .await
+    }
+
+    async fn assign_profile(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        profile: ProfileId,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| admin::assign_profile(conn, company, user, profile))
+            .await
+    }
+
+    async fn set_private(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        private: bool,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| admin::set_private(conn, company, call, private))
+            .await
+    }
+
     async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError> {
         self.create(company, admin::create_company).await
     }
@@ -355,8 +538,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_user(&self, user: &User) -> Result<(), StoreError> {
-        self.create(user, |conn, user, _| admin::add_user(conn, user))
-            .await
+        self.create(user, admin::add_user).await
     }
 
     async fn users(&self, company: CompanyId) -> Result<Vec<User>, StoreError> {

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use callaccess_domain::{CallId, CallsAccess, CompanyId, IdError, Limit, Scope, UserId};
+use callaccess_domain::{
+    CallId, CallsAccess, CompanyId, IdError, Limit, ProfileId, Scope, Timestamp, UserId,
+    WorkspaceId,
+};
 
 use crate::config::{LimitSetting, Settings};
 use crate::db::DatabaseUrl;
@@ -71,7 +74,13 @@ pub enum Command {
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Manage users and their permission profile's call access.
+    /// Manage workspaces (a company's parts, each with its calls and profiles).
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage permission profiles and who holds them.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Manage users, their managers and their default workspace's call access.
     #[command(subcommand)]
     User(UserCommand),
     /// Manage calls.
@@ -255,6 +264,127 @@ fn id<T: FromStr<Err = IdError>>(s: &str) -> Result<T, String> {
 fn calls_access(s: &str) -> Result<CallsAccess, String> {
     s.parse()
 }
+fn time(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(s)
+}
+fn direction(s: &str) -> Result<String, String> {
+    const DIRECTIONS: [&str; 4] = ["Inbound", "Outbound", "Conference", "Unknown"];
+    if DIRECTIONS.contains(&s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a call direction (expected Inbound, Outbound, Conference or Unknown)"
+        ))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Add a workspace to a company. A company's first workspace is made
+    /// when the company is created (its default).
+    Create {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        /// Workspace id; a random 19-digit id when omitted.
+        #[arg(long, value_parser = id::<WorkspaceId>)]
+        id: Option<WorkspaceId>,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List a company's workspaces.
+    List {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Create a permission profile in a workspace.
+    Create {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<WorkspaceId>)]
+        workspace: WorkspaceId,
+        /// Profile id; a random 19-digit id when omitted.
+        #[arg(long, value_parser = id::<ProfileId>)]
+        id: Option<ProfileId>,
+        #[arg(long)]
+        name: String,
+        /// Call access: all, managers-team, report-to-them, own or none.
+        #[arg(long, value_parser = calls_access)]
+        level: CallsAccess,
+        /// For managers-team: a team lead whose team the profile opens
+        /// (repeatable); without, the holder's own manager's team.
+        #[arg(long = "team-lead", value_parser = id::<UserId>)]
+        team_leads: Vec<UserId>,
+        /// Gong's other PermissionProfileDTO fields, as a JSON object, such
+        /// as '{"scoreCalls": true}'; kept and returned as given.
+        #[arg(long, value_name = "JSON")]
+        fields: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Change a permission profile; what is not given is kept.
+    Update {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<ProfileId>)]
+        profile: ProfileId,
+        #[arg(long)]
+        name: Option<String>,
+        /// Call access: all, managers-team, report-to-them, own or none.
+        #[arg(long, value_parser = calls_access)]
+        level: Option<CallsAccess>,
+        /// The team leads, replacing the profile's (repeatable).
+        #[arg(long = "team-lead", value_parser = id::<UserId>, conflicts_with = "no_team_leads")]
+        team_leads: Vec<UserId>,
+        /// Remove every team lead.
+        #[arg(long)]
+        no_team_leads: bool,
+        /// Gong's other PermissionProfileDTO fields, replacing the
+        /// profile's, as a JSON object.
+        #[arg(long, value_name = "JSON")]
+        fields: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List a workspace's permission profiles, by name.
+    List {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<WorkspaceId>)]
+        workspace: WorkspaceId,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List the users who hold a profile.
+    Users {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<ProfileId>)]
+        profile: ProfileId,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Give a user a profile, replacing the one they hold in its workspace.
+    Assign {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(long, value_parser = id::<UserId>)]
+        user: UserId,
+        #[arg(long, value_parser = id::<ProfileId>)]
+        profile: ProfileId,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 pub enum CompanyCommand {
@@ -377,9 +507,21 @@ pub enum UserCommand {
         id: UserId,
         #[arg(long)]
         email: String,
-        /// Permission profile's call access: all, own or none.
-        #[arg(long, value_parser = calls_access, default_value = "none")]
-        calls_access: CallsAccess,
+        /// Call access in the default workspace (all, managers-team,
+        /// report-to-them, own or none), given by the profile "Calls access:
+        /// LEVEL"; without, the user holds no profile there and opens no call
+        /// by one.
+        #[arg(long, value_parser = calls_access)]
+        calls_access: Option<CallsAccess>,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        /// A user who left: listed and granted like any other.
+        #[arg(long)]
+        inactive: bool,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -390,7 +532,8 @@ pub enum UserCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Change a user's permission profile call access.
+    /// Change a user's call access in the default workspace (the profile
+    /// "Calls access: LEVEL").
     SetAccess {
         #[arg(long, value_parser = id::<CompanyId>)]
         company: CompanyId,
@@ -398,6 +541,23 @@ pub enum UserCommand {
         id: UserId,
         #[arg(long, value_parser = calls_access)]
         calls_access: CallsAccess,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Set a user's manager, or clear it with --none. A loop of managers
+    /// is refused.
+    SetManager {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        /// The user.
+        #[arg(value_parser = id::<UserId>)]
+        user: UserId,
+        /// Their new manager.
+        #[arg(value_parser = id::<UserId>, required_unless_present = "none")]
+        manager: Option<UserId>,
+        /// The user has no manager.
+        #[arg(long, conflicts_with = "manager")]
+        none: bool,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -418,6 +578,34 @@ pub enum CallCommand {
         /// A participant (repeatable).
         #[arg(long = "participant", value_parser = id::<UserId>)]
         participants: Vec<UserId>,
+        /// The call's workspace; without, the company's default.
+        #[arg(long, value_parser = id::<WorkspaceId>)]
+        workspace: Option<WorkspaceId>,
+        /// Profiles open the call only for its primary user and participants.
+        #[arg(long)]
+        private: bool,
+        /// When the call started, an RFC 3339 time (2026-11-02T15:00:00Z).
+        #[arg(long, value_parser = time)]
+        started: Option<Timestamp>,
+        /// Inbound, Outbound, Conference or Unknown.
+        #[arg(long, value_parser = direction)]
+        direction: Option<String>,
+        #[arg(long)]
+        purpose: Option<String>,
+        /// The call's id in the recording system; unique in the company.
+        #[arg(long)]
+        client_unique_id: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Mark a call private (true) or not (false).
+    SetPrivate {
+        #[arg(long, value_parser = id::<CompanyId>)]
+        company: CompanyId,
+        #[arg(value_parser = id::<CallId>)]
+        call: CallId,
+        #[arg(action = clap::ArgAction::Set, value_parser = clap::value_parser!(bool))]
+        private: bool,
         #[command(flatten)]
         output: OutputArgs,
     },

@@ -1,5 +1,7 @@
 //! callaccess: a self-hostable service that answers Gong's call user-access
-//! API (`/v2/calls/users-access`) over a real, durable access model.
+//! API (`/v2/calls/users-access`) and the Gong operations around it
+//! (workspaces, users, calls, permission profiles) over a real, durable
+//! access model.
 //!
 //! - [`cli`]: the command line (`serve`, `migrate`, `import`, `config` and
 //!   the admin commands), parsed with clap; [`admin`] runs the admin commands.

@@ -21,8 +21,11 @@ pub async fn put_records_grants_and_post_lists_them(store: &dyn Store) {
         vec![(101, vec![1, 3]), (102, vec![1])]
     );
     let facts = store.call_access(company(ACME), call(101)).await.unwrap();
-    assert_eq!(facts.api_grants, users(&[1, 3]));
-    assert!(facts.shares.is_empty(), "a grant is not a share: {facts:?}");
+    assert_eq!(facts.api_grants(), users(&[1, 3]));
+    assert!(
+        facts.shares().is_empty(),
+        "a grant is not a share: {facts:?}"
+    );
 }
 
 pub async fn post_lists_each_call_once_in_request_order(store: &dyn Store) {
@@ -195,9 +198,13 @@ pub async fn delete_removes_only_api_grants(store: &dyn Store) {
         .unwrap();
     assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![2])]);
     let facts = store.call_access(company(ACME), call(101)).await.unwrap();
-    assert_eq!(facts.shares, users(&[3]), "DELETE must leave shares alone");
     assert_eq!(
-        facts.profile_all,
+        facts.shares(),
+        users(&[3]),
+        "DELETE must leave shares alone"
+    );
+    assert_eq!(
+        facts.by_profile(CallsAccess::All),
         users(&[10]),
         "DELETE must leave profiles alone"
     );
@@ -208,7 +215,7 @@ pub async fn delete_removes_only_api_grants(store: &dyn Store) {
         .into_iter()
         .find(|u| u.id == user(10))
         .unwrap();
-    assert_eq!(ten.calls_access, CallsAccess::All);
+    assert_eq!(ten.calls_access, Some(CallsAccess::All));
 }
 
 pub async fn delete_ignores_unknown_users_and_missing_grants(store: &dyn Store) {
@@ -380,11 +387,33 @@ pub async fn call_access_reports_every_route(store: &dyn Store) {
         .await
         .unwrap();
     let facts = store.call_access(company(ACME), call(100)).await.unwrap();
-    assert_eq!(facts.call, new_call(ACME, 100, 11, &[12]));
-    assert_eq!(facts.api_grants, users(&[1, 3]));
-    assert_eq!(facts.shares, users(&[2]));
-    assert_eq!(facts.profile_all, users(&[10]));
-    assert_eq!(facts.profile_own, users(&[11, 12]));
+    assert_eq!(
+        without_workspace(&facts.call),
+        new_call(ACME, 100, 11, &[12])
+    );
+    assert_eq!(
+        facts.call.workspace,
+        Some(default_workspace(store, ACME).await)
+    );
+    assert_eq!(facts.api_grants(), users(&[1, 3]));
+    assert_eq!(facts.shares(), users(&[2]));
+    assert_eq!(facts.by_profile(CallsAccess::All), users(&[10]));
+    assert_eq!(facts.by_profile(CallsAccess::Own), users(&[11, 12]));
+    let viewers: Vec<i64> = facts.viewers.iter().map(|v| v.user.get()).collect();
+    assert_eq!(viewers, vec![1, 2, 3, 10, 11, 12]);
+    // A user with a grant and a profile route has both, the grant first.
+    store
+        .grant_access(caller(ACME), &change(&[(101, &[10])]))
+        .await
+        .unwrap();
+    let ten = store.call_access(company(ACME), call(101)).await.unwrap();
+    let ten = ten.viewers.iter().find(|v| v.user == user(10)).unwrap();
+    assert_eq!(ten.routes.len(), 1, "PUT recorded nothing for 10: {ten:?}");
+    assert!(matches!(
+        &ten.routes[0],
+        crate::access::Route::Profile { name, level: CallsAccess::All, .. }
+            if name == "Calls access: all"
+    ));
     assert_eq!(
         err(store.call_access(company(ACME), call(555)).await),
         StoreError::NoCall {

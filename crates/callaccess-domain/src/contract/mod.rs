@@ -25,10 +25,14 @@ use std::fmt::Write as _;
 
 mod access;
 mod admin;
+mod directory;
+mod hierarchy;
 mod seed;
 
 pub use access::*;
 pub use admin::*;
+pub use directory::*;
+pub use hierarchy::*;
 pub use seed::*;
 
 use crate::secret::digest;
@@ -36,6 +40,7 @@ use crate::seed::{Seed, SeedApiKey, SeedCompany, SeedLink, SeedToken};
 use crate::{
     AccessChange, Call, CallId, Caller, CallsAccess, CompanyId, CredentialCheck, ErrorKind, Limit,
     NewApiKey, NewCompany, NewToken, RateLimit, Scope, Store, StoreError, Timestamp, User, UserId,
+    WorkspaceId,
 };
 
 /// Expands to one `#[tokio::test]` per contract case. `$fresh` is evaluated
@@ -73,9 +78,27 @@ macro_rules! contract_tests {
             seed_updates_what_it_names_and_deletes_nothing,
             seed_rejects_credentials_of_another_company_and_changes_nothing,
             seed_rejects_missing_references_and_changes_nothing,
+            seed_writes_workspaces_profiles_managers_and_private_calls,
             ping_answers,
             rate_limits_are_set_and_travel_with_credentials,
             a_stale_credential_check_fails_the_operation_and_changes_nothing,
+            report_to_them_opens_calls_over_a_chain_of_six,
+            managers_team_with_and_without_team_leads,
+            a_private_call_opens_by_each_route_but_profiles_of_non_parties,
+            a_profile_in_another_workspace_does_not_apply,
+            a_manager_change_changes_puts_answer_and_never_removes_a_grant,
+            a_manager_loop_is_refused_and_named,
+            companies_get_a_default_workspace_and_calls_land_in_it,
+            workspaces_are_created_checked_and_isolated,
+            users_page_by_id_with_filters_and_totals,
+            calls_page_by_id_with_filters_and_totals,
+            directory_lookups_are_isolated_in_both_directions,
+            profiles_list_by_name_then_id_and_read_back_as_given,
+            profiles_are_checked_and_updated_in_place,
+            create_call_refuses_a_taken_client_unique_id,
+            set_calls_access_uses_the_default_workspaces_legacy_profiles,
+            users_read_back_their_fields_and_managers,
+            a_stale_credential_check_fails_every_directory_operation,
         );
     };
 }
@@ -170,26 +193,57 @@ pub async fn world(store: &dyn Store) {
     }
 }
 
-async fn add_user(store: &dyn Store, company_id: i64, id: i64, level: CallsAccess) {
+pub(crate) async fn add_user(store: &dyn Store, company_id: i64, id: i64, level: CallsAccess) {
     store
-        .add_user(&User {
-            company: company(company_id),
-            id: user(id),
-            email_address: format!("u{id}@c{company_id}.test"),
-            calls_access: level,
-        })
+        .add_user(&new_user(company_id, id, Some(level)))
         .await
         .unwrap();
 }
 
+/// A user with an email and, if given, the `callsAccess` shorthand.
+pub(crate) fn new_user(company_id: i64, id: i64, level: Option<CallsAccess>) -> User {
+    User {
+        calls_access: level,
+        ..User::new(
+            company(company_id),
+            user(id),
+            format!("u{id}@c{company_id}.test"),
+        )
+    }
+}
+
 pub(crate) fn new_call(company_id: i64, id: i64, primary: i64, participants: &[i64]) -> Call {
     Call {
-        company: company(company_id),
-        id: call(id),
         title: Some(format!("call {id}")),
-        primary_user_id: user(primary),
         participant_ids: users(participants),
+        ..Call::new(company(company_id), call(id), user(primary))
     }
+}
+
+/// A user as written, for comparing with one read back: the store fills
+/// in the creation time.
+pub(crate) fn as_written(user: &User) -> User {
+    User {
+        created: None,
+        ..user.clone()
+    }
+}
+
+/// A call as written without a workspace, for comparing with one read
+/// back: the store fills in the default workspace.
+pub(crate) fn without_workspace(call: &Call) -> Call {
+    Call {
+        workspace: None,
+        ..call.clone()
+    }
+}
+
+/// The company's default workspace, while it is the company's only one
+/// (a company made by `create_company` or [`world`]).
+pub async fn default_workspace(store: &dyn Store, company_id: i64) -> WorkspaceId {
+    let workspaces = store.workspaces(caller(company_id)).await.unwrap();
+    assert_eq!(workspaces.len(), 1, "one workspace: {workspaces:?}");
+    workspaces[0].id
 }
 
 /// The API grants POST would list, as plain numbers.
@@ -212,7 +266,7 @@ pub async fn shares_of(store: &dyn Store, company_id: i64, call_id: i64) -> Vec<
         .call_access(company(company_id), call(call_id))
         .await
         .unwrap()
-        .shares
+        .shares()
 }
 
 pub async fn snapshot(store: &dyn Store) -> String {
@@ -222,6 +276,12 @@ pub async fn snapshot(store: &dyn Store) -> String {
     writeln!(out, "{:?}", store.api_keys(None).await.unwrap()).unwrap();
     writeln!(out, "{:?}", store.tokens(None).await.unwrap()).unwrap();
     for c in companies {
+        let workspaces = store.workspaces(Caller::verified(c.id)).await.unwrap();
+        writeln!(out, "{workspaces:?}").unwrap();
+        for w in workspaces {
+            let profiles = store.profiles(Caller::verified(c.id), w.id).await.unwrap();
+            writeln!(out, "{profiles:?}").unwrap();
+        }
         writeln!(out, "{:?}", store.users(c.id).await.unwrap()).unwrap();
         for call in store.calls(c.id).await.unwrap() {
             writeln!(out, "{:?}", store.call_access(c.id, call.id).await.unwrap()).unwrap();

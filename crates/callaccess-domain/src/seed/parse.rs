@@ -12,10 +12,15 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::{
-    ExternalReference, ReferenceTarget, Seed, SeedApiKey, SeedCompany, SeedLink, SeedToken,
+    ExternalReference, ReferenceTarget, Seed, SeedApiKey, SeedAssignment, SeedCompany, SeedLink,
+    SeedToken,
 };
-use crate::ids::{quote, CallId, CompanyId, IdError, UserId};
-use crate::model::{Call, CallsAccess, Limit, RateLimit, Scope, SecretDigest, Timestamp, User};
+use crate::ids::{quote, CallId, CompanyId, IdError, ProfileId, UserId, WorkspaceId};
+use crate::model::{
+    Call, CallDetails, CallsAccess, CallsRule, Limit, Profile, RateLimit, Scope, SecretDigest,
+    Timestamp, User, Workspace, CALL_DIRECTIONS as DIRECTIONS, CALL_MEDIA as MEDIA, CALL_SCOPES,
+    PROFILE_BOOLEAN_FIELDS, PROFILE_OBJECT_FIELDS,
+};
 use crate::secret;
 
 /// More messages than this bury the first (usually causal) ones; a file with
@@ -33,6 +38,8 @@ const COMPANY_FIELDS: &[&str] = &[
     "rateLimit",
     "apiKeys",
     "tokens",
+    "workspaces",
+    "profiles",
     "users",
     "calls",
     "shares",
@@ -41,8 +48,51 @@ const COMPANY_FIELDS: &[&str] = &[
 const RATE_LIMIT_FIELDS: &[&str] = &["perSecond", "perDay"];
 const API_KEY_FIELDS: &[&str] = &["accessKey", "accessKeySecret", "scopes", "expiresAt"];
 const TOKEN_FIELDS: &[&str] = &["token", "scopes", "expiresAt"];
-const USER_FIELDS: &[&str] = &["id", "emailAddress", "callsAccess"];
-const CALL_FIELDS: &[&str] = &["id", "title", "primaryUserId", "participantIds"];
+const WORKSPACE_FIELDS: &[&str] = &["id", "name", "description"];
+const USER_FIELDS: &[&str] = &[
+    "id",
+    "emailAddress",
+    "callsAccess",
+    "firstName",
+    "lastName",
+    "title",
+    "managerId",
+    "active",
+    "profileIds",
+];
+const CALL_FIELDS: &[&str] = &[
+    "id",
+    "title",
+    "primaryUserId",
+    "participantIds",
+    "workspaceId",
+    "isPrivate",
+    "started",
+    "clientUniqueId",
+    "url",
+    "scheduled",
+    "duration",
+    "direction",
+    "system",
+    "scope",
+    "media",
+    "language",
+    "sdrDisposition",
+    "customData",
+    "purpose",
+    "meetingUrl",
+    "calendarEventId",
+];
+const CALLS_ACCESS_FIELDS: &[&str] = &["permissionLevel", "teamLeadIds"];
+
+/// Every field of a `PermissionProfileDTO` but `id`.
+fn profile_dto_fields() -> Vec<&'static str> {
+    let mut fields = vec!["name", "description", "callsAccess"];
+    fields.extend_from_slice(PROFILE_OBJECT_FIELDS);
+    fields.extend_from_slice(PROFILE_BOOLEAN_FIELDS);
+    fields
+}
+
 const LINK_FIELDS: &[&str] = &["callId", "userId"];
 
 pub(super) fn parse(text: &str) -> Result<Seed, Vec<String>> {
@@ -68,6 +118,42 @@ pub(super) fn external_references(seed: &Seed) -> Vec<ExternalReference> {
     for company in &seed.companies {
         let users: HashSet<UserId> = company.users.iter().map(|u| u.id).collect();
         let calls: HashSet<CallId> = company.calls.iter().map(|c| c.id).collect();
+        let workspaces: HashSet<WorkspaceId> = company.workspaces.iter().map(|w| w.id).collect();
+        let profiles: HashSet<ProfileId> = company.profiles.iter().map(|p| p.id).collect();
+        let mut directory_ref = |path: String, target: ReferenceTarget| {
+            let defined = match target {
+                ReferenceTarget::User(_) | ReferenceTarget::Call(_) => true,
+                ReferenceTarget::Workspace(w) => workspaces.contains(&w),
+                ReferenceTarget::Profile(p) => profiles.contains(&p),
+            };
+            if !defined {
+                found.push(ExternalReference {
+                    path,
+                    company: company.id,
+                    target,
+                });
+            }
+        };
+        for (i, profile) in company.profiles.iter().enumerate() {
+            directory_ref(
+                format!("{}.profiles[{i}].workspaceId", company.path),
+                ReferenceTarget::Workspace(profile.workspace),
+            );
+        }
+        for assignment in &company.assignments {
+            directory_ref(
+                assignment.path.clone(),
+                ReferenceTarget::Profile(assignment.profile),
+            );
+        }
+        for (i, call) in company.calls.iter().enumerate() {
+            if let Some(workspace) = call.workspace {
+                directory_ref(
+                    format!("{}.calls[{i}].workspaceId", company.path),
+                    ReferenceTarget::Workspace(workspace),
+                );
+            }
+        }
         let mut user_ref = |path: String, user: UserId| {
             if !users.contains(&user) {
                 found.push(ExternalReference {
@@ -77,6 +163,22 @@ pub(super) fn external_references(seed: &Seed) -> Vec<ExternalReference> {
                 });
             }
         };
+        for (i, profile) in company.profiles.iter().enumerate() {
+            for (k, lead) in team_lead_ids(profile).into_iter().enumerate() {
+                user_ref(
+                    format!(
+                        "{}.profiles[{i}].callsAccess.teamLeadIds[{k}]",
+                        company.path
+                    ),
+                    lead,
+                );
+            }
+        }
+        for (i, user) in company.users.iter().enumerate() {
+            if let Some(manager) = user.manager_id {
+                user_ref(format!("{}.users[{i}].managerId", company.path), manager);
+            }
+        }
         // A parsed seed keeps every call and participant at its index in the
         // file (duplicates are rejected, not dropped), so these paths point
         // at the very text the operator wrote.
@@ -110,6 +212,37 @@ pub(super) fn external_references(seed: &Seed) -> Vec<ExternalReference> {
         }
     }
     found
+}
+
+/// The profile's `callsAccess.teamLeadIds` as the file gives them, each at
+/// its index (the parsed rule keeps them sorted).
+fn team_lead_ids(profile: &Profile) -> Vec<UserId> {
+    profile
+        .fields
+        .get("callsAccess")
+        .and_then(|access| access.get("teamLeadIds"))
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| UserId::from_json(id).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The fields of a profile given outside a seed file: see
+/// [`super::profile_fields`].
+pub(super) fn profile_fields(value: &Value) -> Result<Map<String, Value>, Vec<String>> {
+    let mut walker = Walker::default();
+    let mut allowed = profile_dto_fields();
+    allowed.push("id");
+    let fields = walker
+        .object(value, "", &allowed)
+        .and_then(|map| walker.dto_fields(map, "", &[], &[]));
+    match fields {
+        Some(fields) if walker.messages.is_empty() => Ok(fields),
+        _ => Err(walker.finish()),
+    }
 }
 
 /// serde_json words syntax errors well enough, but in its own style: a
@@ -162,6 +295,11 @@ struct Walker {
     access_keys: HashMap<String, String>,
     /// Token digest → path of the token entry that first used it.
     tokens: HashMap<SecretDigest, String>,
+    /// Workspace id → path of the workspace that first used it, across the
+    /// file (workspace ids are unique across the database).
+    workspace_ids: HashMap<WorkspaceId, String>,
+    /// Profile id → path of the profile that first used it, across the file.
+    profile_ids: HashMap<ProfileId, String>,
 }
 
 impl Walker {
@@ -263,6 +401,231 @@ impl Walker {
             None | Some(Value::Null) => &[],
             Some(value) => self.array(value, &field_path(path, key)).unwrap_or(&[]),
         }
+    }
+
+    /// An optional string field: absent and null both mean `None`.
+    fn opt_string(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Option<String>> {
+        match map.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => self
+                .string(v, &field_path(path, key))
+                .map(|s| Some(s.to_owned())),
+        }
+    }
+
+    /// An optional string field that must be one of `allowed`.
+    fn opt_choice(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        allowed: &[&str],
+        what: &str,
+    ) -> Option<Option<String>> {
+        let value = self.opt_string(map, path, key)?;
+        match value {
+            Some(v) if !allowed.contains(&v.as_str()) => {
+                let (last, rest) = allowed.split_last().unwrap_or((&"", &[]));
+                self.report(
+                    &field_path(path, key),
+                    format_args!(
+                        "{} is not {what} (expected {} or {last})",
+                        quote(&Value::String(v.clone())),
+                        rest.join(", ")
+                    ),
+                );
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    fn opt_bool(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Option<bool>> {
+        match map.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Bool(b)) => Some(Some(*b)),
+            Some(other) => {
+                self.report(
+                    &field_path(path, key),
+                    format_args!("must be true or false, not {}", quote(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional RFC 3339 date-time field.
+    fn opt_time(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Option<Timestamp>> {
+        let path = field_path(path, key);
+        match map.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => {
+                let text = self.string(value, &path)?;
+                Timestamp::parse_rfc3339(text)
+                    .map(Some)
+                    .map_err(|e| self.report(&path, e))
+                    .ok()
+            }
+        }
+    }
+
+    fn opt_id<T>(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        parse: fn(&Value) -> Result<T, IdError>,
+    ) -> Option<Option<T>> {
+        match map.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => self.id(value, &field_path(path, key), parse).map(Some),
+        }
+    }
+
+    /// A required string that is not blank.
+    fn name(&mut self, map: &Map<String, Value>, path: &str, key: &str) -> Option<String> {
+        let name_path = field_path(path, key);
+        match self
+            .required(map, path, key)
+            .and_then(|v| self.string(v, &name_path))
+        {
+            Some(name) if name.trim().is_empty() => {
+                self.report(&name_path, "must not be empty");
+                None
+            }
+            other => other.map(str::to_owned),
+        }
+    }
+
+    /// A list of ids, each once: a repeated one is refused at its second
+    /// place rather than dropped, so later indexes keep pointing at the
+    /// file's entries.
+    fn id_list<T: Copy + Eq + std::hash::Hash + fmt::Display>(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        parse: fn(&Value) -> Result<T, IdError>,
+    ) -> Option<Vec<T>> {
+        let list_path = field_path(path, key);
+        let mut ids = Some(Vec::new());
+        let mut first_at: HashMap<T, usize> = HashMap::new();
+        for (j, item) in self.items(map, path, key).iter().enumerate() {
+            let item_path = index_path(&list_path, j);
+            match self.id(item, &item_path, parse) {
+                Some(id) => match first_at.get(&id) {
+                    Some(&k) => {
+                        let first = index_path(&list_path, k);
+                        self.report(
+                            &item_path,
+                            format_args!("\"{id}\" appears twice (first at {first})"),
+                        );
+                        ids = None;
+                    }
+                    None => {
+                        first_at.insert(id, j);
+                        if let Some(list) = ids.as_mut() {
+                            list.push(id);
+                        }
+                    }
+                },
+                None => ids = None,
+            }
+        }
+        ids
+    }
+
+    /// Gong's `callsAccess` object: a level, and for `managers-team` the
+    /// team leads (any level may carry them; only `managers-team` reads
+    /// them).
+    fn calls_rule(&mut self, value: &Value, path: &str) -> Option<CallsRule> {
+        let map = self.object(value, path, CALLS_ACCESS_FIELDS)?;
+        let level_path = field_path(path, "permissionLevel");
+        let level = self
+            .required(map, path, "permissionLevel")
+            .and_then(|v| self.string(v, &level_path))
+            .and_then(|s| {
+                s.parse::<CallsAccess>()
+                    .map_err(|e| self.report(&level_path, e))
+                    .ok()
+            });
+        let leads = self.id_list(map, path, "teamLeadIds", UserId::from_json);
+        let mut team_leads = leads?;
+        team_leads.sort_unstable();
+        Some(CallsRule {
+            level: level?,
+            team_leads,
+        })
+    }
+
+    /// The fields of a profile as given, each checked against its type in
+    /// Gong's DTO, without `skip` (the fields that are not the DTO's) and
+    /// without checking `unchecked` (checked by the caller); null means
+    /// absent. An `id` not skipped is refused: the store gives ids.
+    fn dto_fields(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        skip: &[&str],
+        unchecked: &[&str],
+    ) -> Option<Map<String, Value>> {
+        let mut fields = Map::new();
+        let mut ok = true;
+        for (key, value) in map {
+            if skip.contains(&key.as_str()) || value.is_null() {
+                continue;
+            }
+            let field = field_path(path, key);
+            let fits = match key.as_str() {
+                k if unchecked.contains(&k) => true,
+                "id" => {
+                    self.report(&field, "is given by the store and cannot be set");
+                    false
+                }
+                "name" | "description" => self.string(value, &field).is_some(),
+                "callsAccess" => self.calls_rule(value, &field).is_some(),
+                k if PROFILE_OBJECT_FIELDS.contains(&k) => {
+                    let is_object = value.is_object();
+                    if !is_object {
+                        self.report(
+                            &field,
+                            format_args!("must be an object, not {}", quote(value)),
+                        );
+                    }
+                    is_object
+                }
+                k if PROFILE_BOOLEAN_FIELDS.contains(&k) => {
+                    let is_bool = value.is_boolean();
+                    if !is_bool {
+                        self.report(
+                            &field,
+                            format_args!("must be true or false, not {}", quote(value)),
+                        );
+                    }
+                    is_bool
+                }
+                // Reported by `object` already.
+                _ => false,
+            };
+            ok &= fits;
+            fields.insert(key.clone(), value.clone());
+        }
+        ok.then_some(fields)
     }
 
     fn id<T>(
@@ -441,9 +804,43 @@ impl Walker {
             w.token(item, p).map(|t| tokens.push(t)).is_some()
         });
 
-        // Users and calls are walked even when the company id is bad, so
-        // that their own problems are reported too; they get the company id
-        // at the end, once it is known to be valid.
+        // Workspaces, profiles, users and calls are walked even when the
+        // company id is bad, so that their own problems are reported too;
+        // they get the company id at the end, once it is known to be valid.
+        let mut workspaces: Vec<PendingWorkspace> = Vec::new();
+        collect(self, "workspaces", &mut |w, item, p| {
+            let Some(workspace) = w.workspace(item, p) else {
+                return false;
+            };
+            if let Some(first) = w.workspace_ids.get(&workspace.id) {
+                let first = first.clone();
+                w.report(
+                    &field_path(p, "id"),
+                    format_args!("\"{}\" appears twice (first at {first})", workspace.id),
+                );
+                return false;
+            }
+            w.workspace_ids.insert(workspace.id, p.to_owned());
+            workspaces.push(workspace);
+            true
+        });
+        let mut profiles: Vec<PendingProfile> = Vec::new();
+        collect(self, "profiles", &mut |w, item, p| {
+            let Some(profile) = w.profile(item, p) else {
+                return false;
+            };
+            if let Some(first) = w.profile_ids.get(&profile.id) {
+                let first = first.clone();
+                w.report(
+                    &field_path(p, "id"),
+                    format_args!("\"{}\" appears twice (first at {first})", profile.id),
+                );
+                return false;
+            }
+            w.profile_ids.insert(profile.id, p.to_owned());
+            profiles.push(profile);
+            true
+        });
         let mut users: Vec<PendingUser> = Vec::new();
         let mut user_ids: HashMap<UserId, String> = HashMap::new();
         collect(self, "users", &mut |w, item, p| match w.user(item, p) {
@@ -463,6 +860,7 @@ impl Walker {
         });
         let mut calls: Vec<PendingCall> = Vec::new();
         let mut call_ids: HashMap<CallId, String> = HashMap::new();
+        let mut client_ids: HashMap<String, String> = HashMap::new();
         collect(self, "calls", &mut |w, item, p| match w.call(item, p) {
             Some(call) => {
                 if let Some(first) = call_ids.get(&call.id) {
@@ -471,6 +869,19 @@ impl Walker {
                         format_args!("\"{}\" appears twice (first at {first})", call.id),
                     );
                     return false;
+                }
+                if let Some(client_id) = &call.client_unique_id {
+                    if let Some(first) = client_ids.get(client_id) {
+                        w.report(
+                            &field_path(p, "clientUniqueId"),
+                            format_args!(
+                                "{} appears twice (first at {first})",
+                                quote(&Value::String(client_id.clone()))
+                            ),
+                        );
+                        return false;
+                    }
+                    client_ids.insert(client_id.clone(), p.to_owned());
                 }
                 call_ids.insert(call.id, p.to_owned());
                 calls.push(call);
@@ -493,6 +904,32 @@ impl Walker {
             return None;
         }
         let id = id?;
+        let workspaces = workspaces.into_iter().map(|w| w.build(id)).collect();
+        let profiles: Vec<Profile> = profiles.into_iter().map(|p| p.build(id)).collect();
+        let mut assignments = Vec::new();
+        for (i, user) in users.iter().enumerate() {
+            for (k, profile) in user.profile_ids.iter().enumerate() {
+                assignments.push(SeedAssignment {
+                    path: format!("{path}.users[{i}].profileIds[{k}]"),
+                    user: user.id,
+                    profile: *profile,
+                });
+            }
+        }
+        // Where both profiles are in the file, one per workspace is checked
+        // here; the plan checks the rest against the database.
+        let homes: HashMap<ProfileId, WorkspaceId> =
+            profiles.iter().map(|p| (p.id, p.workspace)).collect();
+        let clashes = super::plan::one_per_workspace(&assignments, |profile| {
+            Ok::<_, std::convert::Infallible>(homes.get(&profile).copied())
+        })
+        .unwrap_or_else(|never| match never {});
+        if !clashes.is_empty() {
+            for clash in clashes {
+                self.report("", clash);
+            }
+            return None;
+        }
         let users = users.into_iter().map(|u| u.build(id)).collect();
         let calls = calls.into_iter().map(|c| c.build(id)).collect();
         Some(SeedCompany {
@@ -502,7 +939,10 @@ impl Walker {
             rate_limit: rate_limit?,
             api_keys,
             tokens,
+            workspaces,
+            profiles,
             users,
+            assignments,
             calls,
             shares,
             api_grants,
@@ -641,17 +1081,63 @@ impl Walker {
 
         let access_path = field_path(path, "callsAccess");
         let calls_access = match map.get("callsAccess") {
-            None | Some(Value::Null) => Some(CallsAccess::None),
+            None | Some(Value::Null) => Some(None),
             Some(v) => self.string(v, &access_path).and_then(|s| {
                 s.parse::<CallsAccess>()
+                    .map(Some)
                     .map_err(|e| self.report(&access_path, e))
                     .ok()
             }),
         };
+        let first_name = self.opt_string(map, path, "firstName");
+        let last_name = self.opt_string(map, path, "lastName");
+        let title = self.opt_string(map, path, "title");
+        let manager_id = self.opt_id(map, path, "managerId", UserId::from_json);
+        let active = self.opt_bool(map, path, "active");
+        let profile_ids = self.id_list(map, path, "profileIds", ProfileId::from_json);
         Some(PendingUser {
             id: id?,
             email_address: email?,
             calls_access: calls_access?,
+            first_name: first_name?,
+            last_name: last_name?,
+            title: title?,
+            manager_id: manager_id?,
+            active: active?.unwrap_or(true),
+            profile_ids: profile_ids?,
+        })
+    }
+
+    fn workspace(&mut self, value: &Value, path: &str) -> Option<PendingWorkspace> {
+        let map = self.object(value, path, WORKSPACE_FIELDS)?;
+        let id = self.required_id(map, path, "id", WorkspaceId::from_json);
+        let name = self.name(map, path, "name");
+        let description = self.opt_string(map, path, "description");
+        Some(PendingWorkspace {
+            id: id?,
+            name: name?,
+            description: description?,
+        })
+    }
+
+    fn profile(&mut self, value: &Value, path: &str) -> Option<PendingProfile> {
+        let mut allowed = profile_dto_fields();
+        allowed.extend(["id", "workspaceId"]);
+        let map = self.object(value, path, &allowed)?;
+        let id = self.required_id(map, path, "id", ProfileId::from_json);
+        let workspace = self.required_id(map, path, "workspaceId", WorkspaceId::from_json);
+        let name = self.name(map, path, "name");
+        let calls = self
+            .required(map, path, "callsAccess")
+            .and_then(|v| self.calls_rule(v, &field_path(path, "callsAccess")));
+        // The other fields are checked against their types; all are kept.
+        let fields = self.dto_fields(map, path, &["id", "workspaceId"], &["name", "callsAccess"]);
+        Some(PendingProfile {
+            id: id?,
+            workspace: workspace?,
+            name: name?,
+            calls: calls?,
+            fields: fields?,
         })
     }
 
@@ -669,36 +1155,73 @@ impl Walker {
         // Unlike shares, a repeated participant is refused rather than kept
         // once: dropping it would shift the index of every later participant
         // and make the store's messages point at the wrong entry.
-        let list_path = field_path(path, "participantIds");
-        let mut participants = Some(Vec::new());
-        let mut first_at: HashMap<UserId, usize> = HashMap::new();
-        for (j, item) in self.items(map, path, "participantIds").iter().enumerate() {
-            let item_path = index_path(&list_path, j);
-            match self.id(item, &item_path, UserId::from_json) {
-                Some(user) => match first_at.get(&user) {
-                    Some(&k) => {
-                        let first = index_path(&list_path, k);
-                        self.report(
-                            &item_path,
-                            format_args!("\"{user}\" appears twice (first at {first})"),
-                        );
-                        participants = None;
-                    }
-                    None => {
-                        first_at.insert(user, j);
-                        if let Some(list) = participants.as_mut() {
-                            list.push(user);
-                        }
-                    }
-                },
-                None => participants = None,
-            }
-        }
+        let participants = self.id_list(map, path, "participantIds", UserId::from_json);
+        let workspace = self.opt_id(map, path, "workspaceId", WorkspaceId::from_json);
+        let is_private = self.opt_bool(map, path, "isPrivate");
+        let started = self.opt_time(map, path, "started");
+        let client_unique_id = self.opt_string(map, path, "clientUniqueId");
+        let details = self.call_details(map, path);
         Some(PendingCall {
             id: id?,
             title: title?,
             primary_user_id: primary?,
             participant_ids: participants?,
+            workspace: workspace?,
+            is_private: is_private?.unwrap_or(false),
+            started: started?,
+            client_unique_id: client_unique_id?,
+            details: details?,
+        })
+    }
+
+    /// The `CallBasicData` fields that decide nothing, kept as given;
+    /// Gong's enums are checked.
+    fn call_details(&mut self, map: &Map<String, Value>, path: &str) -> Option<CallDetails> {
+        let url = self.opt_string(map, path, "url");
+        let scheduled = match self.opt_time(map, path, "scheduled") {
+            Some(_) => self.opt_string(map, path, "scheduled"),
+            None => None,
+        };
+        let duration = match map.get("duration") {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => match value.as_i64().filter(|d| *d >= 0) {
+                Some(seconds) => Some(Some(seconds)),
+                None => {
+                    self.report(
+                        &field_path(path, "duration"),
+                        format_args!(
+                            "{} is not a duration (whole seconds, 0 or more)",
+                            quote(value)
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let direction = self.opt_choice(map, path, "direction", DIRECTIONS, "a call direction");
+        let system = self.opt_string(map, path, "system");
+        let scope = self.opt_choice(map, path, "scope", CALL_SCOPES, "a call scope");
+        let media = self.opt_choice(map, path, "media", MEDIA, "a media type");
+        let language = self.opt_string(map, path, "language");
+        let sdr_disposition = self.opt_string(map, path, "sdrDisposition");
+        let custom_data = self.opt_string(map, path, "customData");
+        let purpose = self.opt_string(map, path, "purpose");
+        let meeting_url = self.opt_string(map, path, "meetingUrl");
+        let calendar_event_id = self.opt_string(map, path, "calendarEventId");
+        Some(CallDetails {
+            url: url?,
+            scheduled: scheduled?,
+            duration: duration?,
+            direction: direction?,
+            system: system?,
+            scope: scope?,
+            media: media?,
+            language: language?,
+            sdr_disposition: sdr_disposition?,
+            custom_data: custom_data?,
+            purpose: purpose?,
+            meeting_url: meeting_url?,
+            calendar_event_id: calendar_event_id?,
         })
     }
 
@@ -718,16 +1241,63 @@ impl Walker {
 struct PendingUser {
     id: UserId,
     email_address: String,
-    calls_access: CallsAccess,
+    calls_access: Option<CallsAccess>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    title: Option<String>,
+    manager_id: Option<UserId>,
+    active: bool,
+    profile_ids: Vec<ProfileId>,
 }
 
 impl PendingUser {
     fn build(self, company: CompanyId) -> User {
         User {
+            calls_access: self.calls_access,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            title: self.title,
+            manager_id: self.manager_id,
+            active: self.active,
+            ..User::new(company, self.id, self.email_address)
+        }
+    }
+}
+
+struct PendingWorkspace {
+    id: WorkspaceId,
+    name: String,
+    description: Option<String>,
+}
+
+impl PendingWorkspace {
+    fn build(self, company: CompanyId) -> Workspace {
+        Workspace {
             company,
             id: self.id,
-            email_address: self.email_address,
-            calls_access: self.calls_access,
+            name: self.name,
+            description: self.description,
+        }
+    }
+}
+
+struct PendingProfile {
+    id: ProfileId,
+    workspace: WorkspaceId,
+    name: String,
+    calls: CallsRule,
+    fields: Map<String, Value>,
+}
+
+impl PendingProfile {
+    fn build(self, company: CompanyId) -> Profile {
+        Profile {
+            company,
+            workspace: self.workspace,
+            id: self.id,
+            name: self.name,
+            calls: self.calls,
+            fields: self.fields,
         }
     }
 }
@@ -737,16 +1307,24 @@ struct PendingCall {
     title: Option<String>,
     primary_user_id: UserId,
     participant_ids: Vec<UserId>,
+    workspace: Option<WorkspaceId>,
+    is_private: bool,
+    started: Option<Timestamp>,
+    client_unique_id: Option<String>,
+    details: CallDetails,
 }
 
 impl PendingCall {
     fn build(self, company: CompanyId) -> Call {
         Call {
-            company,
-            id: self.id,
             title: self.title,
-            primary_user_id: self.primary_user_id,
             participant_ids: self.participant_ids,
+            workspace: self.workspace,
+            is_private: self.is_private,
+            started: self.started,
+            client_unique_id: self.client_unique_id,
+            details: self.details,
+            ..Call::new(company, self.id, self.primary_user_id)
         }
     }
 }
@@ -865,7 +1443,7 @@ mod tests {
         let access: Vec<_> = acme
             .users
             .iter()
-            .map(|u| (u.id, u.calls_access, u.company))
+            .map(|u| (u.id, u.calls_access.unwrap_or_default(), u.company))
             .collect();
         let owner = acme.id;
         assert_eq!(
@@ -907,8 +1485,22 @@ mod tests {
         );
 
         let seed = parse(&base().to_string()).unwrap();
-        assert_eq!(seed.companies[0].users[0].calls_access, CallsAccess::None);
-        assert_eq!(seed.companies[0].calls[0].title, None);
+        // No `callsAccess`: the user's profiles are left alone (a new user
+        // has none, which opens nothing, as `none` did).
+        let ada = &seed.companies[0].users[0];
+        assert_eq!(ada.calls_access, None);
+        assert_eq!(
+            (ada.manager_id, ada.active, &ada.first_name),
+            (None, true, &None)
+        );
+        let call = &seed.companies[0].calls[0];
+        assert_eq!(call.title, None);
+        assert_eq!(
+            (call.workspace, call.is_private, call.started),
+            (None, false, None)
+        );
+        assert_eq!(call.details, CallDetails::default());
+        assert!(seed.companies[0].workspaces.is_empty() && seed.companies[0].profiles.is_empty());
 
         assert_eq!(parse(r#"{"companies":[]}"#).unwrap().companies, vec![]);
     }
@@ -1124,7 +1716,7 @@ mod tests {
         seed["companies"][0]["users"][0]["callsAccess"] = Value::Null;
         seed["companies"][0]["calls"][0]["title"] = Value::Null;
         let parsed = parse(&seed.to_string()).unwrap();
-        assert_eq!(parsed.companies[0].users[0].calls_access, CallsAccess::None);
+        assert_eq!(parsed.companies[0].users[0].calls_access, None);
     }
 
     #[test]
@@ -1148,7 +1740,7 @@ mod tests {
             single_error(|s| s["companies"][0]["users"][0]["callsAccess"] = json!("admin"));
         assert_eq!(
             message,
-            "companies[0].users[0].callsAccess: \"admin\" is not a calls access level (expected all, own or none)"
+            "companies[0].users[0].callsAccess: \"admin\" is not a calls access level (expected all, managers-team, report-to-them, own or none)"
         );
 
         for bad in ["", "ada", "ada @x.test"] {
@@ -1380,7 +1972,7 @@ mod tests {
                 "companies[0].rateLimit.perMinute: unknown field",
                 "companies[0].rateLimit.perSecond: 0 is not a rate limit (expected a positive integer or \"off\")",
                 "companies[0].users[0].emailAddress: \"nobody\" is not an email address",
-                "companies[0].users[0].callsAccess: \"admin\" is not a calls access level (expected all, own or none)",
+                "companies[0].users[0].callsAccess: \"admin\" is not a calls access level (expected all, managers-team, report-to-them, own or none)",
                 "companies[0].users[1].id: is required",
                 "companies[0].calls[0].primaryUserId: \"1x\" is not a numeric id",
                 "companies[0].calls[0].participantIds: must be an array, not \"10\"",
@@ -1484,6 +2076,399 @@ mod tests {
         );
     }
 
+    /// The directory example of the seed specification, verbatim.
+    const DIRECTORY_EXAMPLE: &str = r#"{
+  "companies": [
+    {
+      "id": "1000000000000000001",
+      "name": "Acme",
+      "workspaces": [ { "id": "623457276584334", "name": "Sales", "description": "Sales team" } ],
+      "profiles": [
+        { "id": "3843152912968920037", "workspaceId": "623457276584334", "name": "Managers",
+          "callsAccess": { "permissionLevel": "report-to-them", "teamLeadIds": [] },
+          "scoreCalls": true }
+      ],
+      "users": [
+        { "id": "234599484848424", "emailAddress": "bob@acme.test", "firstName": "Bob",
+          "managerId": "234599484848425", "active": true, "profileIds": ["3843152912968920037"] }
+      ],
+      "calls": [
+        { "id": "7782342274025937895", "workspaceId": "623457276584334", "title": "Discovery",
+          "primaryUserId": "234599484848424", "participantIds": [], "isPrivate": false,
+          "started": "2026-11-02T15:00:00Z", "direction": "Conference" }
+      ]
+    }
+  ]
+}"#;
+
+    fn workspace_id(n: i64) -> WorkspaceId {
+        WorkspaceId::from_i64(n).unwrap()
+    }
+    fn profile_id(n: i64) -> ProfileId {
+        ProfileId::from_i64(n).unwrap()
+    }
+
+    /// `base()` with a workspace 5, a profile 50 in it, and user 10 holding it.
+    fn directory() -> Value {
+        let mut seed = base();
+        seed["companies"][0]["workspaces"] = json!([{"id": "5", "name": "Sales"}]);
+        seed["companies"][0]["profiles"] = json!([{
+            "id": "50", "workspaceId": "5", "name": "Leads",
+            "callsAccess": {"permissionLevel": "managers-team", "teamLeadIds": ["11", "10"]},
+            "scoreCalls": true, "dealsAccess": {"permissionLevel": "all"}
+        }]);
+        seed["companies"][0]["users"][0]["profileIds"] = json!(["50"]);
+        seed
+    }
+
+    fn directory_error(edit: impl FnOnce(&mut Value)) -> String {
+        let mut seed = directory();
+        edit(&mut seed);
+        let errors = errors_of(&seed);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        errors.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn the_directory_example_parses_with_every_field() {
+        let seed = parse(DIRECTORY_EXAMPLE).unwrap();
+        let acme = &seed.companies[0];
+        let owner = acme.id;
+        assert_eq!(
+            acme.workspaces,
+            vec![Workspace {
+                company: owner,
+                id: workspace_id(623457276584334),
+                name: "Sales".to_owned(),
+                description: Some("Sales team".to_owned()),
+            }]
+        );
+        let profile = &acme.profiles[0];
+        assert_eq!(profile.id, profile_id(3843152912968920037));
+        assert_eq!(profile.workspace, workspace_id(623457276584334));
+        assert_eq!(profile.name, "Managers");
+        assert_eq!(profile.calls.level, CallsAccess::ReportToThem);
+        // Every field as given, `id` and the seed's `workspaceId` excepted.
+        assert_eq!(
+            Value::Object(profile.fields.clone()),
+            json!({"name": "Managers",
+                   "callsAccess": {"permissionLevel": "report-to-them", "teamLeadIds": []},
+                   "scoreCalls": true})
+        );
+        assert_eq!(profile.to_dto()["id"], "3843152912968920037");
+
+        let bob = &acme.users[0];
+        assert_eq!(bob.first_name.as_deref(), Some("Bob"));
+        assert_eq!(bob.manager_id, Some(user_id(234599484848425)));
+        assert!(bob.active);
+        assert_eq!(bob.calls_access, None);
+        assert_eq!(
+            acme.assignments,
+            vec![SeedAssignment {
+                path: "companies[0].users[0].profileIds[0]".to_owned(),
+                user: bob.id,
+                profile: profile.id,
+            }]
+        );
+
+        let call = &acme.calls[0];
+        assert_eq!(call.workspace, Some(workspace_id(623457276584334)));
+        assert!(!call.is_private);
+        assert_eq!(
+            call.started,
+            Some(Timestamp::parse_rfc3339("2026-11-02T15:00:00Z").unwrap())
+        );
+        assert_eq!(call.details.direction.as_deref(), Some("Conference"));
+
+        // The manager is not in the file: the database must have them.
+        let references: Vec<String> = external_references(&seed)
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(references, vec!["companies[0].users[0].managerId"]);
+        assert_eq!(seed.summary().workspaces, 1);
+        assert_eq!(seed.summary().profiles, 1);
+    }
+
+    #[test]
+    fn users_and_calls_take_gongs_other_fields() {
+        let mut seed = directory();
+        seed["companies"][0]["users"][1] = json!({
+            "id": "11", "emailAddress": "bob@acme.test", "callsAccess": "own",
+            "firstName": "Bob", "lastName": "Loblaw", "title": "AE", "managerId": "10",
+            "active": false
+        });
+        seed["companies"][0]["calls"][0] = json!({
+            "id": "100", "primaryUserId": "11", "workspaceId": "5", "isPrivate": true,
+            "started": "2026-11-02T15:00:00+02:00", "direction": "Outbound", "purpose": "Demo",
+            "clientUniqueId": "pbx-1", "duration": 460, "scope": "External", "media": "Video",
+            "url": "https://app.gong.io/call?id=100", "scheduled": "2026-11-02T13:00:00Z",
+            "system": "Zoom", "language": "eng", "sdrDisposition": "Got the gatekeeper",
+            "customData": "x", "meetingUrl": "https://zoom.us/j/1", "calendarEventId": "e@x"
+        });
+        let parsed = parse(&seed.to_string()).unwrap();
+        let bob = &parsed.companies[0].users[1];
+        assert_eq!(bob.full_name().as_deref(), Some("Bob Loblaw"));
+        assert_eq!(bob.title.as_deref(), Some("AE"));
+        assert_eq!(bob.manager_id, Some(user_id(10)));
+        assert!(!bob.active);
+        assert_eq!(bob.calls_access, Some(CallsAccess::Own));
+        let call = &parsed.companies[0].calls[0];
+        assert!(call.is_private);
+        assert_eq!(call.started.map(Timestamp::unix), Some(1_793_624_400));
+        assert_eq!(call.client_unique_id.as_deref(), Some("pbx-1"));
+        assert_eq!(
+            call.details,
+            CallDetails {
+                url: Some("https://app.gong.io/call?id=100".to_owned()),
+                scheduled: Some("2026-11-02T13:00:00Z".to_owned()),
+                duration: Some(460),
+                direction: Some("Outbound".to_owned()),
+                system: Some("Zoom".to_owned()),
+                scope: Some("External".to_owned()),
+                media: Some("Video".to_owned()),
+                language: Some("eng".to_owned()),
+                sdr_disposition: Some("Got the gatekeeper".to_owned()),
+                custom_data: Some("x".to_owned()),
+                purpose: Some("Demo".to_owned()),
+                meeting_url: Some("https://zoom.us/j/1".to_owned()),
+                calendar_event_id: Some("e@x".to_owned()),
+            }
+        );
+        // Team leads are kept sorted in the rule, as given in the fields.
+        let profile = &parsed.companies[0].profiles[0];
+        assert_eq!(profile.calls.team_leads, vec![user_id(10), user_id(11)]);
+        assert_eq!(
+            profile.fields["callsAccess"]["teamLeadIds"],
+            json!(["11", "10"])
+        );
+        assert_eq!(
+            profile.fields["dealsAccess"],
+            json!({"permissionLevel": "all"})
+        );
+        assert!(external_references(&parsed).is_empty());
+    }
+
+    #[test]
+    fn directory_fields_are_checked_with_their_paths() {
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|s| s["companies"][0]["users"][0]["managerId"] = json!("1x")),
+                "companies[0].users[0].managerId: \"1x\" is not a numeric id",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["users"][0]["active"] = json!("yes")),
+                "companies[0].users[0].active: must be true or false, not \"yes\"",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["users"][0]["profileIds"] = json!(["50", "050"])),
+                "companies[0].users[0].profileIds[1]: \"50\" appears twice (first at companies[0].users[0].profileIds[0])",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["calls"][0]["isPrivate"] = json!(1)),
+                "companies[0].calls[0].isPrivate: must be true or false, not 1",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["calls"][0]["started"] = json!("yesterday")),
+                "companies[0].calls[0].started: \"yesterday\" is not an RFC 3339 date-time such as \"2030-01-01T00:00:00Z\"",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["calls"][0]["direction"] = json!("Sideways")),
+                "companies[0].calls[0].direction: \"Sideways\" is not a call direction (expected Inbound, Outbound, Conference or Unknown)",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["calls"][0]["duration"] = json!(-3)),
+                "companies[0].calls[0].duration: -3 is not a duration (whole seconds, 0 or more)",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["calls"][0]["workspaceId"] = json!("w")),
+                "companies[0].calls[0].workspaceId: \"w\" is not a numeric id",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["workspaces"][0]["name"] = json!(" ")),
+                "companies[0].workspaces[0].name: must not be empty",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["workspaces"][0]["owner"] = json!("x")),
+                "companies[0].workspaces[0].owner: unknown field",
+            ),
+            (
+                Box::new(|s| {
+                    s["companies"][0]["profiles"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("callsAccess");
+                }),
+                "companies[0].profiles[0].callsAccess: is required",
+            ),
+            (
+                Box::new(|s| {
+                    s["companies"][0]["profiles"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("workspaceId");
+                }),
+                "companies[0].profiles[0].workspaceId: is required",
+            ),
+            (
+                Box::new(|s| {
+                    s["companies"][0]["profiles"][0]["callsAccess"]["permissionLevel"] =
+                        json!("all / managers-team / report-to-them / own / none")
+                }),
+                "companies[0].profiles[0].callsAccess.permissionLevel: \"all / managers-team / report-to-them / own / none\" is not a calls access level (expected all, managers-team, report-to-them, own or none)",
+            ),
+            (
+                Box::new(|s| {
+                    s["companies"][0]["profiles"][0]["callsAccess"]["teamLeadIds"] = json!("10")
+                }),
+                "companies[0].profiles[0].callsAccess.teamLeadIds: must be an array, not \"10\"",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["profiles"][0]["scoreCalls"] = json!("yes")),
+                "companies[0].profiles[0].scoreCalls: must be true or false, not \"yes\"",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["profiles"][0]["coachingAccess"] = json!(3)),
+                "companies[0].profiles[0].coachingAccess: must be an object, not 3",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["profiles"][0]["scoreCall"] = json!(true)),
+                "companies[0].profiles[0].scoreCall: unknown field",
+            ),
+            (
+                Box::new(|s| s["companies"][0]["profiles"][0]["name"] = json!(7)),
+                "companies[0].profiles[0].name: must be a string, not 7",
+            ),
+        ];
+        for (edit, message) in cases {
+            assert_eq!(directory_error(edit), message);
+        }
+    }
+
+    #[test]
+    fn directory_ids_are_unique_across_the_file() {
+        let message = directory_error(|s| {
+            s["companies"][0]["workspaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"id": "5", "name": "Again"}));
+        });
+        assert_eq!(
+            message,
+            "companies[0].workspaces[1].id: \"5\" appears twice (first at companies[0].workspaces[0])"
+        );
+        // Across companies too: like company ids, they are the database's.
+        let mut seed = directory();
+        seed["companies"].as_array_mut().unwrap().push(
+            json!({"id": "2", "name": "B", "workspaces": [{"id": "5", "name": "Theirs"}],
+                         "profiles": [{"id": "50", "workspaceId": "5", "name": "P",
+                                       "callsAccess": {"permissionLevel": "all"}}]}),
+        );
+        assert_eq!(
+            errors_of(&seed),
+            vec![
+                "companies[1].workspaces[0].id: \"5\" appears twice (first at companies[0].workspaces[0])",
+                "companies[1].profiles[0].id: \"50\" appears twice (first at companies[0].profiles[0])",
+            ]
+        );
+        let message = directory_error(|s| {
+            s["companies"][0]["calls"] = json!([
+                {"id": "100", "primaryUserId": "11", "clientUniqueId": "c1"},
+                {"id": "101", "primaryUserId": "11", "clientUniqueId": "c1"}
+            ]);
+        });
+        assert_eq!(
+            message,
+            "companies[0].calls[1].clientUniqueId: \"c1\" appears twice (first at companies[0].calls[0])"
+        );
+    }
+
+    #[test]
+    fn a_user_holds_one_profile_per_workspace_of_the_file() {
+        let message = directory_error(|s| {
+            s["companies"][0]["profiles"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({
+                    "id": "51", "workspaceId": "5", "name": "Reps",
+                    "callsAccess": {"permissionLevel": "own"}
+                }));
+            s["companies"][0]["users"][0]["profileIds"] = json!(["50", "51"]);
+        });
+        assert_eq!(
+            message,
+            "companies[0].users[0].profileIds[1]: permission profile \"51\" is in workspace \"5\" like \"50\" (at companies[0].users[0].profileIds[0]); a user holds one profile per workspace"
+        );
+    }
+
+    #[test]
+    fn directory_references_outside_the_file_are_listed() {
+        let mut seed = directory();
+        seed["companies"][0]["profiles"][0]["workspaceId"] = json!("6");
+        seed["companies"][0]["profiles"][0]["callsAccess"]["teamLeadIds"] = json!(["11", "12"]);
+        seed["companies"][0]["users"][0]["profileIds"] = json!(["50", "60"]);
+        seed["companies"][0]["users"][1]["managerId"] = json!("13");
+        seed["companies"][0]["calls"][0]["workspaceId"] = json!("7");
+        let parsed = parse(&seed.to_string()).unwrap();
+        let found: Vec<(String, ReferenceTarget)> = external_references(&parsed)
+            .into_iter()
+            .map(|r| (r.path, r.target))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "companies[0].profiles[0].workspaceId".to_owned(),
+                    ReferenceTarget::Workspace(workspace_id(6))
+                ),
+                (
+                    "companies[0].users[0].profileIds[1]".to_owned(),
+                    ReferenceTarget::Profile(profile_id(60))
+                ),
+                (
+                    "companies[0].calls[0].workspaceId".to_owned(),
+                    ReferenceTarget::Workspace(workspace_id(7))
+                ),
+                (
+                    "companies[0].profiles[0].callsAccess.teamLeadIds[1]".to_owned(),
+                    ReferenceTarget::User(user_id(12))
+                ),
+                (
+                    "companies[0].users[1].managerId".to_owned(),
+                    ReferenceTarget::User(user_id(13))
+                ),
+            ]
+        );
+        assert_eq!(
+            external_references(&parsed)[1].missing_message(),
+            "companies[0].users[0].profileIds[1]: permission profile \"60\" does not exist in company \"1\""
+        );
+    }
+
+    #[test]
+    fn profile_fields_outside_a_seed_are_checked_like_a_seeds() {
+        let fields =
+            super::profile_fields(&json!({"scoreCalls": false, "description": "d"})).unwrap();
+        assert_eq!(
+            Value::Object(fields),
+            json!({"scoreCalls": false, "description": "d"})
+        );
+        assert_eq!(
+            super::profile_fields(&json!({"id": "1", "scoreCall": true, "trimCalls": 1}))
+                .unwrap_err(),
+            vec![
+                "scoreCall: unknown field",
+                "id: is given by the store and cannot be set",
+                "trimCalls: must be true or false, not 1",
+            ]
+        );
+        assert_eq!(
+            super::profile_fields(&json!([])).unwrap_err(),
+            vec!["must be an object, not []"]
+        );
+    }
+
     /// JSON values built from the seed's own field names, so that random
     /// input reaches deep into the walker instead of failing at the top.
     fn seedish() -> impl Strategy<Value = Value> {
@@ -1513,6 +2498,19 @@ mod tests {
                 "apiGrants",
                 "callId",
                 "userId",
+                "workspaces",
+                "profiles",
+                "workspaceId",
+                "profileIds",
+                "managerId",
+                "permissionLevel",
+                "teamLeadIds",
+                "scoreCalls",
+                "isPrivate",
+                "started",
+                "direction",
+                "clientUniqueId",
+                "active",
                 "other",
             ]
             .as_slice(),
@@ -1526,6 +2524,8 @@ mod tests {
             prop_oneof![
                 Just("1".to_owned()),
                 Just("all".to_owned()),
+                Just("report-to-them".to_owned()),
+                Just("Conference".to_owned()),
                 Just("off".to_owned()),
                 Just("a@b".to_owned()),
                 Just("2030-01-01T00:00:00Z".to_owned()),

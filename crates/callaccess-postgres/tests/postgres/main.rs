@@ -13,6 +13,8 @@
 //! - `concurrency`: conflicting grants and revokes from many tasks on two
 //!   pools, all serialized and all acknowledged.
 //! - `rate`: rate budgets shared by two stores on one database.
+//! - `round_trips`: the round trips each operation takes, as counted for
+//!   `/metrics`.
 //! - `outage`: while the server is down every call fails fast with
 //!   `Unavailable`; the same store recovers when it is back (this one starts
 //!   a throwaway cluster of its own, `scratch::Cluster`).
@@ -28,6 +30,7 @@ mod contract;
 mod migrations;
 mod outage;
 mod rate;
+mod round_trips;
 
 use std::ops::Deref;
 

@@ -6,11 +6,13 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use callaccess_domain::contract::{call, change, company, grants, user, world, ACME};
+use callaccess_domain::page::{CallFilter, PageAfter, UserFilter};
 use callaccess_domain::secret::digest;
 use callaccess_domain::seed::Seed;
 use callaccess_domain::{
-    Call, Caller, CallsAccess, NewApiKey, NewCompany, NewToken, RateLimit, RateWindow,
-    SharedRateBudget, Store, StoreError, Timestamp, User,
+    legacy_profile, Call, Caller, CallsAccess, NewApiKey, NewCompany, NewToken, ProfileId,
+    RateLimit, RateWindow, SharedRateBudget, Store, StoreError, Timestamp, User, Workspace,
+    WorkspaceId,
 };
 use callaccess_postgres::scratch::Cluster;
 use callaccess_postgres::{connect, PoolOptions, PostgresStore};
@@ -78,18 +80,21 @@ fn every_call<'a>(store: &'a PostgresStore, seed: &'a Seed) -> Vec<(&'static str
         expires_at: None,
     };
     let new_user = User {
-        company: c,
-        id: user(99),
-        email_address: "x@y.z".to_owned(),
-        calls_access: CallsAccess::None,
+        calls_access: Some(CallsAccess::None),
+        ..User::new(c, user(99), "x@y.z")
     };
-    let new_call = Call {
+    let new_call = Call::new(c, call(999), user(1));
+    let api_call = Call::new(c, call(998), user(1));
+    let workspace = Workspace {
         company: c,
-        id: call(999),
-        title: None,
-        primary_user_id: user(1),
-        participant_ids: vec![],
+        id: WorkspaceId::from_i64(77).unwrap(),
+        name: "w".to_owned(),
+        description: None,
     };
+    let profile_id = ProfileId::from_i64(78).unwrap();
+    let profile = legacy_profile(c, workspace.id, profile_id, CallsAccess::All);
+    let updated = profile.clone();
+    let workspace_id = workspace.id;
     let second = Duration::from_secs(1);
     pending![
         "ping" => store.ping(),
@@ -98,6 +103,21 @@ fn every_call<'a>(store: &'a PostgresStore, seed: &'a Seed) -> Vec<(&'static str
         "grant_access" => store.grant_access(caller, &change(&[(101, &[2])])),
         "revoke_access" => store.revoke_access(caller, &change(&[(101, &[1])])),
         "list_api_grants" => store.list_api_grants(caller, &[call(101)]),
+        "workspaces" => store.workspaces(caller),
+        "list_users" => store.list_users(caller, &UserFilter::default(), PageAfter::first()),
+        "user" => store.user(caller, user(1)),
+        "list_calls" => store.list_calls(caller, &CallFilter::default(), PageAfter::first()),
+        "call" => store.call(caller, call(101)),
+        "create_call" => store.create_call(caller, &api_call),
+        "profiles" => store.profiles(caller, workspace_id),
+        "profile" => store.profile(caller, profile_id),
+        "create_profile" => store.create_profile(caller, &profile),
+        "update_profile" => store.update_profile(caller, &updated),
+        "profile_users" => store.profile_users(caller, profile_id),
+        "create_workspace" => store.create_workspace(&workspace),
+        "set_manager" => store.set_manager(c, user(2), Some(user(1))),
+        "assign_profile" => store.assign_profile(c, user(2), profile_id),
+        "set_private" => store.set_private(c, call(101), true),
         "create_company" => store.create_company(&new_company),
         "companies" => store.companies(),
         "set_rate_limit" => store.set_rate_limit(c, RateLimit::default()),

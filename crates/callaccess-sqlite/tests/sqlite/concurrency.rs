@@ -27,23 +27,19 @@ async fn many_concurrent_grants_are_all_acknowledged_and_stored() {
     for id in 1..=USERS {
         fixture
             .add_user(&User {
-                company: c,
-                id: contract_user(id),
-                email_address: format!("u{id}@busy.test"),
-                calls_access: CallsAccess::None,
+                calls_access: Some(CallsAccess::None),
+                ..User::new(c, contract_user(id), format!("u{id}@busy.test"))
             })
             .await
             .unwrap();
     }
     for id in [1, 2] {
         fixture
-            .add_call(&Call {
-                company: c,
-                id: callaccess_domain::contract::call(id),
-                title: None,
-                primary_user_id: contract_user(1),
-                participant_ids: vec![],
-            })
+            .add_call(&Call::new(
+                c,
+                callaccess_domain::contract::call(id),
+                contract_user(1),
+            ))
             .await
             .unwrap();
     }

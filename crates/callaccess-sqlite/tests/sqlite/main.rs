@@ -5,6 +5,8 @@
 //!   is left exactly as it was; migrations.
 //! - `durability`: the write connection's settings, restarts, `close`.
 //! - `concurrency`: many writers at once through the group-commit writer.
+//! - `upgrade`: a file of the previous schema keeps every answer through
+//!   migration 5 (workspaces and profiles).
 
 #![allow(
     clippy::unwrap_used,
@@ -15,6 +17,7 @@ mod concurrency;
 mod contract;
 mod durability;
 mod files;
+mod upgrade;
 
 use std::ops::Deref;
 use std::path::PathBuf;

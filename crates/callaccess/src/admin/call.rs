@@ -1,6 +1,8 @@
-//! `call add | list`.
+//! `call add | list | set-private`.
 
-use callaccess_domain::{Call, Store};
+use serde_json::json;
+
+use callaccess_domain::{Call, CallDetails, Store};
 
 use super::output::{id_list, listing, or_dash, render};
 use super::require_company;
@@ -14,22 +16,37 @@ pub(super) async fn run(command: CallCommand, store: &dyn Store) -> anyhow::Resu
             title,
             primary_user,
             mut participants,
+            workspace,
+            private,
+            started,
+            direction,
+            purpose,
+            client_unique_id,
             output,
         } => {
             require_company(store, company).await?;
             let mut seen = std::collections::HashSet::new();
             participants.retain(|p| seen.insert(*p));
+            let blank_is_none = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
             let call = Call {
-                company,
-                id,
-                title: title.filter(|t| !t.trim().is_empty()),
-                primary_user_id: primary_user,
+                title: blank_is_none(title),
                 participant_ids: participants,
+                workspace,
+                is_private: private,
+                started,
+                client_unique_id: blank_is_none(client_unique_id),
+                details: CallDetails {
+                    direction,
+                    purpose: blank_is_none(purpose),
+                    ..CallDetails::default()
+                },
+                ..Call::new(company, id, primary_user)
             };
             store.add_call(&call).await?;
             render(&output, &call, || {
                 format!(
-                    "added call {id} to company {company} (primary user {primary_user}, participants: {})\n",
+                    "added {}call {id} to company {company} (primary user {primary_user}, participants: {})\n",
+                    if private { "private " } else { "" },
                     id_list(&call.participant_ids)
                 )
             })
@@ -37,15 +54,46 @@ pub(super) async fn run(command: CallCommand, store: &dyn Store) -> anyhow::Resu
         CallCommand::List { company, output } => {
             require_company(store, company).await?;
             let calls = store.calls(company).await?;
-            let headers = ["ID", "PRIMARY USER", "PARTICIPANTS", "TITLE"];
+            let headers = [
+                "ID",
+                "WORKSPACE",
+                "PRIMARY USER",
+                "PARTICIPANTS",
+                "PRIVATE",
+                "STARTED",
+                "TITLE",
+            ];
             listing(&output, &calls, &headers, "no calls", |c| {
                 vec![
                     c.id.to_string(),
+                    or_dash(c.workspace.map(|w| w.to_string()).as_deref()),
                     c.primary_user_id.to_string(),
                     id_list(&c.participant_ids),
+                    if c.is_private { "yes" } else { "no" }.to_owned(),
+                    or_dash(c.started.map(|t| t.to_string()).as_deref()),
                     or_dash(c.title.as_deref()),
                 ]
             })
+        }
+        CallCommand::SetPrivate {
+            company,
+            call,
+            private,
+            output,
+        } => {
+            require_company(store, company).await?;
+            store.set_private(company, call, private).await?;
+            render(
+                &output,
+                &json!({"company": company, "id": call, "isPrivate": private}),
+                || {
+                    if private {
+                        format!("call {call} of company {company} is now private: profiles open it only for its primary user and participants\n")
+                    } else {
+                        format!("call {call} of company {company} is no longer private\n")
+                    }
+                },
+            )
         }
     }
 }

@@ -1,12 +1,15 @@
-//! `grants list`: who can open a call, and by which route.
+//! `grants list`: who can open a call, and by which route — for a profile
+//! route, the profile, its level and the chain of managers that connects
+//! the two users.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use callaccess_domain::{CallId, CompanyId, Store, UserId};
+use callaccess_domain::access::Route;
+use callaccess_domain::{Call, CallId, CallsAccess, CompanyId, Store, UserId};
 
 use super::output::{or_dash, render, table};
 use super::require_company;
@@ -18,7 +21,11 @@ use crate::cli::OutputArgs;
 struct Access {
     user_id: UserId,
     email_address: Option<String>,
-    routes: Vec<String>,
+    /// Each route as the store names it, with `text`: how the table
+    /// words it.
+    routes: Vec<Value>,
+    #[serde(skip)]
+    texts: Vec<String>,
 }
 
 pub(super) async fn list(
@@ -36,31 +43,33 @@ pub(super) async fn list(
         .map(|u| (u.id, u.email_address))
         .collect();
 
-    let mut routes: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
-    let mut add = |users: &[UserId], route: &dyn Fn(UserId) -> String| {
-        for user in users {
-            routes.entry(*user).or_default().push(route(*user));
-        }
-    };
-    add(&facts.api_grants, &|_| "api grant".to_owned());
-    add(&facts.shares, &|_| "shared".to_owned());
-    add(&facts.profile_all, &|_| "profile: all".to_owned());
-    let primary = facts.call.primary_user_id;
-    add(&facts.profile_own, &|user| {
-        let why = if user == primary {
-            "primary user"
-        } else {
-            "participant"
-        };
-        format!("profile: own ({why})")
-    });
-
-    let users: Vec<Access> = routes
-        .into_iter()
-        .map(|(user_id, routes)| Access {
-            user_id,
-            email_address: emails.get(&user_id).cloned(),
-            routes,
+    let users: Vec<Access> = facts
+        .viewers
+        .iter()
+        .map(|viewer| {
+            let texts: Vec<String> = viewer
+                .routes
+                .iter()
+                .map(|route| describe(route, &facts.call, viewer.user))
+                .collect();
+            let routes = viewer
+                .routes
+                .iter()
+                .zip(&texts)
+                .map(|(route, text)| {
+                    let mut shown = serde_json::to_value(route).unwrap_or(Value::Null);
+                    if let Value::Object(map) = &mut shown {
+                        map.insert("text".to_owned(), Value::from(text.as_str()));
+                    }
+                    shown
+                })
+                .collect();
+            Access {
+                user_id: viewer.user,
+                email_address: emails.get(&viewer.user).cloned(),
+                routes,
+                texts,
+            }
         })
         .collect();
     render(
@@ -68,16 +77,22 @@ pub(super) async fn list(
         &json!({"company": company, "call": facts.call, "users": users}),
         || {
             let mut text = format!("call {call} of company {company}");
+            // Writing to a String cannot fail.
             if let Some(title) = &facts.call.title {
-                // Writing to a String cannot fail.
                 let _ = write!(text, " \"{title}\"");
+            }
+            if let Some(workspace) = facts.call.workspace {
+                let _ = write!(text, " in workspace {workspace}");
+            }
+            if facts.call.is_private {
+                text.push_str(", private");
             }
             text.push('\n');
             let rows = users.iter().map(|a| {
                 vec![
                     a.user_id.to_string(),
                     or_dash(a.email_address.as_deref()),
-                    a.routes.join(", "),
+                    a.texts.join("; "),
                 ]
             });
             text + &table(
@@ -87,4 +102,95 @@ pub(super) async fn list(
             )
         },
     )
+}
+
+/// One route in words: `api grant`, `shared`, or the profile, its level,
+/// and why it opens the call — the user is one of its parties, the level
+/// is `all`, or the chain of managers from the call's primary user.
+fn describe(route: &Route, call: &Call, user: UserId) -> String {
+    match route {
+        Route::ApiGrant => "api grant".to_owned(),
+        Route::Shared => "shared".to_owned(),
+        Route::Profile {
+            name,
+            level,
+            chain,
+            team_of,
+            ..
+        } => {
+            let mut text = format!("profile {name:?} ({level})");
+            if !chain.is_empty() {
+                let path: Vec<String> = chain.iter().map(ToString::to_string).collect();
+                // Writing to a String cannot fail.
+                let _ = write!(text, " via {}", path.join(" → "));
+                if let (CallsAccess::ManagersTeam, Some(lead)) = (level, team_of) {
+                    let _ = write!(text, ", the team of {lead}");
+                }
+            } else if user == call.primary_user_id {
+                text.push_str(" as primary user");
+            } else if call.participant_ids.contains(&user) {
+                text.push_str(" as participant");
+            }
+            text
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callaccess_domain::ProfileId;
+
+    fn u(n: i64) -> UserId {
+        UserId::from_i64(n).unwrap()
+    }
+
+    #[test]
+    fn routes_are_worded_with_their_profile_and_chain() {
+        let mut call = Call::new(
+            CompanyId::from_i64(1).unwrap(),
+            CallId::from_i64(9).unwrap(),
+            u(7),
+        );
+        call.participant_ids = vec![u(8)];
+        let profile = |name: &str, level, chain: &[i64], team_of: Option<i64>| Route::Profile {
+            profile: ProfileId::from_i64(3).unwrap(),
+            name: name.to_owned(),
+            level,
+            chain: chain.iter().copied().map(u).collect(),
+            team_of: team_of.map(u),
+        };
+        let cases = [
+            (Route::ApiGrant, 1, "api grant"),
+            (Route::Shared, 1, "shared"),
+            (
+                profile("Managers", CallsAccess::ReportToThem, &[7, 6, 1], None),
+                1,
+                "profile \"Managers\" (report-to-them) via 7 → 6 → 1",
+            ),
+            (
+                profile("Leads", CallsAccess::ManagersTeam, &[7, 6], Some(6)),
+                2,
+                "profile \"Leads\" (managers-team) via 7 → 6, the team of 6",
+            ),
+            (
+                profile("Calls access: own", CallsAccess::Own, &[], None),
+                7,
+                "profile \"Calls access: own\" (own) as primary user",
+            ),
+            (
+                profile("Reps", CallsAccess::Own, &[], None),
+                8,
+                "profile \"Reps\" (own) as participant",
+            ),
+            (
+                profile("Everyone", CallsAccess::All, &[], None),
+                1,
+                "profile \"Everyone\" (all)",
+            ),
+        ];
+        for (route, user, text) in cases {
+            assert_eq!(describe(&route, &call, u(user)), text);
+        }
+    }
 }

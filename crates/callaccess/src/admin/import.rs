@@ -34,6 +34,12 @@ pub(super) async fn run(
     render(&args.output, &summary, || {
         let counts = [
             count(summary.companies, "company", "companies"),
+            count(summary.workspaces, "workspace", "workspaces"),
+            count(
+                summary.profiles,
+                "permission profile",
+                "permission profiles",
+            ),
             count(summary.users, "user", "users"),
             count(summary.calls, "call", "calls"),
             count(summary.shares, "share", "shares"),

@@ -4,8 +4,9 @@
 //! Output is assembled first and written only after the store has closed
 //! cleanly, so a secret is never shown for a key that did not become durable.
 //!
-//! One file per command group: [`company`], [`key`], [`token`], [`user`],
-//! [`call`], [`share`], [`grants`], [`import`] (seed files) and [`migrate`];
+//! One file per command group: [`company`], [`key`], [`token`],
+//! [`workspace`], [`profile`], [`user`], [`call`], [`share`], [`grants`],
+//! [`import`] (seed files) and [`migrate`];
 //! [`output`] renders tables, sentences and JSON. What several groups check
 //! or show the same way is here.
 
@@ -16,9 +17,11 @@ mod import;
 mod key;
 mod migrate;
 mod output;
+mod profile;
 mod share;
 mod token;
 mod user;
+mod workspace;
 
 use std::fmt::Write as _;
 
@@ -68,6 +71,8 @@ async fn execute(
         Command::Company(command) => company::run(command, store).await,
         Command::Key(command) => key::run(command, store, now).await,
         Command::Token(command) => token::run(command, store, now).await,
+        Command::Workspace(command) => workspace::run(command, store).await,
+        Command::Profile(command) => profile::run(command, store).await,
         Command::User(command) => user::run(command, store).await,
         Command::Call(command) => call::run(command, store).await,
         Command::Share(command) => share::run(command, store).await,

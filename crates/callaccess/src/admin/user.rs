@@ -1,12 +1,12 @@
-//! `user add | list | set-access`: users and their permission profile's
-//! call access.
+//! `user add | list | set-access | set-manager`: users, their call access
+//! in the default workspace, and the org chart.
 
 use anyhow::bail;
 use serde_json::json;
 
 use callaccess_domain::{Store, User};
 
-use super::output::{listing, render};
+use super::output::{listing, or_dash, render};
 use super::require_company;
 use crate::cli::UserCommand;
 
@@ -17,20 +17,31 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
             id,
             email,
             calls_access,
+            first_name,
+            last_name,
+            title,
+            inactive,
             output,
         } => {
             require_company(store, company).await?;
             check_email(&email)?;
+            let blank_is_none = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
             let user = User {
-                company,
-                id,
-                email_address: email,
                 calls_access,
+                first_name: blank_is_none(first_name),
+                last_name: blank_is_none(last_name),
+                title: blank_is_none(title),
+                active: !inactive,
+                ..User::new(company, id, email)
             };
             store.add_user(&user).await?;
             render(&output, &user, || {
+                let access = match calls_access {
+                    Some(level) => format!("calls access {level}"),
+                    None => "no profile".to_owned(),
+                };
                 format!(
-                    "added user {id} ({}) to company {company} with calls access {calls_access}\n",
+                    "added user {id} ({}) to company {company} with {access}\n",
                     user.email_address
                 )
             })
@@ -38,11 +49,14 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
         UserCommand::List { company, output } => {
             require_company(store, company).await?;
             let users = store.users(company).await?;
-            let headers = ["ID", "CALLS ACCESS", "EMAIL"];
+            let headers = ["ID", "CALLS ACCESS", "MANAGER", "ACTIVE", "EMAIL"];
             listing(&output, &users, &headers, "no users", |u| {
                 vec![
                     u.id.to_string(),
-                    u.calls_access.to_string(),
+                    u.calls_access
+                        .map_or_else(|| "-".to_owned(), |level| level.to_string()),
+                    or_dash(u.manager_id.map(|m| m.to_string()).as_deref()),
+                    if u.active { "yes" } else { "no" }.to_owned(),
                     u.email_address.clone(),
                 ]
             })
@@ -59,6 +73,27 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
                 &output,
                 &json!({"company": company, "id": id, "callsAccess": calls_access}),
                 || format!("user {id} of company {company} now has calls access {calls_access}\n"),
+            )
+        }
+        UserCommand::SetManager {
+            company,
+            user,
+            manager,
+            none: _,
+            output,
+        } => {
+            require_company(store, company).await?;
+            // clap takes either a manager or --none, never both.
+            store.set_manager(company, user, manager).await?;
+            render(
+                &output,
+                &json!({"company": company, "id": user, "managerId": manager}),
+                || match manager {
+                    Some(manager) => {
+                        format!("user {user} of company {company} now reports to {manager}\n")
+                    }
+                    None => format!("user {user} of company {company} has no manager now\n"),
+                },
             )
         }
     }

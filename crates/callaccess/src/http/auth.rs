@@ -282,6 +282,12 @@ pub trait Operation: Send + Sync {
     /// The scope a scoped credential needs for it.
     const SCOPE: &'static str;
     fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output>;
+    /// The answer to a store error of this operation: by default the one
+    /// every operation gives; an operation can say which of its inputs an
+    /// error is about.
+    fn refine(&self, error: StoreError) -> ApiError {
+        error.into()
+    }
 }
 
 /// Runs `request` — the parsed request, or why it is not acceptable — for
@@ -304,9 +310,12 @@ pub async fn perform<O: Operation>(
         Err(StoreError::CredentialsChanged) => {
             let fresh = reverify(state, principal).await?;
             fresh.require(O::SCOPE)?;
-            Ok(operation.run(store, fresh.caller()).await?)
+            operation
+                .run(store, fresh.caller())
+                .await
+                .map_err(|e| operation.refine(e))
         }
-        result => Ok(result?),
+        result => result.map_err(|e| operation.refine(e)),
     }
 }
 

@@ -17,8 +17,15 @@ const MAX_LISTED_IDS: usize = 100;
 
 /// The methods of `/v2/calls/users-access`, as its 405 lists them.
 pub const USERS_ACCESS_METHODS: &str = "PUT, POST, DELETE";
+/// The methods of `/v2/calls`: listCalls and addCall.
+pub const CALLS_METHODS: &str = "GET, HEAD, POST";
+/// The methods of `/v2/permission-profile`: get, create and update.
+pub const PROFILE_METHODS: &str = "GET, HEAD, POST, PUT";
+/// The methods of a path with one POST operation.
+pub const POST_ONLY: &str = "POST";
 /// The methods of the operations endpoints (`/healthz`, `/readyz`,
-/// `/metrics`, `/openapi.json`): `get` routes answer HEAD too.
+/// `/metrics`, `/openapi.json`) and of the read-only `/v2` paths: `get`
+/// routes answer HEAD too.
 pub const READ_ONLY_METHODS: &str = "GET, HEAD";
 
 /// The `Retry-After` of every 503, in seconds. Each cause of a 503 (the
@@ -37,10 +44,16 @@ pub enum ApiError {
     Unauthenticated,
     /// 401: a credential without the scope the operation needs.
     MissingScope(&'static str),
+    /// 404: no such endpoint.
     NotFound {
         method: String,
         path: String,
     },
+    /// 404 from an operation: what it looked for does not exist, or its
+    /// filters select nothing (Gong's own wording).
+    NoRecords(String),
+    /// 409: what a request would create exists already.
+    Conflict(String),
     /// 405, with the methods the path does answer.
     MethodNotAllowed(&'static str),
     PayloadTooLarge {
@@ -80,7 +93,8 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::MissingScope(_) => StatusCode::UNAUTHORIZED,
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::NotFound { .. } | Self::NoRecords(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) | Self::EncodedBody(_) => {
@@ -111,8 +125,9 @@ impl ApiError {
             ),
             Self::MissingScope(scope) => plain(format!("You don't have permission to use '{scope}' in your app.")),
             Self::NotFound { method, path } => plain(format!(
-                "no such endpoint: {method} {path} (this service answers PUT, POST and DELETE on /v2/calls/users-access)"
+                "no such endpoint: {method} {path} (/openapi.json lists the operations this service answers)"
             )),
+            Self::NoRecords(message) | Self::Conflict(message) => plain(message),
             Self::MethodNotAllowed(allowed) => {
                 plain(format!("method not allowed on this path; use one of {allowed}"))
             }
@@ -168,6 +183,15 @@ impl From<StoreError> for ApiError {
             StoreError::UsersNotFound(ids) => {
                 Self::BadRequest(not_found("Some users not found", "user", ids))
             }
+            // addCall's users, reported as PUT reports unknown users.
+            StoreError::NoPrimaryUser { user, .. } | StoreError::NoParticipant { user, .. } => {
+                Self::BadRequest(not_found("Some users not found", "user", vec![user]))
+            }
+            e @ StoreError::ClientUniqueIdTaken { .. } => Self::Conflict(e.to_string()),
+            e @ StoreError::NoWorkspace { .. } => {
+                Self::BadRequest(vec![format!("workspaceId: {e}")])
+            }
+            e @ StoreError::NoProfile { .. } => Self::BadRequest(vec![format!("profileId: {e}")]),
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             // Handlers verify again and repeat (`auth::with_credential`); a
             // check that could not be settled is refused.

@@ -6,20 +6,28 @@
 //!   against the company's rate limits.
 //! - [`body`]: reading a JSON body (content type and coding, size, time,
 //!   syntax), and the rest of a body a handler left unread.
-//! - [`dto`]: Gong's request and response shapes.
+//! - [`dto`]: Gong's request and response shapes of users-access.
+//! - [`directory`]: Gong's directory operations (workspaces, users, calls,
+//!   permission profiles), with their shapes in [`gong`], their bodies
+//!   checked and documented by the tables of [`shape`], and their query
+//!   strings read by [`query`].
 //! - [`openapi`]: the OpenAPI document generated from the handlers and DTOs.
 //!
 //! [`router`] wires the three `/v2/calls/users-access` operations, the
-//! operations endpoints and the fallbacks; [`envelope`] is the outermost
+//! directory operations, the operations endpoints and the fallbacks; [`envelope`] is the outermost
 //! middleware: it assigns the request id, bounds the request's time, writes
 //! every error body, sets `x-traceid`, records metrics and logs one line.
 
 pub mod auth;
 pub mod body;
+pub mod directory;
 pub mod dto;
 pub mod error;
+pub mod gong;
 pub mod openapi;
+pub mod query;
 pub mod request_id;
+pub mod shape;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -30,7 +38,7 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use callaccess_domain::{AccessChange, CallGrants, CallId, Caller, Scope, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -92,8 +100,55 @@ pub fn router(state: AppState) -> Router {
         .post(get_users_access)
         .delete(delete_users_access)
         .fallback(users_access_methods);
+    let allow =
+        |methods: &'static str| move || std::future::ready(ApiError::MethodNotAllowed(methods));
     let mut router = Router::new()
         .route(USERS_ACCESS_PATH, users_access)
+        .route(
+            "/v2/workspaces",
+            get(directory::list_workspaces).fallback(read_only_methods),
+        )
+        .route(
+            "/v2/users",
+            get(directory::list_users).fallback(read_only_methods),
+        )
+        .route(
+            "/v2/users/{id}",
+            get(directory::get_user).fallback(read_only_methods),
+        )
+        .route(
+            "/v2/users/extensive",
+            post(directory::list_multiple_users).fallback(allow(error::POST_ONLY)),
+        )
+        .route(
+            "/v2/calls",
+            get(directory::list_calls)
+                .post(directory::add_call)
+                .fallback(allow(error::CALLS_METHODS)),
+        )
+        .route(
+            "/v2/calls/{id}",
+            get(directory::get_call).fallback(read_only_methods),
+        )
+        .route(
+            "/v2/calls/extensive",
+            post(directory::list_calls_extensive).fallback(allow(error::POST_ONLY)),
+        )
+        .route(
+            "/v2/all-permission-profiles",
+            get(directory::list_permission_profile).fallback(read_only_methods),
+        )
+        .route(
+            "/v2/permission-profile",
+            get(directory::get_permission_profile)
+                .post(directory::create_permission_profile)
+                .put(directory::update_permission_profile)
+                .fallback(allow(error::PROFILE_METHODS)),
+        )
+        .route(
+            "/v2/permission-profile/users",
+            get(directory::list_permission_profile_users).fallback(read_only_methods),
+        )
         .route("/healthz", get(healthz).fallback(read_only_methods))
         .route("/readyz", get(readyz).fallback(read_only_methods))
         .route(
@@ -151,6 +206,21 @@ enum CommonErrors {
     TooLarge(dto::ErrorResponse),
     #[response(status = 415, description = "Body is not JSON, or is compressed")]
     NotJson(dto::ErrorResponse),
+    #[response(status = 429, description = "Rate limit exceeded")]
+    RateLimited(dto::ErrorResponse),
+    #[response(status = 500, description = "Server error")]
+    Internal(dto::ErrorResponse),
+    #[response(status = 503, description = "Unavailable or timed out")]
+    Unavailable(dto::ErrorResponse),
+}
+
+/// The error answers of an operation that reads no body (a GET) besides
+/// its own 400 and 404, documented once.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "only its OpenAPI description is used")]
+enum ReadErrors {
+    #[response(status = 401, description = "Not authenticated, or missing scope")]
+    Unauthenticated(dto::ErrorResponse),
     #[response(status = 429, description = "Rate limit exceeded")]
     RateLimited(dto::ErrorResponse),
     #[response(status = 500, description = "Server error")]

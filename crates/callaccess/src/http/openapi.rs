@@ -8,6 +8,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use super::dto::{
     BaseResponse, CallAccessDetails, CallsAccessDetailsResponse, ErrorResponse, UserAccessDetails,
 };
+use super::{directory, gong};
 
 /// Gong `CallUsersAccessDto`: one call and the users to grant or revoke.
 #[derive(ToSchema, serde::Deserialize)]
@@ -85,9 +86,26 @@ impl Modify for SecuritySchemes {
 #[openapi(
     info(
         title = "callaccess",
-        description = "Gong-compatible call user-access API: grant, list and revoke individual users' access to calls."
+        description = "Gong-compatible call user-access API: grant, list and revoke individual users' access to calls; and the workspaces, users, calls and permission profiles a program finds first. Basic keys created without scopes may use every operation; a Bearer token needs each operation's scope. Gong's document names no scope for the permission profile operations: api:permission-profile:read and api:permission-profile:write are this service's."
     ),
-    paths(super::add_users_access, super::get_users_access, super::delete_users_access),
+    paths(
+        super::add_users_access,
+        super::get_users_access,
+        super::delete_users_access,
+        directory::list_workspaces,
+        directory::list_users,
+        directory::get_user,
+        directory::list_multiple_users,
+        directory::add_call,
+        directory::list_calls,
+        directory::get_call,
+        directory::list_calls_extensive,
+        directory::list_permission_profile,
+        directory::get_permission_profile,
+        directory::create_permission_profile,
+        directory::update_permission_profile,
+        directory::list_permission_profile_users,
+    ),
     components(schemas(
         CallsUsersAccessAddDto,
         CallsUsersAccessDeleteDto,
@@ -100,9 +118,35 @@ impl Modify for SecuritySchemes {
         BaseResponse,
         ErrorResponse,
         NumericId,
+        gong::WorkspacesMetadata,
+        gong::WorkspaceMetadata,
+        gong::Records,
+        gong::UsersMetadata,
+        gong::UserMetadata,
+        gong::UserResponse,
+        gong::UserSimpleMetadata,
+        gong::PermissionProfileUsersResponse,
+        gong::CallBasicData,
+        gong::SpecificCall,
+        gong::CallsResponse,
+        gong::Party,
+        gong::CallData,
+        gong::Calls,
+        gong::NewCallAddingResponse,
+        gong::NewCallAddingRequest,
+        gong::PermissionProfilesResponse,
+        gong::PermissionProfileResponse,
+        gong::PermissionProfileDto,
+        gong::UsersRequest,
+        gong::CallsRequest,
     )),
     modifiers(&SecuritySchemes),
-    tags((name = "Permissions", description = "Users' access to calls"))
+    tags(
+        (name = "Permissions", description = "Users' access to calls, and permission profiles"),
+        (name = "Settings", description = "Workspaces"),
+        (name = "Users", description = "The company's users"),
+        (name = "Calls", description = "The company's calls"),
+    )
 )]
 pub struct ApiDoc;
 

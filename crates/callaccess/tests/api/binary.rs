@@ -114,7 +114,7 @@ fn curl_commands(banner: &[String]) -> Vec<String> {
 async fn the_demo_prints_curl_commands_that_work_as_printed() {
     let mut server = Server::start(&["--demo"]).await;
     let mut banner = Vec::new();
-    while curl_commands(&banner).len() < 3 {
+    while curl_commands(&banner).len() < 6 {
         banner.push(
             server
                 .next_stdout_line()
@@ -122,13 +122,13 @@ async fn the_demo_prints_curl_commands_that_work_as_printed() {
                 .expect("the demo banner ended early"),
         );
     }
-    // Take the rest of the banner's current command, if any.
     let commands = curl_commands(&banner);
-    assert_eq!(commands.len(), 3, "{banner:#?}");
+    assert_eq!(commands.len(), 6, "{banner:#?}");
     assert!(
         commands.iter().all(|c| c.contains(&server.base)),
         "{commands:#?}"
     );
+    // Each command is run as printed, in the order printed.
     let mut answers = Vec::new();
     for command in &commands {
         let bash = tokio::process::Command::new("bash")
@@ -142,20 +142,48 @@ async fn the_demo_prints_curl_commands_that_work_as_printed() {
         assert_eq!(body["requestId"].as_str().map(str::len), Some(19), "{body}");
         answers.push(body);
     }
-    // Grant, list, revoke: the list shows the granted user.
-    let methods: Vec<&str> = ["PUT", "POST", "DELETE"]
-        .into_iter()
-        .filter(|m| commands.iter().any(|c| c.contains(m)))
-        .collect();
-    assert_eq!(methods.len(), 3, "{commands:#?}");
-    let listed = answers
+    let methods: Vec<&str> = commands
         .iter()
-        .find_map(|a| a.get("callAccessList"))
-        .expect("a list command");
+        .map(|c| {
+            ["PUT", "POST", "DELETE"]
+                .into_iter()
+                .find(|m| c.contains(&format!(" -X {m} ")))
+                .unwrap_or("GET")
+        })
+        .collect();
     assert_eq!(
-        listed[0]["users"].as_array().map(Vec::len),
-        Some(1),
-        "{listed}"
+        methods,
+        vec!["PUT", "POST", "DELETE", "GET", "PUT", "POST"],
+        "{commands:#?}"
+    );
+    let grantees = |answer: &Value| -> Vec<String> {
+        answer["callAccessList"][0]["users"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list answer: {answer}"))
+            .iter()
+            .map(|u| u["userId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Grant, list, revoke: the list shows the granted user.
+    assert_eq!(grantees(&answers[1]).len(), 1, "{}", answers[1]);
+    // The users, with their managers.
+    let users = answers[3]["users"].as_array().expect("a users list");
+    assert_eq!(users.len(), 7, "{}", answers[3]);
+    assert!(
+        users.iter().any(|u| u["managerId"].is_string()),
+        "{}",
+        answers[3]
+    );
+    // The manager's PUT on a rep's call recorded nothing.
+    assert_eq!(
+        grantees(&answers[5]),
+        Vec::<String>::new(),
+        "{}",
+        answers[5]
+    );
+    assert!(
+        banner.iter().any(|l| l.contains("no effect")),
+        "{banner:#?}"
     );
     assert_eq!(server.terminate().await.code, 0);
 }

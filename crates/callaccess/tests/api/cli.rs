@@ -159,6 +159,20 @@ fn assert_names(stderr: &str, what: &str) {
     );
 }
 
+/// Each user `grants list --json` shows, with the text of each route.
+pub fn route_texts(grants: &Value) -> Vec<(String, Vec<String>)> {
+    entries(&grants["users"])
+        .iter()
+        .map(|u| {
+            let routes = entries(&u["routes"])
+                .iter()
+                .map(|r| text(&r["text"]))
+                .collect();
+            (text(&u["userId"]), routes)
+        })
+        .collect()
+}
+
 fn acme() -> Db {
     let db = Db::fresh();
     db.ok(&format!("company create --id {ACME} --name Acme"));
@@ -383,19 +397,46 @@ fn users_are_added_listed_and_changed() {
     const ADA: &str = "234599484848423";
     let db = acme();
     let added = db.json(&format!(
-        "user add --company {ACME} --id {ADA} --email ada@acme.test"
+        "user add --company {ACME} --id {ADA} --email ada@acme.test --first-name Ada --last-name Lovelace --title Engineer --calls-access none"
     ));
     assert_eq!(
-        added,
-        json!({"company": ACME, "id": ADA, "emailAddress": "ada@acme.test", "callsAccess": "none"})
+        (
+            &added["id"],
+            &added["emailAddress"],
+            &added["callsAccess"],
+            &added["firstName"],
+            &added["lastName"],
+            &added["title"],
+            &added["active"]
+        ),
+        (
+            &json!(ADA),
+            &json!("ada@acme.test"),
+            &json!("none"),
+            &json!("Ada"),
+            &json!("Lovelace"),
+            &json!("Engineer"),
+            &json!(true)
+        ),
+        "{added}"
     );
     add_user(&db, "11", "all");
+    // Without --calls-access a user holds no profile of the default
+    // workspace; one who left is kept, inactive.
+    let bare = db.json(&format!(
+        "user add --company {ACME} --id 13 --email gone@acme.test --inactive"
+    ));
+    assert_eq!(
+        (&bare["callsAccess"], &bare["active"]),
+        (&Value::Null, &json!(false))
+    );
 
     let users = db.json(&format!("user list --company {ACME}"));
     let access: Vec<(&str, &str)> = users
         .as_array()
         .unwrap()
         .iter()
+        .filter(|u| u["callsAccess"].is_string())
         .map(|u| {
             (
                 u["id"].as_str().unwrap(),
@@ -407,6 +448,16 @@ fn users_are_added_listed_and_changed() {
     assert!(
         access.contains(&(ADA, "none")) && access.contains(&("11", "all")),
         "{users}"
+    );
+    let gone = entry(&users, "id", "13");
+    assert_eq!(
+        (&gone["callsAccess"], &gone["active"]),
+        (&Value::Null, &json!(false))
+    );
+    let ada = entry(&users, "id", ADA);
+    assert_eq!(
+        (&ada["firstName"], &ada["title"]),
+        (&json!("Ada"), &json!("Engineer"))
     );
 
     let text = db.ok(&format!(
@@ -422,6 +473,7 @@ fn users_are_added_listed_and_changed() {
         line.contains(" own ") && line.ends_with("ada@acme.test"),
         "{text}"
     );
+    assert!(row(&text, "13 ").contains(" no "), "{text}");
 
     let stderr = db.fail(&format!("user add --company {ACME} --id 12 --email nobody"));
     assert_eq!(stderr, "error: \"nobody\" is not an email address\n");
@@ -432,7 +484,7 @@ fn users_are_added_listed_and_changed() {
     let stderr = db.usage_error(&format!(
         "user set-access --company {ACME} --id 11 --calls-access admin"
     ));
-    let refusal = "\"admin\" is not a calls access level (expected all, own or none)";
+    let refusal = "\"admin\" is not a calls access level (expected all, managers-team, report-to-them, own or none)";
     assert!(stderr.contains(refusal), "{stderr}");
 }
 
@@ -483,7 +535,7 @@ fn shares_are_added_shown_and_removed() {
     let grants = db.json(&format!("grants list --company {ACME} --call 100"));
     assert_eq!(
         grants["users"],
-        json!([{"userId": "11", "emailAddress": "u11@acme.test", "routes": ["shared"]}])
+        json!([{"userId": "11", "emailAddress": "u11@acme.test", "routes": [{"route": "shared", "text": "shared"}]}])
     );
 
     let removed = db.json(&format!(
@@ -534,35 +586,45 @@ fn grants_list_names_every_route() {
 
     let grants = db.json(&format!("grants list --company {ACME} --call 100"));
     assert_eq!(grants["call"]["id"], "100");
-    let routes: Vec<(String, Vec<String>)> = grants["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            let routes = u["routes"].as_array().unwrap().iter().map(text).collect();
-            (text(&u["userId"]), routes)
-        })
-        .collect();
     let expected: Vec<(String, Vec<String>)> = [
         ("1", vec!["api grant"]),
         ("2", vec!["shared"]),
-        ("3", vec!["shared", "profile: all"]),
-        ("4", vec!["profile: own (primary user)"]),
-        ("5", vec!["profile: own (participant)"]),
+        ("3", vec!["shared", "profile \"Calls access: all\" (all)"]),
+        (
+            "4",
+            vec!["profile \"Calls access: own\" (own) as primary user"],
+        ),
+        (
+            "5",
+            vec!["profile \"Calls access: own\" (own) as participant"],
+        ),
     ]
     .into_iter()
     .map(|(u, r)| (u.to_owned(), r.into_iter().map(str::to_owned).collect()))
     .collect();
-    assert_eq!(routes, expected, "{grants}");
+    assert_eq!(route_texts(&grants), expected, "{grants}");
+    let all = &grants["users"][2]["routes"][1];
+    assert_eq!(
+        (&all["route"], &all["name"], &all["level"]),
+        (
+            &json!("profile"),
+            &json!("Calls access: all"),
+            &json!("all")
+        ),
+        "{all}"
+    );
 
     let text = db.ok(&format!("grants list --company {ACME} --call 100"));
     assert!(
-        text.starts_with(&format!("call 100 of company {ACME} \"Discovery\"\n")),
+        text.starts_with(&format!(
+            "call 100 of company {ACME} \"Discovery\" in workspace "
+        )),
         "{text}"
     );
     let line = row(&text, "3 ");
     assert!(
-        line.contains("all@acme.test") && line.ends_with("shared, profile: all"),
+        line.contains("all@acme.test")
+            && line.ends_with("shared; profile \"Calls access: all\" (all)"),
         "{text}"
     );
     assert!(
@@ -584,6 +646,12 @@ fn an_unknown_company_is_a_clear_error() {
         "token list --company 42",
         "user add --company 42 --id 1 --email a@b",
         "grants list --company 42 --call 1",
+        "workspace list --company 42",
+        "workspace create --company 42 --name Sales",
+        "profile list --company 42 --workspace 5",
+        "profile assign --company 42 --user 1 --profile 5",
+        "user set-manager --company 42 1 --none",
+        "call set-private --company 42 1 true",
     ] {
         let stderr = db.fail(args);
         assert_eq!(stderr, "error: company \"42\" does not exist\n", "{args:?}");
@@ -667,4 +735,411 @@ fn company_rate_limits_are_set_kept_and_reset() {
         "company set-rate-limit --company {ACME} --per-day 0"
     ));
     assert!(stderr.contains("not a rate limit"), "{stderr}");
+}
+
+/// The id of the company's one workspace, the default every company gets.
+fn default_workspace(db: &Db) -> String {
+    let workspaces = db.json(&format!("workspace list --company {ACME}"));
+    assert_eq!(entries(&workspaces).len(), 1, "{workspaces}");
+    assert_eq!(workspaces[0]["name"], "Default");
+    text(&workspaces[0]["id"])
+}
+
+#[test]
+fn workspaces_are_created_and_listed() {
+    let db = acme();
+    let default = default_workspace(&db);
+    assert_eq!(default.len(), 19, "a random id has Gong's shape");
+
+    let created = db.json(&format!(
+        "workspace create --company {ACME} --id 623457276584334 --name Sales --description 'Sales team'"
+    ));
+    assert_eq!(
+        created,
+        json!({"company": ACME, "id": "623457276584334", "name": "Sales", "description": "Sales team"})
+    );
+    let said = db.ok(&format!("workspace create --company {ACME} --name Support"));
+    assert!(said.starts_with("created workspace "), "{said}");
+
+    let listed = db.json(&format!("workspace list --company {ACME}"));
+    let names: Vec<String> = entries(&listed).iter().map(|w| text(&w["name"])).collect();
+    assert_eq!(names.len(), 3, "{listed}");
+    for name in ["Default", "Sales", "Support"] {
+        assert!(names.contains(&name.to_owned()), "{listed}");
+    }
+    let table = db.ok(&format!("workspace list --company {ACME}"));
+    assert!(
+        row(&table, "623457276584334").ends_with("Sales team"),
+        "{table}"
+    );
+
+    // Workspace ids are unique across the database, like company ids.
+    db.ok("company create --id 2 --name Globex");
+    let stderr = db.fail("workspace create --company 2 --id 623457276584334 --name Mine");
+    assert_eq!(
+        stderr,
+        "error: workspace \"623457276584334\" already exists\n"
+    );
+    let stderr = db.fail(&format!("workspace create --company {ACME} --name ' '"));
+    assert_eq!(stderr, "error: a workspace name must not be empty\n");
+}
+
+#[test]
+fn profiles_are_created_updated_listed_and_assigned() {
+    let db = acme();
+    let workspace = default_workspace(&db);
+    add_user(&db, "10", "none");
+    add_user(&db, "11", "none");
+
+    let created = db.json(&format!(
+        "profile create --company {ACME} --workspace {workspace} --id 3843152912968920037 --name Leads \
+         --level managers-team --team-lead 11 --team-lead 10 --fields '{{\"scoreCalls\": true, \"description\": \"Team leads\"}}'"
+    ));
+    assert_eq!(
+        created,
+        json!({
+            "id": "3843152912968920037",
+            "workspaceId": workspace,
+            "name": "Leads",
+            "description": "Team leads",
+            "scoreCalls": true,
+            "callsAccess": {"permissionLevel": "managers-team", "teamLeadIds": ["10", "11"]}
+        })
+    );
+    let said = db.ok(&format!(
+        "profile create --company {ACME} --workspace {workspace} --name 'all calls' --level all"
+    ));
+    assert!(said.contains("\"all calls\" (all)"), "{said}");
+
+    // By name, case-insensitively.
+    let listed = db.json(&format!(
+        "profile list --company {ACME} --workspace {workspace}"
+    ));
+    let names: Vec<&str> = entries(&listed)
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    // `--calls-access none` gave the users the default workspace's
+    // "Calls access: none".
+    assert_eq!(
+        names,
+        vec!["all calls", "Calls access: none", "Leads"],
+        "{listed}"
+    );
+    let table = db.ok(&format!(
+        "profile list --company {ACME} --workspace {workspace}"
+    ));
+    let line = row(&table, "3843152912968920037");
+    assert!(
+        line.contains("managers-team") && line.contains("10,11") && line.ends_with("Leads"),
+        "{table}"
+    );
+
+    // An update keeps what it is not given.
+    let updated = db.json(&format!(
+        "profile update --company {ACME} --profile 3843152912968920037 --name 'Team leads' --no-team-leads"
+    ));
+    assert_eq!(updated["name"], "Team leads");
+    assert_eq!(updated["scoreCalls"], true, "{updated}");
+    assert_eq!(
+        updated["callsAccess"],
+        json!({"permissionLevel": "managers-team", "teamLeadIds": []})
+    );
+    let updated = db.json(&format!(
+        "profile update --company {ACME} --profile 3843152912968920037 --level report-to-them --fields '{{\"trimCalls\": false}}'"
+    ));
+    assert_eq!(updated["name"], "Team leads");
+    assert_eq!(updated["trimCalls"], false);
+    assert!(
+        updated.get("scoreCalls").is_none(),
+        "--fields replaces the others: {updated}"
+    );
+    assert_eq!(updated["callsAccess"]["permissionLevel"], "report-to-them");
+
+    let assigned = db.ok(&format!(
+        "profile assign --company {ACME} --user 10 --profile 3843152912968920037"
+    ));
+    assert_eq!(
+        assigned,
+        format!("user 10 now holds permission profile 3843152912968920037 \"Team leads\" (report-to-them) in workspace {workspace}\n")
+    );
+    let holders = db.json(&format!(
+        "profile users --company {ACME} --profile 3843152912968920037"
+    ));
+    assert_eq!(
+        entries(&holders)
+            .iter()
+            .map(|u| text(&u["id"]))
+            .collect::<Vec<_>>(),
+        vec!["10"]
+    );
+    let nobody = db.ok(&format!(
+        "profile users --company {ACME} --profile 3843152912968920037 --json"
+    ));
+    assert!(!nobody.contains("\"11\""), "{nobody}");
+    // The default workspace's profile is what `callsAccess` reads.
+    let users = db.json(&format!("user list --company {ACME}"));
+    assert_eq!(entry(&users, "id", "10")["callsAccess"], "report-to-them");
+
+    // Refusals, each a clear one-line error.
+    let stderr = db.fail(&format!(
+        "profile assign --company {ACME} --user 10 --profile 99"
+    ));
+    assert_eq!(
+        stderr,
+        format!("error: permission profile \"99\" does not exist in company \"{ACME}\"\n")
+    );
+    let stderr = db.fail(&format!(
+        "profile create --company {ACME} --workspace 77 --name X --level own"
+    ));
+    assert_eq!(
+        stderr,
+        format!("error: workspace \"77\" does not exist in company \"{ACME}\"\n")
+    );
+    let stderr = db.fail(&format!(
+        "profile create --company {ACME} --workspace {workspace} --name X --level own --fields '{{\"scoreCall\": 1}}'"
+    ));
+    assert_eq!(stderr, "error: --fields: scoreCall: unknown field\n");
+    let stderr = db.fail(&format!(
+        "profile create --company {ACME} --workspace {workspace} --name X --level own --fields '{{\"name\": \"Y\"}}'"
+    ));
+    assert!(stderr.contains("--fields cannot set name"), "{stderr}");
+    let stderr = db.fail(&format!(
+        "profile create --company {ACME} --workspace {workspace} --name X --level managers-team --team-lead 999"
+    ));
+    assert_names(&stderr, "not found");
+    let stderr = db.usage_error(&format!(
+        "profile create --company {ACME} --workspace {workspace} --name X --level 'all / managers-team / report-to-them / own / none'"
+    ));
+    assert!(stderr.contains("is not a calls access level"), "{stderr}");
+    let stderr = db.fail(&format!(
+        "profile update --company {ACME} --profile 3843152912968920037"
+    ));
+    assert!(stderr.starts_with("error: nothing to change"), "{stderr}");
+    // The refused commands created nothing.
+    let listed = db.json(&format!(
+        "profile list --company {ACME} --workspace {workspace}"
+    ));
+    assert_eq!(entries(&listed).len(), 3, "{listed}");
+}
+
+#[test]
+fn managers_are_set_and_a_loop_is_refused_with_its_users() {
+    let db = acme();
+    for id in ["1", "2", "3"] {
+        add_user(&db, id, "none");
+    }
+    assert_eq!(
+        db.ok(&format!("user set-manager --company {ACME} 2 1")),
+        format!("user 2 of company {ACME} now reports to 1\n")
+    );
+    db.ok(&format!("user set-manager --company {ACME} 3 2"));
+    let stderr = db.fail(&format!("user set-manager --company {ACME} 1 3"));
+    assert_eq!(
+        stderr,
+        "error: a manager loop is not allowed: 1 reports to 3 reports to 2 reports to 1\n"
+    );
+    let stderr = db.fail(&format!("user set-manager --company {ACME} 1 1"));
+    assert_eq!(
+        stderr,
+        "error: a manager loop is not allowed: 1 reports to 1\n"
+    );
+    let stderr = db.fail(&format!("user set-manager --company {ACME} 1 99"));
+    assert_names(&stderr, "99");
+    let users = db.json(&format!("user list --company {ACME}"));
+    let managers: Vec<(String, Value)> = entries(&users)
+        .iter()
+        .map(|u| (text(&u["id"]), u["managerId"].clone()))
+        .collect();
+    assert_eq!(
+        managers,
+        vec![
+            ("1".to_owned(), Value::Null),
+            ("2".to_owned(), json!("1")),
+            ("3".to_owned(), json!("2"))
+        ]
+    );
+    let table = db.ok(&format!("user list --company {ACME}"));
+    assert!(row(&table, "3 ").contains(" 2 "), "{table}");
+
+    let cleared = db.json(&format!("user set-manager --company {ACME} 3 --none"));
+    assert_eq!(cleared["managerId"], Value::Null);
+    let users = db.json(&format!("user list --company {ACME}"));
+    assert_eq!(entry(&users, "id", "3")["managerId"], Value::Null);
+    // With the chain cut, what was a loop is allowed.
+    db.ok(&format!("user set-manager --company {ACME} 1 3"));
+
+    // Either a manager or --none.
+    db.usage_error(&format!("user set-manager --company {ACME} 2"));
+    db.usage_error(&format!("user set-manager --company {ACME} 2 1 --none"));
+}
+
+#[test]
+fn calls_take_workspace_privacy_and_gongs_fields() {
+    let db = acme();
+    let default = default_workspace(&db);
+    db.ok(&format!(
+        "workspace create --company {ACME} --id 5 --name Sales"
+    ));
+    add_user(&db, "10", "none");
+    db.ok(&format!(
+        "call add --company {ACME} --id 100 --primary-user 10 --workspace 5 --private \
+         --started 2026-11-02T15:00:00Z --direction Conference --purpose Demo --client-unique-id pbx-1"
+    ));
+    db.ok(&format!(
+        "call add --company {ACME} --id 101 --primary-user 10"
+    ));
+    let calls = db.json(&format!("call list --company {ACME}"));
+    let call = entry(&calls, "id", "100");
+    assert_eq!(call["workspace"], "5");
+    assert_eq!(call["isPrivate"], true);
+    assert_eq!(call["started"], "2026-11-02T15:00:00Z");
+    assert_eq!(call["clientUniqueId"], "pbx-1");
+    assert_eq!(call["details"]["direction"], "Conference");
+    assert_eq!(call["details"]["purpose"], "Demo");
+    let plain = entry(&calls, "id", "101");
+    assert_eq!(
+        plain["workspace"],
+        default.as_str(),
+        "the default workspace"
+    );
+    assert_eq!(plain["isPrivate"], false);
+
+    let text = db.ok(&format!("call set-private --company {ACME} 100 false"));
+    assert_eq!(
+        text,
+        format!("call 100 of company {ACME} is no longer private\n")
+    );
+    let set = db.json(&format!("call set-private --company {ACME} 101 true"));
+    assert_eq!(set["isPrivate"], true);
+    let calls = db.json(&format!("call list --company {ACME}"));
+    assert_eq!(entry(&calls, "id", "100")["isPrivate"], false);
+    assert_eq!(entry(&calls, "id", "101")["isPrivate"], true);
+    let table = db.ok(&format!("call list --company {ACME}"));
+    assert!(row(&table, "101 ").contains(" yes "), "{table}");
+
+    // Refusals.
+    let stderr = db.fail(&format!(
+        "call add --company {ACME} --id 102 --primary-user 10 --client-unique-id pbx-1"
+    ));
+    assert_eq!(
+        stderr,
+        "error: a call with clientUniqueId \"pbx-1\" already exists: call 100\n"
+    );
+    let stderr = db.fail(&format!(
+        "call add --company {ACME} --id 102 --primary-user 10 --workspace 77"
+    ));
+    assert_eq!(
+        stderr,
+        format!("error: workspace \"77\" does not exist in company \"{ACME}\"\n")
+    );
+    let stderr = db.fail(&format!("call set-private --company {ACME} 999 true"));
+    assert_names(&stderr, "999");
+    let stderr = db.usage_error(&format!(
+        "call add --company {ACME} --id 102 --primary-user 10 --direction Sideways"
+    ));
+    assert!(stderr.contains("is not a call direction"), "{stderr}");
+    db.usage_error(&format!("call set-private --company {ACME} 100 maybe"));
+    db.usage_error(&format!(
+        "call add --company {ACME} --id 102 --primary-user 10 --started yesterday"
+    ));
+}
+
+#[test]
+fn grants_list_shows_each_profile_route_with_its_chain() {
+    let db = acme();
+    let workspace = default_workspace(&db);
+    // 1 manages 2 manages 3 manages 4 manages 5 manages 6 manages 7.
+    for id in 1..=9 {
+        add_user(&db, &id.to_string(), "none");
+    }
+    for id in 2..=7 {
+        db.ok(&format!(
+            "user set-manager --company {ACME} {id} {}",
+            id - 1
+        ));
+    }
+    db.ok(&format!(
+        "profile create --company {ACME} --workspace {workspace} --id 50 --name Managers --level report-to-them"
+    ));
+    db.ok(&format!(
+        "profile create --company {ACME} --workspace {workspace} --id 51 --name Leads --level managers-team --team-lead 4"
+    ));
+    db.ok(&format!(
+        "profile create --company {ACME} --workspace {workspace} --id 52 --name Reps --level own"
+    ));
+    db.ok(&format!(
+        "profile assign --company {ACME} --user 1 --profile 50"
+    ));
+    db.ok(&format!(
+        "profile assign --company {ACME} --user 8 --profile 51"
+    ));
+    db.ok(&format!(
+        "profile assign --company {ACME} --user 7 --profile 52"
+    ));
+    db.ok(&format!(
+        "profile assign --company {ACME} --user 9 --profile 52"
+    ));
+    db.ok(&format!(
+        "call add --company {ACME} --id 100 --primary-user 7 --participant 9"
+    ));
+
+    let grants = db.json(&format!("grants list --company {ACME} --call 100"));
+    let expected: Vec<(String, Vec<String>)> = [
+        (
+            "1",
+            "profile \"Managers\" (report-to-them) via 7 → 6 → 5 → 4 → 3 → 2 → 1",
+        ),
+        ("7", "profile \"Reps\" (own) as primary user"),
+        (
+            "8",
+            "profile \"Leads\" (managers-team) via 7 → 6 → 5 → 4, the team of 4",
+        ),
+        ("9", "profile \"Reps\" (own) as participant"),
+    ]
+    .into_iter()
+    .map(|(u, r)| (u.to_owned(), vec![r.to_owned()]))
+    .collect();
+    assert_eq!(route_texts(&grants), expected, "{grants}");
+    let manager = &grants["users"][0]["routes"][0];
+    assert_eq!(manager["route"], "profile");
+    assert_eq!(manager["profile"], "50");
+    assert_eq!(manager["level"], "report-to-them");
+    assert_eq!(manager["chain"], json!(["7", "6", "5", "4", "3", "2", "1"]));
+    assert_eq!(grants["users"][2]["routes"][0]["teamOf"], "4");
+    let table = db.ok(&format!("grants list --company {ACME} --call 100"));
+    assert!(
+        row(&table, "1 ")
+            .ends_with("profile \"Managers\" (report-to-them) via 7 → 6 → 5 → 4 → 3 → 2 → 1"),
+        "{table}"
+    );
+
+    // Private: the chain no longer opens it; the parties still do.
+    db.ok(&format!("call set-private --company {ACME} 100 true"));
+    let grants = db.json(&format!("grants list --company {ACME} --call 100"));
+    let users: Vec<String> = route_texts(&grants).into_iter().map(|(u, _)| u).collect();
+    assert_eq!(users, vec!["7", "9"], "{grants}");
+    let table = db.ok(&format!("grants list --company {ACME} --call 100"));
+    assert!(
+        table.starts_with(&format!(
+            "call 100 of company {ACME} in workspace {workspace}, private\n"
+        )),
+        "{table}"
+    );
+
+    // A manager change moves the route; the profile's chain follows it.
+    db.ok(&format!("call set-private --company {ACME} 100 false"));
+    db.ok(&format!("user set-manager --company {ACME} 7 1"));
+    let grants = db.json(&format!("grants list --company {ACME} --call 100"));
+    assert_eq!(
+        route_texts(&grants)[0],
+        (
+            "1".to_owned(),
+            vec!["profile \"Managers\" (report-to-them) via 7 → 1".to_owned()]
+        )
+    );
+    assert!(
+        route_texts(&grants).iter().all(|(u, _)| u != "8"),
+        "7 left 4's team: {grants}"
+    );
 }

@@ -236,7 +236,7 @@ async fn delete_naming_an_unknown_user_is_not_an_error() {
         .assert_ok();
     // The known user's grant is gone from the store.
     let stored = app.store.call_access(c.id, call(CALL_3)).await.unwrap();
-    assert!(stored.api_grants.is_empty(), "{stored:?}");
+    assert!(stored.api_grants().is_empty(), "{stored:?}");
 }
 
 #[tokio::test]
@@ -422,12 +422,12 @@ async fn other_methods_are_405_with_allow() {
 async fn unknown_paths_use_the_same_envelope() {
     let app = TestApp::spawn().await;
     let reply = app
-        .request(Method::GET, "/v2/calls", &Auth::None, None, &[])
+        .request(Method::GET, "/v2/meetings", &Auth::None, None, &[])
         .await;
     let errors = reply.errors();
     assert_eq!(reply.status, 404);
     assert!(
-        errors[0].starts_with("no such endpoint: GET /v2/calls"),
+        errors[0].starts_with("no such endpoint: GET /v2/meetings"),
         "{errors:?}"
     );
 }

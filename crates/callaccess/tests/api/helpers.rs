@@ -467,10 +467,8 @@ pub async fn create_world(store: &dyn Store, id: i64) -> Company {
     for (uid, access) in profiles {
         store
             .add_user(&User {
-                company,
-                id: user(uid),
-                email_address: format!("u{uid}@c{id}.test"),
-                calls_access: access,
+                calls_access: Some(access),
+                ..User::new(company, user(uid), format!("u{uid}@c{id}.test"))
             })
             .await
             .unwrap();
@@ -483,11 +481,9 @@ pub async fn create_world(store: &dyn Store, id: i64) -> Company {
     for (cid, primary, participants) in calls {
         store
             .add_call(&Call {
-                company,
-                id: call(cid),
                 title: Some(format!("call {cid}")),
-                primary_user_id: user(primary),
                 participant_ids: participants.into_iter().map(user).collect(),
+                ..Call::new(company, call(cid), user(primary))
             })
             .await
             .unwrap();

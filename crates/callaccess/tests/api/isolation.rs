@@ -31,13 +31,11 @@ async fn two_companies_are_isolated_in_both_directions() {
     // A call that only company 2 has.
     let only_b = 5_555_555_555_555_555_555;
     app.store
-        .add_call(&callaccess_domain::Call {
-            company: b.id,
-            id: crate::helpers::call(only_b),
-            title: None,
-            primary_user_id: crate::helpers::user(NONE_A),
-            participant_ids: vec![],
-        })
+        .add_call(&callaccess_domain::Call::new(
+            b.id,
+            crate::helpers::call(only_b),
+            crate::helpers::user(NONE_A),
+        ))
         .await
         .unwrap();
     for (owner, stranger) in [(&b, &a)] {
@@ -85,10 +83,8 @@ async fn another_companys_user_is_an_unknown_user() {
     let only_b_user = 4242;
     app.store
         .add_user(&callaccess_domain::User {
-            company: b.id,
-            id: crate::helpers::user(only_b_user),
-            email_address: "x@b.test".into(),
-            calls_access: callaccess_domain::CallsAccess::None,
+            calls_access: Some(callaccess_domain::CallsAccess::None),
+            ..callaccess_domain::User::new(b.id, crate::helpers::user(only_b_user), "x@b.test")
         })
         .await
         .unwrap();

@@ -3,18 +3,28 @@
 
 use serde_json::{json, Value};
 
-use crate::cli::{entries, entry, text, Db, ACME};
+use crate::cli::{entries, entry, route_texts, text, Db, ACME};
 
-/// The example of the seed specification, read from it: the first JSON
-/// block of docs/SEED.md.
-fn example() -> Value {
+/// The `n`th JSON example of docs/SEED.md (from 1).
+fn spec_example(n: usize) -> Value {
     let spec = include_str!("../../../../docs/SEED.md");
     let block = spec
         .split("```json\n")
-        .nth(1)
+        .nth(n)
         .and_then(|rest| rest.split("```").next())
-        .expect("docs/SEED.md has a JSON example");
+        .expect("docs/SEED.md has its JSON examples");
     serde_json::from_str(block).unwrap()
+}
+
+/// The example of the seed specification: the first JSON block of
+/// docs/SEED.md.
+fn example() -> Value {
+    spec_example(1)
+}
+
+/// The example with workspaces, profiles, managers and calls in full.
+fn directory_example() -> Value {
+    spec_example(2)
 }
 
 const CALL: &str = "7782342274025937895";
@@ -50,8 +60,38 @@ fn example_and_dee() -> Db {
     db
 }
 
-fn routes(db: &Db) -> Value {
-    db.json(&format!("grants list --company {ACME} --call {CALL}"))["users"].clone()
+/// Who opens the example's call, each with the text of every route.
+fn routes(db: &Db) -> Vec<(String, Vec<String>)> {
+    route_texts(&db.json(&format!("grants list --company {ACME} --call {CALL}")))
+}
+
+/// `[(user, [route…])]` from string slices.
+fn expect_routes(expected: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    expected
+        .iter()
+        .map(|(user, routes)| {
+            (
+                (*user).to_owned(),
+                routes.iter().map(|r| (*r).to_owned()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Everything the admin commands list about ACME, workspaces and their
+/// profiles included.
+fn directory_snapshot(db: &Db) -> Value {
+    let workspaces = db.json(&format!("workspace list --company {ACME}"));
+    let profiles: Vec<Value> = entries(&workspaces)
+        .iter()
+        .map(|w| {
+            db.json(&format!(
+                "profile list --company {ACME} --workspace {}",
+                text(&w["id"])
+            ))
+        })
+        .collect();
+    json!({"base": db.snapshot(ACME), "workspaces": workspaces, "profiles": profiles})
 }
 
 #[test]
@@ -61,7 +101,8 @@ fn the_specification_example_is_imported() {
     let summary = db.json(&format!("import {file}"));
     assert_eq!(
         summary,
-        json!({"companies": 1, "apiKeys": 1, "tokens": 1, "users": 3, "calls": 1, "shares": 1, "apiGrants": 0})
+        json!({"companies": 1, "apiKeys": 1, "tokens": 1, "workspaces": 0, "profiles": 0,
+               "users": 3, "calls": 1, "shares": 1, "apiGrants": 0})
     );
 
     let companies = db.json("company list");
@@ -109,17 +150,24 @@ fn the_specification_example_is_imported() {
 
     assert_eq!(
         routes(&db),
-        json!([
-            {"userId": "234599484848423", "emailAddress": "ada@acme.test", "routes": ["shared"]},
-            {"userId": "234599484848424", "emailAddress": "bob@acme.test", "routes": ["profile: own (primary user)"]},
-            {"userId": "234599484848425", "emailAddress": "cy@acme.test", "routes": ["profile: all"]}
+        expect_routes(&[
+            ("234599484848423", &["shared"]),
+            (
+                "234599484848424",
+                &["profile \"Calls access: own\" (own) as primary user"]
+            ),
+            ("234599484848425", &["profile \"Calls access: all\" (all)"]),
         ])
     );
+    // The company got its default workspace, which holds the call.
+    let workspaces = db.json(&format!("workspace list --company {ACME}"));
+    assert_eq!(entries(&workspaces).len(), 1, "{workspaces}");
+    assert_eq!(calls[0]["workspace"], workspaces[0]["id"]);
 
     let text = db.ok(&format!("import {file}"));
     assert!(
         text.starts_with(&format!(
-            "applied {file}: 1 company, 3 users, 1 call, 1 share, 0 API grants, 1 API key, 1 token"
+            "applied {file}: 1 company, 0 workspaces, 0 permission profiles, 3 users, 1 call, 1 share, 0 API grants, 1 API key, 1 token"
         )),
         "{text}"
     );
@@ -174,8 +222,8 @@ fn a_seed_may_refer_to_users_and_calls_already_in_the_database() {
     import_ok(&db, "later.json", &later);
 
     let routes = routes(&db);
-    let dee = entry(&routes, "userId", "77");
-    assert_eq!(dee["routes"], json!(["api grant"]));
+    let dee = routes.iter().find(|(user, _)| user == "77").unwrap();
+    assert_eq!(dee.1, vec!["api grant"]);
     let calls = db.json(&format!("call list --company {ACME}"));
     let second = entry(&calls, "id", "55");
     assert_eq!(second["participantIds"], json!(["77"]));
@@ -201,7 +249,7 @@ fn a_bad_seed_is_rejected_whole_with_json_paths() {
         (
             "unknown calls access",
             Box::new(|s| s["companies"][0]["users"][2]["callsAccess"] = json!("admin")),
-            "companies[0].users[2].callsAccess: \"admin\" is not a calls access level (expected all, own or none)"
+            "companies[0].users[2].callsAccess: \"admin\" is not a calls access level (expected all, managers-team, report-to-them, own or none)"
                 .to_owned(),
         ),
         (
@@ -320,4 +368,253 @@ fn a_seed_is_not_applied_to_a_file_that_is_not_a_database() {
         "{stderr}"
     );
     assert_eq!(std::fs::read_to_string(db.path()).unwrap(), content);
+}
+
+#[test]
+fn the_directory_example_is_imported_with_every_field() {
+    let db = Db::fresh();
+    let file = db.file("directory.json", &directory_example().to_string());
+    let summary = db.json(&format!("import {file}"));
+    assert_eq!(
+        (
+            &summary["workspaces"],
+            &summary["profiles"],
+            &summary["users"]
+        ),
+        (&json!(1), &json!(1), &json!(2))
+    );
+
+    // The file's workspace is the company's first, so its default: no
+    // other was made.
+    let workspaces = db.json(&format!("workspace list --company {ACME}"));
+    assert_eq!(
+        workspaces,
+        json!([{"company": ACME, "id": "623457276584334", "name": "Sales", "description": "Sales team"}])
+    );
+    let profiles = db.json(&format!(
+        "profile list --company {ACME} --workspace 623457276584334"
+    ));
+    assert_eq!(
+        profiles,
+        json!([{"id": "3843152912968920037", "workspaceId": "623457276584334", "name": "Managers",
+                "callsAccess": {"permissionLevel": "report-to-them", "teamLeadIds": []},
+                "scoreCalls": true}]),
+        "every field as given"
+    );
+    let users = db.json(&format!("user list --company {ACME}"));
+    let bob = entry(&users, "id", "234599484848424");
+    assert_eq!(bob["firstName"], "Bob");
+    assert_eq!(bob["managerId"], "234599484848425");
+    assert_eq!(bob["active"], true);
+    let cy = entry(&users, "id", "234599484848425");
+    assert_eq!(
+        cy["callsAccess"], "report-to-them",
+        "the default workspace's profile"
+    );
+    let calls = db.json(&format!("call list --company {ACME}"));
+    assert_eq!(calls[0]["workspace"], "623457276584334");
+    assert_eq!(calls[0]["started"], "2026-11-02T15:00:00Z");
+    assert_eq!(calls[0]["isPrivate"], false);
+    assert_eq!(calls[0]["details"]["direction"], "Conference");
+
+    // Cy opens Bob's call as his manager.
+    assert_eq!(
+        routes(&db),
+        expect_routes(&[(
+            "234599484848425",
+            &["profile \"Managers\" (report-to-them) via 234599484848424 → 234599484848425"]
+        )])
+    );
+}
+
+#[test]
+fn importing_the_directory_twice_leaves_the_same_state() {
+    let db = Db::fresh();
+    let mut seed = directory_example();
+    seed["companies"][0]["calls"][0]["clientUniqueId"] = json!("pbx-1");
+    seed["companies"][0]["calls"][0]["isPrivate"] = json!(true);
+    import_ok(&db, "once.json", &seed);
+    let once = (directory_snapshot(&db), routes(&db));
+    import_ok(&db, "twice.json", &seed);
+    assert_eq!((directory_snapshot(&db), routes(&db)), once);
+}
+
+#[test]
+fn a_later_seed_may_refer_to_workspaces_profiles_and_managers_in_the_database() {
+    let db = Db::fresh();
+    import_ok(&db, "first.json", &directory_example());
+    let later = acme(json!({
+        "name": "Acme",
+        "users": [{"id": "88", "emailAddress": "rep@acme.test", "managerId": "234599484848424",
+                   "profileIds": ["3843152912968920037"]}],
+        "calls": [{"id": "55", "primaryUserId": "88", "workspaceId": "623457276584334"}]
+    }));
+    import_ok(&db, "later.json", &later);
+    let grants = db.json(&format!("grants list --company {ACME} --call 55"));
+    let routes = route_texts(&grants);
+    assert_eq!(
+        routes[1],
+        (
+            "234599484848425".to_owned(),
+            vec![
+                "profile \"Managers\" (report-to-them) via 88 → 234599484848424 → 234599484848425"
+                    .to_owned()
+            ]
+        ),
+        "{grants}"
+    );
+}
+
+/// Imports a seed that must be refused with `message`, and checks that
+/// nothing changed.
+fn refused(db: &Db, seed: &Value, message: &str) {
+    let before = directory_snapshot(db);
+    let output = import(db, "bad.json", seed);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.ends_with(message)),
+        "expected {message:?} in:\n{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("bad.json was rejected; nothing was written"),
+        "{stderr}"
+    );
+    assert_eq!(
+        directory_snapshot(db),
+        before,
+        "a refused seed changed the database"
+    );
+}
+
+#[test]
+fn directory_mistakes_are_refused_whole_with_json_paths() {
+    let db = Db::fresh();
+    import_ok(&db, "good.json", &directory_example());
+
+    // Each bad file also renames the company and adds a workspace, so that
+    // any partial write would show.
+    let bad = |edit: &dyn Fn(&mut Value)| {
+        let mut seed = directory_example();
+        seed["companies"][0]["name"] = json!("Renamed");
+        seed["companies"][0]["workspaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "99", "name": "New"}));
+        edit(&mut seed);
+        seed
+    };
+
+    // A loop closed in the file: Cy under Bob, who is under Cy.
+    refused(
+        &db,
+        &bad(&|s| s["companies"][0]["users"][0]["managerId"] = json!("234599484848424")),
+        "companies[0].users[0].managerId: a manager loop is not allowed: 234599484848425 reports to 234599484848424 reports to 234599484848425",
+    );
+    // Both the shorthand and a profile of the default workspace.
+    refused(
+        &db,
+        &bad(&|s| s["companies"][0]["users"][0]["callsAccess"] = json!("all")),
+        "companies[0].users[0].profileIds[0]: permission profile \"3843152912968920037\" is in the default workspace \"623457276584334\", where the user's callsAccess already gives them a profile; give one or the other",
+    );
+    // A profile that exists nowhere.
+    refused(
+        &db,
+        &bad(&|s| s["companies"][0]["users"][1]["profileIds"] = json!(["777"])),
+        &format!("companies[0].users[1].profileIds[0]: permission profile \"777\" does not exist in company \"{ACME}\""),
+    );
+    // A manager who exists nowhere.
+    refused(
+        &db,
+        &bad(&|s| s["companies"][0]["users"][1]["managerId"] = json!("31337")),
+        &format!(
+            "companies[0].users[1].managerId: user \"31337\" does not exist in company \"{ACME}\""
+        ),
+    );
+    // A call in a workspace the company does not have.
+    refused(
+        &db,
+        &bad(&|s| s["companies"][0]["calls"][0]["workspaceId"] = json!("31337")),
+        &format!("companies[0].calls[0].workspaceId: workspace \"31337\" does not exist in company \"{ACME}\""),
+    );
+    // A profile without its callsAccess.
+    refused(
+        &db,
+        &bad(&|s| {
+            s["companies"][0]["profiles"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("callsAccess");
+        }),
+        "companies[0].profiles[0].callsAccess: is required",
+    );
+}
+
+#[test]
+fn a_loop_through_the_database_is_refused() {
+    let db = Db::fresh();
+    import_ok(&db, "good.json", &directory_example());
+    // Stored: Bob reports to Cy. The file puts Cy under a new user who
+    // reports to Bob.
+    let seed = acme(json!({
+        "name": "Acme",
+        "users": [
+            {"id": "234599484848425", "emailAddress": "cy@acme.test", "managerId": "90"},
+            {"id": "90", "emailAddress": "new@acme.test", "managerId": "234599484848424"}
+        ]
+    }));
+    refused(
+        &db,
+        &seed,
+        "companies[0].users[0].managerId: a manager loop is not allowed: 234599484848425 reports to 90 reports to 234599484848424 reports to 234599484848425",
+    );
+}
+
+#[test]
+fn workspace_and_profile_ids_of_another_company_are_refused() {
+    let db = Db::fresh();
+    import_ok(&db, "good.json", &directory_example());
+    let mut other = directory_example();
+    other["companies"][0]["id"] = json!("2");
+    refused(
+        &db,
+        &other,
+        "companies[0].workspaces[0].id: workspace \"623457276584334\" already belongs to another company",
+    );
+    let output = import(&db, "other.json", &other);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("companies[0].profiles[0].id: permission profile \"3843152912968920037\" already belongs to another company"),
+        "{stderr}"
+    );
+    assert_eq!(
+        entries(&db.json("company list")).len(),
+        1,
+        "the other company was not created"
+    );
+}
+
+#[test]
+fn calls_access_clashes_with_a_stored_profile_of_the_stored_default_workspace() {
+    let db = Db::fresh();
+    db.ok(&format!("company create --id {ACME} --name Acme"));
+    let workspaces = db.json(&format!("workspace list --company {ACME}"));
+    let default = text(&workspaces[0]["id"]);
+    db.ok(&format!(
+        "profile create --company {ACME} --workspace {default} --id 70 --name Managers --level report-to-them"
+    ));
+    // The file gives the company another workspace, which is not its
+    // default: the company has one already.
+    let seed = acme(json!({
+        "name": "Acme",
+        "workspaces": [{"id": "5", "name": "Sales"}],
+        "users": [{"id": "10", "emailAddress": "a@acme.test", "callsAccess": "own", "profileIds": ["70"]}]
+    }));
+    refused(
+        &db,
+        &seed,
+        &format!("companies[0].users[0].profileIds[0]: permission profile \"70\" is in the default workspace \"{default}\", where the user's callsAccess already gives them a profile; give one or the other"),
+    );
 }

@@ -16,7 +16,7 @@ async fn put_records_a_grant_that_post_lists_and_granting_twice_is_a_no_op() {
         vec![NONE_B.to_string()]
     );
     let facts = app.store.call_access(c.id, call(CALL_3)).await.unwrap();
-    assert_eq!(facts.api_grants, vec![user(NONE_B)]);
+    assert_eq!(facts.api_grants(), vec![user(NONE_B)]);
 }
 
 #[tokio::test]
@@ -35,7 +35,7 @@ async fn put_is_a_no_op_for_a_user_who_already_has_access_another_way() {
         .call_access(c.id, call(CALL_1))
         .await
         .unwrap()
-        .api_grants
+        .api_grants()
         .is_empty());
     // An `own` user who is not on the call, and a `none` user, do get a grant.
     app.grant(&c.auth, CALL_1, &[OWN_OTHER, NONE_A]).await;
@@ -57,10 +57,13 @@ async fn delete_removes_only_api_grants_and_leaves_sharing_intact() {
     .assert_ok();
     assert!(app.grantees(&c.auth, CALL_1).await.is_empty());
     let facts = app.store.call_access(c.id, call(CALL_1)).await.unwrap();
-    assert_eq!(facts.shares, vec![user(SHARED)]);
-    assert_eq!(facts.profile_all, vec![user(ALL)]);
+    assert_eq!(facts.shares(), vec![user(SHARED)]);
     assert_eq!(
-        facts.profile_own,
+        facts.by_profile(callaccess_domain::CallsAccess::All),
+        vec![user(ALL)]
+    );
+    assert_eq!(
+        facts.by_profile(callaccess_domain::CallsAccess::Own),
         vec![user(OWN_PRIMARY), user(OWN_PARTICIPANT)]
     );
 }
@@ -86,7 +89,7 @@ async fn a_grant_made_before_a_share_survives_until_deleted() {
             .call_access(c.id, call(CALL_2))
             .await
             .unwrap()
-            .shares,
+            .shares(),
         vec![user(NONE_A)]
     );
 }
