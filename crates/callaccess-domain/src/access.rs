@@ -33,6 +33,27 @@ use crate::store::StoreError;
 pub trait OrgChart {
     /// The user's manager; `None` if the company has no such user.
     fn user(&self, user: UserId) -> Result<Option<UserFacts>, StoreError>;
+
+    /// Everyone above `user`, nearest first, stopping before anyone seen
+    /// already (a loop written around the checks) and after
+    /// [`MAX_CHAIN`] managers. A backend for which each [`Self::user`] is
+    /// a statement may read the whole chain at once; the answer must be
+    /// this walk's.
+    fn managers_above(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        let mut chain = Vec::new();
+        let mut current = user;
+        while chain.len() < MAX_CHAIN {
+            let Some(manager) = self.user(current)?.and_then(|u| u.manager) else {
+                break;
+            };
+            if manager == user || chain.contains(&manager) {
+                break;
+            }
+            chain.push(manager);
+            current = manager;
+        }
+        Ok(chain)
+    }
 }
 
 /// What the rules need to know of one company's data. Each answer may come
@@ -105,11 +126,11 @@ pub enum Route {
 
 /// Far more managers than any org chart has: a walk that goes on longer
 /// is looping through data written around the checks, and stops.
-const MAX_CHAIN: usize = 10_000;
+pub const MAX_CHAIN: usize = 10_000;
 
 /// The path from `from` up its managers to the first user `is_anchor`
 /// accepts (`from` itself included when `include_from`), or `None` when
-/// the chain ends first. One manager is asked per step.
+/// the chain ends first. The chain is [`OrgChart::managers_above`]'s.
 fn chain_to(
     facts: &impl OrgChart,
     from: UserId,
@@ -120,19 +141,11 @@ fn chain_to(
     if include_from && is_anchor(from) {
         return Ok(Some(path));
     }
-    let mut current = from;
-    while path.len() < MAX_CHAIN {
-        let Some(manager) = facts.user(current)?.and_then(|u| u.manager) else {
-            return Ok(None);
-        };
-        if path.contains(&manager) {
-            return Ok(None);
-        }
+    for manager in facts.managers_above(from)? {
         path.push(manager);
         if is_anchor(manager) {
             return Ok(Some(path));
         }
-        current = manager;
     }
     Ok(None)
 }

@@ -49,7 +49,11 @@ use crate::store::Epoch;
 /// - `user`: each user among `$3`, each call's primary user, and every
 ///   manager above any of them (`b`), with their manager (`c`) — walked up
 ///   with `WITH RECURSIVE`, whose `UNION` drops a row seen before, so a
-///   stored loop ends the walk;
+///   stored loop ends the walk. Each step is a lateral primary-key lookup
+///   (its `LIMIT 1` keeps the planner from turning it into a join): on a
+///   table the planner has no statistics for yet, a plain join was planned
+///   as a hash of every user of the company, 60 ms per PUT at 100,000
+///   users (docs/PERFORMANCE.md, "The org chart");
 /// - `participant`, `share`: the pairs among `$2 × $3` (`a`, `b`);
 /// - `holds`: the profile (`a`) each user among `$3` (`b`) holds in each
 ///   of the calls' workspaces (`c`), and `profile`: those profiles (`a`)
@@ -75,7 +79,9 @@ chain (id, manager_id) AS (
             " || ARRAY(SELECT primary_user_id FROM named_calls))
     UNION
     SELECT u.id, u.manager_id
-      FROM chain JOIN users u ON u.company_id = $1 AND u.id = chain.manager_id),
+      FROM chain CROSS JOIN LATERAL (
+           SELECT id, manager_id FROM users
+            WHERE company_id = $1 AND id = chain.manager_id LIMIT 1) u),
 held AS (
     SELECT user_id, workspace_id, profile_id FROM user_profiles
      WHERE company_id = $1 AND user_id ",

@@ -546,6 +546,14 @@ impl Store for PostgresStore {
             &tx, seed, now
         ))?;
         self.read_epoch_again().await;
+        if summary.users + summary.calls >= seed::ANALYZE_AFTER {
+            // Statistics for the rows just written, so the first requests
+            // are planned for the tables' real sizes; best effort, since
+            // autovacuum would get there later anyway.
+            if let Err(e) = statement!(self, "analyze", |db| seed::analyze(db)) {
+                tracing::warn!(error = %e, "ANALYZE after the seed failed");
+            }
+        }
         Ok(summary)
     }
 }
