@@ -21,6 +21,7 @@ mod crash;
 mod directory;
 mod edges;
 mod gong_client;
+mod gong_program;
 mod isolation;
 mod model;
 mod multinode;
