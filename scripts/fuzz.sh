@@ -13,7 +13,10 @@ cd "$(dirname "$0")/.."
 
 examples=${1:-6000}
 venv=target/fuzz-venv
-if [ ! -x "$venv/bin/schemathesis" ]; then
+# A virtualenv holds absolute paths: one copied or moved with the checkout
+# no longer runs, and is made again.
+if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
+  rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'
 fi
