@@ -64,6 +64,15 @@ impl PageAfter {
             count: true,
         }
     }
+
+    /// The one record a lookup by id reads through a listing: no total.
+    pub fn single() -> Self {
+        Self {
+            after: None,
+            limit: 1,
+            count: false,
+        }
+    }
 }
 
 /// One page of a listing.

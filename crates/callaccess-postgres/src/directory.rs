@@ -211,11 +211,7 @@ pub(crate) async fn user(
         ids: Some(vec![user]),
         ..UserFilter::default()
     };
-    let page = PageAfter {
-        after: None,
-        limit: 1,
-        count: false,
-    };
+    let page = PageAfter::single();
     let found = list_users(db, caller, epoch, &filter, page).await?;
     Ok(found.items.into_iter().next())
 }
@@ -306,11 +302,7 @@ pub(crate) async fn call(
         ids: Some(vec![call]),
         ..CallFilter::default()
     };
-    let page = PageAfter {
-        after: None,
-        limit: 1,
-        count: false,
-    };
+    let page = PageAfter::single();
     let found = list_calls(db, caller, epoch, &filter, page).await?;
     Ok(found.items.into_iter().next())
 }
