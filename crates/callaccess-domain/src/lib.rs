@@ -11,6 +11,7 @@
 //!   it, over a small facts trait each backend answers.
 //! - [`admin`]: the checks of every admin change, in order (manager loops
 //!   through [`access::check_manager`]).
+//! - [`clock`]: the service's clock, the machine's or a manual one.
 //! - [`seed`]: seed files, parsed with JSON-path messages, and the plan of
 //!   writes that applies one.
 //! - [`encoding`]: how values are stored in columns and read back.
@@ -26,6 +27,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod clock;
 pub mod encoding;
 pub mod ids;
 pub mod migrations;
@@ -38,6 +40,7 @@ pub mod store;
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use clock::{Clock, ClockError};
 pub use ids::{CallId, CompanyId, IdError, ProfileId, UserId, WorkspaceId};
 pub use model::*;
 pub use store::{

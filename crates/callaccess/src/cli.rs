@@ -168,6 +168,22 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLACCESS_RATE_LIMIT_DAY_WINDOW", value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub rate_limit_day_window: Option<Duration>,
 
+    /// Serve the admin API (/admin/v1) only on this address, not on --listen
+    #[arg(long, env = "CALLACCESS_ADMIN_LISTEN", value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+
+    /// Recent /v2 requests the request journal keeps; 0 turns it off [default: 10000]
+    #[arg(long, env = "CALLACCESS_JOURNAL_SIZE", value_name = "N")]
+    pub journal_size: Option<usize>,
+
+    /// Load fault rules (JSON) from this file at start.
+    #[arg(long, env = "CALLACCESS_FAULTS", value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+
+    /// system, or manual[=TIME]: a clock that moves only through the admin API [default: system]
+    #[arg(long, env = "CALLACCESS_CLOCK", value_name = "system|manual[=TIME]")]
+    pub clock: Option<crate::config::ClockSetting>,
+
     /// PostgreSQL: connections this node opens [default: 16]
     #[arg(long, env = "CALLACCESS_POOL_MAX_CONNECTIONS", value_name = "N")]
     pub pool_max_connections: Option<usize>,
@@ -223,6 +239,14 @@ impl ServeArgs {
                 "day_window",
                 self.rate_limit_day_window.map(duration),
             ),
+            ("control", "admin_listen", self.admin_listen.map(text)),
+            ("control", "journal_size", self.journal_size.map(count)),
+            (
+                "control",
+                "faults",
+                self.faults.as_ref().map(|p| text(p.display())),
+            ),
+            ("control", "clock", self.clock.map(text)),
             (
                 "pool",
                 "max_connections",

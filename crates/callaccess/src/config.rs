@@ -111,6 +111,97 @@ pub struct Settings {
     pub rate_limit: RateLimitDefaults,
     #[serde(with = "PoolSection")]
     pub pool: PoolSettings,
+    pub control: ControlSettings,
+}
+
+/// `[control]`: the control plane for tests and operators
+/// (control-plane.md §1–6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlSettings {
+    /// `None`: `/admin/v1` is served on the API's address; `Some`: only here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Entries the request journal keeps; 0 turns it off.
+    pub journal_size: usize,
+    /// Fault rules to load at start (JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<std::path::PathBuf>,
+    /// `system`, or `manual` / `manual=TIME`: a clock that moves only when
+    /// told.
+    pub clock: ClockSetting,
+}
+
+/// Entries the request journal keeps unless told otherwise.
+pub const DEFAULT_JOURNAL_SIZE: usize = 10_000;
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        Self {
+            admin_listen: None,
+            journal_size: DEFAULT_JOURNAL_SIZE,
+            faults: None,
+            clock: ClockSetting::System,
+        }
+    }
+}
+
+/// `--clock`: `system`, `manual` (starting now) or `manual=TIME`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClockSetting {
+    #[default]
+    System,
+    Manual(Option<callaccess_domain::Timestamp>),
+}
+
+impl ClockSetting {
+    /// The clock this setting names, started now.
+    pub fn clock(self) -> callaccess_domain::Clock {
+        match self {
+            Self::System => callaccess_domain::Clock::system(),
+            Self::Manual(None) => callaccess_domain::Clock::manual(),
+            Self::Manual(Some(at)) => callaccess_domain::Clock::manual_at(at),
+        }
+    }
+}
+
+impl FromStr for ClockSetting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('=') {
+            None if s == "system" => Ok(Self::System),
+            None if s == "manual" => Ok(Self::Manual(None)),
+            Some(("manual", at)) => callaccess_domain::Timestamp::parse_rfc3339(at)
+                .map(|at| Self::Manual(Some(at))),
+            _ => Err(format!(
+                "{s:?} is not a clock (use system, manual, or manual=2030-01-01T00:00:00Z)"
+            )),
+        }
+    }
+}
+
+impl Display for ClockSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::System => f.write_str("system"),
+            Self::Manual(None) => f.write_str("manual"),
+            Self::Manual(Some(at)) => write!(f, "manual={at}"),
+        }
+    }
+}
+
+impl Serialize for ClockSetting {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClockSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// `[server]`: how the API is served.
@@ -151,6 +242,7 @@ impl Default for Settings {
             limits: Limits::default(),
             rate_limit: RateLimitDefaults::default(),
             pool: PoolSettings::default(),
+            control: ControlSettings::default(),
         }
     }
 }
@@ -477,6 +569,18 @@ pub const DEFAULT_FILE: &str = r#"# callaccess configuration. Precedence: comman
 # bound how long a request waits on a database that is down before its 503.
 # connect_timeout = "500ms"
 # acquire_timeout = "500ms"
+
+[control]
+# Serve the admin API (/admin/v1) only on this address; /admin on the API's
+# address then answers 404. Unset: the admin API is on the API's address.
+# admin_listen = "127.0.0.1:8081"
+# Recent /v2 requests kept for GET /admin/v1/requests; 0 turns it off.
+# journal_size = 10000
+# Fault rules (JSON) loaded at start.
+# faults = "faults.json"
+# "system", or "manual" (or "manual=2030-01-01T00:00:00Z"): a clock that moves
+# only through POST /admin/v1/clock, for tests of time.
+# clock = "system"
 "#;
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! - [`db`]: database URLs, and opening what they name as a [`db::Backend`]:
 //!   the store with the rate limiter and credential cache that fit it.
 //! - [`demo`]: the demo company that `serve --demo` starts with.
+//! - [`faults`]: fault rules that make `/v2` answers fail on purpose.
+//! - [`journal`]: the request journal, recent `/v2` requests for tests.
 //! - [`http`]: the HTTP edge: Gong's DTOs, request ids, authentication, the
 //!   error envelope, the handlers and the OpenAPI document.
 //! - [`logsink`]: log lines written in batches by a thread of their own.
@@ -27,7 +29,9 @@ pub mod config;
 pub mod connections;
 pub mod db;
 pub mod demo;
+pub mod faults;
 pub mod http;
+pub mod journal;
 pub mod logsink;
 pub mod ratelimit;
 pub mod server;

@@ -46,6 +46,10 @@ pub struct ServeOptions {
     pub metrics: bool,
     /// Where the rate limiters read the time; tests use a manual clock.
     pub rate_clock: RateClock,
+    /// Entries the request journal keeps; 0 keeps none.
+    pub journal_size: usize,
+    /// The fault rules the server starts with (shared: tests may hold it).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl Default for ServeOptions {
@@ -57,6 +61,8 @@ impl Default for ServeOptions {
             shutdown_grace: Duration::from_secs(30),
             metrics: true,
             rate_clock: RateClock::system(),
+            journal_size: crate::config::DEFAULT_JOURNAL_SIZE,
+            faults: Arc::new(crate::faults::Faults::new()),
         }
     }
 }
@@ -101,6 +107,9 @@ pub async fn serve_with(
         } else {
             None
         },
+        clock: callaccess_domain::Clock::system(),
+        journal: Arc::new(crate::journal::Journal::new(options.journal_size)),
+        faults: options.faults.clone(),
     };
     accept_loop(listener, router(state), &options, shutdown).await
 }
@@ -402,5 +411,7 @@ fn options(settings: &Settings) -> ServeOptions {
         shutdown_grace: settings.server.shutdown_grace,
         metrics: true,
         rate_clock: RateClock::system(),
+        journal_size: settings.control.journal_size,
+        ..ServeOptions::default()
     }
 }

@@ -447,6 +447,9 @@ mod tests {
             limits: super::super::Limits::default(),
             rate_limits: crate::ratelimit::RateLimitDefaults::OFF,
             metrics: None,
+            clock: callaccess_domain::Clock::system(),
+            journal: Arc::new(crate::journal::Journal::new(0)),
+            faults: Arc::new(crate::faults::Faults::new()),
         };
         let header = HeaderValue::from_str(&format!(
             "Basic {}",

@@ -18,6 +18,7 @@
 //! middleware: it assigns the request id, bounds the request's time, writes
 //! every error body, sets `x-traceid`, records metrics and logs one line.
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod directory;
@@ -92,6 +93,12 @@ pub struct AppState {
     /// Recently verified credentials; `None` where revocation must be seen
     /// on the next request (see [`auth::CredentialCache`]).
     pub credentials: Option<Arc<auth::CredentialCache>>,
+    /// Where "now" is read: the system clock or a manual one.
+    pub clock: callaccess_domain::Clock,
+    /// Recent `/v2` requests, for tests to list and count.
+    pub journal: Arc<crate::journal::Journal>,
+    /// Rules that make `/v2` answers fail on purpose.
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 /// The whole application, ready to serve.
@@ -158,6 +165,7 @@ pub fn router(state: AppState) -> Router {
     if state.metrics.is_some() {
         router = router.route("/metrics", get(metrics).fallback(read_only_methods));
     }
+    router = router.merge(admin::routes());
     router
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

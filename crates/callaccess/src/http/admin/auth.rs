@@ -1,0 +1,1 @@
+//! Admin tokens on each admin request.

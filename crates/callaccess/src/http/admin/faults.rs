@@ -1,0 +1,9 @@
+//! Fault rules over HTTP.
+
+use axum::Router;
+
+use crate::http::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

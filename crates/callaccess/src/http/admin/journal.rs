@@ -1,0 +1,9 @@
+//! The request journal over HTTP.
+
+use axum::Router;
+
+use crate::http::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
