@@ -632,6 +632,9 @@ impl fmt::Debug for SecretDigest {
 /// What the store knows about a presented credential; the edge decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCredential {
+    /// What names the credential without revealing it: the access key of
+    /// an API key, the id of a token.
+    pub handle: String,
     pub company: CompanyId,
     pub digest: SecretDigest,
     pub scopes: Option<Vec<Scope>>,

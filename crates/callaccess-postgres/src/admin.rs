@@ -368,7 +368,7 @@ pub(crate) const API_KEYS: Credentials<ApiKeyInfo> = Credentials {
     handle: "access_key",
     lookup: "SELECT k.company_id, k.secret_digest, k.scopes, k.expires_at, k.revoked_at,
                     c.per_second_limit, c.per_day_limit,
-                    (SELECT count FROM credential_changes WHERE id = 1)
+                    (SELECT count FROM credential_changes WHERE id = 1), k.access_key
              FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = $1",
     scopes_listed: false,
     make: |(access_key, company, scopes, created_at, expires_at, revoked_at)| ApiKeyInfo {
@@ -387,7 +387,7 @@ pub(crate) const TOKENS: Credentials<TokenInfo> = Credentials {
     handle: "id",
     lookup: "SELECT t.company_id, t.digest, t.scopes, t.expires_at, t.revoked_at,
                     c.per_second_limit, c.per_day_limit,
-                    (SELECT count FROM credential_changes WHERE id = 1)
+                    (SELECT count FROM credential_changes WHERE id = 1), t.id
              FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = $1",
     scopes_listed: true,
     make: |(id, company, scopes, created_at, expires_at, revoked_at)| TokenInfo {
@@ -484,6 +484,7 @@ impl<T> Credentials<T> {
         let scopes = rows::scopes_at(&row, 2)?;
         let count = u64::try_from(rows::at::<i64>(&row, 7)?).unwrap_or(0);
         let credential = StoredCredential {
+            handle: rows::at::<String>(&row, 8)?,
             company: rows::company_at(&row, 0)?,
             digest: rows::digest_at(&row, 1)?,
             scopes: if self.scopes_listed {

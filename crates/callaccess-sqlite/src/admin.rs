@@ -398,6 +398,7 @@ fn credential(
 ) -> Result<Option<StoredCredential>, Fail> {
     rows::lookup(conn, sql, id, |row| {
         Ok(StoredCredential {
+            handle: row.get(7)?,
             company: rows::company_at(row, 0)?,
             digest: rows::digest_at(row, 1)?,
             scopes: scopes(rows::scopes_at(row, 2)?),
@@ -419,7 +420,7 @@ pub(crate) fn api_key(
     credential(
         conn,
         "SELECT k.company_id, k.secret_digest, k.scopes, k.expires_at, k.revoked_at,
-                c.per_second_limit, c.per_day_limit
+                c.per_second_limit, c.per_day_limit, k.access_key
          FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = ?1",
         [access_key],
         |scopes| scopes,
@@ -504,7 +505,7 @@ pub(crate) fn token(
     credential(
         conn,
         "SELECT t.company_id, t.digest, t.scopes, t.expires_at, t.revoked_at,
-                c.per_second_limit, c.per_day_limit
+                c.per_second_limit, c.per_day_limit, t.id
          FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = ?1",
         [digest.0.as_slice()],
         |scopes| Some(scopes.unwrap_or_default()),

@@ -172,8 +172,9 @@ impl FromStr for ClockSetting {
         match s.split_once('=') {
             None if s == "system" => Ok(Self::System),
             None if s == "manual" => Ok(Self::Manual(None)),
-            Some(("manual", at)) => callaccess_domain::Timestamp::parse_rfc3339(at)
-                .map(|at| Self::Manual(Some(at))),
+            Some(("manual", at)) => {
+                callaccess_domain::Timestamp::parse_rfc3339(at).map(|at| Self::Manual(Some(at)))
+            }
             _ => Err(format!(
                 "{s:?} is not a clock (use system, manual, or manual=2030-01-01T00:00:00Z)"
             )),

@@ -43,13 +43,15 @@ use callaccess_domain::{
 };
 
 use super::error::ApiError;
-use super::request_id::RequestContext;
+use super::request_id::{CredentialId, RequestContext};
 use super::AppState;
 
 /// The authenticated caller of one request.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub company: CompanyId,
+    /// The credential, by its shown name (never the secret).
+    pub credential: CredentialId,
     /// `None`: full access (an API key created without scopes, as in Gong).
     /// `Some`: only these scopes (bearer tokens, scoped keys).
     pub scopes: Option<Arc<[Scope]>>,
@@ -346,6 +348,7 @@ async fn verify(
     header: &str,
 ) -> Result<(Principal, RateLimit, Option<Timestamp>), ApiError> {
     let presented = parse_header(header).ok_or(ApiError::Unauthenticated)?;
+    let bearer = matches!(presented, Presented::Bearer(_));
     let credential = match &presented {
         Presented::Basic {
             access_key,
@@ -365,6 +368,11 @@ async fn verify(
         Some(c) if usable(&c, Timestamp::now()) => Ok((
             Principal {
                 company: c.company,
+                credential: if bearer {
+                    CredentialId::Token(c.handle)
+                } else {
+                    CredentialId::ApiKey(c.handle)
+                },
                 scopes: c.scopes.map(Arc::from),
                 cached: None,
             },
@@ -383,6 +391,7 @@ impl FromRequestParts<AppState> for Principal {
         let (principal, rate_limit) = authenticate(state, header).await?;
         if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {
             let _ = context.company.set(principal.company);
+            let _ = context.credential.set(principal.credential.clone());
         }
         // Every authenticated request counts, whatever becomes of it later.
         let policy = state.rate_limits.policy(&rate_limit);

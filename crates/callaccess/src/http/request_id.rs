@@ -63,6 +63,29 @@ pub struct RequestContext {
     pub id: RequestId,
     /// Set once the caller is authenticated, for the request's log line.
     pub company: OnceLock<CompanyId>,
+    /// The credential that authenticated the request, once known (never
+    /// its secret): for the request journal and fault rules.
+    pub credential: OnceLock<CredentialId>,
+    /// The fault rule that applied to the request, if one did.
+    pub fault: OnceLock<String>,
+}
+
+/// Which credential a request used, by the name that is safe to show: the
+/// access key of an API key, the id of a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialId {
+    ApiKey(String),
+    Token(String),
+}
+
+impl fmt::Display for CredentialId {
+    /// `apiKey:<accessKey>` or `token:<id>`, as the audit trail names actors.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ApiKey(key) => write!(f, "apiKey:{key}"),
+            Self::Token(id) => write!(f, "token:{id}"),
+        }
+    }
 }
 
 impl RequestContext {
@@ -70,6 +93,8 @@ impl RequestContext {
         Self {
             id: RequestId::generate(),
             company: OnceLock::new(),
+            credential: OnceLock::new(),
+            fault: OnceLock::new(),
         }
     }
 }
