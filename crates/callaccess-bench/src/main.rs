@@ -32,7 +32,12 @@
 //! - `metrics`: reading `/metrics` (the Prometheus text format) and the
 //!   per-request store costs from two readings.
 //! - `pgbench`: the PostgreSQL baseline.
+//! - `journal`: PUT 1 and POST 1 with the request journal off and on, in
+//!   interleaved rounds on restarts of the same server (`--journal-rounds`).
 //! - `report`: the table and the JSON.
+//! - `reset`: a reset and re-seed of a 1,000-user, 1,000-call company over
+//!   the admin API, `--reset-rounds` times (`--scenarios reset`, not in the
+//!   default set).
 //!
 //! ```text
 //! cargo run --release -p callaccess-bench -- --connections 64 --duration 10s
@@ -48,11 +53,13 @@
 
 mod attack;
 mod dataset;
+mod journal;
 mod load;
 mod metrics;
 mod pgbench;
 mod postgres;
 mod report;
+mod reset;
 mod server;
 mod store;
 
@@ -92,6 +99,8 @@ enum PathMode {
 enum Choice {
     Load(Scenario),
     Attack,
+    /// `reset`: see the `reset` module.
+    Reset,
 }
 
 impl Choice {
@@ -99,9 +108,12 @@ impl Choice {
         if name == "attack" {
             return Ok(Choice::Attack);
         }
+        if name == "reset" {
+            return Ok(Choice::Reset);
+        }
         Scenario::parse(name)
             .map(Choice::Load)
-            .map_err(|e| format!("{e}, attack"))
+            .map_err(|e| format!("{e}, attack, reset"))
     }
 }
 
@@ -196,6 +208,17 @@ struct Args {
     /// Write the benchmark's seed file here and exit.
     #[arg(long, value_name = "FILE")]
     write_seed: Option<PathBuf>,
+
+    /// After the scenarios, restart the server N times with the request
+    /// journal off and N times on (10,000), in alternating order (off, on,
+    /// on, off, …; give an even N), and compare PUT 1 pair and POST 1 call
+    /// (0: no comparison).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    journal_rounds: usize,
+
+    /// reset: how many resets (each with its re-seed) to time.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    reset_rounds: usize,
 
     /// Print JSON instead of a markdown table.
     #[arg(long)]
@@ -330,7 +353,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .iter()
             .filter_map(|choice| match choice {
                 Choice::Load(scenario) => Some(*scenario),
-                Choice::Attack => None,
+                Choice::Attack | Choice::Reset => None,
             })
             .collect()
     };
@@ -347,6 +370,27 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     } else {
         None
     };
+    let reset_ran = args.scenarios.contains(&Choice::Reset);
+    if reset_ran {
+        let binary = binary
+            .as_deref()
+            .context("reset needs a server the benchmark starts (not --url)")?;
+        let dir = temporary_folder(args.dir.as_deref())?;
+        let rounds = if args.smoke {
+            3
+        } else {
+            args.reset_rounds.max(1)
+        };
+        let outcome = reset::run(&backend, binary, dir.path(), rounds).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+        } else {
+            print!("{}", outcome.markdown());
+        }
+    }
+    if scenarios.is_empty() && pressure.is_none() && reset_ran {
+        return Ok(true);
+    }
     if scenarios.is_empty() {
         let Some(pressure) = pressure else {
             bail!("no scenarios to run");
@@ -518,8 +562,8 @@ async fn measure(
     args: Args,
     backend: &Backend,
     scenarios: Vec<Scenario>,
-    target: Arc<Target>,
-    owned: Option<Owned>,
+    mut target: Arc<Target>,
+    mut owned: Option<Owned>,
     mut info: StoreInfo,
     pressure: Option<attack::Pressure>,
 ) -> anyhow::Result<bool> {
@@ -597,6 +641,25 @@ async fn measure(
         }
         rows.push(row);
     }
+    let mut journal_comparison = None;
+    if args.journal_rounds > 0 {
+        match owned.take() {
+            Some(own) => {
+                let settings = journal::Settings {
+                    rounds: args.journal_rounds,
+                    connections: args.connections,
+                    warmup: args.warmup,
+                    duration: args.duration,
+                };
+                let (own, moved, comparison) =
+                    journal::compare(own, target, &cursors, &settings).await?;
+                owned = Some(own);
+                target = moved;
+                journal_comparison = Some(comparison);
+            }
+            None => eprintln!("--journal-rounds needs a server the benchmark starts (not --url)"),
+        }
+    }
     let passes = if args.smoke { 1 } else { 3 };
     for _ in 0..passes {
         let (pages, seconds) = page_through_users(&target).await?;
@@ -642,6 +705,17 @@ async fn measure(
     } else {
         print!("{}", report.markdown());
     }
+    if let Some(comparison) = &journal_comparison {
+        // After the report: with --json, as a second document.
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(comparison)?);
+        } else {
+            print!("{}", comparison.markdown());
+        }
+    }
+    let journal_ok = journal_comparison
+        .as_ref()
+        .is_none_or(journal::Comparison::healthy);
     let healthy = report
         .rows
         .iter()
@@ -650,7 +724,7 @@ async fn measure(
         eprintln!("some scenarios had errors or no answers at all");
     }
     let pressure_ok = report.pressure.as_ref().is_none_or(pressure_healthy);
-    Ok(healthy && pressure_ok)
+    Ok(healthy && pressure_ok && journal_ok)
 }
 
 /// One client pages through every user of the company with `GET

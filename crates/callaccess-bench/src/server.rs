@@ -102,6 +102,18 @@ impl Server {
         max_batch: Option<usize>,
         max_connections: Option<usize>,
     ) -> anyhow::Result<Self> {
+        Self::start_with_args(binary, store, max_batch, max_connections, &[])
+    }
+
+    /// [`Server::start_with`], with more `serve` flags (`extra`), such as
+    /// `--journal-size 0`.
+    pub fn start_with_args(
+        binary: &Path,
+        store: &Store,
+        max_batch: Option<usize>,
+        max_connections: Option<usize>,
+        extra: &[String],
+    ) -> anyhow::Result<Self> {
         let mut command = Command::new(binary);
         command
             .arg("--database")
@@ -132,6 +144,7 @@ impl Server {
         if let Some(n) = max_connections {
             command.args(["--max-connections", &n.to_string()]);
         }
+        command.args(extra);
         match max_batch {
             Some(n) => command.env("CALLACCESS_SQLITE_MAX_BATCH", n.to_string()),
             None => command.env_remove("CALLACCESS_SQLITE_MAX_BATCH"),

@@ -28,6 +28,8 @@ pub enum Purpose {
     Attack,
     /// pgbench's tables.
     Pgbench,
+    /// The reset scenario's server (`reset`).
+    Reset,
 }
 
 impl Purpose {
@@ -38,6 +40,7 @@ impl Purpose {
             Purpose::Scenarios => "",
             Purpose::Attack => "_attack",
             Purpose::Pgbench => "_pgbench",
+            Purpose::Reset => "_reset",
         };
         format!("callaccess_bench_{}{suffix}", std::process::id())
     }
@@ -119,6 +122,7 @@ impl Backend {
                 let file = match purpose {
                     Purpose::Scenarios => "bench.db",
                     Purpose::Attack => "attack.db",
+                    Purpose::Reset => "reset.db",
                     Purpose::Pgbench => anyhow::bail!("pgbench needs PostgreSQL"),
                 };
                 Ok(Fresh {

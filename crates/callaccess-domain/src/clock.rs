@@ -47,9 +47,11 @@ impl Clock {
         Self::manual_micros(start.unix().saturating_mul(1_000_000))
     }
 
-    /// A clock that stands at the present moment until moved.
+    /// A clock that stands at the present second until moved: a whole
+    /// second, like every time it reports, so that setting it to the time
+    /// it shows is not a step back.
     pub fn manual() -> Self {
-        Self::manual_micros(system_micros())
+        Self::manual_micros(system_micros().div_euclid(1_000_000) * 1_000_000)
     }
 
     fn manual_micros(micros: i64) -> Self {
@@ -85,17 +87,23 @@ impl Clock {
         ))
     }
 
-    /// Sets a manual clock to `to`, which may not be earlier than now.
+    /// Sets a manual clock to `to`, which may not be earlier than now. The
+    /// second it already reads (after an advance by a fraction of one)
+    /// counts as now: the clock stays where it is rather than step back.
     pub fn set(&self, to: Timestamp) -> Result<Timestamp, ClockError> {
         let at = self.manual.as_ref().ok_or(ClockError::System)?;
         let target = to.unix().saturating_mul(1_000_000);
         let mut current = at.load(Ordering::Acquire);
         loop {
-            if target < current {
+            let shown = Timestamp::from_unix(current.div_euclid(1_000_000));
+            if to < shown {
                 return Err(ClockError::Backwards {
-                    now: Timestamp::from_unix(current.div_euclid(1_000_000)),
+                    now: shown,
                     asked: to,
                 });
+            }
+            if target <= current {
+                return Ok(to);
             }
             match at.compare_exchange(current, target, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Ok(to),
@@ -130,6 +138,19 @@ mod tests {
         let later = start.plus_seconds(90 * 86_400);
         assert_eq!(clock.set(later).unwrap(), later);
         assert_eq!(clock.now(), later);
+    }
+
+    #[test]
+    fn setting_the_second_it_shows_keeps_a_fraction_rather_than_step_back() {
+        let start = Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap();
+        let clock = Clock::manual_at(start);
+        clock.advance(Duration::from_millis(1500)).unwrap();
+        assert_eq!(clock.now(), start.plus_seconds(1));
+        assert_eq!(clock.set(start.plus_seconds(1)), Ok(start.plus_seconds(1)));
+        assert_eq!(clock.now_micros(), (start.unix() * 1_000_000) + 1_500_000);
+        assert!(clock.set(start).is_err());
+        // A manual clock started now stands at a whole second.
+        assert_eq!(Clock::manual().now_micros() % 1_000_000, 0);
     }
 
     #[test]

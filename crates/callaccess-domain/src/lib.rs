@@ -11,6 +11,8 @@
 //!   it, over a small facts trait each backend answers.
 //! - [`admin`]: the checks of every admin change, in order (manager loops
 //!   through [`access::check_manager`]).
+//! - [`admin_token`]: the admin API's tokens: their text, what is stored
+//!   of them, and when one is accepted.
 //! - [`clock`]: the service's clock, the machine's or a manual one.
 //! - [`seed`]: seed files, parsed with JSON-path messages, and the plan of
 //!   writes that applies one.
@@ -27,6 +29,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod admin_token;
 pub mod clock;
 pub mod encoding;
 pub mod ids;

@@ -12,6 +12,7 @@ pub const LIST: &[(i64, &str)] = &[
     (3, "storage_probe"),
     (4, "credential_changes"),
     (5, "directory"),
+    (6, "admin_tokens"),
 ];
 
 /// The highest version a database can be brought to.
@@ -87,6 +88,14 @@ macro_rules! embed_migrations {
                 include_str!(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/migrations/0005_directory.sql"
+                )),
+            ),
+            (
+                $crate::migrations::LIST[5].0,
+                $crate::migrations::LIST[5].1,
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/migrations/0006_admin_tokens.sql"
                 )),
             ),
         ]

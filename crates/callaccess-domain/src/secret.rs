@@ -50,6 +50,15 @@ pub fn generate_token_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `id` may name a token: 1–64 ASCII letters, digits, `-` or `_`
+/// (generated ids are 16 hex digits; a seed or an export may give its own).
+pub fn is_token_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// An access key is 1–128 printable ASCII characters without `:` (Basic auth
 /// splits on the first colon).
 pub fn check_access_key(key: &str) -> Result<(), String> {

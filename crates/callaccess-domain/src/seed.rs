@@ -7,6 +7,9 @@
 //! user that exists only there, an access key owned by another company) is
 //! decided by [`plan`] over facts the store fetches ([`needs`]); the store
 //! then executes the plan's writes in one transaction.
+//!
+//! [`export`] goes the other way: from the rows a store read into a
+//! [`Snapshot`] to the seed document that reproduces them.
 
 use serde::Serialize;
 
@@ -27,6 +30,9 @@ pub struct SeedCompany {
     pub name: String,
     /// `RateLimit::default()` (both `Default`) when the file has none.
     pub rate_limit: RateLimit,
+    /// `createdAt`: when a new company was created (an export keeps it);
+    /// `None` means now. An existing company keeps its own.
+    pub created_at: Option<Timestamp>,
     pub api_keys: Vec<SeedApiKey>,
     pub tokens: Vec<SeedToken>,
     /// At `{path}.workspaces[i]`; the first is the default of a company
@@ -61,18 +67,32 @@ pub struct SeedApiKey {
     /// `companies[i].apiKeys[j]`
     pub path: String,
     pub access_key: String,
+    /// Of `accessKeySecret`, or `accessKeySecretDigest` as given.
     pub digest: SecretDigest,
     pub scopes: Option<Vec<Scope>>,
     pub expires_at: Option<Timestamp>,
+    /// `createdAt` of a new key; `None` means now. A stored key keeps its own.
+    pub created_at: Option<Timestamp>,
+    /// `revokedAt`: the key is revoked (at the stored time if it was
+    /// already). A seed never revives a revoked key.
+    pub revoked_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedToken {
     /// `companies[i].tokens[j]`
     pub path: String,
+    /// Of `token`, or `tokenDigest` as given.
     pub digest: SecretDigest,
+    /// `id`: the handle of a new token (an export keeps it); `None` draws
+    /// one. A stored token keeps its own.
+    pub id: Option<String>,
     pub scopes: Vec<Scope>,
     pub expires_at: Option<Timestamp>,
+    /// As [`SeedApiKey::created_at`].
+    pub created_at: Option<Timestamp>,
+    /// As [`SeedApiKey::revoked_at`].
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// A share or an API grant.
@@ -176,7 +196,9 @@ pub fn profile_fields(
     parse::profile_fields(value)
 }
 
+mod export;
 mod parse;
 mod plan;
 
+pub use export::{export, only_company, CompanySnapshot, ResetSummary, Snapshot};
 pub use plan::{needs, plan, SeedWrite};

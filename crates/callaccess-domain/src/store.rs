@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::admin_token::{AdminTokenId, AdminTokenInfo, NewAdminToken, StoredAdminToken};
 use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
 use crate::model::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallsAccess, Company, NewApiKey,
@@ -15,7 +16,7 @@ use crate::model::{
     Timestamp, TokenInfo, User, Workspace,
 };
 use crate::page::{CallFilter, Page, PageAfter, UserFilter};
-use crate::seed::{Seed, SeedSummary};
+use crate::seed::{ResetSummary, Seed, SeedSummary, Snapshot};
 
 /// Everything a store can answer besides success. Backends map their
 /// driver's errors by kind, never by constraint name or message text. Every
@@ -85,6 +86,13 @@ pub enum StoreError {
     #[error("call \"{call}\" already exists in company \"{company}\"")]
     CallExists { company: CompanyId, call: CallId },
 
+    // --- admin tokens ---
+    #[error("admin token \"{0}\" does not exist")]
+    NoAdminToken(AdminTokenId),
+    /// A new admin token's random id is taken (not expected in practice).
+    #[error("admin token \"{0}\" already exists; create another")]
+    AdminTokenExists(AdminTokenId),
+
     /// A seed file does not fit the database; one message per problem, each
     /// starting with the JSON path.
     #[error("the seed was rejected: {}", .0.join("; "))]
@@ -138,7 +146,8 @@ impl StoreError {
             | Self::NoApiKey(_)
             | Self::NoToken(_)
             | Self::NoWorkspace { .. }
-            | Self::NoProfile { .. } => ErrorKind::NotFound,
+            | Self::NoProfile { .. }
+            | Self::NoAdminToken(_) => ErrorKind::NotFound,
             Self::CompanyExists(_)
             | Self::WorkspaceExists(_)
             | Self::ProfileExists(_)
@@ -146,7 +155,8 @@ impl StoreError {
             | Self::KeyExists(_)
             | Self::TokenExists
             | Self::UserExists { .. }
-            | Self::CallExists { .. } => ErrorKind::Conflict,
+            | Self::CallExists { .. }
+            | Self::AdminTokenExists(_) => ErrorKind::Conflict,
             Self::NoPrimaryUser { .. }
             | Self::NoParticipant { .. }
             | Self::ManagerLoop(_)
@@ -440,6 +450,47 @@ pub trait Store: Send + Sync + 'static {
     /// [`crate::seed::plan`] lays it out: creates or updates what it names,
     /// deletes nothing. `SeedRejected` if it does not fit the database.
     async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError>;
+
+    // --- admin tokens (control-plane.md §1); not company data, so a reset
+    // of the data keeps them ---
+
+    /// Stores a new admin token; `AdminTokenExists` if its id is taken.
+    async fn create_admin_token(&self, token: &NewAdminToken)
+        -> Result<AdminTokenInfo, StoreError>;
+
+    /// One admin token with its digest, for authentication; `None` if
+    /// there is no such token.
+    async fn admin_token(&self, id: &AdminTokenId) -> Result<Option<StoredAdminToken>, StoreError>;
+
+    /// Every admin token, by creation time then id.
+    async fn admin_tokens(&self) -> Result<Vec<AdminTokenInfo>, StoreError>;
+
+    /// `NoAdminToken` if there is no such token; revoking twice keeps the
+    /// first time.
+    async fn revoke_admin_token(
+        &self,
+        id: &AdminTokenId,
+        at: Timestamp,
+    ) -> Result<AdminTokenInfo, StoreError>;
+
+    // --- state for tests (control-plane.md §3): the rows only; the export
+    // document is [`crate::seed::export`]'s ---
+
+    /// Every row of `company` (all companies with `None`), read in one
+    /// snapshot of the database. `NoCompany` for a company that does not
+    /// exist.
+    async fn snapshot(&self, company: Option<CompanyId>) -> Result<Snapshot, StoreError>;
+
+    /// Removes all company data (or one company's, with everything in it),
+    /// then applies `seed` if given, all in one transaction: if the seed is
+    /// rejected, nothing is removed. Admin tokens are not company data and
+    /// stay. A reset of one company takes a seed of that company only
+    /// ([`crate::seed::only_company`]). Durable on return.
+    async fn reset(
+        &self,
+        company: Option<CompanyId>,
+        seed: Option<&Seed>,
+    ) -> Result<ResetSummary, StoreError>;
 }
 
 /// Rate-limit budgets kept in the database, so that every node on one

@@ -23,7 +23,12 @@
 //!   calls and shares: the facts an admin check needs in one round trip
 //!   (`fetch_known`), and each table's write, once, for admin changes, API
 //!   writes and seeds alike.
+//! - `admin_tokens`: the admin API's tokens (no company's data), one
+//!   statement each.
 //! - `seed`: executing the domain's plan of a seed file in one transaction.
+//! - `state`: state for tests: every row of some companies read into
+//!   the domain's snapshot (for exports), and resets, with a seed in the
+//!   same transaction.
 //! - `rate`: the shared rate-limit budgets (`SharedRateBudget`), on the
 //!   database's clock unless a test gives the time.
 //! - `rows`: reading columns into domain values (the encodings are the
@@ -40,6 +45,7 @@
 
 mod access;
 mod admin;
+mod admin_tokens;
 mod directory;
 mod error;
 mod migrate;
@@ -48,6 +54,7 @@ mod rows;
 mod run;
 pub mod scratch;
 mod seed;
+mod state;
 pub mod store;
 mod tally;
 

@@ -149,10 +149,11 @@ fn backoff(attempt: u32) -> Duration {
 /// future cannot express without cloning everything.
 ///
 /// `|$tx, $now|` also binds `$now`, the time of the operation, read once
-/// before the first attempt so that every attempt records the same time.
+/// from the store's clock before the first attempt so that every attempt
+/// records the same time.
 macro_rules! transaction {
     ($store:expr, $mode:expr, $operation:literal, |$tx:ident, $now:ident| $body:expr) => {{
-        let $now = callaccess_domain::Timestamp::now();
+        let $now = $crate::store::PostgresStore::now($store);
         $crate::run::transaction!($store, $mode, $operation, |$tx| $body)
     }};
     ($store:expr, $mode:expr, $operation:literal, |$tx:ident| $body:expr) => {{
@@ -217,7 +218,7 @@ macro_rules! statement {
 macro_rules! pipelined {
     ($store:expr, $operation:literal, |$db:ident, $now:ident| $body:expr) => {{
         let store: &$crate::store::PostgresStore = $store;
-        let $now = callaccess_domain::Timestamp::now();
+        let $now = store.now();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;

@@ -210,19 +210,33 @@ async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), F
             id,
             name,
             rate_limit,
-        } => admin::write_company(db, id, &name, rate_limit, now).await,
+            created_at,
+        } => {
+            // The time only lands in a new row: an upsert keeps the stored one.
+            let created = created_at.unwrap_or(now);
+            admin::write_company(db, id, &name, rate_limit, created).await
+        }
         SeedWrite::ApiKey { company, key } => {
-            let key = NewApiKey {
-                access_key: key.access_key,
+            let new = NewApiKey {
+                access_key: key.access_key.clone(),
                 company,
                 digest: key.digest,
                 scopes: key.scopes,
                 expires_at: key.expires_at,
             };
-            admin::write_api_key(db, &key, now).await?;
+            admin::write_api_key(db, &new, key.created_at.unwrap_or(now)).await?;
+            if let Some(at) = key.revoked_at {
+                let sql = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3)
+                           WHERE access_key = $1 AND company_id = $2";
+                let params: [&(dyn ToSql + Sync); 3] =
+                    [&key.access_key, &company.get(), &at.unix()];
+                rows::execute(db, sql, &params).await?;
+            }
             Ok(())
         }
         SeedWrite::Token { company, id, token } => {
+            let revoked_at = token.revoked_at;
+            let created = token.created_at.unwrap_or(now);
             let token = NewToken {
                 company,
                 digest: token.digest,
@@ -240,7 +254,14 @@ async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), F
                 &token.expires_at.map(Timestamp::unix),
             ];
             if rows::execute(db, sql, &params).await? == 0 {
-                admin::insert_token(db, &id, &token, now).await?;
+                admin::insert_token(db, &id, &token, created).await?;
+            }
+            if let Some(at) = revoked_at {
+                let sql = "UPDATE tokens SET revoked_at = coalesce(revoked_at, $3)
+                           WHERE digest = $1 AND company_id = $2";
+                let params: [&(dyn ToSql + Sync); 3] =
+                    [&token.digest.0.as_slice(), &company.get(), &at.unix()];
+                rows::execute(db, sql, &params).await?;
             }
             Ok(())
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::seed::{Seed, SeedSummary};
+use callaccess_domain::Clock;
 use callaccess_domain::{
     AccessChange, Admitted, ApiKeyInfo, Budget, Call, CallAccessFacts, CallGrants, CallId, Caller,
     CallsAccess, Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile,
@@ -61,6 +62,11 @@ pub struct PostgresStore {
     applied: Vec<(i64, &'static str)>,
     counters: Arc<Counters>,
     epoch: Epoch,
+    /// Where every stored time is read (creation, revocation and grant
+    /// times, and the shared rate budgets' moment when it is manual): the
+    /// system clock unless [`PostgresStore::with_clock`] gave the server's
+    /// manual one. Migrations keep the system clock.
+    clock: Clock,
 }
 
 /// Checks that `url` is a connection string the driver understands, without
@@ -118,10 +124,24 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<PostgresStore, S
         applied,
         counters: Arc::default(),
         epoch,
+        clock: Clock::system(),
     })
 }
 
 impl PostgresStore {
+    /// This store, reading the time it stores from `clock` (the server's,
+    /// so that a manual clock moves stored times too).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time an operation records, from the store's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// The database's own name (`current_database()`).
     pub fn database(&self) -> &str {
         &self.database
@@ -552,6 +572,70 @@ impl Store for PostgresStore {
             // autovacuum would get there later anyway.
             if let Err(e) = statement!(self, "analyze", |db| seed::analyze(db)) {
                 tracing::warn!(error = %e, "ANALYZE after the seed failed");
+            }
+        }
+        Ok(summary)
+    }
+
+    // --- admin tokens: rows of their own (`admin_tokens`), one statement
+    // each ---
+
+    async fn create_admin_token(
+        &self,
+        token: &callaccess_domain::admin_token::NewAdminToken,
+    ) -> Result<callaccess_domain::admin_token::AdminTokenInfo> {
+        statement!(self, "create_admin_token", |db| {
+            crate::admin_tokens::create(db, token)
+        })
+    }
+
+    async fn admin_token(
+        &self,
+        id: &callaccess_domain::admin_token::AdminTokenId,
+    ) -> Result<Option<callaccess_domain::admin_token::StoredAdminToken>> {
+        statement!(self, "admin_token", |db| crate::admin_tokens::get(db, id))
+    }
+
+    async fn admin_tokens(&self) -> Result<Vec<callaccess_domain::admin_token::AdminTokenInfo>> {
+        statement!(self, "admin_tokens", |db| crate::admin_tokens::list(db))
+    }
+
+    async fn revoke_admin_token(
+        &self,
+        id: &callaccess_domain::admin_token::AdminTokenId,
+        at: Timestamp,
+    ) -> Result<callaccess_domain::admin_token::AdminTokenInfo> {
+        statement!(self, "revoke_admin_token", |db| {
+            crate::admin_tokens::revoke(db, id, at)
+        })
+    }
+
+    // --- state for tests: `state` ---
+
+    async fn snapshot(
+        &self,
+        company: Option<CompanyId>,
+    ) -> Result<callaccess_domain::seed::Snapshot> {
+        transaction!(self, Mode::Read, "snapshot", |tx| crate::state::snapshot(
+            &tx, company
+        ))
+    }
+
+    async fn reset(
+        &self,
+        company: Option<CompanyId>,
+        seed: Option<&Seed>,
+    ) -> Result<callaccess_domain::seed::ResetSummary> {
+        let summary = transaction!(self, Mode::Write, "reset", |tx, now| {
+            crate::state::reset(&tx, company, seed, now)
+        })?;
+        self.read_epoch_again().await;
+        if let Some(seeded) = summary.seeded {
+            if seeded.users + seeded.calls >= seed::ANALYZE_AFTER {
+                // As after a seed: statistics for the rows just written.
+                if let Err(e) = statement!(self, "analyze", |db| seed::analyze(db)) {
+                    tracing::warn!(error = %e, "ANALYZE after the reset failed");
+                }
             }
         }
         Ok(summary)

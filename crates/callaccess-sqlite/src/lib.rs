@@ -26,9 +26,13 @@
 //! - `admin`: companies, credentials, workspaces, profiles, users,
 //!   managers, calls and shares: the domain's `Directory` on the
 //!   connection, each check, then the write.
+//! - `admin_tokens`: the admin API's tokens (no company's data).
 //! - `directory`: Gong's directory operations for a caller (workspaces,
 //!   users, calls, permission profiles), with keyset paging.
 //! - `seed`: executing the domain's seed plan in one transaction.
+//! - `state`: state for tests: every row of some companies read into
+//!   the domain's snapshot (for exports), and resets, with a seed in the
+//!   same transaction.
 //! - `rows`: reading columns through the domain's encodings, and the
 //!   lookups every operation shares.
 //! - `error`: sorting driver errors into `StoreError` kinds, and telling
@@ -36,6 +40,7 @@
 
 mod access;
 mod admin;
+mod admin_tokens;
 mod checkpoint;
 mod directory;
 mod error;
@@ -44,6 +49,7 @@ mod open;
 mod readers;
 mod rows;
 mod seed;
+mod state;
 pub mod store;
 mod writer;
 

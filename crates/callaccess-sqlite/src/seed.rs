@@ -27,17 +27,19 @@ fn execute(conn: &Connection, write: &SeedWrite, now: Timestamp) -> Result<(), F
             id,
             name,
             rate_limit,
+            created_at,
         } => {
             let company = NewCompany {
                 id: *id,
                 name: name.clone(),
                 rate_limit: *rate_limit,
             };
-            admin::write_company(conn, Write::Upsert, &company, now)?;
+            // The time only lands in a new row: an upsert keeps the stored one.
+            admin::write_company(conn, Write::Upsert, &company, created_at.unwrap_or(now))?;
             Ok(())
         }
         SeedWrite::ApiKey { company, key } => {
-            let key = NewApiKey {
+            let new = NewApiKey {
                 company: *company,
                 access_key: key.access_key.clone(),
                 digest: key.digest,
@@ -45,7 +47,15 @@ fn execute(conn: &Connection, write: &SeedWrite, now: Timestamp) -> Result<(), F
                 expires_at: key.expires_at,
             };
             // No row: the key is another company's, which the plan ruled out.
-            admin::write_api_key(conn, Write::Upsert, &key, now)?;
+            admin::write_api_key(conn, Write::Upsert, &new, key.created_at.unwrap_or(now))?;
+            if let Some(at) = key.revoked_at {
+                rows::execute(
+                    conn,
+                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?3)
+                     WHERE access_key = ?1 AND company_id = ?2",
+                    params![key.access_key, company.get(), at.unix()],
+                )?;
+            }
             Ok(())
         }
         SeedWrite::Token { company, id, token } => {
@@ -60,13 +70,21 @@ fn execute(conn: &Connection, write: &SeedWrite, now: Timestamp) -> Result<(), F
                 ],
             )?;
             if updated == 0 {
-                let token = NewToken {
+                let new = NewToken {
                     company: *company,
                     digest: token.digest,
                     scopes: token.scopes.clone(),
                     expires_at: token.expires_at,
                 };
-                admin::insert_token(conn, &token, id, now)?;
+                admin::insert_token(conn, &new, id, token.created_at.unwrap_or(now))?;
+            }
+            if let Some(at) = token.revoked_at {
+                rows::execute(
+                    conn,
+                    "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?3)
+                     WHERE digest = ?1 AND company_id = ?2",
+                    params![token.digest.0.as_slice(), company.get(), at.unix()],
+                )?;
             }
             Ok(())
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::seed::{Seed, SeedSummary};
+use callaccess_domain::Clock;
 use callaccess_domain::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, Caller, CallsAccess,
     Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile, ProfileId,
@@ -35,6 +36,10 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     schema_version: i64,
     applied: Vec<(i64, &'static str)>,
+    /// Where every stored time is read (creation, revocation and grant
+    /// times): the system clock unless [`SqliteStore::with_clock`] gave the
+    /// server's manual one. Migrations keep the system clock.
+    clock: Clock,
 }
 
 /// How the write connection is set up, as SQLite reports it.
@@ -93,7 +98,16 @@ impl SqliteStore {
             checkpointer,
             schema_version,
             applied,
+            clock: Clock::system(),
         })
+    }
+
+    /// This store, reading the time it stores from `clock` (the server's,
+    /// so that a manual clock moves stored times too).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The file this store uses.
@@ -171,7 +185,7 @@ impl SqliteStore {
             return self.nothing_to_change(caller).await;
         }
         let change = change.clone();
-        let now = Timestamp::now();
+        let now = self.clock.now();
         self.writer
             .write(move |conn| {
                 access::confirm(conn, &caller)?;
@@ -235,7 +249,7 @@ impl SqliteStore {
         T: Send + 'static,
     {
         let new = new.clone();
-        let now = Timestamp::now();
+        let now = self.clock.now();
         self.writer.write(move |conn| op(conn, &new, now)).await
     }
 }
@@ -278,7 +292,7 @@ impl Store for SqliteStore {
         // again lets commit (see `writer`).
         if self.writer.failing().is_some() {
             // Its own failure is recorded as the writer's health, read next.
-            let now = Timestamp::now();
+            let now = self.clock.now();
             let _ = self
                 .writer
                 .write(move |conn| writer::probe(conn, now))
@@ -575,7 +589,7 @@ impl Store for SqliteStore {
         call: CallId,
         user: UserId,
     ) -> Result<(), StoreError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         self.writer
             .write(move |conn| admin::add_share(conn, company, call, user, now))
             .await
@@ -604,5 +618,65 @@ impl Store for SqliteStore {
 
     async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError> {
         self.create(seed, seed::apply).await
+    }
+
+    // --- admin tokens: rows of their own (`admin_tokens`) ---
+
+    async fn create_admin_token(
+        &self,
+        token: &callaccess_domain::admin_token::NewAdminToken,
+    ) -> Result<callaccess_domain::admin_token::AdminTokenInfo, StoreError> {
+        let token = token.clone();
+        self.writer
+            .write(move |conn| crate::admin_tokens::create(conn, &token))
+            .await
+    }
+
+    async fn admin_token(
+        &self,
+        id: &callaccess_domain::admin_token::AdminTokenId,
+    ) -> Result<Option<callaccess_domain::admin_token::StoredAdminToken>, StoreError> {
+        self.readers
+            .read_now(|conn| crate::admin_tokens::get(conn, id))
+    }
+
+    async fn admin_tokens(
+        &self,
+    ) -> Result<Vec<callaccess_domain::admin_token::AdminTokenInfo>, StoreError> {
+        self.readers.read(crate::admin_tokens::list).await
+    }
+
+    async fn revoke_admin_token(
+        &self,
+        id: &callaccess_domain::admin_token::AdminTokenId,
+        at: Timestamp,
+    ) -> Result<callaccess_domain::admin_token::AdminTokenInfo, StoreError> {
+        let id = id.clone();
+        self.writer
+            .write(move |conn| crate::admin_tokens::revoke(conn, &id, at))
+            .await
+    }
+
+    // --- state for tests: `state` ---
+
+    async fn snapshot(
+        &self,
+        company: Option<CompanyId>,
+    ) -> Result<callaccess_domain::seed::Snapshot, StoreError> {
+        self.readers
+            .read(move |conn| crate::state::snapshot(conn, company))
+            .await
+    }
+
+    async fn reset(
+        &self,
+        company: Option<CompanyId>,
+        seed: Option<&Seed>,
+    ) -> Result<callaccess_domain::seed::ResetSummary, StoreError> {
+        let seed = seed.cloned();
+        let now = self.clock.now();
+        self.writer
+            .write(move |conn| crate::state::reset(conn, company, seed.as_ref(), now))
+            .await
     }
 }

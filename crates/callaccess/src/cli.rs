@@ -65,6 +65,12 @@ pub enum Command {
     Migrate(OutputArgs),
     /// Apply a seed file (docs/SEED.md) to the database and exit.
     Import(ImportArgs),
+    /// Print the database's state (or one company's) as a seed file that
+    /// `import` accepts; keys and tokens as digests, never in clear.
+    Export(ExportArgs),
+    /// Remove all company data (or one company's), optionally applying a
+    /// seed file in the same transaction; admin tokens stay.
+    Reset(ResetArgs),
     /// Manage companies.
     #[command(subcommand)]
     Company(CompanyCommand),
@@ -74,6 +80,9 @@ pub enum Command {
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage admin tokens (the admin API's credentials, /admin/v1).
+    #[command(subcommand)]
+    AdminToken(AdminTokenCommand),
     /// Manage workspaces (a company's parts, each with its calls and profiles).
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
@@ -281,6 +290,29 @@ pub struct ImportArgs {
     pub output: OutputArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only this company.
+    #[arg(long, value_parser = id::<CompanyId>)]
+    pub company: Option<CompanyId>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Only this company, with everything in it.
+    #[arg(long, value_parser = id::<CompanyId>)]
+    pub company: Option<CompanyId>,
+    /// A seed file applied in the same transaction; if it is rejected,
+    /// nothing is removed.
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// Confirms the removal (a reset cannot be undone).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// An id argument, checked by the contract's id rule.
 fn id<T: FromStr<Err = IdError>>(s: &str) -> Result<T, String> {
     s.parse().map_err(|e: IdError| e.to_string())
@@ -442,13 +474,7 @@ pub enum CompanyCommand {
 }
 
 fn company_limit(s: &str) -> Result<Limit, String> {
-    if s.eq_ignore_ascii_case("default") {
-        return Ok(Limit::Default);
-    }
-    match s.parse::<LimitSetting>()? {
-        LimitSetting::Off => Ok(Limit::Off),
-        LimitSetting::Max(n) => Ok(Limit::Max(n.get())),
-    }
+    crate::ops::directory::parse_limit(s)
 }
 
 /// The `--help` of a `--scope` flag: `first`, then Gong's scopes, the only
@@ -514,6 +540,36 @@ pub enum TokenCommand {
         output: OutputArgs,
     },
     /// Revoke a bearer token by the id `token list` shows.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create an admin token; it is printed once.
+    Create {
+        /// May use GET requests only.
+        #[arg(long)]
+        read_only: bool,
+        /// Expiry: an RFC 3339 time (2030-01-01T00:00:00Z) or a duration from now (90d, 12h).
+        #[arg(long)]
+        expires: Option<String>,
+        /// A note to tell tokens apart in `admin-token list` (who or what uses it).
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List admin tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Revoke an admin token by the id `admin-token list` shows; the next
+    /// request with it is refused.
     Revoke {
         id: String,
         #[command(flatten)]

@@ -616,6 +616,10 @@ mod tests {
         // The example metrics address is not a default.
         let server = all["server"].as_table_mut().unwrap();
         assert!(server.remove("metrics_listen").is_some());
+        // Nor are the example admin address and fault file.
+        let control = all["control"].as_table_mut().unwrap();
+        assert!(control.remove("admin_listen").is_some());
+        assert!(control.remove("faults").is_some());
         let a = Settings::resolve([commented]).unwrap();
         let b = Settings::resolve([all]).unwrap();
         assert_eq!(a, b);

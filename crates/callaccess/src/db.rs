@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callaccess_domain::{SharedRateBudget, Store, StoreError};
+use callaccess_domain::{Clock, SharedRateBudget, Store, StoreError};
 use callaccess_postgres::{PoolOptions, PostgresStore};
 use callaccess_sqlite::SqliteStore;
 
@@ -241,7 +241,8 @@ pub struct Backend {
 
 impl Backend {
     /// The rate limiter this backend needs, reading time from `clock`.
-    pub fn limiter(&self, clock: RateClock) -> Arc<dyn RateLimiter> {
+    pub fn limiter(&self, clock: &Clock) -> Arc<dyn RateLimiter> {
+        let clock = RateClock::new(clock.clone());
         match &self.rate_budget {
             Some(budget) => Arc::new(SharedLimiter::new(budget.clone(), clock)),
             None => Arc::new(LocalLimiter::new(clock)),
@@ -251,11 +252,22 @@ impl Backend {
 
 /// Opens (creating if needed) and migrates the store a URL names, with its
 /// pool sized by `pool` (PostgreSQL only), and assembles what serving it
-/// needs.
+/// needs; the store reads the time it stores from the system clock.
 pub async fn open(url: &DatabaseUrl, pool: &PoolSettings) -> Result<Backend, StoreError> {
+    open_with(url, pool, &Clock::system()).await
+}
+
+/// [`open`], with the store reading every time it stores (creation,
+/// revocation and grant times) from `clock`: the clock the server serves
+/// on (`ServeOptions::clock`), so that a manual clock moves them too.
+pub async fn open_with(
+    url: &DatabaseUrl,
+    pool: &PoolSettings,
+    clock: &Clock,
+) -> Result<Backend, StoreError> {
     match url {
         DatabaseUrl::Sqlite(path) => {
-            let store = Arc::new(SqliteStore::open(path).await?);
+            let store = Arc::new(SqliteStore::open(path).await?.with_clock(clock.clone()));
             Ok(Backend {
                 credentials: cache_for(store.as_ref()),
                 store,
@@ -263,7 +275,7 @@ pub async fn open(url: &DatabaseUrl, pool: &PoolSettings) -> Result<Backend, Sto
             })
         }
         DatabaseUrl::Postgres(_) => {
-            let store = Arc::new(connect_postgres(url, pool).await?);
+            let store = Arc::new(connect_postgres(url, pool).await?.with_clock(clock.clone()));
             Ok(Backend {
                 credentials: cache_for(store.as_ref()),
                 store: store.clone(),

@@ -1,7 +1,9 @@
 //! The demo company of `serve --demo`: a small org chart in which every
 //! access route exists once — an API grant, a share, and profiles of each
 //! kind, `report-to-them` and `managers-team` among them, one private call
-//! — and a banner whose curl commands work as printed.
+//! — and a banner whose curl commands work as printed: six of Gong's
+//! operations with the company's API key, then two of the admin API with
+//! an admin token the demo creates (a fault rule, and the request journal).
 //!
 //! The world is a seed file (docs/SEED.md), applied like any other, so the
 //! demo goes through the same checks and writes as an operator's seed.
@@ -12,8 +14,8 @@ use serde_json::{json, Value};
 
 use callaccess_domain::seed::{Seed, SeedCompany};
 use callaccess_domain::{
-    secret, Call, CallId, Company, CompanyId, Profile, ProfileId, Store, StoreError, User, UserId,
-    WorkspaceId,
+    secret, Call, CallId, Company, CompanyId, Profile, ProfileId, Store, StoreError, Timestamp,
+    User, UserId, WorkspaceId,
 };
 
 /// What the demo created, enough to describe it and print working curl
@@ -26,6 +28,8 @@ pub struct Demo {
     pub seeded: SeedCompany,
     pub access_key: String,
     pub secret: String,
+    /// A full admin token, for the admin API's curl commands.
+    pub admin_token: String,
     /// The call the first three curl commands name.
     pub grant_call: CallId,
     /// A user with no access to `grant_call` by any route, so that the PUT
@@ -150,8 +154,9 @@ fn id<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
         .map_err(|_| StoreError::Other(format!("{text} is not an id")))
 }
 
-/// Creates the demo company and everything in it, with an API key.
-pub async fn prepare(store: &dyn Store) -> Result<Demo, StoreError> {
+/// Creates the demo company and everything in it, with an API key, and a
+/// full admin token created at `now` (the server's clock).
+pub async fn prepare(store: &dyn Store, now: Timestamp) -> Result<Demo, StoreError> {
     let access_key = secret::generate_access_key();
     let key_secret = secret::generate_secret();
     let seed = seed_of(&Ids::random(), &access_key, &key_secret)?;
@@ -167,7 +172,27 @@ pub async fn prepare(store: &dyn Store) -> Result<Demo, StoreError> {
         .into_iter()
         .find(|c| c.id == seeded.id)
         .ok_or(StoreError::NoCompany(seeded.id))?;
-    Demo::new(company, seeded, access_key, key_secret)
+    let admin =
+        crate::ops::admin_tokens::create(store, false, None, Some("serve --demo"), now).await?;
+    Demo::new(company, seeded, access_key, key_secret, admin.token)
+}
+
+/// `curl` with `credentials` (its flag and value), on one line.
+fn curl_line(
+    credentials: &str,
+    base_url: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> String {
+    let url = sh_quote(&format!("{}{path}", base_url.trim_end_matches('/')));
+    match body {
+        Some(body) => format!(
+            "curl -sS -w '\\n' {credentials} -X {method} {url} -H 'Content-Type: application/json' -d {}",
+            sh_quote(&body.to_string()),
+        ),
+        None => format!("curl -sS -w '\\n' {credentials} {url}"),
+    }
 }
 
 /// Wraps text in single quotes for bash; a quote inside becomes `'\''`.
@@ -181,12 +206,14 @@ impl Demo {
         seeded: SeedCompany,
         access_key: String,
         secret: String,
+        admin_token: String,
     ) -> Result<Self, StoreError> {
         Ok(Self {
             company,
             seeded,
             access_key,
             secret,
+            admin_token,
             grant_call: id(DISCOVERY)?,
             grant_user: id(ADA)?,
             rep_call: id(INITECH)?,
@@ -261,17 +288,40 @@ impl Demo {
         ]
     }
 
-    /// One curl command, on one line so it pastes anywhere.
+    /// The admin API's curl commands, in the order printed: a fault rule
+    /// that makes the next DELETE of users-access answer 429 (to try a
+    /// client's retries), and the last requests of the request journal.
+    pub fn admin_requests(&self) -> Vec<(&'static str, &'static str, Option<Value>)> {
+        let rule = json!({
+            "match": {
+                "operationId": "deleteUsersAccessToCalls",
+                "company": self.company.id.to_string(),
+            },
+            "times": 1,
+            "effect": {"status": 429, "retryAfter": 7},
+        });
+        vec![
+            ("POST", "/admin/v1/faults", Some(rule)),
+            ("GET", "/admin/v1/requests?limit=5", None),
+        ]
+    }
+
+    /// One curl command with the API key, on one line so it pastes anywhere.
     fn curl(&self, base_url: &str, method: &str, path: &str, body: Option<&Value>) -> String {
-        let credentials = sh_quote(&format!("{}:{}", self.access_key, self.secret));
-        let url = sh_quote(&format!("{}{path}", base_url.trim_end_matches('/')));
-        match body {
-            Some(body) => format!(
-                "curl -sS -w '\\n' -u {credentials} -X {method} {url} -H 'Content-Type: application/json' -d {}",
-                sh_quote(&body.to_string()),
-            ),
-            None => format!("curl -sS -w '\\n' -u {credentials} {url}"),
-        }
+        let credentials = format!(
+            "-u {}",
+            sh_quote(&format!("{}:{}", self.access_key, self.secret))
+        );
+        curl_line(&credentials, base_url, method, path, body)
+    }
+
+    /// One curl command with the admin token.
+    fn admin_curl(&self, base_url: &str, method: &str, path: &str, body: Option<&Value>) -> String {
+        let credentials = format!(
+            "-H {}",
+            sh_quote(&format!("Authorization: Bearer {}", self.admin_token))
+        );
+        curl_line(&credentials, base_url, method, path, body)
     }
 
     /// How a user appears in the banner: their profile, and whom they
@@ -289,8 +339,10 @@ impl Demo {
     }
 
     /// The text printed at start: the world, the key, the secret and curl
-    /// commands for `base_url` (such as `http://127.0.0.1:8080`).
-    pub fn banner(&self, base_url: &str) -> String {
+    /// commands for `base_url` (such as `http://127.0.0.1:8080`), then the
+    /// admin token and the admin API's commands for `admin_url` (the same
+    /// address, or `--admin-listen`'s).
+    pub fn banner(&self, base_url: &str, admin_url: &str) -> String {
         let mut text = String::new();
         // Writing to a String cannot fail; the results are ignored below.
         let _ = writeln!(
@@ -381,6 +433,24 @@ impl Demo {
                 self.curl(base_url, method, path, body.as_ref())
             );
         }
+
+        let _ = writeln!(
+            text,
+            "\nadmin token (Bearer, for {}/admin/v1; shown only now)\n  {}",
+            admin_url.trim_end_matches('/'),
+            self.admin_token
+        );
+        let admin_intros = [
+            "make the next DELETE above answer 429 with Retry-After: 7 (a fault rule, to try a client's retries):",
+            "list the last requests the API answered (the request journal):",
+        ];
+        for ((method, path, body), intro) in self.admin_requests().iter().zip(admin_intros) {
+            let _ = writeln!(
+                text,
+                "\n{intro}\n  {}",
+                self.admin_curl(admin_url, method, path, body.as_ref())
+            );
+        }
         text
     }
 }
@@ -389,7 +459,7 @@ impl Demo {
 mod tests {
     use super::*;
     use callaccess_domain::access::Route;
-    use callaccess_domain::{CallsAccess, RateLimit, Timestamp};
+    use callaccess_domain::{CallsAccess, RateLimit};
 
     fn ids() -> Ids {
         Ids {
@@ -413,7 +483,8 @@ mod tests {
             rate_limit: RateLimit::default(),
             created_at: Timestamp::from_unix(0),
         };
-        Demo::new(company, seeded, key, key_secret).unwrap()
+        let admin = "caadm_0123456789abcdef_demo-secret".to_owned();
+        Demo::new(company, seeded, key, key_secret, admin).unwrap()
     }
 
     fn curl_lines(banner: &str) -> Vec<&str> {
@@ -434,12 +505,34 @@ mod tests {
     #[test]
     fn the_banner_shows_the_credentials_and_six_commands() {
         let demo = demo();
-        let banner = demo.banner("http://127.0.0.1:8080");
+        let banner = demo.banner("http://127.0.0.1:8080", "http://127.0.0.1:8081");
         assert!(banner.contains(&demo.access_key));
         assert!(banner.contains(&demo.secret));
         assert!(banner.contains("Demo Co"));
         let lines = curl_lines(&banner);
-        assert_eq!(lines.len(), 6, "{banner}");
+        assert_eq!(lines.len(), 8, "{banner}");
+        // The admin API's two, with the admin token, on the admin address.
+        assert!(banner.contains(&demo.admin_token));
+        for (line, (method, path)) in lines[6..].iter().zip([
+            ("POST", "/admin/v1/faults"),
+            ("GET", "/admin/v1/requests?limit=5"),
+        ]) {
+            assert_eq!(
+                quoted_after(line, "-H"),
+                format!("Authorization: Bearer {}", demo.admin_token)
+            );
+            assert!(
+                line.contains(&format!(" 'http://127.0.0.1:8081{path}'")),
+                "{line}"
+            );
+            assert_eq!(
+                line.contains(&format!(" -X {method} ")),
+                method != "GET",
+                "{line}"
+            );
+            assert!(!line.contains(" -u "), "{line}");
+        }
+        let lines = &lines[..6];
         let expected = [
             ("PUT", "/v2/calls/users-access"),
             ("POST", "/v2/calls/users-access"),
@@ -482,8 +575,8 @@ mod tests {
     #[test]
     fn the_bodies_name_the_demo_calls_and_users() {
         let demo = demo();
-        let banner = demo.banner("http://127.0.0.1:8080/");
-        let bodies: Vec<Value> = curl_lines(&banner)
+        let banner = demo.banner("http://127.0.0.1:8080/", "http://127.0.0.1:8080/");
+        let bodies: Vec<Value> = curl_lines(&banner)[..6]
             .iter()
             .filter(|line| line.contains(" -d "))
             .map(|line| serde_json::from_str(quoted_after(line, "-d")).unwrap())
@@ -556,7 +649,7 @@ mod tests {
         let store = callaccess_sqlite::SqliteStore::open(&dir.path().join("demo.db"))
             .await
             .unwrap();
-        let demo = prepare(&store).await.unwrap();
+        let demo = prepare(&store, Timestamp::now()).await.unwrap();
         let company = demo.company.id;
         assert_eq!(store.users(company).await.unwrap().len(), 7);
         assert_eq!(store.calls(company).await.unwrap().len(), 5);
@@ -565,6 +658,14 @@ mod tests {
         assert_eq!(keys[0].access_key, demo.access_key);
         let stored = store.api_key(&demo.access_key).await.unwrap().unwrap();
         assert!(secret::verify(&stored.digest, &demo.secret));
+        let (id, admin_secret) = callaccess_domain::admin_token::split(&demo.admin_token).unwrap();
+        let admin = store.admin_token(&id).await.unwrap().unwrap();
+        assert!(callaccess_domain::admin_token::accepts(
+            &admin,
+            admin_secret,
+            Timestamp::now()
+        ));
+        assert!(!admin.info.read_only);
 
         let before = store.call_access(company, demo.grant_call).await.unwrap();
         assert!(before.viewers.iter().all(|v| v.user != demo.grant_user));

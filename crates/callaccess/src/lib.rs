@@ -16,6 +16,8 @@
 //! - [`http`]: the HTTP edge: Gong's DTOs, request ids, authentication, the
 //!   error envelope, the handlers and the OpenAPI document.
 //! - [`logsink`]: log lines written in batches by a thread of their own.
+//! - [`ops`]: the admin operations the CLI and the admin API share, with
+//!   every check they make before the store's.
 //! - [`ratelimit`]: per-company rate limits, in process or shared through
 //!   the database, on a clock tests can move by hand.
 //! - [`server`]: binding, serving (connection limits, timeouts, metrics) and
@@ -33,6 +35,7 @@ pub mod faults;
 pub mod http;
 pub mod journal;
 pub mod logsink;
+pub mod ops;
 pub mod ratelimit;
 pub mod server;
 pub mod wire;

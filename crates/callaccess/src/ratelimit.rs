@@ -11,8 +11,9 @@
 //! process; [`SharedLimiter`] keeps it in the database, through the
 //! backend's [`SharedRateBudget`], so that several nodes share one budget.
 //! Which one a server gets is decided where the backend is assembled
-//! (`crate::db::open`). Both read time from a [`RateClock`], which tests
-//! replace with a manual one so that no test waits out a window.
+//! (`crate::db::open`). Both read time from a [`RateClock`] over the
+//! server's clock, which `serve --clock manual` and the tests make manual
+//! so that no test waits out a window.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -20,26 +21,30 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use callaccess_domain::Clock as ServiceClock;
 use callaccess_domain::{Budget, CompanyId, Limit, RateLimit, RateWindow, SharedRateBudget};
-use governor::clock::{Clock, FakeRelativeClock};
+use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::Quota;
 
-/// Where the rate limiters read the time. `system()` is the machine's
-/// monotonic clock (and, for budgets kept in the database, the database's
-/// own clock, which every node agrees on); `manual()` stands still until
-/// [`RateClock::advance`] moves it, for tests of time windows. Clones share
-/// one clock.
+/// Where the rate limiters read the time: the server's [`ServiceClock`]
+/// (`callaccess_domain::Clock`), so that a manual clock (`serve --clock
+/// manual`, every `TestApp`) moves rate-limit windows with everything else.
+/// On the system clock, windows in memory run on the machine's monotonic
+/// clock and budgets kept in the database on the database's own clock,
+/// which every node agrees on; on a manual clock both run on its time.
+/// Clones share one clock.
 #[derive(Debug, Clone)]
 pub struct RateClock {
-    /// When the clock was made: `now()` is the time since, in either mode.
+    clock: ServiceClock,
+    /// When this rate clock was made: on the system clock, `now()` is the
+    /// monotonic time since.
     start: std::time::Instant,
-    /// The wall time at `start`, for budgets kept in the database when the
-    /// clock is manual.
-    start_unix_micros: i64,
-    manual: Option<FakeRelativeClock>,
+    /// The manual clock's reading when this rate clock was made: on a
+    /// manual clock, `now()` is its time since (it never goes back).
+    start_micros: i64,
 }
 
 impl Default for RateClock {
@@ -48,43 +53,40 @@ impl Default for RateClock {
     }
 }
 
+impl From<ServiceClock> for RateClock {
+    fn from(clock: ServiceClock) -> Self {
+        Self::new(clock)
+    }
+}
+
 impl RateClock {
+    /// Reads `clock`.
+    pub fn new(clock: ServiceClock) -> Self {
+        Self {
+            start: std::time::Instant::now(),
+            start_micros: clock.now_micros(),
+            clock,
+        }
+    }
+
     pub fn system() -> Self {
-        Self::new(None)
+        Self::new(ServiceClock::system())
     }
 
     /// A clock that only moves when told to.
     pub fn manual() -> Self {
-        Self::new(Some(FakeRelativeClock::default()))
+        Self::new(ServiceClock::manual())
     }
 
-    fn new(manual: Option<FakeRelativeClock>) -> Self {
-        let start_unix_micros = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        Self {
-            start: std::time::Instant::now(),
-            start_unix_micros,
-            manual,
-        }
-    }
-
-    /// Moves a manual clock forward; a system clock ignores it.
-    pub fn advance(&self, by: Duration) {
-        if let Some(clock) = &self.manual {
-            clock.advance(by);
-        }
+    /// The service clock this reads.
+    pub fn clock(&self) -> &ServiceClock {
+        &self.clock
     }
 
     /// The moment to count a request in the database at: `None` (the
     /// database's clock) unless the clock is manual.
     fn unix_micros(&self) -> Option<i64> {
-        let manual = self.manual.as_ref()?;
-        let elapsed = Duration::from_nanos(manual.now().as_u64());
-        Some(
-            self.start_unix_micros
-                .saturating_add(i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX)),
-        )
+        self.clock.is_manual().then(|| self.clock.now_micros())
     }
 }
 
@@ -92,9 +94,11 @@ impl Clock for RateClock {
     type Instant = Nanos;
 
     fn now(&self) -> Nanos {
-        match &self.manual {
-            Some(clock) => clock.now(),
-            None => Nanos::from(self.start.elapsed()),
+        if self.clock.is_manual() {
+            let since = self.clock.now_micros().saturating_sub(self.start_micros);
+            Nanos::from(Duration::from_micros(u64::try_from(since).unwrap_or(0)))
+        } else {
+            Nanos::from(self.start.elapsed())
         }
     }
 }
@@ -573,14 +577,16 @@ mod tests {
         limiter.acquire(company(1), policy(2, 0)).await.unwrap();
         limiter.acquire(company(1), policy(2, 0)).await.unwrap();
         assert!(limiter.acquire(company(1), policy(2, 0)).await.is_err());
-        clock.advance(Duration::from_millis(499));
+        let service = clock.clock();
+        service.advance(Duration::from_millis(499)).unwrap();
         assert!(limiter.acquire(company(1), policy(2, 0)).await.is_err());
-        clock.advance(Duration::from_millis(1));
+        service.advance(Duration::from_millis(1)).unwrap();
         limiter.acquire(company(1), policy(2, 0)).await.unwrap();
         assert!(limiter.acquire(company(1), policy(2, 0)).await.is_err());
         // The database's budget is counted at the manual clock's moment.
         let before = clock.unix_micros().unwrap();
-        clock.advance(Duration::from_secs(3));
+        assert_eq!(before, service.now_micros());
+        service.advance(Duration::from_secs(3)).unwrap();
         assert_eq!(clock.unix_micros().unwrap() - before, 3_000_000);
         assert_eq!(RateClock::system().unix_micros(), None);
     }

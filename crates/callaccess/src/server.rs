@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use callaccess_domain::seed::Seed;
-use callaccess_domain::Store;
+use callaccess_domain::{Clock, Store};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
@@ -27,10 +27,11 @@ use tower::ServiceExt as _;
 use crate::cli::{LogFormat, ServeArgs};
 use crate::config::Settings;
 use crate::connections::{Connection, Stop, Table};
-use crate::db::{open, Backend, DatabaseUrl};
+use crate::db::{open_with, Backend, DatabaseUrl};
+use crate::faults::ConnectionEffect;
 use crate::http::{metrics_router, router, AppState, Limits};
-use crate::ratelimit::{RateClock, RateLimitDefaults};
-use crate::wire::Wire;
+use crate::ratelimit::RateLimitDefaults;
+use crate::wire::{Cut, CutSwitch, Wire};
 
 /// How one listener serves.
 #[derive(Debug, Clone)]
@@ -44,8 +45,11 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Serve `/metrics` on this listener.
     pub metrics: bool,
-    /// Where the rate limiters read the time; tests use a manual clock.
-    pub rate_clock: RateClock,
+    /// Where the server reads the time: rate-limit windows, credential
+    /// expiry and the admin API's clock. The store must be opened on the
+    /// same clock (`db::open_with`), so that what it stores follows it too.
+    /// Manual with `serve --clock manual` and in tests.
+    pub clock: Clock,
     /// Entries the request journal keeps; 0 keeps none.
     pub journal_size: usize,
     /// The fault rules the server starts with (shared: tests may hold it).
@@ -60,7 +64,7 @@ impl Default for ServeOptions {
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(30),
             metrics: true,
-            rate_clock: RateClock::system(),
+            clock: Clock::system(),
             journal_size: crate::config::DEFAULT_JOURNAL_SIZE,
             faults: Arc::new(crate::faults::Faults::new()),
         }
@@ -96,8 +100,22 @@ pub async fn serve_with(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_split(listener, None, backend, options, shutdown).await
+}
+
+/// [`serve_with`], with the admin API on a listener of its own when
+/// `admin` is given (`--admin-listen`): `listener` then serves the API
+/// only, and `/admin/v1` there answers 404. Both share one state (store,
+/// journal, faults, clock) and stop together.
+pub async fn serve_split(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    backend: Backend,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let state = AppState {
-        limiter: backend.limiter(options.rate_clock.clone()),
+        limiter: backend.limiter(&options.clock),
         credentials: backend.credentials,
         store: backend.store,
         limits: options.limits,
@@ -107,11 +125,38 @@ pub async fn serve_with(
         } else {
             None
         },
-        clock: callaccess_domain::Clock::system(),
+        clock: options.clock.clone(),
         journal: Arc::new(crate::journal::Journal::new(options.journal_size)),
         faults: options.faults.clone(),
     };
-    accept_loop(listener, router(state), &options, shutdown).await
+    let Some(admin) = admin else {
+        return accept_loop(listener, router(state), &options, shutdown).await;
+    };
+    // One shutdown stops both listeners.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let admin_app = crate::http::admin_router(state.clone());
+    let admin_options = options.clone();
+    let admin_stop = stopped(stop_rx.clone());
+    let admin_task =
+        tokio::spawn(
+            async move { accept_loop(admin, admin_app, &admin_options, admin_stop).await },
+        );
+    let served = accept_loop(
+        listener,
+        crate::http::api_router(state),
+        &options,
+        stopped(stop_rx),
+    )
+    .await;
+    let admin_served = admin_task.await.map_err(std::io::Error::other)?;
+    served.and(admin_served)
 }
 
 async fn accept_loop(
@@ -151,13 +196,23 @@ async fn accept_loop(
         }
         let _ = stream.set_nodelay(true);
         let connection = table.insert(peer.ip());
+        let switch = Arc::new(CutSwitch::default());
         let service = {
             let (app, connection) = (app.clone(), Arc::clone(&connection));
-            tower::service_fn(move |request| {
+            let switch = Arc::clone(&switch);
+            tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let in_flight = connection.request();
+                let version = request.version();
                 let answer = app.clone().oneshot(request);
+                let switch = Arc::clone(&switch);
                 async move {
-                    let response = answer.await;
+                    let mut response = answer.await;
+                    if let Ok(answer) = &mut response {
+                        if let Some(effect) = answer.extensions_mut().remove::<ConnectionEffect>() {
+                            let whole = std::mem::take(answer);
+                            *answer = cut_answer(&switch, effect, version, whole).await;
+                        }
+                    }
                     drop(in_flight);
                     response
                 }
@@ -165,7 +220,7 @@ async fn accept_loop(
         };
         let served = builder
             .serve_connection_with_upgrades(
-                TokioIo::new(Wire::new(stream, peer)),
+                TokioIo::new(Wire::new(stream, peer).with_switch(switch)),
                 TowerToHyperService::new(service),
             )
             .into_owned();
@@ -180,6 +235,45 @@ async fn accept_loop(
         tracing::warn!(grace = ?options.shutdown_grace, "requests still in flight at the end of the grace period were cut off");
     }
     Ok(())
+}
+
+/// Arms the connection's switch for a fault rule's connection effect on
+/// `answer`, which is then written as far as the cut lets it (see `wire`).
+/// For `truncate` the body is read whole first, so that its full length is
+/// in the head and its first half is what the client gets.
+async fn cut_answer(
+    switch: &CutSwitch,
+    effect: ConnectionEffect,
+    version: axum::http::Version,
+    answer: axum::response::Response,
+) -> axum::response::Response {
+    use http_body_util::BodyExt as _;
+
+    match effect {
+        ConnectionEffect::Reset => switch.arm(Cut::Reset),
+        // HTTP/2 has no head and body to cut between: the connection ends.
+        ConnectionEffect::Empty => switch.arm(Cut::Empty),
+        ConnectionEffect::Truncate if version == axum::http::Version::HTTP_2 => {
+            switch.arm(Cut::Empty);
+        }
+        ConnectionEffect::Truncate => {
+            let (mut parts, body) = answer.into_parts();
+            // The fault's own answer is a small body in memory; it cannot fail.
+            let bytes = body
+                .collect()
+                .await
+                .map(http_body_util::Collected::to_bytes)
+                .unwrap_or_default();
+            parts
+                .headers
+                .insert(axum::http::header::CONTENT_LENGTH, bytes.len().into());
+            switch.arm(Cut::Truncate {
+                body: bytes.len() / 2,
+            });
+            return axum::response::Response::from_parts(parts, axum::body::Body::from(bytes));
+        }
+    }
+    answer
 }
 
 /// Serves one connection until it ends, or until it is asked to stop: at
@@ -248,6 +342,32 @@ pub fn init_logging(format: LogFormat) -> Option<crate::logsink::LogGuard> {
         LogFormat::Text => builder.try_init(),
     };
     guard
+}
+
+/// Reads and checks a file of fault rules (one rule or an array, as
+/// `POST /admin/v1/faults` takes); every problem is reported.
+pub fn load_faults_file(path: &Path) -> anyhow::Result<crate::faults::Faults> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the fault rules file {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "the fault rules file {} is not JSON; fix its syntax",
+            path.display()
+        )
+    })?;
+    let rules = crate::faults::parse_rules(&value).map_err(|messages| {
+        anyhow::anyhow!(
+            "the fault rules file {} was rejected:\n  {}",
+            path.display(),
+            messages.join("\n  ")
+        )
+    })?;
+    tracing::info!(
+        rules = rules.len(),
+        "fault rules loaded from {}",
+        path.display()
+    );
+    Ok(crate::faults::Faults::with_rules(rules))
 }
 
 /// Reads, parses and applies a seed file; every problem is reported.
@@ -328,13 +448,19 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         Some(dir) => DatabaseUrl::Sqlite(dir.path().join("demo.db")),
         None => settings.database.clone(),
     };
-    let backend = open(&database, &settings.pool)
+    // One clock for the whole server: the store's stored times, the rate
+    // limiters, credential expiry and the admin API read the same one.
+    let clock = settings.control.clock.clock();
+    if clock.is_manual() {
+        tracing::info!(now = %clock.now(), "on a manual clock, moved only through POST /admin/v1/clock");
+    }
+    let backend = open_with(&database, &settings.pool, &clock)
         .await
         .with_context(|| format!("cannot open the database {database}"))?;
     let store = backend.store.clone();
     let demo = match demo_dir {
         Some(_) => Some(
-            crate::demo::prepare(store.as_ref())
+            crate::demo::prepare(store.as_ref(), clock.now())
                 .await
                 .context("cannot create the demo data")?,
         ),
@@ -343,6 +469,11 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     if let Some(seed) = &args.seed {
         apply_seed_file(store.as_ref(), seed).await?;
     }
+    // Before listening, so that the first request already meets the rules.
+    let faults = match &settings.control.faults {
+        Some(path) => Arc::new(load_faults_file(path)?),
+        None => Arc::new(crate::faults::Faults::new()),
+    };
     let listener = TcpListener::bind(settings.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
@@ -372,7 +503,7 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
             let handle = metrics_handle().context("metrics are unavailable")?;
             let options = ServeOptions {
                 metrics: false,
-                ..options(&settings)
+                ..options(&settings, &clock)
             };
             let app = metrics_router(handle);
             let stop = stopped(stop_rx.clone());
@@ -383,15 +514,35 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
 
+    // `--admin-listen`: the admin API there, and not on `address`.
+    let admin_listener = match settings.control.admin_listen {
+        Some(admin_address) => {
+            let admin_listener = TcpListener::bind(admin_address)
+                .await
+                .with_context(|| format!("cannot listen on {admin_address} for the admin API"))?;
+            tracing::info!(
+                "admin API on http://{}/admin/v1",
+                admin_listener.local_addr()?
+            );
+            Some(admin_listener)
+        }
+        None => None,
+    };
+    let admin_base = match &admin_listener {
+        Some(admin_listener) => format!("http://{}", admin_listener.local_addr()?),
+        None => format!("http://{address}"),
+    };
+
     tracing::info!(backend = store.backend(), database = %database, "listening on http://{address}");
     if let Some(demo) = &demo {
-        println!("{}", demo.banner(&format!("http://{address}")));
+        println!("{}", demo.banner(&format!("http://{address}"), &admin_base));
     }
     let options = ServeOptions {
         metrics: settings.server.metrics_listen.is_none(),
-        ..options(&settings)
+        faults,
+        ..options(&settings, &clock)
     };
-    let served = serve_with(listener, backend, options, stopped(stop_rx)).await;
+    let served = serve_split(listener, admin_listener, backend, options, stopped(stop_rx)).await;
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
@@ -403,14 +554,14 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn options(settings: &Settings) -> ServeOptions {
+fn options(settings: &Settings, clock: &Clock) -> ServeOptions {
     ServeOptions {
         limits: settings.limits,
         rate_limits: settings.rate_limit,
         max_connections: settings.server.max_connections,
         shutdown_grace: settings.server.shutdown_grace,
         metrics: true,
-        rate_clock: RateClock::system(),
+        clock: clock.clone(),
         journal_size: settings.control.journal_size,
         ..ServeOptions::default()
     }

@@ -18,10 +18,23 @@
 //! HTTP/2 has no such answers: a malformed frame is a protocol error that
 //! closes the stream or the connection, and there is no body to carry an
 //! envelope.
+//!
+//! The same place carries out a fault rule's connection effects
+//! (`crate::faults`): once the per-connection service arms the
+//! connection's [`CutSwitch`] with a [`Cut`], the answer being written is
+//! not sent whole. `reset` sets `SO_LINGER` to 0 and fails the write, so
+//! hyper drops the socket and the kernel sends RST; `empty` fails the write,
+//! so the socket closes with nothing sent; `truncate` lets the head and the
+//! first bytes of the body through, then fails the next write, so the
+//! client has a `Content-Length` it never gets in full. On HTTP/2 each of
+//! them ends the whole connection (the bytes are frames, not a head and a
+//! body).
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -51,6 +64,10 @@ pub struct Wire<S> {
     /// The replacement answer, and how much of it the socket has taken.
     out: Vec<u8>,
     sent: usize,
+    /// Where a fault rule's connection effect arrives.
+    switch: Option<Arc<CutSwitch>>,
+    /// The effect being carried out on the answer being written.
+    cutting: Option<Cutting>,
 }
 
 impl<S> Wire<S> {
@@ -60,11 +77,172 @@ impl<S> Wire<S> {
             peer,
             out: Vec::new(),
             sent: 0,
+            switch: None,
+            cutting: None,
+        }
+    }
+
+    /// Carries out the cuts armed on `switch`.
+    #[must_use]
+    pub fn with_switch(mut self, switch: Arc<CutSwitch>) -> Self {
+        self.switch = Some(switch);
+        self
+    }
+
+    /// Takes a cut just armed: from now on every write is cut.
+    fn take_cut(&mut self) {
+        if let Some(cut) = self.switch.as_deref().and_then(CutSwitch::take) {
+            self.cutting = Some(Cutting::new(cut));
         }
     }
 }
 
-impl<S: AsyncWrite + Unpin> Wire<S> {
+/// What a fault rule does to the answer being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// RST, nothing sent.
+    Reset,
+    /// Closed, nothing sent.
+    Empty,
+    /// The head and this many bytes of the body, then closed.
+    Truncate { body: usize },
+}
+
+/// How the application hands a [`Cut`] to the connection's [`Wire`]: set
+/// before the answer is handed to hyper, taken on its first write.
+#[derive(Debug, Default)]
+pub struct CutSwitch {
+    /// Whether a cut waits, so that a write without one pays one load.
+    armed: AtomicBool,
+    cut: Mutex<Option<Cut>>,
+}
+
+impl CutSwitch {
+    pub fn arm(&self, cut: Cut) {
+        *self.cut.lock().unwrap_or_else(PoisonError::into_inner) = Some(cut);
+        self.armed.store(true, Ordering::Release);
+    }
+
+    fn take(&self) -> Option<Cut> {
+        if !self.armed.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        self.cut
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// A socket that can be made to reset rather than close.
+pub trait Abort {
+    /// Makes closing the socket send RST (`SO_LINGER` 0).
+    fn abort(&self);
+}
+
+impl Abort for tokio::net::TcpStream {
+    fn abort(&self) {
+        if let Err(e) = self.set_zero_linger() {
+            tracing::debug!(error = %e, "cannot set SO_LINGER to reset the connection");
+        }
+    }
+}
+
+/// A cut in progress.
+#[derive(Debug)]
+struct Cutting {
+    cut: Cut,
+    /// Bytes of the head's end (`\r\n\r\n`) seen at the end of what was
+    /// written; 4 once the head is through.
+    head_end: usize,
+    /// Body bytes still let through.
+    body_left: usize,
+}
+
+const HEAD_END: &[u8; 4] = b"\r\n\r\n";
+
+impl Cutting {
+    fn new(cut: Cut) -> Self {
+        Self {
+            cut,
+            head_end: 0,
+            body_left: match cut {
+                Cut::Truncate { body } => body,
+                Cut::Reset | Cut::Empty => 0,
+            },
+        }
+    }
+
+    /// How far matching the head's end has got after `byte`.
+    fn step(matched: usize, byte: u8) -> usize {
+        if byte == HEAD_END[matched] {
+            matched + 1
+        } else if byte == b'\r' {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// How many bytes of `buf` may be sent: up to the end of the head, then
+    /// what is left of the body's share.
+    fn allowed(&self, buf: &[u8]) -> usize {
+        if !matches!(self.cut, Cut::Truncate { .. }) {
+            return 0;
+        }
+        let mut matched = self.head_end;
+        if matched == HEAD_END.len() {
+            return buf.len().min(self.body_left);
+        }
+        for (i, &byte) in buf.iter().enumerate() {
+            matched = Self::step(matched, byte);
+            if matched == HEAD_END.len() {
+                return i + 1 + (buf.len() - i - 1).min(self.body_left);
+            }
+        }
+        buf.len()
+    }
+
+    /// Counts `written`, a prefix of what [`Self::allowed`] let through.
+    fn advance(&mut self, written: &[u8]) {
+        for (i, &byte) in written.iter().enumerate() {
+            if self.head_end == HEAD_END.len() {
+                self.body_left -= (written.len() - i).min(self.body_left);
+                return;
+            }
+            self.head_end = Self::step(self.head_end, byte);
+        }
+    }
+}
+
+impl<S: AsyncWrite + Abort + Unpin> Wire<S> {
+    /// A write while a cut is in progress.
+    fn poll_cut(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let Some(cutting) = self.cutting.as_mut() else {
+            return Pin::new(&mut self.inner).poll_write(cx, buf);
+        };
+        let allowed = cutting.allowed(buf);
+        if allowed == 0 && !buf.is_empty() {
+            // Failing the write makes hyper drop the connection, and the
+            // socket with it.
+            let (kind, what) = match cutting.cut {
+                Cut::Reset => {
+                    self.inner.abort();
+                    (io::ErrorKind::ConnectionReset, "reset")
+                }
+                Cut::Empty => (io::ErrorKind::BrokenPipe, "closed without an answer"),
+                Cut::Truncate { .. } => (io::ErrorKind::BrokenPipe, "cut short"),
+            };
+            return Poll::Ready(Err(io::Error::new(
+                kind,
+                format!("the connection was {what} by a fault rule"),
+            )));
+        }
+        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &buf[..allowed]))?;
+        cutting.advance(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
     /// Writes what is left of a replacement answer.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.out.len() {
@@ -105,7 +283,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Wire<S> {
+impl<S: AsyncWrite + Abort + Unpin> AsyncWrite for Wire<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -113,6 +291,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Wire<S> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         ready!(this.poll_drain(cx))?;
+        this.take_cut();
+        if this.cutting.is_some() {
+            return this.poll_cut(cx, buf);
+        }
         match find_hyper_answer(buf) {
             Some(0) => this.replace(cx, buf),
             // The end of an earlier answer first.
@@ -128,6 +310,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Wire<S> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         ready!(this.poll_drain(cx))?;
+        this.take_cut();
+        if this.cutting.is_some() {
+            // One slice at a time: a write may always take less than given.
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &**b);
+            return this.poll_cut(cx, first);
+        }
         // hyper queues a head as a slice of its own, so an answer of its own
         // starts a slice.
         let found = bufs
@@ -271,6 +462,10 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
 
+    impl Abort for Vec<u8> {
+        fn abort(&self) {}
+    }
+
     const HYPER_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Wed, 02 Dec 2026 00:52:13 GMT\r\n\r\n";
     const OURS_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nx-traceid: 01rix0a1l3c9yuwjxhh\r\ncontent-length: 20\r\n\r\n{\"errors\":[\"x\"]}  ";
     const OURS_413: &[u8] = b"HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-type: application/json\r\nx-traceid: 01rix0a1l3c9yuwjxhh\r\ncontent-length: 2\r\n\r\n{}";
@@ -393,6 +588,52 @@ mod tests {
         let (head, body) = split(&wire.inner[OURS_413.len()..]);
         assert!(head.starts_with("HTTP/1.1 400 Bad Request"), "{head}");
         assert!(body["requestId"].is_string());
+    }
+
+    /// Writes `chunks` through a wire whose switch was armed with `cut`:
+    /// what reached the socket, and the first error.
+    async fn cut(cut: Cut, chunks: &[&[u8]]) -> (Vec<u8>, Option<io::ErrorKind>) {
+        let switch = Arc::new(CutSwitch::default());
+        let mut wire = Wire::new(Vec::new(), peer()).with_switch(Arc::clone(&switch));
+        // An answer before the cut passes whole.
+        wire.write_all(OURS_413)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        switch.arm(cut);
+        let mut failed = None;
+        for chunk in chunks {
+            if let Err(e) = wire.write_all(chunk).await {
+                failed = Some(e.kind());
+                break;
+            }
+        }
+        (wire.inner[OURS_413.len()..].to_vec(), failed)
+    }
+
+    #[tokio::test]
+    async fn a_truncated_answer_keeps_its_head_and_part_of_its_body() {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n";
+        let body = b"0123456789";
+        let (sent, failed) = cut(Cut::Truncate { body: 5 }, &[head, body]).await;
+        assert_eq!(sent, [&head[..], b"01234"].concat());
+        assert_eq!(failed, Some(io::ErrorKind::BrokenPipe));
+        // In one piece, with the head's end split oddly, alike.
+        let whole = [&head[..], body].concat();
+        let (sent, failed) = cut(Cut::Truncate { body: 3 }, &[&whole[..20], &whole[20..]]).await;
+        assert_eq!(sent, [&head[..], b"012"].concat());
+        assert!(failed.is_some());
+    }
+
+    #[tokio::test]
+    async fn reset_and_empty_send_nothing() {
+        for (which, kind) in [
+            (Cut::Reset, io::ErrorKind::ConnectionReset),
+            (Cut::Empty, io::ErrorKind::BrokenPipe),
+        ] {
+            let (sent, failed) = cut(which, &[OURS_400]).await;
+            assert!(sent.is_empty(), "{which:?}");
+            assert_eq!(failed, Some(kind));
+        }
     }
 
     #[test]

@@ -25,15 +25,19 @@ use std::fmt::Write as _;
 
 mod access;
 mod admin;
+mod admin_tokens;
 mod directory;
 mod hierarchy;
 mod seed;
+mod state;
 
 pub use access::*;
 pub use admin::*;
+pub use admin_tokens::*;
 pub use directory::*;
 pub use hierarchy::*;
 pub use seed::*;
+pub use state::*;
 
 use crate::secret::digest;
 use crate::seed::{Seed, SeedApiKey, SeedCompany, SeedLink, SeedToken};
@@ -99,6 +103,13 @@ macro_rules! contract_tests {
             set_calls_access_uses_the_default_workspaces_legacy_profiles,
             users_read_back_their_fields_and_managers,
             a_stale_credential_check_fails_every_directory_operation,
+            admin_tokens_are_stored_hashed_listed_and_revoked_once,
+            admin_tokens_are_no_companys_credentials,
+            an_export_applied_after_a_reset_reproduces_every_row,
+            a_reset_of_one_company_leaves_the_others_intact,
+            a_reset_with_a_rejected_seed_removes_nothing,
+            a_full_reset_keeps_admin_tokens_and_frees_every_id,
+            a_snapshot_of_one_company_is_that_company_only,
         );
     };
 }

@@ -17,9 +17,9 @@ use super::{
 };
 use crate::ids::{quote, CallId, CompanyId, IdError, ProfileId, UserId, WorkspaceId};
 use crate::model::{
-    Call, CallDetails, CallsAccess, CallsRule, Limit, Profile, RateLimit, Scope, SecretDigest,
-    Timestamp, User, Workspace, CALL_DIRECTIONS as DIRECTIONS, CALL_MEDIA as MEDIA, CALL_SCOPES,
-    PROFILE_BOOLEAN_FIELDS, PROFILE_OBJECT_FIELDS,
+    Call, CallDetails, CallsAccess, CallsRule, Limit, Party, Profile, RateLimit, Scope,
+    SecretDigest, Timestamp, User, Workspace, CALL_DIRECTIONS as DIRECTIONS, CALL_MEDIA as MEDIA,
+    CALL_SCOPES, PROFILE_BOOLEAN_FIELDS, PROFILE_OBJECT_FIELDS,
 };
 use crate::secret;
 
@@ -31,11 +31,20 @@ const MAX_MESSAGES: usize = 100;
 /// message never echoes a huge value back.
 const MAX_TEXT: usize = 200;
 
+/// The limit of a call's free text (title, `customData`, URLs,
+/// `clientUniqueId`, …): addCall keeps these as given, so an export of
+/// what it stored must import again. Such a value is never quoted back.
+const MAX_KEPT_TEXT: usize = 1 << 20;
+
+/// A digest is given as the 64 hex digits of SHA-256.
+const DIGEST_HEX_LEN: usize = 64;
+
 const ROOT_FIELDS: &[&str] = &["companies"];
 const COMPANY_FIELDS: &[&str] = &[
     "id",
     "name",
     "rateLimit",
+    "createdAt",
     "apiKeys",
     "tokens",
     "workspaces",
@@ -46,8 +55,24 @@ const COMPANY_FIELDS: &[&str] = &[
     "apiGrants",
 ];
 const RATE_LIMIT_FIELDS: &[&str] = &["perSecond", "perDay"];
-const API_KEY_FIELDS: &[&str] = &["accessKey", "accessKeySecret", "scopes", "expiresAt"];
-const TOKEN_FIELDS: &[&str] = &["token", "scopes", "expiresAt"];
+const API_KEY_FIELDS: &[&str] = &[
+    "accessKey",
+    "accessKeySecret",
+    "accessKeySecretDigest",
+    "scopes",
+    "expiresAt",
+    "createdAt",
+    "revokedAt",
+];
+const TOKEN_FIELDS: &[&str] = &[
+    "token",
+    "tokenDigest",
+    "id",
+    "scopes",
+    "expiresAt",
+    "createdAt",
+    "revokedAt",
+];
 const WORKSPACE_FIELDS: &[&str] = &["id", "name", "description"];
 const USER_FIELDS: &[&str] = &[
     "id",
@@ -59,6 +84,7 @@ const USER_FIELDS: &[&str] = &[
     "managerId",
     "active",
     "profileIds",
+    "created",
 ];
 const CALL_FIELDS: &[&str] = &[
     "id",
@@ -82,6 +108,7 @@ const CALL_FIELDS: &[&str] = &[
     "purpose",
     "meetingUrl",
     "calendarEventId",
+    "parties",
 ];
 const CALLS_ACCESS_FIELDS: &[&str] = &["permissionLevel", "teamLeadIds"];
 
@@ -295,6 +322,8 @@ struct Walker {
     access_keys: HashMap<String, String>,
     /// Token digest → path of the token entry that first used it.
     tokens: HashMap<SecretDigest, String>,
+    /// Token id (handle) → path of the token entry that first gave it.
+    token_ids: HashMap<String, String>,
     /// Workspace id → path of the workspace that first used it, across the
     /// file (workspace ids are unique across the database).
     workspace_ids: HashMap<WorkspaceId, String>,
@@ -782,6 +811,8 @@ impl Walker {
             }
         };
 
+        let created_at = self.opt_time(map, path, "createdAt");
+
         // Each list is walked in full even after a problem, so one run of the
         // parser reports everything; `all` records whether any entry failed.
         let mut all = true;
@@ -937,6 +968,7 @@ impl Walker {
             id,
             name: name?.to_owned(),
             rate_limit: rate_limit?,
+            created_at: created_at?,
             api_keys,
             tokens,
             workspaces,
@@ -977,31 +1009,69 @@ impl Walker {
             },
         });
 
-        // The secret is never quoted back: messages end up in terminals and logs.
-        let secret_path = field_path(path, "accessKeySecret");
-        let digest = match map.get("accessKeySecret") {
-            Some(Value::String(s)) => match secret::check_secret(s) {
-                Ok(()) => Some(secret::digest(s)),
-                Err(e) => {
-                    self.report(&secret_path, e);
-                    None
-                }
-            },
-            _ => self.secret_shape(map, path, "accessKeySecret"),
-        };
+        let digest = self.secret_or_digest(map, path, "accessKeySecret", "accessKeySecretDigest");
 
         let scopes = match map.get("scopes") {
             None | Some(Value::Null) => Some(None),
             Some(value) => self.scopes(value, &field_path(path, "scopes")).map(Some),
         };
         let expires_at = self.expiry(map, path);
+        let created_at = self.opt_time(map, path, "createdAt");
+        let revoked_at = self.opt_time(map, path, "revokedAt");
         Some(SeedApiKey {
             path: path.to_owned(),
             access_key: access_key?,
             digest: digest?,
             scopes: scopes?,
             expires_at: expires_at?,
+            created_at: created_at?,
+            revoked_at: revoked_at?,
         })
+    }
+
+    /// The digest of a credential given either in clear (`clear`) or as
+    /// the hex of its SHA-256 (`hashed`, as an export writes it), exactly
+    /// one of the two. The secret is never quoted back: messages end up in
+    /// terminals and logs.
+    fn secret_or_digest(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        clear: &str,
+        hashed: &str,
+    ) -> Option<SecretDigest> {
+        match (map.get(clear), map.get(hashed)) {
+            (Some(_), Some(_)) => {
+                self.report(
+                    &field_path(path, hashed),
+                    format_args!("give {clear} or {hashed}, not both"),
+                );
+                None
+            }
+            (None, Some(value)) => self.hex_digest(value, &field_path(path, hashed)),
+            (Some(Value::String(s)), None) => match secret::check_secret(s) {
+                Ok(()) => Some(secret::digest(s)),
+                Err(e) => {
+                    self.report(&field_path(path, clear), e);
+                    None
+                }
+            },
+            _ => self.secret_shape(map, path, clear),
+        }
+    }
+
+    /// A SHA-256 digest as 64 hex digits.
+    fn hex_digest(&mut self, value: &Value, path: &str) -> Option<SecretDigest> {
+        let parsed = value.as_str().and_then(SecretDigest::from_hex);
+        if parsed.is_none() {
+            self.report(
+                path,
+                format_args!(
+                    "must be {DIGEST_HEX_LEN} hexadecimal digits (the SHA-256 digest of the secret)"
+                ),
+            );
+        }
+        parsed
     }
 
     /// Reports a secret field that is missing, null or not a string, without
@@ -1020,43 +1090,74 @@ impl Walker {
 
     fn token(&mut self, value: &Value, path: &str) -> Option<SeedToken> {
         let map = self.object(value, path, TOKEN_FIELDS)?;
-        let token_path = field_path(path, "token");
-        let digest = match map.get("token") {
-            Some(Value::String(s)) => match secret::check_secret(s) {
-                Ok(()) => {
-                    let digest = secret::digest(s);
-                    match self.tokens.get(&digest) {
-                        Some(first) => {
-                            let first = first.clone();
-                            self.report(
-                                &token_path,
-                                format_args!("appears twice (first at {first})"),
-                            );
-                            None
-                        }
-                        None => {
-                            self.tokens.insert(digest, path.to_owned());
-                            Some(digest)
-                        }
-                    }
-                }
-                Err(e) => {
-                    self.report(&token_path, e);
+        let given = if map.contains_key("tokenDigest") {
+            "tokenDigest"
+        } else {
+            "token"
+        };
+        let token_path = field_path(path, given);
+        let digest = self
+            .secret_or_digest(map, path, "token", "tokenDigest")
+            .and_then(|digest| match self.tokens.get(&digest) {
+                Some(first) => {
+                    let first = first.clone();
+                    self.report(
+                        &token_path,
+                        format_args!("appears twice (first at {first})"),
+                    );
                     None
                 }
-            },
-            _ => self.secret_shape(map, path, "token"),
-        };
+                None => {
+                    self.tokens.insert(digest, path.to_owned());
+                    Some(digest)
+                }
+            });
+        let id = self.token_id(map, path);
         let scopes = self
             .required(map, path, "scopes")
             .and_then(|v| self.scopes(v, &field_path(path, "scopes")));
         let expires_at = self.expiry(map, path);
+        let created_at = self.opt_time(map, path, "createdAt");
+        let revoked_at = self.opt_time(map, path, "revokedAt");
         Some(SeedToken {
             path: path.to_owned(),
             digest: digest?,
+            id: id?,
             scopes: scopes?,
             expires_at: expires_at?,
+            created_at: created_at?,
+            revoked_at: revoked_at?,
         })
+    }
+
+    /// A token's optional `id`: the handle it is listed and revoked by,
+    /// once in the file.
+    fn token_id(&mut self, map: &Map<String, Value>, path: &str) -> Option<Option<String>> {
+        let id_path = field_path(path, "id");
+        let id = self.opt_string(map, path, "id")?;
+        let Some(id) = id else {
+            return Some(None);
+        };
+        if !secret::is_token_id(&id) {
+            self.report(
+                &id_path,
+                format_args!(
+                    "{} is not a token id (1-64 letters, digits, '-' or '_')",
+                    quote(&Value::String(id))
+                ),
+            );
+            return None;
+        }
+        if let Some(first) = self.token_ids.get(&id) {
+            let first = first.clone();
+            self.report(
+                &id_path,
+                format_args!("\"{id}\" appears twice (first at {first})"),
+            );
+            return None;
+        }
+        self.token_ids.insert(id.clone(), path.to_owned());
+        Some(Some(id))
     }
 
     fn user(&mut self, value: &Value, path: &str) -> Option<PendingUser> {
@@ -1095,6 +1196,7 @@ impl Walker {
         let manager_id = self.opt_id(map, path, "managerId", UserId::from_json);
         let active = self.opt_bool(map, path, "active");
         let profile_ids = self.id_list(map, path, "profileIds", ProfileId::from_json);
+        let created = self.opt_time(map, path, "created");
         Some(PendingUser {
             id: id?,
             email_address: email?,
@@ -1105,6 +1207,7 @@ impl Walker {
             manager_id: manager_id?,
             active: active?.unwrap_or(true),
             profile_ids: profile_ids?,
+            created: created?,
         })
     }
 
@@ -1144,12 +1247,7 @@ impl Walker {
     fn call(&mut self, value: &Value, path: &str) -> Option<PendingCall> {
         let map = self.object(value, path, CALL_FIELDS)?;
         let id = self.required_id(map, path, "id", CallId::from_json);
-        let title = match map.get("title") {
-            None | Some(Value::Null) => Some(None),
-            Some(v) => self
-                .string(v, &field_path(path, "title"))
-                .map(|t| Some(t.to_owned())),
-        };
+        let title = self.opt_text(map, path, "title");
         let primary = self.required_id(map, path, "primaryUserId", UserId::from_json);
 
         // Unlike shares, a repeated participant is refused rather than kept
@@ -1159,8 +1257,9 @@ impl Walker {
         let workspace = self.opt_id(map, path, "workspaceId", WorkspaceId::from_json);
         let is_private = self.opt_bool(map, path, "isPrivate");
         let started = self.opt_time(map, path, "started");
-        let client_unique_id = self.opt_string(map, path, "clientUniqueId");
+        let client_unique_id = self.opt_text(map, path, "clientUniqueId");
         let details = self.call_details(map, path);
+        let parties = self.parties(map, path);
         Some(PendingCall {
             id: id?,
             title: title?,
@@ -1171,13 +1270,66 @@ impl Walker {
             started: started?,
             client_unique_id: client_unique_id?,
             details: details?,
+            parties: parties?,
         })
+    }
+
+    /// A call's `parties`: Gong's `Party` objects, kept as given.
+    fn parties(&mut self, map: &Map<String, Value>, path: &str) -> Option<Vec<Party>> {
+        let list_path = field_path(path, "parties");
+        let mut parties = Some(Vec::new());
+        for (i, item) in self.items(map, path, "parties").iter().enumerate() {
+            match serde_json::from_value::<Party>(item.clone()) {
+                Ok(party) => {
+                    if let Some(list) = parties.as_mut() {
+                        list.push(party);
+                    }
+                }
+                Err(e) => {
+                    self.report(
+                        &index_path(&list_path, i),
+                        format_args!("is not a party: {}", e.to_string().replace('`', "'")),
+                    );
+                    parties = None;
+                }
+            }
+        }
+        parties
+    }
+
+    /// An optional string of free text that is kept as given: up to
+    /// [`MAX_KEPT_TEXT`] characters, never quoted back.
+    fn opt_text(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Option<String>> {
+        let path = field_path(path, key);
+        match map.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if s.chars().count() > MAX_KEPT_TEXT => {
+                self.report(
+                    &path,
+                    format_args!("is too long (at most {MAX_KEPT_TEXT} characters)"),
+                );
+                None
+            }
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(other) => {
+                self.report(
+                    &path,
+                    format_args!("must be a string, not {}", quote(other)),
+                );
+                None
+            }
+        }
     }
 
     /// The `CallBasicData` fields that decide nothing, kept as given;
     /// Gong's enums are checked.
     fn call_details(&mut self, map: &Map<String, Value>, path: &str) -> Option<CallDetails> {
-        let url = self.opt_string(map, path, "url");
+        let url = self.opt_text(map, path, "url");
         let scheduled = match self.opt_time(map, path, "scheduled") {
             Some(_) => self.opt_string(map, path, "scheduled"),
             None => None,
@@ -1199,15 +1351,15 @@ impl Walker {
             },
         };
         let direction = self.opt_choice(map, path, "direction", DIRECTIONS, "a call direction");
-        let system = self.opt_string(map, path, "system");
+        let system = self.opt_text(map, path, "system");
         let scope = self.opt_choice(map, path, "scope", CALL_SCOPES, "a call scope");
         let media = self.opt_choice(map, path, "media", MEDIA, "a media type");
-        let language = self.opt_string(map, path, "language");
-        let sdr_disposition = self.opt_string(map, path, "sdrDisposition");
-        let custom_data = self.opt_string(map, path, "customData");
-        let purpose = self.opt_string(map, path, "purpose");
-        let meeting_url = self.opt_string(map, path, "meetingUrl");
-        let calendar_event_id = self.opt_string(map, path, "calendarEventId");
+        let language = self.opt_text(map, path, "language");
+        let sdr_disposition = self.opt_text(map, path, "sdrDisposition");
+        let custom_data = self.opt_text(map, path, "customData");
+        let purpose = self.opt_text(map, path, "purpose");
+        let meeting_url = self.opt_text(map, path, "meetingUrl");
+        let calendar_event_id = self.opt_text(map, path, "calendarEventId");
         Some(CallDetails {
             url: url?,
             scheduled: scheduled?,
@@ -1248,6 +1400,8 @@ struct PendingUser {
     manager_id: Option<UserId>,
     active: bool,
     profile_ids: Vec<ProfileId>,
+    /// `created`, as an export writes it; `None` means now.
+    created: Option<Timestamp>,
 }
 
 impl PendingUser {
@@ -1259,6 +1413,7 @@ impl PendingUser {
             title: self.title,
             manager_id: self.manager_id,
             active: self.active,
+            created: self.created,
             ..User::new(company, self.id, self.email_address)
         }
     }
@@ -1312,6 +1467,7 @@ struct PendingCall {
     started: Option<Timestamp>,
     client_unique_id: Option<String>,
     details: CallDetails,
+    parties: Vec<Party>,
 }
 
 impl PendingCall {
@@ -1324,6 +1480,7 @@ impl PendingCall {
             started: self.started,
             client_unique_id: self.client_unique_id,
             details: self.details,
+            parties: self.parties,
             ..Call::new(company, self.id, self.primary_user_id)
         }
     }

@@ -11,7 +11,7 @@ use super::{
 use crate::access::{check_manager, OrgChart, UserFacts};
 use crate::admin::{Directory, Needs};
 use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
-use crate::model::{Call, CallsAccess, Profile, RateLimit, User, Workspace};
+use crate::model::{Call, CallsAccess, Profile, RateLimit, Timestamp, User, Workspace};
 use crate::secret::generate_token_id;
 use crate::store::StoreError;
 
@@ -24,16 +24,22 @@ use crate::store::StoreError;
     reason = "a plan is a list of writes executed once; boxing calls would only add allocations"
 )]
 pub enum SeedWrite {
-    /// Create the company, or update its name and limits.
+    /// Create the company (created at `created_at`, or now), or update its
+    /// name and limits.
     Company {
         id: CompanyId,
         name: String,
         rate_limit: RateLimit,
+        created_at: Option<Timestamp>,
     },
-    /// Create the key, or update its secret, scopes and expiry. The plan
-    /// made sure the key is not another company's.
+    /// Create the key (created at `key.created_at`, or now), or update its
+    /// secret, scopes and expiry; then, with `key.revoked_at`, revoke it
+    /// unless it is revoked already. The plan made sure the key is not
+    /// another company's.
     ApiKey { company: CompanyId, key: SeedApiKey },
-    /// Create the token (with handle `id`), or update its scopes and expiry.
+    /// Create the token (with handle `id`, the file's or a fresh one, created
+    /// at `token.created_at` or now), or update its scopes and expiry; then
+    /// revoke it as [`SeedWrite::ApiKey`] does.
     Token {
         company: CompanyId,
         id: String,
@@ -116,6 +122,9 @@ pub fn needs(seed: &Seed) -> Needs {
             .token_digests
             .extend(company.tokens.iter().map(|token| token.digest));
         needs
+            .token_ids
+            .extend(company.tokens.iter().filter_map(|token| token.id.clone()));
+        needs
             .workspaces
             .extend(company.workspaces.iter().map(|w| w.id));
         needs.profiles.extend(company.profiles.iter().map(|p| p.id));
@@ -179,6 +188,7 @@ pub fn plan(seed: &Seed, d: &impl Directory) -> Result<Vec<SeedWrite>, StoreErro
             id: company,
             name: seed.name.clone(),
             rate_limit: seed.rate_limit,
+            created_at: seed.created_at,
         });
         writes.extend(seed.api_keys.iter().map(|key| SeedWrite::ApiKey {
             company,
@@ -186,7 +196,7 @@ pub fn plan(seed: &Seed, d: &impl Directory) -> Result<Vec<SeedWrite>, StoreErro
         }));
         writes.extend(seed.tokens.iter().map(|token| SeedWrite::Token {
             company,
-            id: generate_token_id(),
+            id: token.id.clone().unwrap_or_else(generate_token_id),
             token: token.clone(),
         }));
         for workspace in &seed.workspaces {
@@ -400,6 +410,16 @@ fn credential_owners(
                 ));
             } else {
                 token_owners.insert(token.digest, company.id);
+            }
+            // A new token with its own id needs that id free; a stored one
+            // keeps the id it has.
+            if let Some(id) = token.id.as_deref() {
+                if owner.is_none() && d.token_id_taken(id)? {
+                    problems.push(format!(
+                        "{}.id: a token with id \"{id}\" already exists",
+                        token.path
+                    ));
+                }
             }
         }
     }

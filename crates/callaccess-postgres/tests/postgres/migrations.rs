@@ -269,7 +269,8 @@ async fn a_schema_4_database_keeps_every_answer_after_migration_5() {
     client.batch_execute(SCHEMA_4_DATA).await.unwrap();
 
     let store = connect(db.url(), PoolOptions::default()).await.unwrap();
-    assert_eq!(store.applied_at_open(), vec![(5, "directory")]);
+    // The directory migration, then any later ones.
+    assert_eq!(store.applied_at_open().first(), Some(&(5, "directory")));
     assert_eq!(store.schema_version(), latest());
 
     // Companies and their limits are as they were.

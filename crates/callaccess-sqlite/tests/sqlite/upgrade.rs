@@ -176,7 +176,8 @@ async fn a_version_4_database_keeps_every_answer_through_the_directory_migration
     version_4_file(&path);
 
     let store = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(store.applied_at_open(), vec![(5, "directory")]);
+    // The directory migration, then any later ones.
+    assert_eq!(store.applied_at_open().first(), Some(&(5, "directory")));
 
     for c in [1, 2] {
         // One workspace, "Default", holding every call.

@@ -15,7 +15,7 @@ pub(super) async fn run(command: CallCommand, store: &dyn Store) -> anyhow::Resu
             id,
             title,
             primary_user,
-            mut participants,
+            participants,
             workspace,
             private,
             started,
@@ -24,25 +24,21 @@ pub(super) async fn run(command: CallCommand, store: &dyn Store) -> anyhow::Resu
             client_unique_id,
             output,
         } => {
-            require_company(store, company).await?;
-            let mut seen = std::collections::HashSet::new();
-            participants.retain(|p| seen.insert(*p));
-            let blank_is_none = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
             let call = Call {
-                title: blank_is_none(title),
+                title,
                 participant_ids: participants,
                 workspace,
                 is_private: private,
                 started,
-                client_unique_id: blank_is_none(client_unique_id),
+                client_unique_id,
                 details: CallDetails {
                     direction,
-                    purpose: blank_is_none(purpose),
+                    purpose,
                     ..CallDetails::default()
                 },
                 ..Call::new(company, id, primary_user)
             };
-            store.add_call(&call).await?;
+            let call = crate::ops::directory::add_call(store, call).await?;
             render(&output, &call, || {
                 format!(
                     "added {}call {id} to company {company} (primary user {primary_user}, participants: {})\n",

@@ -1,27 +1,15 @@
 //! `company create | list | set-rate-limit`.
 
-use anyhow::bail;
-
-use callaccess_domain::{CompanyId, NewCompany, RateLimit, Store};
+use callaccess_domain::{RateLimit, Store};
 
 use super::output::{limit, listing, render};
-use super::require_company;
 use crate::cli::CompanyCommand;
+use crate::ops::directory;
 
 pub(super) async fn run(command: CompanyCommand, store: &dyn Store) -> anyhow::Result<String> {
     match command {
         CompanyCommand::Create { name, id, output } => {
-            let name = name.trim();
-            if name.is_empty() {
-                bail!("a company name must not be empty");
-            }
-            let company = store
-                .create_company(&NewCompany {
-                    id: id.unwrap_or_else(CompanyId::random),
-                    name: name.to_owned(),
-                    rate_limit: RateLimit::default(),
-                })
-                .await?;
+            let company = directory::create_company(store, &name, id, RateLimit::default()).await?;
             render(&output, &company, || {
                 format!("created company {} \"{}\"\n", company.id, company.name)
             })
@@ -45,15 +33,14 @@ pub(super) async fn run(command: CompanyCommand, store: &dyn Store) -> anyhow::R
             per_day,
             output,
         } => {
-            let current = require_company(store, company).await?;
-            if per_second.is_none() && per_day.is_none() {
-                bail!("nothing to change: give --per-second, --per-day or both");
-            }
-            let wanted = RateLimit {
-                per_second: per_second.unwrap_or(current.rate_limit.per_second),
-                per_day: per_day.unwrap_or(current.rate_limit.per_day),
-            };
-            let updated = store.set_rate_limit(company, wanted).await?;
+            let updated = directory::set_rate_limit(
+                store,
+                company,
+                per_second,
+                per_day,
+                "nothing to change: give --per-second, --per-day or both",
+            )
+            .await?;
             render(&output, &updated, || {
                 format!(
                     "company {} now allows {} per second and {} per day\n",

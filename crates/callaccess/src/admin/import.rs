@@ -57,7 +57,7 @@ pub(super) async fn run(
 
 /// Prints every problem of a seed, one a line, and returns the error that
 /// ends the command.
-fn rejected(path: &Path, messages: &[String]) -> anyhow::Error {
+pub(super) fn rejected(path: &Path, messages: &[String]) -> anyhow::Error {
     let mut stderr = std::io::stderr().lock();
     for message in messages {
         // Nothing sensible is left to do if stderr itself is gone.

@@ -1,11 +1,10 @@
 //! `key create | list | revoke`: API keys, for Basic authentication.
 
-use callaccess_domain::{secret, ApiKeyInfo, NewApiKey, Store, Timestamp};
+use callaccess_domain::{ApiKeyInfo, Store, Timestamp};
 
 use super::output::{expiry, listing, render, scope_list};
 use super::{
-    check_new_credential, created, credential_headers, credential_row, require_any_company,
-    revoked, with_secret, Listed,
+    created, credential_headers, credential_row, require_any_company, revoked, with_secret, Listed,
 };
 use crate::cli::KeyCommand;
 
@@ -21,18 +20,16 @@ pub(super) async fn run(
             scopes,
             output,
         } => {
-            let expires_at = check_new_credential(store, company, expires.as_deref(), now).await?;
-            let access_key = secret::generate_access_key();
-            let key_secret = secret::generate_secret();
-            let info = store
-                .create_api_key(&NewApiKey {
-                    access_key: access_key.clone(),
-                    company,
-                    digest: secret::digest(&key_secret),
-                    scopes: (!scopes.is_empty()).then_some(scopes),
-                    expires_at,
-                })
-                .await?;
+            let made = crate::ops::directory::create_api_key(
+                store,
+                company,
+                scopes,
+                expires.as_deref(),
+                now,
+            )
+            .await?;
+            let (info, key_secret) = (made.info, made.secret);
+            let access_key = info.access_key.clone();
             let shown = with_secret(&info, "accessKeySecret", &key_secret)?;
             render(&output, &shown, || {
                 created(

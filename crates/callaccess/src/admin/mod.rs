@@ -5,11 +5,13 @@
 //! cleanly, so a secret is never shown for a key that did not become durable.
 //!
 //! One file per command group: [`company`], [`key`], [`token`],
+//! [`admin_token`],
 //! [`workspace`], [`profile`], [`user`], [`call`], [`share`], [`grants`],
-//! [`import`] (seed files) and [`migrate`];
+//! [`import`] (seed files), [`state`] (export and reset) and [`migrate`];
 //! [`output`] renders tables, sentences and JSON. What several groups check
 //! or show the same way is here.
 
+mod admin_token;
 mod call;
 mod company;
 mod grants;
@@ -19,6 +21,7 @@ mod migrate;
 mod output;
 mod profile;
 mod share;
+mod state;
 mod token;
 mod user;
 mod workspace;
@@ -29,7 +32,7 @@ use anyhow::{anyhow, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use callaccess_domain::{Company, CompanyId, Scope, Store, StoreError, Timestamp};
+use callaccess_domain::{CompanyId, Scope, Store, Timestamp};
 
 use crate::cli::{Command, GrantsCommand};
 use crate::config::Settings;
@@ -46,6 +49,7 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
     // bad file does not even create an empty database.
     let seed = match &command {
         Command::Import(args) => Some(import::load_seed(&args.file)?),
+        Command::Reset(args) => state::prepare(args)?,
         _ => None,
     };
     let store = crate::db::open_store_with(database, &settings.pool)
@@ -68,9 +72,12 @@ async fn execute(
         Command::Serve(_) | Command::Config(_) => bail!("not an admin command"),
         Command::Migrate(_) => bail!("migrate is handled before the store is opened"),
         Command::Import(args) => import::run(&args, seed, store).await,
+        Command::Export(args) => state::export(&args, store).await,
+        Command::Reset(args) => state::reset(&args, seed, store).await,
         Command::Company(command) => company::run(command, store).await,
         Command::Key(command) => key::run(command, store, now).await,
         Command::Token(command) => token::run(command, store, now).await,
+        Command::AdminToken(command) => admin_token::run(command, store, now).await,
         Command::Workspace(command) => workspace::run(command, store).await,
         Command::Profile(command) => profile::run(command, store).await,
         Command::User(command) => user::run(command, store).await,
@@ -84,62 +91,11 @@ async fn execute(
     }
 }
 
-// --- checks ---
+// --- checks: the shared operations' (`crate::ops`) ---
 
-/// Listing or changing the entities of a company that does not exist would
-/// otherwise answer with an empty list or a less direct message.
-async fn require_company(store: &dyn Store, id: CompanyId) -> anyhow::Result<Company> {
-    store
-        .companies()
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| StoreError::NoCompany(id).into())
-}
-
-/// [`require_company`] for a listing that may be of every company.
-async fn require_any_company(store: &dyn Store, id: Option<CompanyId>) -> anyhow::Result<()> {
-    if let Some(id) = id {
-        require_company(store, id).await?;
-    }
-    Ok(())
-}
-
-/// `--expires`: an RFC 3339 time, or a duration from now such as `90d`.
-pub fn parse_expiry(text: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
-    let at = match Timestamp::parse_rfc3339(text) {
-        Ok(at) => at,
-        Err(_) => {
-            let duration = humantime::parse_duration(text).map_err(|_| {
-                anyhow!(
-                    "{text:?} is not an expiry (use an RFC 3339 time such as \
-                     2030-01-01T00:00:00Z or a duration such as 90d or 12h)"
-                )
-            })?;
-            let seconds = i64::try_from(duration.as_secs())
-                .map_err(|_| anyhow!("{text:?} is too far in the future"))?;
-            now.plus_seconds(seconds)
-        }
-    };
-    if at <= now {
-        bail!("{text:?} is not in the future; an expiry must be a later time");
-    }
-    Ok(at)
-}
+pub(crate) use crate::ops::{require_any_company, require_company};
 
 // --- credentials: what API keys and bearer tokens share ---
-
-/// Before a key or token is created: its company must exist and its
-/// `--expires` must read as a later time.
-async fn check_new_credential(
-    store: &dyn Store,
-    company: CompanyId,
-    expires: Option<&str>,
-    now: Timestamp,
-) -> anyhow::Result<Option<Timestamp>> {
-    require_company(store, company).await?;
-    expires.map(|e| parse_expiry(e, now)).transpose()
-}
 
 /// A created credential as `--json` shows it: what is stored, and the
 /// secret under `field`, shown this once.
@@ -199,11 +155,7 @@ fn credential_row(c: Listed<'_>, now: Timestamp) -> Vec<String> {
 }
 
 fn status(revoked_at: Option<Timestamp>, expires_at: Option<Timestamp>, now: Timestamp) -> String {
-    match (revoked_at, expires_at) {
-        (Some(at), _) => format!("revoked {at}"),
-        (None, Some(at)) if at <= now => "expired".to_owned(),
-        _ => "active".to_owned(),
-    }
+    crate::ops::credential_status(revoked_at, expires_at, now)
 }
 
 fn revoked(what: &str, name: &str, earlier: Option<Timestamp>) -> String {
@@ -219,41 +171,6 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         Timestamp::parse_rfc3339(text).unwrap()
-    }
-
-    #[test]
-    fn expiry_accepts_times_and_durations() {
-        let now = at("2025-01-01T00:00:00Z");
-        assert_eq!(
-            parse_expiry("2030-01-01T00:00:00Z", now).unwrap(),
-            at("2030-01-01T00:00:00Z")
-        );
-        assert_eq!(
-            parse_expiry("90d", now).unwrap(),
-            now.plus_seconds(90 * 86_400)
-        );
-        assert_eq!(
-            parse_expiry("12h", now).unwrap(),
-            now.plus_seconds(12 * 3_600)
-        );
-    }
-
-    #[test]
-    fn expiry_refuses_the_past_and_nonsense() {
-        let now = at("2025-01-01T00:00:00Z");
-        let past = parse_expiry("2020-01-01T00:00:00Z", now)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            past,
-            "\"2020-01-01T00:00:00Z\" is not in the future; an expiry must be a later time"
-        );
-        assert!(parse_expiry("0s", now).is_err());
-        let nonsense = parse_expiry("tomorrow", now).unwrap_err().to_string();
-        assert!(
-            nonsense.starts_with("\"tomorrow\" is not an expiry"),
-            "{nonsense}"
-        );
     }
 
     #[test]

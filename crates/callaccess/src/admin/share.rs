@@ -1,12 +1,10 @@
 //! `share add | remove`: access to a call outside the API.
 
-use anyhow::bail;
 use serde_json::json;
 
 use callaccess_domain::Store;
 
 use super::output::render;
-use super::require_company;
 use crate::cli::ShareCommand;
 
 pub(super) async fn run(command: ShareCommand, store: &dyn Store) -> anyhow::Result<String> {
@@ -24,13 +22,10 @@ pub(super) async fn run(command: ShareCommand, store: &dyn Store) -> anyhow::Res
             output,
         } => (false, company, call, user, output),
     };
-    require_company(store, company).await?;
     if shared {
-        store.add_share(company, call, user).await?;
-    } else if !store.remove_share(company, call, user).await? {
-        // Removing a share that is not there is most likely a mistyped id,
-        // which the operator should hear about.
-        bail!("call \"{call}\" is not shared with user \"{user}\" in company \"{company}\"");
+        crate::ops::directory::add_share(store, company, call, user).await?;
+    } else {
+        crate::ops::directory::remove_share(store, company, call, user).await?;
     }
     render(
         &output,

@@ -1,11 +1,10 @@
 //! `token create | list | revoke`: bearer tokens.
 
-use callaccess_domain::{secret, NewToken, Store, Timestamp, TokenInfo};
+use callaccess_domain::{Store, Timestamp, TokenInfo};
 
 use super::output::{expiry, listing, render, scope_list};
 use super::{
-    check_new_credential, created, credential_headers, credential_row, require_any_company,
-    revoked, with_secret, Listed,
+    created, credential_headers, credential_row, require_any_company, revoked, with_secret, Listed,
 };
 use crate::cli::TokenCommand;
 
@@ -21,16 +20,15 @@ pub(super) async fn run(
             expires,
             output,
         } => {
-            let expires_at = check_new_credential(store, company, expires.as_deref(), now).await?;
-            let token = secret::generate_secret();
-            let info = store
-                .create_token(&NewToken {
-                    company,
-                    digest: secret::digest(&token),
-                    scopes,
-                    expires_at,
-                })
-                .await?;
+            let made = crate::ops::directory::create_token(
+                store,
+                company,
+                scopes,
+                expires.as_deref(),
+                now,
+            )
+            .await?;
+            let (info, token) = (made.info, made.token);
             let shown = with_secret(&info, "token", &token)?;
             render(&output, &shown, || {
                 created(

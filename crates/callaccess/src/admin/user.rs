@@ -1,7 +1,6 @@
 //! `user add | list | set-access | set-manager`: users, their call access
 //! in the default workspace, and the org chart.
 
-use anyhow::bail;
 use serde_json::json;
 
 use callaccess_domain::{Store, User};
@@ -23,18 +22,15 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
             inactive,
             output,
         } => {
-            require_company(store, company).await?;
-            check_email(&email)?;
-            let blank_is_none = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
             let user = User {
                 calls_access,
-                first_name: blank_is_none(first_name),
-                last_name: blank_is_none(last_name),
-                title: blank_is_none(title),
+                first_name,
+                last_name,
+                title,
                 active: !inactive,
                 ..User::new(company, id, email)
             };
-            store.add_user(&user).await?;
+            let user = crate::ops::directory::add_user(store, user).await?;
             render(&output, &user, || {
                 let access = match calls_access {
                     Some(level) => format!("calls access {level}"),
@@ -97,11 +93,4 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
             )
         }
     }
-}
-
-fn check_email(email: &str) -> anyhow::Result<()> {
-    if email.trim().is_empty() || !email.contains('@') || email.chars().any(char::is_whitespace) {
-        bail!("{email:?} is not an email address");
-    }
-    Ok(())
 }

@@ -1,8 +1,6 @@
 //! `workspace create | list`.
 
-use anyhow::bail;
-
-use callaccess_domain::{Caller, Store, Workspace, WorkspaceId};
+use callaccess_domain::{Caller, Store};
 
 use super::output::{listing, or_dash, render};
 use super::require_company;
@@ -17,19 +15,9 @@ pub(super) async fn run(command: WorkspaceCommand, store: &dyn Store) -> anyhow:
             description,
             output,
         } => {
-            require_company(store, company).await?;
-            let name = name.trim();
-            if name.is_empty() {
-                bail!("a workspace name must not be empty");
-            }
-            let workspace = store
-                .create_workspace(&Workspace {
-                    company,
-                    id: id.unwrap_or_else(WorkspaceId::random),
-                    name: name.to_owned(),
-                    description: description.filter(|d| !d.trim().is_empty()),
-                })
-                .await?;
+            let workspace =
+                crate::ops::directory::create_workspace(store, company, id, &name, description)
+                    .await?;
             render(&output, &workspace, || {
                 format!(
                     "created workspace {} \"{}\" in company {company}\n",

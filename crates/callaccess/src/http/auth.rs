@@ -225,7 +225,10 @@ async fn authenticate_at(
     let cache = state.credentials.as_deref();
     let key = cache.map(|_| secret::digest(text).0);
     if let (Some(cache), Some(key), true) = (cache, &key, use_cache) {
-        if let Some((mut principal, rate_limit, check)) = cache.get(key, now, Timestamp::now()) {
+        // Expiry is judged on the server's clock (manual in tests); the
+        // entry's age on the machine's, since it bounds how late another
+        // process's revocation is seen.
+        if let Some((mut principal, rate_limit, check)) = cache.get(key, now, state.clock.now()) {
             principal.cached = Some(Recheck {
                 check,
                 header: value.clone(),
@@ -365,7 +368,7 @@ async fn verify(
         Presented::Bearer(token) => state.store.token(&secret::digest(token)).await?,
     };
     match credential {
-        Some(c) if usable(&c, Timestamp::now()) => Ok((
+        Some(c) if usable(&c, state.clock.now()) => Ok((
             Principal {
                 company: c.company,
                 credential: if bearer {
@@ -393,6 +396,10 @@ impl FromRequestParts<AppState> for Principal {
             let _ = context.company.set(principal.company);
             let _ = context.credential.set(principal.credential.clone());
         }
+        // Fault rules apply to an authenticated request before it counts
+        // against the rate limit; one that answers in place of the handler
+        // keeps the request from reaching the store.
+        crate::faults::apply(state, parts, &principal).await?;
         // Every authenticated request counts, whatever becomes of it later.
         let policy = state.rate_limits.policy(&rate_limit);
         if let Err(exceeded) = state.limiter.acquire(principal.company, policy).await {
@@ -630,6 +637,43 @@ mod tests {
         assert!(matches!(
             confirm(&state, &principal, bad()).await,
             ApiError::Unauthenticated
+        ));
+    }
+
+    #[tokio::test]
+    async fn expiry_is_judged_on_the_servers_clock_also_for_a_cached_key() {
+        let (_dir, mut state, _key, _header) = keyed().await;
+        let start = Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap();
+        state.clock = callaccess_domain::Clock::manual_at(start);
+        let key = secret::generate_access_key();
+        let key_secret = secret::generate_secret();
+        state
+            .store
+            .create_api_key(&NewApiKey {
+                access_key: key.clone(),
+                company: CompanyId::from_i64(1).unwrap(),
+                digest: secret::digest(&key_secret),
+                scopes: None,
+                expires_at: Some(start.plus_seconds(3600)),
+            })
+            .await
+            .unwrap();
+        let header = HeaderValue::from_str(&format!(
+            "Basic {}",
+            STANDARD.encode(format!("{key}:{key_secret}"))
+        ))
+        .unwrap();
+        // One instant throughout, so the entry never ages out: only the
+        // server's clock decides.
+        let t0 = Instant::now();
+        assert!(!request(&state, &header, t0).await.unwrap(), "the store");
+        assert!(request(&state, &header, t0).await.unwrap(), "the cache");
+        state.clock.advance(Duration::from_secs(3599)).unwrap();
+        assert!(request(&state, &header, t0).await.unwrap(), "still valid");
+        state.clock.advance(Duration::from_secs(1)).unwrap();
+        assert!(refused(&request(&state, &header, t0).await), "cached");
+        assert!(refused(
+            &authenticate_at(&state, Some(&header), t0, false).await
         ));
     }
 

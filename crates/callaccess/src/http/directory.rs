@@ -562,6 +562,27 @@ fn profile_draft(
     body: &Value,
     max_ids: usize,
 ) -> Result<ProfileDraft, ApiError> {
+    draft_for(principal.company, body, max_ids)
+}
+
+/// A profile of `company` from a body of Gong's `PermissionProfileDTO`
+/// shape, checked as `/v2` checks it; for the admin API, which reads
+/// profiles the same way.
+pub(crate) fn profile_from_body(
+    company: callaccess_domain::CompanyId,
+    body: &Value,
+    max_ids: usize,
+    workspace: WorkspaceId,
+    id: ProfileId,
+) -> Result<Profile, ApiError> {
+    draft_for(company, body, max_ids).map(|draft| draft.into_profile(workspace, id))
+}
+
+fn draft_for(
+    company: callaccess_domain::CompanyId,
+    body: &Value,
+    max_ids: usize,
+) -> Result<ProfileDraft, ApiError> {
     let fields = Checker::new(max_ids).body(body, &gong::PERMISSION_PROFILE)?;
     let calls = match object_of(&fields, "callsAccess") {
         None => CallsRule::default(),
@@ -579,7 +600,7 @@ fn profile_draft(
         }
     };
     Ok(ProfileDraft {
-        company: principal.company,
+        company,
         name: string_of(&fields, "name").unwrap_or_default(),
         calls,
         fields,

@@ -44,6 +44,12 @@ pub enum ApiError {
     Unauthenticated,
     /// 401: a credential without the scope the operation needs.
     MissingScope(&'static str),
+    /// 401 from the admin API: no admin token, or one that is malformed,
+    /// unknown, wrong, revoked or expired (one answer for all).
+    AdminUnauthenticated,
+    /// 403: the credential is valid but may not do this (a read-only admin
+    /// token on a write); the message says what it may do.
+    Forbidden(String),
     /// 404: no such endpoint.
     NotFound {
         method: String,
@@ -74,6 +80,9 @@ pub enum ApiError {
     Unavailable(String),
     /// 500: the cause goes to the log, never to the client.
     Internal(String),
+    /// The answer a fault rule puts in place of the handler's: a status
+    /// with its messages, or a connection effect (`crate::faults`).
+    Fault(crate::faults::Injected),
 }
 
 /// The messages of an error response, waiting for the middleware to wrap
@@ -92,7 +101,10 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated | Self::MissingScope(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated | Self::MissingScope(_) | Self::AdminUnauthenticated => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } | Self::NoRecords(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -106,6 +118,7 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Fault(injected) => injected.status(),
         }
     }
 
@@ -124,6 +137,12 @@ impl ApiError {
                     .to_owned(),
             ),
             Self::MissingScope(scope) => plain(format!("You don't have permission to use '{scope}' in your app.")),
+            Self::AdminUnauthenticated => plain(
+                "admin authentication failed: send 'Authorization: Bearer' with a valid admin token \
+                 (`callaccess admin-token create` makes one); Gong keys and tokens are not accepted here"
+                    .to_owned(),
+            ),
+            Self::Forbidden(message) => plain(message),
             Self::NotFound { method, path } => plain(format!(
                 "no such endpoint: {method} {path} (/openapi.json lists the operations this service answers)"
             )),
@@ -170,6 +189,7 @@ impl ApiError {
                 errors: vec!["the operation failed on the server; quote the request id to the operator".to_owned()],
                 cause: Some(cause),
             },
+            Self::Fault(injected) => injected.messages(),
         }
     }
 }
@@ -221,6 +241,11 @@ fn not_found<T: std::fmt::Display>(headline: &str, kind: &str, ids: Vec<T>) -> V
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // A fault rule's answer has only the headers the rule asks for (no
+        // `Retry-After: 1` on its 503 unless it says so).
+        if let Self::Fault(injected) = self {
+            return injected.into_response();
+        }
         let status = self.status();
         let mut response = status.into_response();
         let headers = response.headers_mut();
@@ -233,6 +258,12 @@ impl IntoResponse for ApiError {
                 headers.append(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"callaccess\""),
+                );
+            }
+            Self::AdminUnauthenticated => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"callaccess-admin\""),
                 );
             }
             Self::MethodNotAllowed(allowed) => {

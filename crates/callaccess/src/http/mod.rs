@@ -101,8 +101,29 @@ pub struct AppState {
     pub faults: Arc<crate::faults::Faults>,
 }
 
-/// The whole application, ready to serve.
+/// The whole application, ready to serve: the API and the admin API.
 pub fn router(state: AppState) -> Router {
+    build_router(state, true)
+}
+
+/// The API without the admin API, for `--admin-listen`: `/admin/v1` on
+/// this address then answers 404 like any path it does not serve.
+pub fn api_router(state: AppState) -> Router {
+    build_router(state, false)
+}
+
+/// Only the admin API, for `--admin-listen`, with the same envelope.
+pub fn admin_router(state: AppState) -> Router {
+    admin::routes(&state)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            envelope,
+        ))
+        .with_state(state)
+}
+
+fn build_router(state: AppState, with_admin: bool) -> Router {
     let users_access = put(add_users_access)
         .post(get_users_access)
         .delete(delete_users_access)
@@ -165,7 +186,9 @@ pub fn router(state: AppState) -> Router {
     if state.metrics.is_some() {
         router = router.route("/metrics", get(metrics).fallback(read_only_methods));
     }
-    router = router.merge(admin::routes());
+    if with_admin {
+        router = router.merge(admin::routes(&state));
+    }
     router
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -465,7 +488,8 @@ async fn envelope(State(state): State<AppState>, request: Request, next: Next) -
     // The rest of a body left unread may take what is left of both the
     // body's and the request's time.
     let deadline = Instant::now() + limits.body_read_timeout.min(limits.request_timeout);
-    finish(request, |request| async move {
+    let journal = Some((&*state.journal, &state.clock));
+    finish(request, journal, |request| async move {
         let (request, watch) = body::watch(request);
         let mut response =
             match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
@@ -482,10 +506,16 @@ async fn envelope(State(state): State<AppState>, request: Request, next: Next) -
 
 /// The same, without a time bound, for the metrics-only listener.
 async fn plain_envelope(request: Request, next: Next) -> Response {
-    finish(request, |request| next.run(request)).await
+    finish(request, None, |request| next.run(request)).await
 }
 
-async fn finish<F, Fut>(mut request: Request, run: F) -> Response
+/// `journal`: where `/v2` requests are recorded, and the clock that dates
+/// them; `None` on a listener that records nothing.
+async fn finish<F, Fut>(
+    mut request: Request,
+    journal: Option<(&crate::journal::Journal, &callaccess_domain::Clock)>,
+    run: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: std::future::Future<Output = Response>,
@@ -493,6 +523,15 @@ where
     let started = Instant::now();
     let context = Arc::new(RequestContext::new());
     request.extensions_mut().insert(context.clone());
+    // Gong's API only: admin requests, health and metrics are never kept.
+    let journal = journal
+        .filter(|(journal, _)| journal.is_on() && crate::journal::records(request.uri().path()));
+    let mut recording = None;
+    if let Some((_, clock)) = journal {
+        let (teed, noted) = crate::journal::Recording::start(request, clock);
+        request = teed;
+        recording = Some(noted);
+    }
     let method = request.method().clone();
     let path: String = request.uri().path().chars().take(200).collect();
     // The route pattern, not the path, labels metrics: ids never become labels.
@@ -538,6 +577,10 @@ where
     metrics::counter!("callaccess_http_requests_total", &labels).increment(1);
     metrics::histogram!("callaccess_http_request_duration_seconds", &labels[..2])
         .record(elapsed.as_secs_f64());
+
+    if let (Some((journal, _)), Some(recording)) = (journal, recording) {
+        response = recording.record(journal, &context, response, elapsed).await;
+    }
 
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let company = context.company.get().map(|c| c.get());

@@ -32,7 +32,7 @@ async fn every_bad_credential_gets_the_same_401() {
         unreachable!()
     };
     let expired = app
-        .api_key(&c, None, Some(Timestamp::now().plus_seconds(-1)))
+        .api_key(&c, None, Some(app.clock.now().plus_seconds(-1)))
         .await;
     let cases = [
         Auth::None,

@@ -64,9 +64,9 @@ async fn over_the_per_second_limit_is_429_with_retry_after_and_it_resets() {
     assert_eq!(errors.len(), 1);
     assert_eq!(refused.headers["retry-after"], "1");
     // Waiting as told is enough; until then, the company stays refused.
-    app.clock.advance(Duration::from_millis(499));
+    app.clock.advance(Duration::from_millis(499)).unwrap();
     assert_eq!(list(&app, &c).await.status, 429);
-    app.clock.advance(Duration::from_millis(501));
+    app.clock.advance(Duration::from_millis(501)).unwrap();
     list(&app, &c).await.assert_ok();
 }
 
@@ -88,7 +88,7 @@ async fn the_day_budget_uses_its_configured_window() {
         .unwrap()
         .parse()
         .unwrap();
-    app.clock.advance(Duration::from_secs(wait));
+    app.clock.advance(Duration::from_secs(wait)).unwrap();
     list(&app, &c).await.assert_ok();
 }
 

@@ -7,8 +7,9 @@
 //! database created on that server for each test and dropped after it. The
 //! same tests run on both, which is how parity is proved.
 //!
-//! The rate limiters of a `TestApp` read a manual clock (`app.clock`) that
-//! moves only when the test advances it, so no test waits out a window.
+//! A `TestApp` serves on a manual clock (`app.clock`) that moves only when
+//! the test advances it: rate-limit windows, credential expiry and the
+//! times the store records all read it, so no test waits out a window.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,14 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use callaccess::db::{open, DatabaseUrl, PoolSettings};
+use callaccess::db::{open_with, DatabaseUrl, PoolSettings};
 use callaccess::http::Limits;
-use callaccess::ratelimit::{RateClock, RateLimitDefaults};
-use callaccess::server::{serve_with, ServeOptions};
+use callaccess::ratelimit::RateLimitDefaults;
+use callaccess::server::{serve_split, ServeOptions};
 use callaccess_domain::secret;
 use callaccess_domain::{
-    Call, CallId, CallsAccess, CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, Scope, Store,
-    Timestamp, User, UserId,
+    Call, CallId, CallsAccess, Clock, CompanyId, NewApiKey, NewCompany, NewToken, RateLimit, Scope,
+    Store, Timestamp, User, UserId,
 };
 use callaccess_postgres::scratch::{test_server_url, ScratchDatabase};
 use reqwest::header::HeaderMap;
@@ -231,9 +232,9 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
-    /// The clock the server's rate limiters read: manual unless the test's
+    /// The clock the server and its store read: manual unless the test's
     /// options said otherwise.
-    pub clock: RateClock,
+    pub clock: Clock,
     pub dir: Arc<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -243,11 +244,11 @@ pub struct TestApp {
 
 impl TestApp {
     /// The options a test server starts from: the service's defaults, but
-    /// no rate limits, and a manual clock.
+    /// no rate limits, and a manual clock (standing at the present moment).
     pub fn options() -> ServeOptions {
         ServeOptions {
             rate_limits: RateLimitDefaults::OFF,
-            rate_clock: RateClock::manual(),
+            clock: Clock::manual(),
             ..ServeOptions::default()
         }
     }
@@ -283,14 +284,35 @@ impl TestApp {
     /// Serves the database of `dir` on the suite's backend; bound before the
     /// server task starts, so requests can be sent at once.
     pub async fn spawn_in(dir: Arc<TempDir>, options: ServeOptions) -> Self {
+        Self::spawn_split(dir, options, None).await
+    }
+
+    /// A server with the admin API on an address of its own, as with
+    /// `--admin-listen`; answers the app and the admin API's base URL.
+    pub async fn spawn_with_admin_listener(options: ServeOptions) -> (Self, String) {
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_base = format!("http://{}", admin.local_addr().unwrap());
+        let app =
+            Self::spawn_split(Arc::new(tempfile::tempdir().unwrap()), options, Some(admin)).await;
+        (app, admin_base)
+    }
+
+    /// [`Self::spawn_in`], with the admin API on `admin` if given.
+    async fn spawn_split(
+        dir: Arc<TempDir>,
+        options: ServeOptions,
+        admin: Option<tokio::net::TcpListener>,
+    ) -> Self {
         let db = TestDatabase::for_dir(&dir).await;
-        let backend = open(&db.url, &PoolSettings::default()).await.unwrap();
+        let backend = open_with(&db.url, &PoolSettings::default(), &options.clock)
+            .await
+            .unwrap();
         let store = backend.store.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let clock = options.rate_clock.clone();
+        let clock = options.clock.clone();
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve_with(listener, backend, options, async move {
+        let server = tokio::spawn(serve_split(listener, admin, backend, options, async move {
             let _ = rx.await;
         }));
         Self {
@@ -304,6 +326,11 @@ impl TestApp {
             server: Some(server),
             _db: db,
         }
+    }
+
+    /// The URL of the test's database, for tests that read rows directly.
+    pub fn database_url(&self) -> &DatabaseUrl {
+        &self._db.url
     }
 
     /// Stops the server gracefully and closes the store; returns the folder
@@ -578,4 +605,76 @@ pub fn forward_lines(
         }
     });
     rx
+}
+
+/// The admin API: admin tokens made through the store, and requests to
+/// `/admin/v1` (or wherever `base` serves it).
+impl TestApp {
+    /// A new full admin token (GET and writes), as the header to send.
+    pub async fn admin_token(&self) -> Auth {
+        self.new_admin_token(false, None).await
+    }
+
+    /// A new read-only admin token (GET only).
+    pub async fn read_only_admin_token(&self) -> Auth {
+        self.new_admin_token(true, None).await
+    }
+
+    /// A new admin token as the store keeps it, expiring at `expires_at`
+    /// if given; the returned `Auth` carries the token text.
+    pub async fn new_admin_token(&self, read_only: bool, expires_at: Option<Timestamp>) -> Auth {
+        let issued = callaccess_domain::admin_token::issue(
+            read_only,
+            Some("test".to_owned()),
+            self.clock.now(),
+            expires_at,
+        );
+        self.store.create_admin_token(&issued.new).await.unwrap();
+        Auth::Bearer(issued.text)
+    }
+
+    /// A request to this server's admin API, with a JSON body if given.
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Reply {
+        admin_request(&self.client, &self.base, method, path, auth, body).await
+    }
+}
+
+/// A request to an admin API at `base` (such as an `--admin-listen`
+/// address), with a JSON body if given.
+pub async fn admin_request(
+    client: &reqwest::Client,
+    base: &str,
+    method: Method,
+    path: &str,
+    auth: &Auth,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = client.request(method, format!("{base}{path}"));
+    if let Some(h) = auth.header() {
+        request = request.header("authorization", h);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    reply_of(request.send().await.unwrap()).await
+}
+
+/// The 403 of a read-only admin token on a write.
+pub const ADMIN_READ_ONLY: &str = callaccess::http::admin::auth::READ_ONLY_MESSAGE;
+
+impl Reply {
+    /// A 200 of the admin API: its own shape (no `requestId` in the body),
+    /// an `x-traceid` header, no `errors`.
+    pub fn assert_admin_ok(&self) {
+        assert_eq!(self.status, 200, "{}", self.body);
+        let trace = self.headers["x-traceid"].to_str().unwrap();
+        assert_eq!(trace.len(), 19, "{trace}");
+        assert!(self.body.get("errors").is_none(), "{}", self.body);
+    }
 }

@@ -240,7 +240,7 @@ async fn an_early_429_leaves_the_connection_usable_too() {
     assert_eq!(refused.status, 429, "{}", refused.body);
     assert_eq!(refused.header("connection"), None, "{}", refused.head);
     stream.write_all(body.as_bytes()).await.unwrap();
-    app.clock.advance(Duration::from_secs(1));
+    app.clock.advance(Duration::from_secs(1)).unwrap();
     stream
         .write_all(post_of(&good, CALL_3).as_bytes())
         .await

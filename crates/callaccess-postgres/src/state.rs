@@ -1,0 +1,200 @@
+//! State for tests (control-plane §3): reading every row of some companies
+//! into the domain's [`Snapshot`] (the domain builds the export from it),
+//! and removing them for a reset, with a seed applied in the same
+//! transaction when one is given. Admin tokens are not company data and
+//! are never touched.
+
+use callaccess_domain::seed::{self, CompanySnapshot, ResetSummary, Seed, Snapshot};
+use callaccess_domain::{ApiKeyInfo, CallId, CompanyId, StoreError, Timestamp, TokenInfo, UserId};
+use tokio_postgres::types::ToSql;
+
+use crate::admin::{self, PROFILE_COLUMNS, WORKSPACE_COLUMNS};
+use crate::error::Fail;
+use crate::rows;
+use crate::tally::Db;
+
+/// Every row of `company`, or of all companies, in the caller's read
+/// transaction (one snapshot). `NoCompany` for a company that does not
+/// exist.
+pub(crate) async fn snapshot(db: &impl Db, company: Option<CompanyId>) -> Result<Snapshot, Fail> {
+    let mut companies = admin::companies(db).await?;
+    if let Some(wanted) = company {
+        companies.retain(|c| c.id == wanted);
+        if companies.is_empty() {
+            return Err(StoreError::NoCompany(wanted).into());
+        }
+    }
+    let mut snapshot = Snapshot::default();
+    for c in companies {
+        let id = c.id;
+        let mut s = CompanySnapshot::new(c);
+        fill(db, id, &mut s).await?;
+        snapshot.companies.push(s);
+    }
+    Ok(snapshot)
+}
+
+async fn fill(db: &impl Db, company: CompanyId, s: &mut CompanySnapshot) -> Result<(), Fail> {
+    let c = company.get();
+    let params: [&(dyn ToSql + Sync); 1] = [&c];
+    let sql = format!(
+        "SELECT {WORKSPACE_COLUMNS} FROM workspaces w WHERE w.company_id = $1
+         ORDER BY w.id = (SELECT default_workspace_id FROM companies WHERE id = $1) DESC, w.id"
+    );
+    s.workspaces = rows::query(db, &sql, &params)
+        .await?
+        .iter()
+        .map(|row| admin::workspace_row(company, row, 0))
+        .collect::<Result<_, _>>()?;
+    let sql = format!(
+        "SELECT {PROFILE_COLUMNS} FROM permission_profiles p WHERE p.company_id = $1 ORDER BY p.id"
+    );
+    s.profiles = rows::query(db, &sql, &params)
+        .await?
+        .iter()
+        .map(|row| admin::profile_row(company, row, 0))
+        .collect::<Result<_, _>>()?;
+    s.users = admin::users(db, company).await?;
+    s.assignments = rows::query(
+        db,
+        "SELECT user_id, profile_id FROM user_profiles WHERE company_id = $1
+         ORDER BY user_id, profile_id",
+        &params,
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((rows::user_at(row, 0)?, rows::profile_at(row, 1)?)))
+    .collect::<Result<_, Fail>>()?;
+    s.calls = admin::calls(db, company).await?;
+    s.shares = pairs(db, "shares", c).await?;
+    s.api_grants = pairs(db, "api_grants", c).await?;
+    s.api_keys = rows::query(
+        db,
+        "SELECT access_key, scopes, created_at, expires_at, revoked_at, secret_digest
+         FROM api_keys WHERE company_id = $1 ORDER BY created_at, access_key",
+        &params,
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        let info = ApiKeyInfo {
+            access_key: rows::at(row, 0)?,
+            company,
+            scopes: rows::scopes_at(row, 1)?,
+            created_at: rows::timestamp_at(row, 2)?,
+            expires_at: rows::optional_timestamp_at(row, 3)?,
+            revoked_at: rows::optional_timestamp_at(row, 4)?,
+        };
+        Ok((info, rows::digest_at(row, 5)?))
+    })
+    .collect::<Result<_, Fail>>()?;
+    s.tokens = rows::query(
+        db,
+        "SELECT id, scopes, created_at, expires_at, revoked_at, digest
+         FROM tokens WHERE company_id = $1 ORDER BY created_at, id",
+        &params,
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        let info = TokenInfo {
+            id: rows::at(row, 0)?,
+            company,
+            scopes: rows::scopes_at(row, 1)?.unwrap_or_default(),
+            created_at: rows::timestamp_at(row, 2)?,
+            expires_at: rows::optional_timestamp_at(row, 3)?,
+            revoked_at: rows::optional_timestamp_at(row, 4)?,
+        };
+        Ok((info, rows::digest_at(row, 5)?))
+    })
+    .collect::<Result<_, Fail>>()?;
+    Ok(())
+}
+
+/// The (call, user) rows of a link table, by call then user.
+async fn pairs(db: &impl Db, table: &str, company: i64) -> Result<Vec<(CallId, UserId)>, Fail> {
+    let sql = format!(
+        "SELECT call_id, user_id FROM {table} WHERE company_id = $1 ORDER BY call_id, user_id"
+    );
+    rows::query(db, &sql, &[&company])
+        .await?
+        .iter()
+        .map(|row| Ok((rows::call_at(row, 0)?, rows::user_at(row, 1)?)))
+        .collect()
+}
+
+/// The tables of company data, children before parents (companies, whose
+/// default workspace is a foreign key into `workspaces`, are unhooked from
+/// it first and removed last).
+const COMPANY_TABLES: &[&str] = &[
+    "user_profiles",
+    "call_participants",
+    "shares",
+    "api_grants",
+    "calls",
+    "permission_profiles",
+    "workspaces",
+    "users",
+    "api_keys",
+    "tokens",
+    "rate_limit_state",
+];
+
+/// Removes `company`'s rows (all companies' with `None`), then applies
+/// `seed` if given, in the caller's transaction: a seed that does not fit
+/// fails it, and the removal is rolled back with it.
+pub(crate) async fn reset(
+    db: &impl Db,
+    company: Option<CompanyId>,
+    seed: Option<&Seed>,
+    now: Timestamp,
+) -> Result<ResetSummary, Fail> {
+    if let (Some(company), Some(seed)) = (company, seed) {
+        seed::only_company(seed, company).map_err(StoreError::SeedRejected)?;
+    }
+    let target = company.map(CompanyId::get);
+    let params: [&(dyn ToSql + Sync); 1] = [&target];
+    let counted = rows::first(
+        db,
+        "SELECT (SELECT count(*) FROM companies WHERE $1::BIGINT IS NULL OR id = $1),
+                (SELECT count(*) FROM users WHERE $1::BIGINT IS NULL OR company_id = $1),
+                (SELECT count(*) FROM calls WHERE $1::BIGINT IS NULL OR company_id = $1)",
+        &params,
+    )
+    .await?;
+    let count = |at: usize| -> Result<usize, Fail> {
+        let n: i64 = match &counted {
+            Some(row) => rows::at(row, at)?,
+            None => 0,
+        };
+        Ok(usize::try_from(n).unwrap_or(0))
+    };
+    let mut summary = ResetSummary {
+        companies: count(0)?,
+        users: count(1)?,
+        calls: count(2)?,
+        seeded: None,
+    };
+    rows::execute(
+        db,
+        "UPDATE companies SET default_workspace_id = NULL WHERE $1::BIGINT IS NULL OR id = $1",
+        &params,
+    )
+    .await?;
+    for table in COMPANY_TABLES {
+        let sql = format!("DELETE FROM {table} WHERE $1::BIGINT IS NULL OR company_id = $1");
+        rows::execute(db, &sql, &params).await?;
+    }
+    rows::execute(
+        db,
+        "DELETE FROM companies WHERE $1::BIGINT IS NULL OR id = $1",
+        &params,
+    )
+    .await?;
+    // Keys and tokens are gone: every node drops the credentials it kept.
+    crate::store::credentials_changed(db).await?;
+    if let Some(seed) = seed {
+        summary.seeded = Some(crate::seed::apply(db, seed, now).await?);
+    }
+    Ok(summary)
+}

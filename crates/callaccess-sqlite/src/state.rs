@@ -1,0 +1,188 @@
+//! State for tests (control-plane §3): reading every row of some companies
+//! into the domain's [`Snapshot`] (the domain builds the export from it),
+//! and removing them for a reset, with a seed applied in the same
+//! transaction when one is given. Admin tokens are not company data and
+//! are never touched.
+
+use callaccess_domain::seed::{self, CompanySnapshot, ResetSummary, Seed, Snapshot};
+use callaccess_domain::{ApiKeyInfo, CallId, CompanyId, StoreError, Timestamp, TokenInfo, UserId};
+use rusqlite::{params, Connection, Row};
+
+use crate::admin::{self, PROFILE_COLUMNS, WORKSPACE_COLUMNS};
+use crate::error::Fail;
+use crate::rows;
+
+/// Every row of `company`, or of all companies, in the read transaction
+/// `conn` is in. `NoCompany` for a company that does not exist.
+pub(crate) fn snapshot(conn: &Connection, company: Option<CompanyId>) -> Result<Snapshot, Fail> {
+    let mut companies = admin::companies(conn)?;
+    if let Some(wanted) = company {
+        companies.retain(|c| c.id == wanted);
+        if companies.is_empty() {
+            return Err(StoreError::NoCompany(wanted).into());
+        }
+    }
+    let companies = companies
+        .into_iter()
+        .map(|c| {
+            let id = c.id;
+            let mut s = CompanySnapshot::new(c);
+            fill(conn, id, &mut s)?;
+            Ok(s)
+        })
+        .collect::<Result<_, Fail>>()?;
+    Ok(Snapshot { companies })
+}
+
+fn fill(conn: &Connection, company: CompanyId, s: &mut CompanySnapshot) -> Result<(), Fail> {
+    let c = company.get();
+    s.workspaces = all(
+        conn,
+        &format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE company_id = ?1
+             ORDER BY id = (SELECT default_workspace_id FROM companies WHERE id = ?1) DESC, id"
+        ),
+        c,
+        admin::workspace_row,
+    )?;
+    s.profiles = all(
+        conn,
+        &format!(
+            "SELECT {PROFILE_COLUMNS} FROM permission_profiles p WHERE p.company_id = ?1 ORDER BY p.id"
+        ),
+        c,
+        admin::profile_row,
+    )?;
+    s.users = admin::users(conn, company)?;
+    s.assignments = all(
+        conn,
+        "SELECT user_id, profile_id FROM user_profiles WHERE company_id = ?1
+         ORDER BY user_id, profile_id",
+        c,
+        |row| Ok((rows::user_at(row, 0)?, rows::profile_at(row, 1)?)),
+    )?;
+    s.calls = admin::calls(conn, company)?;
+    s.shares = pairs(conn, "shares", c)?;
+    s.api_grants = pairs(conn, "api_grants", c)?;
+    s.api_keys = all(
+        conn,
+        "SELECT access_key, scopes, created_at, expires_at, revoked_at, secret_digest
+         FROM api_keys WHERE company_id = ?1 ORDER BY created_at, access_key",
+        c,
+        |row| {
+            let info = ApiKeyInfo {
+                access_key: row.get(0)?,
+                company,
+                scopes: rows::scopes_at(row, 1)?,
+                created_at: rows::timestamp_at(row, 2)?,
+                expires_at: rows::optional_timestamp_at(row, 3)?,
+                revoked_at: rows::optional_timestamp_at(row, 4)?,
+            };
+            Ok((info, rows::digest_at(row, 5)?))
+        },
+    )?;
+    s.tokens = all(
+        conn,
+        "SELECT id, scopes, created_at, expires_at, revoked_at, digest
+         FROM tokens WHERE company_id = ?1 ORDER BY created_at, id",
+        c,
+        |row| {
+            let info = TokenInfo {
+                id: row.get(0)?,
+                company,
+                scopes: rows::scopes_at(row, 1)?.unwrap_or_default(),
+                created_at: rows::timestamp_at(row, 2)?,
+                expires_at: rows::optional_timestamp_at(row, 3)?,
+                revoked_at: rows::optional_timestamp_at(row, 4)?,
+            };
+            Ok((info, rows::digest_at(row, 5)?))
+        },
+    )?;
+    Ok(())
+}
+
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    company: i64,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, Fail> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let found = statement
+        .query_map([company], read)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(found)
+}
+
+/// The (call, user) rows of a link table, by call then user.
+fn pairs(conn: &Connection, table: &str, company: i64) -> Result<Vec<(CallId, UserId)>, Fail> {
+    all(
+        conn,
+        &format!(
+            "SELECT call_id, user_id FROM {table} WHERE company_id = ?1 ORDER BY call_id, user_id"
+        ),
+        company,
+        |row| Ok((rows::call_at(row, 0)?, rows::user_at(row, 1)?)),
+    )
+}
+
+/// The tables of company data, children before parents, each with the
+/// column naming its company. `companies` comes last, on its own.
+const COMPANY_TABLES: &[&str] = &[
+    "user_profiles",
+    "call_participants",
+    "shares",
+    "api_grants",
+    "calls",
+    "permission_profiles",
+    "workspaces",
+    "users",
+    "api_keys",
+    "tokens",
+    "rate_limit_state",
+];
+
+/// Removes `company`'s rows (all companies' with `None`), then applies
+/// `seed` if given, in the writer's transaction: a seed that does not fit
+/// fails the whole job, and the writer rolls the removal back with it.
+pub(crate) fn reset(
+    conn: &Connection,
+    company: Option<CompanyId>,
+    seed: Option<&Seed>,
+    now: Timestamp,
+) -> Result<ResetSummary, Fail> {
+    if let (Some(company), Some(seed)) = (company, seed) {
+        seed::only_company(seed, company).map_err(StoreError::SeedRejected)?;
+    }
+    let target = company.map(CompanyId::get);
+    let count = |table: &str, column: &str| -> Result<usize, Fail> {
+        let n: i64 = conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM {table} WHERE ?1 IS NULL OR {column} = ?1"
+            ))?
+            .query_row([target], |row| row.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    };
+    let mut summary = ResetSummary {
+        companies: count("companies", "id")?,
+        users: count("users", "company_id")?,
+        calls: count("calls", "company_id")?,
+        seeded: None,
+    };
+    for table in COMPANY_TABLES {
+        rows::execute(
+            conn,
+            &format!("DELETE FROM {table} WHERE ?1 IS NULL OR company_id = ?1"),
+            params![target],
+        )?;
+    }
+    rows::execute(
+        conn,
+        "DELETE FROM companies WHERE ?1 IS NULL OR id = ?1",
+        params![target],
+    )?;
+    if let Some(seed) = seed {
+        summary.seeded = Some(crate::seed::apply(conn, seed, now)?);
+    }
+    Ok(summary)
+}

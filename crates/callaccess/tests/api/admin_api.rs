@@ -1,0 +1,991 @@
+//! The admin API (control-plane.md §1–2): admin tokens on every
+//! `/admin/v1` route, kept apart from Gong's credentials; read-only tokens;
+//! revocation and expiry; tokens stored hashed and never logged; the
+//! directory CRUD with the CLI's rules and messages, paged lists.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{Auth, Reply, TestApp};
+
+const COMPANIES: &str = "/admin/v1/companies";
+
+/// The 401 of the admin API, with its envelope and challenge.
+fn assert_admin_refused(reply: &Reply, what: &str) {
+    assert_eq!(reply.status, 401, "{what}: {}", reply.body);
+    let errors = reply.errors();
+    assert!(
+        errors[0].starts_with("admin authentication failed"),
+        "{what}: {errors:?}"
+    );
+    assert_eq!(
+        reply.headers["www-authenticate"], "Bearer realm=\"callaccess-admin\"",
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn gong_credentials_and_bad_tokens_get_401_on_admin_routes() {
+    let (app, company) = TestApp::spawn_with_company().await;
+    let gong_token = app.token(&company, &["api:calls:read:basic"]).await;
+    let Auth::Bearer(admin) = app.admin_token().await else {
+        unreachable!()
+    };
+    let (prefix, secret) = admin.rsplit_once('_').unwrap();
+    let unknown_id = format!("caadm_0000000000000000_{secret}");
+    let cases = [
+        ("no credential", Auth::None),
+        ("a Gong API key", company.auth.clone()),
+        ("a Gong bearer token", gong_token),
+        (
+            "a Basic header with the admin token",
+            Auth::Basic(admin.clone(), "x".to_owned()),
+        ),
+        (
+            "a malformed token",
+            Auth::Bearer("caadm_nothex_secret".to_owned()),
+        ),
+        ("an unknown id", Auth::Bearer(unknown_id)),
+        (
+            "a wrong secret",
+            Auth::Bearer(format!("{prefix}_{secret}x")),
+        ),
+        (
+            "the id without its secret",
+            Auth::Bearer(format!("{prefix}_")),
+        ),
+        ("another scheme", Auth::Raw(format!("Token {admin}"))),
+    ];
+    for (what, auth) in &cases {
+        for method in [Method::GET, Method::POST] {
+            let body = (method == Method::POST).then(|| json!({"name": "Nope"}));
+            let reply = app.admin(method.clone(), COMPANIES, auth, body).await;
+            assert_admin_refused(&reply, &format!("{method} with {what}"));
+        }
+    }
+    // Nothing was created by any refused POST.
+    let listed = app
+        .admin(Method::GET, COMPANIES, &Auth::Bearer(admin), None)
+        .await;
+    listed.assert_admin_ok();
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.body
+    );
+}
+
+#[tokio::test]
+async fn an_admin_token_is_not_a_gong_credential() {
+    let (app, company) = TestApp::spawn_with_company().await;
+    let admin = app.admin_token().await;
+    for path in ["/v2/users", "/v2/workspaces"] {
+        let reply = app.request(Method::GET, path, &admin, None, &[]).await;
+        reply.assert_error(401, "authentication failed: send 'Authorization: Basic' with a valid access key and secret, or 'Authorization: Bearer' with a valid access token");
+    }
+    let reply = app.post_calls(&admin, &[crate::helpers::ids::CALL_1]).await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    // The company's own key still works, so the 401s were the token's.
+    app.request(Method::GET, "/v2/users", &company.auth, None, &[])
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn a_read_only_token_may_read_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let read_only = app.read_only_admin_token().await;
+    let reply = app.admin(Method::GET, COMPANIES, &read_only, None).await;
+    reply.assert_admin_ok();
+    assert_eq!(reply.body, json!({"items": [], "nextCursor": null}));
+
+    let reply = app
+        .admin(
+            Method::POST,
+            COMPANIES,
+            &read_only,
+            Some(json!({"name": "Acme"})),
+        )
+        .await;
+    reply.assert_error(403, crate::helpers::ADMIN_READ_ONLY);
+    let reply = app
+        .admin(
+            Method::PATCH,
+            &format!("{COMPANIES}/1"),
+            &read_only,
+            Some(json!({"rateLimit": {"perDay": 5}})),
+        )
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let listed = app.admin(Method::GET, COMPANIES, &read_only, None).await;
+    assert_eq!(
+        listed.body["items"],
+        json!([]),
+        "a refused write changed something"
+    );
+
+    // A full token writes.
+    let full = app.admin_token().await;
+    let reply = app
+        .admin(
+            Method::POST,
+            COMPANIES,
+            &full,
+            Some(json!({"name": "Acme"})),
+        )
+        .await;
+    reply.assert_admin_ok();
+    assert_eq!(reply.body["name"], "Acme");
+}
+
+#[tokio::test]
+async fn revoked_and_expired_tokens_get_401() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    app.admin(Method::GET, COMPANIES, &token, None)
+        .await
+        .assert_admin_ok();
+    let Auth::Bearer(text) = &token else {
+        unreachable!()
+    };
+    let (id, _) = callaccess_domain::admin_token::split(text).unwrap();
+    app.store
+        .revoke_admin_token(&id, app.clock.now())
+        .await
+        .unwrap();
+    // Seen on the very next request: nothing keeps a verified admin token.
+    assert_admin_refused(
+        &app.admin(Method::GET, COMPANIES, &token, None).await,
+        "revoked",
+    );
+
+    // Expiry follows the server's clock.
+    let now = app.clock.now();
+    let expiring = app
+        .new_admin_token(false, Some(now.plus_seconds(3_600)))
+        .await;
+    app.admin(Method::GET, COMPANIES, &expiring, None)
+        .await
+        .assert_admin_ok();
+    app.clock
+        .advance(std::time::Duration::from_secs(3_600))
+        .unwrap();
+    assert_admin_refused(
+        &app.admin(Method::GET, COMPANIES, &expiring, None).await,
+        "expired",
+    );
+    let expired = app.new_admin_token(true, Some(now)).await;
+    assert_admin_refused(
+        &app.admin(Method::GET, COMPANIES, &expired, None).await,
+        "born expired",
+    );
+}
+
+#[tokio::test]
+async fn admin_tokens_are_stored_as_digests_of_their_secret() {
+    let app = TestApp::spawn().await;
+    let Auth::Bearer(text) = app.admin_token().await else {
+        unreachable!()
+    };
+    let (id, secret) = callaccess_domain::admin_token::split(&text).unwrap();
+    let stored = app.store.admin_token(&id).await.unwrap().unwrap();
+    assert_eq!(stored.digest, callaccess_domain::secret::digest(secret));
+    assert_ne!(stored.digest, callaccess_domain::secret::digest(&text));
+    // On SQLite, no byte of the database files holds the secret.
+    if let crate::helpers::TestBackend::Sqlite = crate::helpers::test_backend() {
+        for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds the secret",
+                path.display()
+            );
+        }
+    }
+}
+
+// --- the real binary: the CLI makes tokens, the server never logs them ---
+
+#[tokio::test]
+async fn the_cli_makes_lists_and_revokes_tokens_and_the_server_never_logs_them() {
+    use crate::server_process::{cli, cli_ok, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    let created: Value = serde_json::from_str(
+        &cli_ok(&[
+            "admin-token",
+            "create",
+            "--database",
+            &database,
+            "--note",
+            "ci",
+            "--json",
+        ])
+        .await,
+    )
+    .unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(token.starts_with(&format!("caadm_{id}_")), "{created}");
+    assert_eq!(
+        (created["readOnly"].as_bool(), created["note"].as_str()),
+        (Some(false), Some("ci"))
+    );
+    let text = cli_ok(&[
+        "admin-token",
+        "create",
+        "--database",
+        &database,
+        "--read-only",
+        "--expires",
+        "1d",
+    ])
+    .await;
+    assert!(text.contains("created a read-only admin token"), "{text}");
+    assert!(text.contains("shown only this once"), "{text}");
+
+    let listed = cli_ok(&["admin-token", "list", "--database", &database, "--json"]).await;
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert!(
+        !listed.to_string().contains(&token[6 + 16 + 1..]),
+        "list shows a secret: {listed}"
+    );
+    let table = cli_ok(&["admin-token", "list", "--database", &database]).await;
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(
+        table.contains("read-only") && table.contains(" ci"),
+        "{table}"
+    );
+
+    let mut server = Server::start(&["--database", &database]).await;
+    let client = reqwest::Client::new();
+    let admin = Auth::Bearer(token.clone());
+    let url = format!("{}/admin/v1/companies", server.base);
+    let reply = crate::helpers::admin_request(
+        &client,
+        &server.base,
+        Method::GET,
+        "/admin/v1/companies",
+        &admin,
+        None,
+    )
+    .await;
+    reply.assert_admin_ok();
+    let wrong = Auth::Bearer(format!("{token}x"));
+    let reply = crate::helpers::admin_request(
+        &client,
+        &server.base,
+        Method::GET,
+        "/admin/v1/companies",
+        &wrong,
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    let request_id = reply.headers["x-traceid"].to_str().unwrap().to_owned();
+    server
+        .find_log(|e| e["request_id"] == request_id.as_str())
+        .await;
+
+    // Revoked by the CLI, refused by the running server at once.
+    let revoked = cli_ok(&["admin-token", "revoke", &id, "--database", &database]).await;
+    assert_eq!(revoked, format!("revoked admin token {id}\n"));
+    let again = cli_ok(&["admin-token", "revoke", &id, "--database", &database]).await;
+    assert!(
+        again.starts_with(&format!("admin token {id} was already revoked at ")),
+        "{again}"
+    );
+    let response = client.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let missing = cli(&[
+        "admin-token",
+        "revoke",
+        "0000000000000000",
+        "--database",
+        &database,
+    ])
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "error: admin token \"0000000000000000\" does not exist\n"
+    );
+
+    let exited = server.terminate().await;
+    assert_eq!(exited.code, 0);
+    let secret = &token[6 + 16 + 1..];
+    for line in &exited.log {
+        assert!(!line.contains(secret), "the token reached the log: {line}");
+    }
+    assert!(
+        exited.log.iter().any(|l| l.contains("/admin/v1/companies")),
+        "{:#?}",
+        exited.log
+    );
+}
+
+#[tokio::test]
+async fn with_an_admin_listener_the_api_address_has_no_admin_api() {
+    let (app, admin_base) = TestApp::spawn_with_admin_listener(TestApp::options()).await;
+    let company = app.company(1).await;
+    let admin = app.admin_token().await;
+    // On the API's address: 404, as for any path it does not serve, with
+    // or without a token, for every method.
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::POST, Some(json!({"name": "Nope"}))),
+    ] {
+        for auth in [&admin, &Auth::None] {
+            let reply = app
+                .admin(method.clone(), COMPANIES, auth, body.clone())
+                .await;
+            assert_eq!(reply.status, 404, "{}", reply.body);
+            assert!(
+                reply.errors()[0].starts_with("no such endpoint"),
+                "{}",
+                reply.body
+            );
+        }
+    }
+    // The admin address serves it, with the same envelope and auth...
+    let reply = crate::helpers::admin_request(
+        &app.client,
+        &admin_base,
+        Method::GET,
+        COMPANIES,
+        &admin,
+        None,
+    )
+    .await;
+    reply.assert_admin_ok();
+    assert_eq!(reply.body["items"][0]["id"], company.id.to_string());
+    let refused = crate::helpers::admin_request(
+        &app.client,
+        &admin_base,
+        Method::GET,
+        COMPANIES,
+        &company.auth,
+        None,
+    )
+    .await;
+    assert_admin_refused(&refused, "a Gong key on the admin address");
+    // ... and nothing of Gong's API.
+    let reply = crate::helpers::admin_request(
+        &app.client,
+        &admin_base,
+        Method::GET,
+        "/v2/users",
+        &company.auth,
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    // Gong's API still answers on its own address.
+    app.request(Method::GET, "/v2/users", &company.auth, None, &[])
+        .await
+        .assert_ok();
+    app.stop().await;
+}
+
+// --- directory CRUD ---
+
+#[tokio::test]
+async fn companies_are_created_read_changed_and_paged() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    for n in 1..=3 {
+        let body =
+            json!({"name": format!("Co {n}"), "id": format!("{n}"), "rateLimit": {"perSecond": n}});
+        app.admin(Method::POST, COMPANIES, &admin, Some(body))
+            .await
+            .assert_admin_ok();
+    }
+    // The CLI's rules and messages.
+    app.admin(Method::POST, COMPANIES, &admin, Some(json!({"name": " "})))
+        .await
+        .assert_error(400, "a company name must not be empty");
+    app.admin(
+        Method::POST,
+        COMPANIES,
+        &admin,
+        Some(json!({"name": "Again", "id": "1"})),
+    )
+    .await
+    .assert_error(409, "company \"1\" already exists");
+    let unknown_field = app
+        .admin(
+            Method::POST,
+            COMPANIES,
+            &admin,
+            Some(json!({"name": "X", "colour": "red"})),
+        )
+        .await;
+    assert_eq!(unknown_field.status, 400);
+    assert!(
+        unknown_field.errors()[0].contains("unknown field 'colour'"),
+        "{}",
+        unknown_field.body
+    );
+    app.admin(
+        Method::POST,
+        COMPANIES,
+        &admin,
+        Some(json!({"name": "X", "rateLimit": {"perDay": 0}})),
+    )
+    .await
+    .assert_error(
+        400,
+        "rateLimit.perDay: \"0\" is not a rate limit (a positive whole number, or off)",
+    );
+
+    // Pages of two, then one; a cursor of another list is refused.
+    let first = app
+        .admin(Method::GET, &format!("{COMPANIES}?limit=2"), &admin, None)
+        .await;
+    let ids: Vec<&str> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["1", "2"]);
+    let cursor = first.body["nextCursor"].as_str().unwrap();
+    let second = app
+        .admin(
+            Method::GET,
+            &format!("{COMPANIES}?limit=2&cursor={cursor}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second.body["items"][0]["id"], "3");
+    assert_eq!(second.body["nextCursor"], Value::Null);
+    let bad = app
+        .admin(
+            Method::GET,
+            &format!("{COMPANIES}?cursor=bm90LWEtY3Vyc29y"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let bad = app
+        .admin(
+            Method::GET,
+            &format!("{COMPANIES}?limit=1001"),
+            &admin,
+            None,
+        )
+        .await;
+    bad.assert_error(400, "limit: \"1001\" is not a page size (1 to 1000)");
+
+    let one = app
+        .admin(Method::GET, &format!("{COMPANIES}/2"), &admin, None)
+        .await;
+    assert_eq!(
+        one.body["rateLimit"],
+        json!({"perSecond": 2, "perDay": "default"})
+    );
+    let changed = app
+        .admin(
+            Method::PATCH,
+            &format!("{COMPANIES}/2"),
+            &admin,
+            Some(json!({"rateLimit": {"perDay": "off"}})),
+        )
+        .await;
+    changed.assert_admin_ok();
+    assert_eq!(
+        changed.body["rateLimit"],
+        json!({"perSecond": 2, "perDay": "off"})
+    );
+    app.admin(Method::GET, &format!("{COMPANIES}/9"), &admin, None)
+        .await
+        .assert_error(404, "company \"9\" does not exist");
+    app.admin(
+        Method::PATCH,
+        &format!("{COMPANIES}/9"),
+        &admin,
+        Some(json!({"rateLimit": {"perDay": 5}})),
+    )
+    .await
+    .assert_error(404, "company \"9\" does not exist");
+}
+
+#[tokio::test]
+async fn users_calls_shares_and_profiles_follow_the_clis_rules() {
+    let (app, company) = TestApp::spawn_with_company().await;
+    let other = app.company(2).await;
+    let admin = app.admin_token().await;
+    let base = format!("{COMPANIES}/{}", company.id);
+
+    // Users: created with a manager and a level, paged by id, changed.
+    let reply = app
+        .admin(
+            Method::POST,
+            &format!("{base}/users"),
+            &admin,
+            Some(json!({
+                "id": "5000", "emailAddress": "new@c1.test", "firstName": "New",
+                "managerId": "1004", "callsAccess": "own"
+            })),
+        )
+        .await;
+    reply.assert_admin_ok();
+    assert_eq!(
+        (
+            reply.body["managerId"].as_str(),
+            reply.body["callsAccess"].as_str()
+        ),
+        (Some("1004"), Some("own"))
+    );
+    app.admin(
+        Method::POST,
+        &format!("{base}/users"),
+        &admin,
+        Some(json!({"id": "5001", "emailAddress": "nobody"})),
+    )
+    .await
+    .assert_error(400, "\"nobody\" is not an email address");
+    app.admin(
+        Method::POST,
+        &format!("{base}/users"),
+        &admin,
+        Some(json!({"id": "5000", "emailAddress": "a@b.test"})),
+    )
+    .await
+    .assert_error(
+        409,
+        &format!("user \"5000\" already exists in company \"{}\"", company.id),
+    );
+    let page = app
+        .admin(Method::GET, &format!("{base}/users?limit=5"), &admin, None)
+        .await;
+    let first: Vec<&str> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, ["1001", "1002", "1003", "1004", "1005"]);
+    let cursor = page.body["nextCursor"].as_str().unwrap();
+    let rest = app
+        .admin(
+            Method::GET,
+            &format!("{base}/users?limit=5&cursor={cursor}"),
+            &admin,
+            None,
+        )
+        .await;
+    let rest: Vec<&str> = rest.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest, ["1006", "1007", "5000"]);
+    let patched = app
+        .admin(
+            Method::PATCH,
+            &format!("{base}/users/5000"),
+            &admin,
+            Some(json!({"managerId": null, "callsAccess": "all"})),
+        )
+        .await;
+    patched.assert_admin_ok();
+    assert_eq!(
+        (
+            patched.body["managerId"].clone(),
+            patched.body["callsAccess"].clone()
+        ),
+        (Value::Null, json!("all"))
+    );
+    // A manager loop is refused with the domain's words; another company's user is 404.
+    let looped = app
+        .admin(
+            Method::PATCH,
+            &format!("{base}/users/1004"),
+            &admin,
+            Some(json!({"managerId": "5000"})),
+        )
+        .await;
+    assert_eq!(looped.status, 200, "{}", looped.body);
+    let looped = app
+        .admin(
+            Method::PATCH,
+            &format!("{base}/users/5000"),
+            &admin,
+            Some(json!({"managerId": "1004"})),
+        )
+        .await;
+    assert_eq!(looped.status, 400, "{}", looped.body);
+    assert!(
+        looped.errors()[0].starts_with("a manager loop is not allowed"),
+        "{}",
+        looped.body
+    );
+    app.admin(
+        Method::GET,
+        &format!("{COMPANIES}/{}/users/5000", other.id),
+        &admin,
+        None,
+    )
+    .await
+    .assert_error(
+        404,
+        &format!("user \"5000\" does not exist in company \"{}\"", other.id),
+    );
+
+    // Calls: created, read, made private; unknown participants refused.
+    let call = "7782342274025937500";
+    let reply = app
+        .admin(Method::POST, &format!("{base}/calls"), &admin, Some(json!({
+            "id": call, "primaryUserId": "1001", "participantIds": ["1002", "1002"], "title": "New call"
+        })))
+        .await;
+    reply.assert_admin_ok();
+    assert_eq!(reply.body["participantIds"], json!(["1002"]));
+    let refused = app
+        .admin(
+            Method::POST,
+            &format!("{base}/calls"),
+            &admin,
+            Some(json!({"id": "7782342274025937501", "primaryUserId": "1999"})),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let private = app
+        .admin(
+            Method::PATCH,
+            &format!("{base}/calls/{call}"),
+            &admin,
+            Some(json!({"isPrivate": true})),
+        )
+        .await;
+    assert_eq!(private.body["isPrivate"], true, "{}", private.body);
+    app.admin(
+        Method::GET,
+        &format!("{COMPANIES}/{}/calls/{call}", other.id),
+        &admin,
+        None,
+    )
+    .await
+    .assert_error(
+        404,
+        &format!("call \"{call}\" does not exist in company \"{}\"", other.id),
+    );
+    let calls = app
+        .admin(Method::GET, &format!("{base}/calls"), &admin, None)
+        .await;
+    assert_eq!(
+        calls.body["items"].as_array().unwrap().len(),
+        4,
+        "{}",
+        calls.body
+    );
+
+    // Shares open the call through /v2's rules; removing a missing one is 404.
+    let share = json!({"callId": call, "userId": "1007"});
+    app.admin(
+        Method::POST,
+        &format!("{base}/shares"),
+        &admin,
+        Some(share.clone()),
+    )
+    .await
+    .assert_admin_ok();
+    app.admin(
+        Method::DELETE,
+        &format!("{base}/shares"),
+        &admin,
+        Some(share.clone()),
+    )
+    .await
+    .assert_admin_ok();
+    app.admin(
+        Method::DELETE,
+        &format!("{base}/shares"),
+        &admin,
+        Some(share),
+    )
+    .await
+    .assert_error(
+        404,
+        &format!(
+            "call \"{call}\" is not shared with user \"1007\" in company \"{}\"",
+            company.id
+        ),
+    );
+
+    // Profiles in a new workspace; PUT replaces; assigned through PATCH users.
+    let workspace = app
+        .admin(
+            Method::POST,
+            &format!("{base}/workspaces"),
+            &admin,
+            Some(json!({"name": "Support", "id": "42"})),
+        )
+        .await;
+    workspace.assert_admin_ok();
+    let profile = app
+        .admin(
+            Method::POST,
+            &format!("{base}/profiles?workspaceId=42"),
+            &admin,
+            Some(json!({
+                "name": "Agents", "callsAccess": {"permissionLevel": "own", "teamLeadIds": []}
+            })),
+        )
+        .await;
+    profile.assert_admin_ok();
+    assert_eq!(profile.body["workspaceId"], "42");
+    let id = profile.body["id"].as_str().unwrap().to_owned();
+    let put = app
+        .admin(
+            Method::PUT,
+            &format!("{base}/profiles/{id}"),
+            &admin,
+            Some(json!({
+                "name": "Leads", "callsAccess": {"permissionLevel": "all", "teamLeadIds": []}
+            })),
+        )
+        .await;
+    assert_eq!(put.body["name"], "Leads", "{}", put.body);
+    app.admin(
+        Method::PATCH,
+        &format!("{base}/users/1001"),
+        &admin,
+        Some(json!({"profileIds": [id]})),
+    )
+    .await
+    .assert_admin_ok();
+    let holders = app
+        .store
+        .profile_users(
+            callaccess_domain::Caller::verified(company.id),
+            id.parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        holders.iter().map(|u| u.id.to_string()).collect::<Vec<_>>(),
+        ["1001"]
+    );
+    let profiles = app
+        .admin(Method::GET, &format!("{base}/profiles"), &admin, None)
+        .await;
+    assert!(
+        profiles.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == id.as_str() && p["workspaceId"] == "42"),
+        "{}",
+        profiles.body
+    );
+    app.admin(
+        Method::GET,
+        &format!("{COMPANIES}/{}/profiles/{id}", other.id),
+        &admin,
+        None,
+    )
+    .await
+    .assert_error(
+        404,
+        &format!(
+            "permission profile \"{id}\" does not exist in company \"{}\"",
+            other.id
+        ),
+    );
+}
+
+#[tokio::test]
+async fn api_keys_and_tokens_show_their_secret_once_and_revoke() {
+    let (app, company) = TestApp::spawn_with_company().await;
+    let other = app.company(2).await;
+    let admin = app.admin_token().await;
+    let base = format!("{COMPANIES}/{}", company.id);
+
+    let key = app
+        .admin(
+            Method::POST,
+            &format!("{base}/api-keys"),
+            &admin,
+            Some(json!({"scopes": ["api:users:read"]})),
+        )
+        .await;
+    key.assert_admin_ok();
+    let (access_key, secret) = (
+        key.body["accessKey"].as_str().unwrap().to_owned(),
+        key.body["accessKeySecret"].as_str().unwrap().to_owned(),
+    );
+    let auth = Auth::Basic(access_key.clone(), secret.clone());
+    app.request(Method::GET, "/v2/users", &auth, None, &[])
+        .await
+        .assert_ok();
+    let listed = app
+        .admin(Method::GET, &format!("{base}/api-keys"), &admin, None)
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+    assert!(
+        !listed.body.to_string().contains(&secret),
+        "a list shows a secret"
+    );
+    app.admin(Method::POST, &format!("{base}/api-keys"), &admin, Some(json!({"scopes": ["api:nope"]})))
+        .await
+        .assert_error(400, "\"api:nope\" is not one of Gong's scopes, such as \"api:call-user-access:read\" (`callaccess key create --help` lists them all)");
+    app.admin(
+        Method::POST,
+        &format!("{base}/api-keys"),
+        &admin,
+        Some(json!({"expires": "2020-01-01T00:00:00Z"})),
+    )
+    .await
+    .assert_error(
+        400,
+        "\"2020-01-01T00:00:00Z\" is not in the future; an expiry must be a later time",
+    );
+    // Another company cannot revoke it; its own revocation takes effect.
+    app.admin(
+        Method::DELETE,
+        &format!("{COMPANIES}/{}/api-keys/{access_key}", other.id),
+        &admin,
+        None,
+    )
+    .await
+    .assert_error(404, &format!("access key \"{access_key}\" does not exist"));
+    let revoked = app
+        .admin(
+            Method::DELETE,
+            &format!("{base}/api-keys/{access_key}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert!(revoked.body["revokedAt"].is_string(), "{}", revoked.body);
+    assert_eq!(
+        app.request(Method::GET, "/v2/users", &auth, None, &[])
+            .await
+            .status,
+        401
+    );
+
+    let token = app
+        .admin(
+            Method::POST,
+            &format!("{base}/tokens"),
+            &admin,
+            Some(json!({"scopes": ["api:users:read"], "expires": "1d"})),
+        )
+        .await;
+    token.assert_admin_ok();
+    let bearer = Auth::Bearer(token.body["token"].as_str().unwrap().to_owned());
+    app.request(Method::GET, "/v2/users", &bearer, None, &[])
+        .await
+        .assert_ok();
+    app.admin(
+        Method::POST,
+        &format!("{base}/tokens"),
+        &admin,
+        Some(json!({})),
+    )
+    .await
+    .assert_error(400, "a token needs at least one scope");
+    let id = token.body["id"].as_str().unwrap();
+    app.admin(Method::DELETE, &format!("{base}/tokens/{id}"), &admin, None)
+        .await
+        .assert_admin_ok();
+    assert_eq!(
+        app.request(Method::GET, "/v2/users", &bearer, None, &[])
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_documents_itself_behind_an_admin_token() {
+    let app = TestApp::spawn().await;
+    let path = "/admin/v1/openapi.json";
+    assert_admin_refused(
+        &app.admin(Method::GET, path, &Auth::None, None).await,
+        "openapi without a token",
+    );
+    let read_only = app.read_only_admin_token().await;
+    let reply = app.admin(Method::GET, path, &read_only, None).await;
+    reply.assert_admin_ok();
+    let doc = &reply.body;
+    assert_eq!(
+        doc["components"]["securitySchemes"]["adminToken"]["scheme"], "bearer",
+        "{doc}"
+    );
+    let users = &doc["paths"]["/admin/v1/companies/{id}/users"];
+    assert_eq!(users["get"]["operationId"], "listUsers", "{users}");
+    assert_eq!(users["post"]["operationId"], "addUser", "{users}");
+    assert!(users["post"]["responses"]["403"].is_object(), "{users}");
+    // Every directory path it names is served: a GET answers something
+    // other than 404 or 405 for an existing company.
+    let full = app.admin_token().await;
+    app.admin(
+        Method::POST,
+        COMPANIES,
+        &full,
+        Some(json!({"name": "Co", "id": "1"})),
+    )
+    .await
+    .assert_admin_ok();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if item.get("get").is_none() || !path.starts_with("/admin/v1/companies") {
+            continue;
+        }
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{userId}", "1001")
+            .replace("{callId}", "1")
+            .replace("{profileId}", "1");
+        let reply = app.admin(Method::GET, &concrete, &full, None).await;
+        assert!(
+            reply.status == 200 || reply.errors()[0].contains("does not exist"),
+            "{path}: {} {}",
+            reply.status,
+            reply.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn serve_with_admin_listen_moves_the_admin_api_to_its_address() {
+    use crate::server_process::{cli_ok, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    let created: Value = serde_json::from_str(
+        &cli_ok(&["admin-token", "create", "--database", &database, "--json"]).await,
+    )
+    .unwrap();
+    let admin = Auth::Bearer(created["token"].as_str().unwrap().to_owned());
+    let server = Server::start(&["--database", &database, "--admin-listen", "127.0.0.1:0"]).await;
+    // Logged before the "listening" line, which `start` waited for.
+    let admin_base = server
+        .log
+        .iter()
+        .find_map(|line| {
+            let at = line.find("admin API on http://")? + "admin API on ".len();
+            let url = &line[at..];
+            let end = url.find("/admin/v1")?;
+            Some(url[..end].to_owned())
+        })
+        .unwrap_or_else(|| panic!("no admin address logged: {:#?}", server.log));
+    let client = reqwest::Client::new();
+    let on_api =
+        crate::helpers::admin_request(&client, &server.base, Method::GET, COMPANIES, &admin, None)
+            .await;
+    assert_eq!(on_api.status, 404, "{}", on_api.body);
+    let on_admin =
+        crate::helpers::admin_request(&client, &admin_base, Method::GET, COMPANIES, &admin, None)
+            .await;
+    on_admin.assert_admin_ok();
+    assert_eq!(server.terminate().await.code, 0);
+}
