@@ -16,6 +16,23 @@ pub const LIST: &[(i64, &str)] = &[
 ];
 
 /// The highest version a database can be brought to.
+/// The tables of company data in both schemas, children before parents,
+/// each with a `company_id` column: what a reset removes, in this order,
+/// before the company rows themselves (which come last, on their own).
+pub const COMPANY_TABLES: &[&str] = &[
+    "user_profiles",
+    "call_participants",
+    "shares",
+    "api_grants",
+    "calls",
+    "permission_profiles",
+    "workspaces",
+    "users",
+    "api_keys",
+    "tokens",
+    "rate_limit_state",
+];
+
 pub fn latest() -> i64 {
     LIST.last().map_or(0, |(version, _)| *version)
 }

@@ -123,23 +123,6 @@ async fn pairs(db: &impl Db, table: &str, company: i64) -> Result<Vec<(CallId, U
         .collect()
 }
 
-/// The tables of company data, children before parents (companies, whose
-/// default workspace is a foreign key into `workspaces`, are unhooked from
-/// it first and removed last).
-const COMPANY_TABLES: &[&str] = &[
-    "user_profiles",
-    "call_participants",
-    "shares",
-    "api_grants",
-    "calls",
-    "permission_profiles",
-    "workspaces",
-    "users",
-    "api_keys",
-    "tokens",
-    "rate_limit_state",
-];
-
 /// Removes `company`'s rows (all companies' with `None`), then applies
 /// `seed` if given, in the caller's transaction: a seed that does not fit
 /// fails it, and the removal is rolled back with it.
@@ -181,7 +164,7 @@ pub(crate) async fn reset(
         &params,
     )
     .await?;
-    for table in COMPANY_TABLES {
+    for table in callaccess_domain::migrations::COMPANY_TABLES {
         let sql = format!("DELETE FROM {table} WHERE $1::BIGINT IS NULL OR company_id = $1");
         rows::execute(db, &sql, &params).await?;
     }

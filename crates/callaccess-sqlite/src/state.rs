@@ -126,22 +126,6 @@ fn pairs(conn: &Connection, table: &str, company: i64) -> Result<Vec<(CallId, Us
     )
 }
 
-/// The tables of company data, children before parents, each with the
-/// column naming its company. `companies` comes last, on its own.
-const COMPANY_TABLES: &[&str] = &[
-    "user_profiles",
-    "call_participants",
-    "shares",
-    "api_grants",
-    "calls",
-    "permission_profiles",
-    "workspaces",
-    "users",
-    "api_keys",
-    "tokens",
-    "rate_limit_state",
-];
-
 /// Removes `company`'s rows (all companies' with `None`), then applies
 /// `seed` if given, in the writer's transaction: a seed that does not fit
 /// fails the whole job, and the writer rolls the removal back with it.
@@ -169,7 +153,7 @@ pub(crate) fn reset(
         calls: count("calls", "company_id")?,
         seeded: None,
     };
-    for table in COMPANY_TABLES {
+    for table in callaccess_domain::migrations::COMPANY_TABLES {
         rows::execute(
             conn,
             &format!("DELETE FROM {table} WHERE ?1 IS NULL OR company_id = ?1"),
