@@ -210,9 +210,12 @@ impl Drop for Watched {
 pub struct Watch {
     returned: oneshot::Receiver<Unread>,
     /// HTTP/1.1 without `Connection: close`: the connection may carry
-    /// another request. (HTTP/2 resets only the stream of a dropped body;
-    /// an HTTP/1.0 connection kept alive is rare, and closed as before.)
+    /// another request. (An HTTP/1.0 connection kept alive is rare, and
+    /// closed as before.)
     reusable: bool,
+    /// HTTP/1.x, where the body shares the connection; HTTP/2 resets only
+    /// the stream of a dropped body.
+    http1: bool,
     /// `Expect: 100-continue`: a client refused before its body was asked
     /// for need not send it, so bytes that follow may be its next request.
     expects_continue: bool,
@@ -230,6 +233,7 @@ pub fn watch(request: Request) -> (Request, Option<Watch>) {
     let watch = Watch {
         returned,
         reusable: request.version() == Version::HTTP_11 && !asks_close(headers),
+        http1: request.version() <= Version::HTTP_11,
         expects_continue: headers
             .get(EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue")),
@@ -258,8 +262,9 @@ impl Watch {
         let Ok(unread) = self.returned.try_recv() else {
             return;
         };
-        // Closed anyway, or an HTTP/2 stream: hyper deals with the rest.
-        if !self.reusable || asks_close(response.headers()) {
+        // An HTTP/2 stream, or a connection this answer closes: hyper
+        // deals with the rest.
+        if !self.http1 || asks_close(response.headers()) {
             return;
         }
         let allowance = limit.saturating_sub(unread.read);
@@ -267,9 +272,11 @@ impl Watch {
             .declared
             .is_none_or(|n| n.saturating_sub(unread.read as u64) <= allowance as u64);
         let coming = !(self.expects_continue && unread.read == 0);
+        // A connection the client closes after this answer is drained too:
+        // the body it sent is what the request journal records.
         if fits && coming && Instant::now() < deadline {
             tokio::spawn(drain(unread.body, allowance, deadline));
-        } else {
+        } else if self.reusable {
             response
                 .headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));

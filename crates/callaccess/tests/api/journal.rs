@@ -217,6 +217,51 @@ async fn a_body_sent_after_an_early_answer_is_recorded_too() {
 }
 
 #[tokio::test]
+async fn a_body_on_a_connection_the_client_closes_is_recorded_too() {
+    // Python's urllib, among others, sends `Connection: close` on every
+    // request; an early answer must not lose the body it sent.
+    let (app, _c) = TestApp::spawn_with_company().await;
+    let body = change(CALL_2, &[ALL]).to_string();
+    for split in [false, true] {
+        app.admin(
+            Method::DELETE,
+            "/admin/v1/requests",
+            &admin(&app).await,
+            None,
+        )
+        .await
+        .assert_admin_ok();
+        let mut stream = TcpStream::connect(app.address).await.unwrap();
+        let head = format!(
+            "PUT {PATH} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Authorization: Basic bm9rZXk6bm9zZWNyZXQ=\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        if split {
+            // The head first, the body only once the answer is in.
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut first = [0u8; 12];
+            stream.read_exact(&mut first).await.unwrap();
+            assert_eq!(&first, b"HTTP/1.1 401");
+            stream.write_all(body.as_bytes()).await.unwrap();
+        } else {
+            stream
+                .write_all(format!("{head}{body}").as_bytes())
+                .await
+                .unwrap();
+        }
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let items = listed(&app, "").await;
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(items[0]["status"], 401);
+        assert_eq!(items[0]["requestBody"].to_string(), body, "split {split}");
+        assert_eq!(items[0]["requestBodyTruncated"], false);
+    }
+}
+
+#[tokio::test]
 async fn listings_filter_by_method_path_status_company_and_time() {
     let app = TestApp::spawn().await;
     let one = app.company(1).await;
