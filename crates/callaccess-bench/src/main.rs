@@ -32,8 +32,9 @@
 //! - `metrics`: reading `/metrics` (the Prometheus text format) and the
 //!   per-request store costs from two readings.
 //! - `pgbench`: the PostgreSQL baseline.
-//! - `journal`: PUT 1 and POST 1 with the request journal off and on, in
-//!   interleaved rounds on restarts of the same server (`--journal-rounds`).
+//! - `onoff`: PUT 1 and POST 1 with a feature off and on, in interleaved
+//!   rounds on restarts of the same server: the request journal
+//!   (`--journal-rounds`) and the fault check (`--fault-rounds`).
 //! - `report`: the table and the JSON.
 //! - `reset`: a reset and re-seed of a 1,000-user, 1,000-call company over
 //!   the admin API, `--reset-rounds` times (`--scenarios reset`, not in the
@@ -53,7 +54,7 @@
 
 mod attack;
 mod dataset;
-mod journal;
+mod onoff;
 mod load;
 mod metrics;
 mod pgbench;
@@ -215,6 +216,12 @@ struct Args {
     /// (0: no comparison).
     #[arg(long, default_value_t = 0, value_name = "N")]
     journal_rounds: usize,
+
+    /// After the scenarios (and any journal rounds), the same with no fault
+    /// rules and with one rule that matches no request (an upper bound of
+    /// what the check costs with no rules) (0: no comparison).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    fault_rounds: usize,
 
     /// reset: how many resets (each with its re-seed) to time.
     #[arg(long, default_value_t = 10, value_name = "N")]
@@ -641,23 +648,31 @@ async fn measure(
         }
         rows.push(row);
     }
-    let mut journal_comparison = None;
-    if args.journal_rounds > 0 {
+    let mut comparisons = Vec::new();
+    for (trial, rounds) in [
+        (onoff::Trial::Journal, args.journal_rounds),
+        (onoff::Trial::Faults, args.fault_rounds),
+    ] {
+        if rounds == 0 {
+            continue;
+        }
         match owned.take() {
             Some(own) => {
-                let settings = journal::Settings {
-                    rounds: args.journal_rounds,
+                let settings = onoff::Settings {
+                    rounds,
                     connections: args.connections,
                     warmup: args.warmup,
                     duration: args.duration,
                 };
                 let (own, moved, comparison) =
-                    journal::compare(own, target, &cursors, &settings).await?;
+                    onoff::compare(trial, own, target, &cursors, &settings).await?;
                 owned = Some(own);
                 target = moved;
-                journal_comparison = Some(comparison);
+                comparisons.push(comparison);
             }
-            None => eprintln!("--journal-rounds needs a server the benchmark starts (not --url)"),
+            None => eprintln!(
+                "--journal-rounds and --fault-rounds need a server the benchmark starts (not --url)"
+            ),
         }
     }
     let passes = if args.smoke { 1 } else { 3 };
@@ -705,17 +720,15 @@ async fn measure(
     } else {
         print!("{}", report.markdown());
     }
-    if let Some(comparison) = &journal_comparison {
-        // After the report: with --json, as a second document.
+    for comparison in &comparisons {
+        // After the report: with --json, as further documents.
         if args.json {
             println!("{}", serde_json::to_string_pretty(comparison)?);
         } else {
             print!("{}", comparison.markdown());
         }
     }
-    let journal_ok = journal_comparison
-        .as_ref()
-        .is_none_or(journal::Comparison::healthy);
+    let comparisons_ok = comparisons.iter().all(onoff::Comparison::healthy);
     let healthy = report
         .rows
         .iter()
@@ -724,7 +737,7 @@ async fn measure(
         eprintln!("some scenarios had errors or no answers at all");
     }
     let pressure_ok = report.pressure.as_ref().is_none_or(pressure_healthy);
-    Ok(healthy && pressure_ok && journal_ok)
+    Ok(healthy && pressure_ok && comparisons_ok)
 }
 
 /// One client pages through every user of the company with `GET

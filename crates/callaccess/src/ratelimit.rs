@@ -174,6 +174,12 @@ pub enum Window {
 pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one request of `company` against `policy`, or says why not.
     async fn acquire(&self, company: CompanyId, policy: Policy) -> Result<(), Exceeded>;
+
+    /// Forgets what was spent by `company` (every company with `None`), as
+    /// a reset of the store does: the next request starts a fresh budget.
+    /// Budgets kept in the database are cleared with its data, so the
+    /// default does nothing.
+    fn forget(&self, _company: Option<CompanyId>) {}
 }
 
 type Direct = governor::RateLimiter<NotKeyed, InMemoryState, RateClock, NoOpMiddleware<Nanos>>;
@@ -240,6 +246,20 @@ impl LocalLimiter {
 
 #[async_trait]
 impl RateLimiter for LocalLimiter {
+    fn forget(&self, company: Option<CompanyId>) {
+        let mut companies = match self.companies.lock() {
+            Ok(guard) => guard,
+            // As in `limiters`: the map is consistent whatever panicked.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match company {
+            Some(company) => {
+                companies.remove(&company);
+            }
+            None => companies.clear(),
+        }
+    }
+
     async fn acquire(&self, company: CompanyId, policy: Policy) -> Result<(), Exceeded> {
         if policy.per_second.is_none() && policy.per_day.is_none() {
             return Ok(());

@@ -574,3 +574,34 @@ fn the_cli_exports_a_state_that_imports_as_the_same_and_resets_on_confirmation()
         json!({"companies": []})
     );
 }
+
+#[tokio::test]
+async fn a_reset_gives_the_companies_it_removes_a_fresh_rate_budget() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut seed = rich_seed();
+    seed["companies"][0]["rateLimit"] = json!({"perSecond": "off", "perDay": 2});
+    let reset_with_seed = |path: &'static str| {
+        let (app, admin, seed) = (&app, &admin, seed.clone());
+        async move {
+            app.admin(Method::POST, path, admin, Some(json!({ "seed": seed })))
+                .await
+                .assert_admin_ok();
+        }
+    };
+    for path in ["/admin/v1/reset", "/admin/v1/reset?company=2"] {
+        reset_with_seed(path).await;
+        for _ in 0..2 {
+            v2(&app, &rich_auth(), Method::GET, "/v2/workspaces", None)
+                .await
+                .assert_ok();
+        }
+        let spent = v2(&app, &rich_auth(), Method::GET, "/v2/workspaces", None).await;
+        assert_eq!(spent.status, 429, "{path}: {}", spent.body);
+        // The same seed again: the budget the company spent went with it.
+        reset_with_seed(path).await;
+        v2(&app, &rich_auth(), Method::GET, "/v2/workspaces", None)
+            .await
+            .assert_ok();
+    }
+}

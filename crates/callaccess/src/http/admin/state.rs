@@ -149,5 +149,7 @@ async fn reset(State(state): State<AppState>, request: Request) -> Result<Respon
         .reset(company, seed.as_ref())
         .await
         .map_err(|e| seed_error(e, "seed."))?;
+    // What the removed companies spent is gone with them.
+    state.limiter.forget(company);
     Ok(ok(&summary))
 }
