@@ -54,9 +54,9 @@
 
 mod attack;
 mod dataset;
-mod onoff;
 mod load;
 mod metrics;
+mod onoff;
 mod pgbench;
 mod postgres;
 mod report;

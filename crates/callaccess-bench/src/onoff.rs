@@ -327,7 +327,10 @@ mod tests {
         assert_eq!(comparison.cpu_ratio("put1"), Some(0.95));
         assert_eq!(comparison.cpu_ratio("post1"), None);
         assert!(table.contains("| 1 | off | put1 | 100 |"), "{table}");
-        assert!(table.contains("| 2 | on (10,000) | put1 | 100 |"), "{table}");
+        assert!(
+            table.contains("| 2 | on (10,000) | put1 | 100 |"),
+            "{table}"
+        );
         assert!(
             table.contains("- put1: rate on/off = 0.950 (target ≥ 0.95); server CPU per request on/off = 0.950"),
             "{table}"

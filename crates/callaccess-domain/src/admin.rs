@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::access::{OrgChart, UserFacts};
 use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
-use crate::model::{Call, NewApiKey, NewCompany, NewToken, Profile, SecretDigest, User, Workspace};
+use crate::model::{
+    Call, NewApiKey, NewCompany, NewToken, Profile, SecretDigest, User, UserUpdate, Workspace,
+};
 use crate::store::StoreError;
 
 /// What the admin checks (and seeds) need to know of the stored data.
@@ -159,6 +161,35 @@ pub fn set_manager(
         return Err(StoreError::NoUser { company, user });
     }
     crate::access::check_manager(&ChartOf { d, company }, company, user, manager)
+}
+
+/// A change of several of a user's fields at once, checked in the order
+/// the admin API has always answered: the user, then each profile
+/// ([`assign_profile`]), then the manager ([`set_manager`]); the level of
+/// `calls_access` needs no check. Answers the profiles to hold, one per
+/// workspace (the later of two in one workspace), for the backend to write
+/// after the manager, `active` and `calls_access`.
+pub fn update_user(
+    d: &impl Directory,
+    company: CompanyId,
+    user: UserId,
+    change: &UserUpdate,
+) -> Result<Vec<(WorkspaceId, ProfileId)>, StoreError> {
+    if !d.user_exists(company, user)? {
+        return Err(StoreError::NoUser { company, user });
+    }
+    let mut held: Vec<(WorkspaceId, ProfileId)> = Vec::new();
+    for &profile in &change.profiles {
+        let workspace = assign_profile(d, company, user, profile)?;
+        match held.iter_mut().find(|(w, _)| *w == workspace) {
+            Some(slot) => slot.1 = profile,
+            None => held.push((workspace, profile)),
+        }
+    }
+    if let Some(manager) = change.manager {
+        set_manager(d, company, user, manager)?;
+    }
+    Ok(held)
 }
 
 /// Marking a call private or not: the call exists.
@@ -379,6 +410,20 @@ impl Needs {
         }
     }
 
+    pub fn update_user(company: CompanyId, user: UserId, change: &UserUpdate) -> Self {
+        Self {
+            users: vec![(company, user)],
+            profiles: change.profiles.clone(),
+            chains: change
+                .manager
+                .flatten()
+                .map(|m| (company, m))
+                .into_iter()
+                .collect(),
+            ..Self::default()
+        }
+    }
+
     pub fn add_share(company: CompanyId, call: CallId, user: UserId) -> Self {
         Self {
             users: vec![(company, user)],
@@ -549,6 +594,56 @@ mod tests {
             .to_string(),
             "participant \"2\" does not exist in company \"1\""
         );
+    }
+
+    #[test]
+    fn a_user_update_checks_user_profiles_then_manager_and_keeps_one_profile_per_workspace() {
+        let p = |n| ProfileId::from_i64(n).unwrap();
+        let w = |n| WorkspaceId::from_i64(n).unwrap();
+        let change = UserUpdate {
+            manager: Some(Some(u(2))),
+            profiles: vec![p(7), p(8), p(9)],
+            ..UserUpdate::default()
+        };
+        let mut known = Known::default();
+        assert_eq!(
+            update_user(&known, c(1), u(1), &change),
+            Err(StoreError::NoUser {
+                company: c(1),
+                user: u(1)
+            })
+        );
+        known.user(c(1), u(1));
+        known.profile(p(7), c(1), w(70));
+        known.profile(p(8), c(1), w(80));
+        assert_eq!(
+            update_user(&known, c(1), u(1), &change),
+            Err(StoreError::NoProfile {
+                company: c(1),
+                profile: p(9)
+            })
+        );
+        known.profile(p(9), c(1), w(70));
+        assert_eq!(
+            update_user(&known, c(1), u(1), &change),
+            Err(StoreError::NoUser {
+                company: c(1),
+                user: u(2)
+            })
+        );
+        Known::manager(&mut known, c(1), u(2), Some(u(1)));
+        assert!(matches!(
+            update_user(&known, c(1), u(1), &change),
+            Err(StoreError::ManagerLoop(_))
+        ));
+        Known::manager(&mut known, c(1), u(2), None);
+        assert_eq!(
+            update_user(&known, c(1), u(1), &change),
+            Ok(vec![(w(70), p(9)), (w(80), p(8))])
+        );
+        let needs = Needs::update_user(c(1), u(1), &change);
+        assert_eq!(needs.chains, vec![(c(1), u(2))]);
+        assert_eq!(needs.profiles, change.profiles);
     }
 
     #[test]

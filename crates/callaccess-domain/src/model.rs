@@ -376,6 +376,33 @@ impl User {
     }
 }
 
+/// A change of an existing user that is written all at once or not at all
+/// ([`crate::Store::update_user`]); a field left `None` (or no profiles) is
+/// kept as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    /// `Some(None)` clears the manager.
+    pub manager: Option<Option<UserId>>,
+    /// The `callsAccess` shorthand: the default workspace's profile of this
+    /// level ([`legacy_profile_name`]).
+    pub calls_access: Option<CallsAccess>,
+    /// Profiles to give the user, each replacing the one they hold in its
+    /// workspace; of two in one workspace the later wins. Written after
+    /// `calls_access`, so a profile of the default workspace wins over it.
+    pub profiles: Vec<ProfileId>,
+    pub active: Option<bool>,
+}
+
+impl UserUpdate {
+    /// Whether it changes nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.manager.is_none()
+            && self.calls_access.is_none()
+            && self.profiles.is_empty()
+            && self.active.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Call {

@@ -13,7 +13,7 @@ use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
 use crate::model::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallsAccess, Company, NewApiKey,
     NewCompany, NewToken, Profile, RateLimit, RateWindow, SecretDigest, StoredCredential,
-    Timestamp, TokenInfo, User, Workspace,
+    Timestamp, TokenInfo, User, UserUpdate, Workspace,
 };
 use crate::page::{CallFilter, Page, PageAfter, UserFilter};
 use crate::seed::{ResetSummary, Seed, SeedSummary, Snapshot};
@@ -377,6 +377,20 @@ pub trait Store: Send + Sync + 'static {
         profile: ProfileId,
     ) -> Result<(), StoreError>;
 
+    /// Changes the user's manager, `active`, `callsAccess` level and
+    /// profiles in one transaction: all or nothing, durable on return.
+    /// [`crate::admin::update_user`] decides (the user, each profile, then
+    /// the manager, with [`crate::access::check_manager`] refusing a loop);
+    /// the writes are those of [`Store::set_manager`],
+    /// [`Store::set_calls_access`] and [`Store::assign_profile`], in that
+    /// order. Never touches a grant. An empty change only checks the user.
+    async fn update_user(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        change: &UserUpdate,
+    ) -> Result<(), StoreError>;
+
     /// Marks a call private or not.
     async fn set_private(
         &self,
@@ -430,6 +444,9 @@ pub trait Store: Send + Sync + 'static {
         call: CallId,
         user: UserId,
     ) -> Result<(), StoreError>;
+    /// The company's shares as (call, user), by call then user; none for a
+    /// company that does not exist.
+    async fn shares(&self, company: CompanyId) -> Result<Vec<(CallId, UserId)>, StoreError>;
     /// `Ok(false)` if there was no such share.
     async fn remove_share(
         &self,

@@ -15,7 +15,7 @@ use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
     legacy_profile, parties_to_json, ApiKeyInfo, Call, CallId, CallsAccess, CallsRule, Company,
     CompanyId, NewApiKey, NewCompany, NewToken, Profile, ProfileId, RateLimit, Scope, StoreError,
-    StoredCredential, Timestamp, TokenInfo, User, UserId, Workspace, WorkspaceId,
+    StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace, WorkspaceId,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -1016,6 +1016,37 @@ pub(crate) async fn set_manager(
     })
     .await?;
     write_managers(db, company, &[(user, manager)]).await
+}
+
+/// Several of a user's fields at once, in the caller's transaction: the
+/// domain checks the whole change over one fetch first, then each part is
+/// written by the helper of its single change (manager, `active`, level,
+/// profiles).
+pub(crate) async fn update_user(
+    db: &impl Db,
+    company: CompanyId,
+    user: UserId,
+    change: &UserUpdate,
+) -> Result<(), Fail> {
+    let held = checked(db, Needs::update_user(company, user, change), |k| {
+        rules::update_user(k, company, user, change)
+    })
+    .await?;
+    if let Some(manager) = change.manager {
+        write_managers(db, company, &[(user, manager)]).await?;
+    }
+    if let Some(active) = change.active {
+        let sql = "UPDATE users SET active = $3 WHERE company_id = $1 AND id = $2";
+        rows::execute(db, sql, &[&company.get(), &user.get(), &active]).await?;
+    }
+    if let Some(level) = change.calls_access {
+        set_calls_access(db, company, user, level).await?;
+    }
+    // One profile per workspace (the domain's answer), so the statement
+    // meets each row of the user once.
+    let assignments: Vec<(UserId, ProfileId)> = held.iter().map(|&(_, p)| (user, p)).collect();
+    write_assignments(db, company, &assignments).await?;
+    Ok(())
 }
 
 // --- calls ---

@@ -66,7 +66,7 @@ async fn fill(db: &impl Db, company: CompanyId, s: &mut CompanySnapshot) -> Resu
     .map(|row| Ok((rows::user_at(row, 0)?, rows::profile_at(row, 1)?)))
     .collect::<Result<_, Fail>>()?;
     s.calls = admin::calls(db, company).await?;
-    s.shares = pairs(db, "shares", c).await?;
+    s.shares = shares(db, company).await?;
     s.api_grants = pairs(db, "api_grants", c).await?;
     s.api_keys = rows::query(
         db,
@@ -109,6 +109,15 @@ async fn fill(db: &impl Db, company: CompanyId, s: &mut CompanySnapshot) -> Resu
     })
     .collect::<Result<_, Fail>>()?;
     Ok(())
+}
+
+/// The company's shares, by call then user: for the export and the admin
+/// API's list alike.
+pub(crate) async fn shares(
+    db: &impl Db,
+    company: CompanyId,
+) -> Result<Vec<(CallId, UserId)>, Fail> {
+    pairs(db, "shares", company.get()).await
 }
 
 /// The (call, user) rows of a link table, by call then user.

@@ -14,7 +14,7 @@ use callaccess_domain::{
     AccessChange, Admitted, ApiKeyInfo, Budget, Call, CallAccessFacts, CallGrants, CallId, Caller,
     CallsAccess, Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile,
     ProfileId, RateLimit, RateWindow, SecretDigest, SharedRateBudget, Store, StoreError,
-    StoredCredential, Timestamp, TokenInfo, User, UserId, Workspace, WorkspaceId,
+    StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace, WorkspaceId,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 
@@ -452,6 +452,17 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn update_user(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        change: &UserUpdate,
+    ) -> Result<()> {
+        transaction!(self, Mode::Write, "update_user", |tx| {
+            admin::update_user(&tx, company, user, change)
+        })
+    }
+
     async fn set_private(&self, company: CompanyId, call: CallId, private: bool) -> Result<()> {
         transaction!(self, Mode::Write, "set_private", |tx| {
             admin::set_private(&tx, company, call, private)
@@ -547,6 +558,10 @@ impl Store for PostgresStore {
         transaction!(self, Mode::Write, "add_share", |tx, now| {
             admin::add_share(&tx, company, call, user, now)
         })
+    }
+
+    async fn shares(&self, company: CompanyId) -> Result<Vec<(CallId, UserId)>> {
+        statement!(self, "shares", |db| crate::state::shares(db, company))
     }
 
     async fn remove_share(&self, company: CompanyId, call: CallId, user: UserId) -> Result<bool> {

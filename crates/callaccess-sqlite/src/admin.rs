@@ -12,7 +12,8 @@ use callaccess_domain::{
     access, legacy_profile, legacy_profile_name, parties_from_json, parties_to_json, ApiKeyInfo,
     Call, CallAccessFacts, CallDetails, CallId, CallsAccess, CallsRule, Company, CompanyId,
     NewApiKey, NewCompany, NewToken, Profile, ProfileId, RateLimit, Scope, SecretDigest,
-    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId, Workspace, WorkspaceId,
+    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace,
+    WorkspaceId,
 };
 use rusqlite::{params, Connection, Params, Row};
 
@@ -785,6 +786,35 @@ pub(crate) fn write_manager(
         "UPDATE users SET manager_id = ?3 WHERE company_id = ?1 AND id = ?2",
         params![company.get(), user.get(), manager.map(UserId::get)],
     )?;
+    Ok(())
+}
+
+/// Several of a user's fields at once, in the caller's transaction: the
+/// domain checks the whole change first, then each part is written by the
+/// helper of its single change (manager, `active`, level, profiles).
+pub(crate) fn update_user(
+    conn: &Connection,
+    company: CompanyId,
+    user: UserId,
+    change: &UserUpdate,
+) -> Result<(), Fail> {
+    let held = admin::update_user(&ConnDirectory(conn), company, user, change)?;
+    if let Some(manager) = change.manager {
+        write_manager(conn, company, user, manager)?;
+    }
+    if let Some(active) = change.active {
+        rows::execute(
+            conn,
+            "UPDATE users SET active = ?3 WHERE company_id = ?1 AND id = ?2",
+            params![company.get(), user.get(), active],
+        )?;
+    }
+    if let Some(level) = change.calls_access {
+        set_calls_access(conn, company, user, level)?;
+    }
+    for (workspace, profile) in held {
+        hold_profile(conn, company, user, workspace, profile)?;
+    }
     Ok(())
 }
 

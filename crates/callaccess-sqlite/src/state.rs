@@ -62,7 +62,7 @@ fn fill(conn: &Connection, company: CompanyId, s: &mut CompanySnapshot) -> Resul
         |row| Ok((rows::user_at(row, 0)?, rows::profile_at(row, 1)?)),
     )?;
     s.calls = admin::calls(conn, company)?;
-    s.shares = pairs(conn, "shares", c)?;
+    s.shares = shares(conn, company)?;
     s.api_grants = pairs(conn, "api_grants", c)?;
     s.api_keys = all(
         conn,
@@ -112,6 +112,12 @@ fn all<T>(
         .query_map([company], read)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(found)
+}
+
+/// The company's shares, by call then user: for the export and the admin
+/// API's list alike.
+pub(crate) fn shares(conn: &Connection, company: CompanyId) -> Result<Vec<(CallId, UserId)>, Fail> {
+    pairs(conn, "shares", company.get())
 }
 
 /// The (call, user) rows of a link table, by call then user.

@@ -12,7 +12,7 @@ use callaccess_domain::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, Caller, CallsAccess,
     Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile, ProfileId,
     RateLimit, SecretDigest, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User,
-    UserId, Workspace, WorkspaceId,
+    UserId, UserUpdate, Workspace, WorkspaceId,
 };
 use rusqlite::Connection;
 
@@ -484,6 +484,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn update_user(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        change: &UserUpdate,
+    ) -> Result<(), StoreError> {
+        let change = change.clone();
+        self.writer
+            .write(move |conn| admin::update_user(conn, company, user, &change))
+            .await
+    }
+
     async fn set_private(
         &self,
         company: CompanyId,
@@ -592,6 +604,12 @@ impl Store for SqliteStore {
         let now = self.clock.now();
         self.writer
             .write(move |conn| admin::add_share(conn, company, call, user, now))
+            .await
+    }
+
+    async fn shares(&self, company: CompanyId) -> Result<Vec<(CallId, UserId)>, StoreError> {
+        self.readers
+            .read(move |conn| crate::state::shares(conn, company))
             .await
     }
 

@@ -1095,3 +1095,243 @@ pub async fn a_stale_credential_check_fails_every_directory_operation(store: &dy
         .await
         .unwrap();
 }
+
+/// The user's profiles in every workspace, as the stored rows (the
+/// company's snapshot) hold them.
+async fn held_profiles(store: &dyn Store, company_id: i64, user_id: i64) -> Vec<i64> {
+    let snapshot = store.snapshot(Some(company(company_id))).await.unwrap();
+    snapshot.companies[0]
+        .assignments
+        .iter()
+        .filter(|(u, _)| *u == user(user_id))
+        .map(|(_, p)| p.get())
+        .collect()
+}
+
+/// `update_user` writes the manager, `active`, the level and the profiles
+/// together; any refused part (a profile, the manager, a loop, the user)
+/// leaves every row as it was.
+pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store) {
+    world(store).await;
+    store
+        .create_workspace(&new_workspace(ACME, 7001, "Support"))
+        .await
+        .unwrap();
+    for (id, name, level) in [
+        (8001, "Agents", CallsAccess::Own),
+        (8002, "Leads", CallsAccess::All),
+    ] {
+        store
+            .create_profile(caller(ACME), &named(ACME, 7001, id, name, level))
+            .await
+            .unwrap();
+    }
+    let ws = default_workspace_of(store, ACME).await;
+    store
+        .create_profile(
+            caller(ACME),
+            &named(ACME, ws.get(), 8003, "Custom", CallsAccess::ReportToThem),
+        )
+        .await
+        .unwrap();
+    store
+        .grant_access(caller(ACME), &change(&[(101, &[11])]))
+        .await
+        .unwrap();
+    let whole = crate::UserUpdate {
+        manager: Some(Some(user(10))),
+        calls_access: Some(CallsAccess::All),
+        profiles: vec![profile_id(8001)],
+        active: Some(false),
+    };
+    store
+        .update_user(company(ACME), user(11), &whole)
+        .await
+        .unwrap();
+    let changed = store.user(caller(ACME), user(11)).await.unwrap().unwrap();
+    assert_eq!(
+        (changed.manager_id, changed.active, changed.calls_access),
+        (Some(user(10)), false, Some(CallsAccess::All)),
+        "{changed:?}"
+    );
+    assert_eq!(held_profiles(store, ACME, 11).await.len(), 2);
+    assert!(held_profiles(store, ACME, 11).await.contains(&8001));
+
+    // Each refusal is the single change's, and nothing of the rest is written.
+    let before = store.snapshot(None).await.unwrap();
+    let refusals = [
+        (
+            12,
+            crate::UserUpdate {
+                profiles: vec![profile_id(8001), profile_id(8999)],
+                ..whole.clone()
+            },
+            StoreError::NoProfile {
+                company: company(ACME),
+                profile: profile_id(8999),
+            },
+        ),
+        (
+            12,
+            crate::UserUpdate {
+                manager: Some(Some(user(77))),
+                ..whole.clone()
+            },
+            StoreError::NoUser {
+                company: company(ACME),
+                user: user(77),
+            },
+        ),
+        (
+            10,
+            crate::UserUpdate {
+                manager: Some(Some(user(11))),
+                ..whole.clone()
+            },
+            StoreError::ManagerLoop(users(&[10, 11, 10])),
+        ),
+        (
+            // GLOBEX's user 5 is not ACME's.
+            5,
+            whole.clone(),
+            StoreError::NoUser {
+                company: company(ACME),
+                user: user(5),
+            },
+        ),
+    ];
+    for (who, change, refused) in refusals {
+        assert_eq!(
+            err(store.update_user(company(ACME), user(who), &change).await),
+            refused,
+            "user {who}"
+        );
+        assert_eq!(
+            store.snapshot(None).await.unwrap(),
+            before,
+            "a refused change to user {who} wrote something"
+        );
+    }
+    // Another company's profile reads as an unknown one.
+    let globex_ws = default_workspace_of(store, GLOBEX).await;
+    store
+        .create_profile(
+            caller(GLOBEX),
+            &named(GLOBEX, globex_ws.get(), 8100, "Theirs", CallsAccess::All),
+        )
+        .await
+        .unwrap();
+    let theirs = crate::UserUpdate {
+        profiles: vec![profile_id(8100)],
+        ..crate::UserUpdate::default()
+    };
+    assert_eq!(
+        err(store.update_user(company(ACME), user(12), &theirs).await),
+        StoreError::NoProfile {
+            company: company(ACME),
+            profile: profile_id(8100),
+        }
+    );
+
+    // Cleared manager and active again; the rest kept.
+    let back = crate::UserUpdate {
+        manager: Some(None),
+        active: Some(true),
+        ..crate::UserUpdate::default()
+    };
+    store
+        .update_user(company(ACME), user(11), &back)
+        .await
+        .unwrap();
+    let changed = store.user(caller(ACME), user(11)).await.unwrap().unwrap();
+    assert_eq!(
+        (changed.manager_id, changed.active, changed.calls_access),
+        (None, true, Some(CallsAccess::All)),
+        "{changed:?}"
+    );
+
+    // Of two profiles in one workspace the later is held; a profile of the
+    // default workspace is written after the level, so it wins over it.
+    let both = crate::UserUpdate {
+        calls_access: Some(CallsAccess::None),
+        profiles: vec![profile_id(8001), profile_id(8002), profile_id(8003)],
+        ..crate::UserUpdate::default()
+    };
+    store
+        .update_user(company(ACME), user(13), &both)
+        .await
+        .unwrap();
+    let mut held = held_profiles(store, ACME, 13).await;
+    held.sort_unstable();
+    assert_eq!(held, vec![8002, 8003]);
+    let changed = store.user(caller(ACME), user(13)).await.unwrap().unwrap();
+    assert_eq!(changed.calls_access, Some(CallsAccess::ReportToThem));
+
+    // An empty change only checks the user.
+    store
+        .update_user(company(ACME), user(13), &crate::UserUpdate::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        err(store
+            .update_user(company(ACME), user(99), &crate::UserUpdate::default())
+            .await),
+        StoreError::NoUser {
+            company: company(ACME),
+            user: user(99),
+        }
+    );
+    // A change of users never touches a grant, even one a new level makes
+    // redundant.
+    assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![11])]);
+}
+
+/// The company's shares by call then user, its own only.
+pub async fn shares_list_by_call_then_user_in_their_company(store: &dyn Store) {
+    world(store).await;
+    assert!(store.shares(company(ACME)).await.unwrap().is_empty());
+    for (company_id, call_id, user_id) in [
+        (ACME, 102, 3),
+        (ACME, 100, 2),
+        (ACME, 100, 1),
+        (ACME, 101, 13),
+        (GLOBEX, 100, 1),
+    ] {
+        store
+            .add_share(company(company_id), call(call_id), user(user_id))
+            .await
+            .unwrap();
+    }
+    let listed = |pairs: &[(i64, i64)]| -> Vec<(CallId, UserId)> {
+        pairs.iter().map(|&(c, u)| (call(c), user(u))).collect()
+    };
+    assert_eq!(
+        store.shares(company(ACME)).await.unwrap(),
+        listed(&[(100, 1), (100, 2), (101, 13), (102, 3)])
+    );
+    assert_eq!(
+        store.shares(company(GLOBEX)).await.unwrap(),
+        listed(&[(100, 1)])
+    );
+    assert!(store.shares(company(999)).await.unwrap().is_empty());
+    store
+        .remove_share(company(ACME), call(100), user(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.shares(company(ACME)).await.unwrap(),
+        listed(&[(100, 1), (101, 13), (102, 3)])
+    );
+    // The export reads the same rows.
+    let snapshot = store.snapshot(Some(company(ACME))).await.unwrap();
+    assert_eq!(
+        snapshot.companies[0].shares,
+        store.shares(company(ACME)).await.unwrap()
+    );
+}
+
+/// The company's default workspace, once it has others too.
+async fn default_workspace_of(store: &dyn Store, company_id: i64) -> WorkspaceId {
+    let companies = store.snapshot(Some(company(company_id))).await.unwrap();
+    companies.companies[0].workspaces[0].id
+}

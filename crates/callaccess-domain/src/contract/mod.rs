@@ -110,6 +110,8 @@ macro_rules! contract_tests {
             a_reset_with_a_rejected_seed_removes_nothing,
             a_full_reset_keeps_admin_tokens_and_frees_every_id,
             a_snapshot_of_one_company_is_that_company_only,
+            update_user_writes_every_field_at_once_or_nothing,
+            shares_list_by_call_then_user_in_their_company,
         );
     };
 }

@@ -11,8 +11,8 @@ use callaccess_domain::secret::digest;
 use callaccess_domain::seed::Seed;
 use callaccess_domain::{
     legacy_profile, Call, Caller, CallsAccess, NewApiKey, NewCompany, NewToken, ProfileId,
-    RateLimit, RateWindow, SharedRateBudget, Store, StoreError, Timestamp, User, Workspace,
-    WorkspaceId,
+    RateLimit, RateWindow, SharedRateBudget, Store, StoreError, Timestamp, User, UserUpdate,
+    Workspace, WorkspaceId,
 };
 use callaccess_postgres::scratch::Cluster;
 use callaccess_postgres::{connect, PoolOptions, PostgresStore};
@@ -96,6 +96,11 @@ fn every_call<'a>(store: &'a PostgresStore, seed: &'a Seed) -> Vec<(&'static str
     let updated = profile.clone();
     let workspace_id = workspace.id;
     let second = Duration::from_secs(1);
+    let update = UserUpdate {
+        manager: Some(Some(user(1))),
+        active: Some(false),
+        ..UserUpdate::default()
+    };
     pending![
         "ping" => store.ping(),
         "api_key" => store.api_key("K"),
@@ -117,6 +122,7 @@ fn every_call<'a>(store: &'a PostgresStore, seed: &'a Seed) -> Vec<(&'static str
         "create_workspace" => store.create_workspace(&workspace),
         "set_manager" => store.set_manager(c, user(2), Some(user(1))),
         "assign_profile" => store.assign_profile(c, user(2), profile_id),
+        "update_user" => store.update_user(c, user(2), &update),
         "set_private" => store.set_private(c, call(101), true),
         "create_company" => store.create_company(&new_company),
         "companies" => store.companies(),
@@ -134,6 +140,7 @@ fn every_call<'a>(store: &'a PostgresStore, seed: &'a Seed) -> Vec<(&'static str
         "add_call" => store.add_call(&new_call),
         "calls" => store.calls(c),
         "add_share" => store.add_share(c, call(101), user(2)),
+        "shares" => store.shares(c),
         "remove_share" => store.remove_share(c, call(101), user(2)),
         "call_access" => store.call_access(c, call(101)),
         "apply_seed" => store.apply_seed(seed),

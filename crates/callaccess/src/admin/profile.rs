@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 
 use callaccess_domain::seed::profile_fields;
 use callaccess_domain::{
-    Caller, CallsAccess, CallsRule, CompanyId, Profile, ProfileId, Store, UserId, WorkspaceId,
+    Caller, CallsAccess, CallsRule, CompanyId, Profile, ProfileId, Store, UserId, UserUpdate,
+    WorkspaceId,
 };
 
 use super::output::{id_list, listing, render};
@@ -152,8 +153,13 @@ pub(super) async fn run(command: ProfileCommand, store: &dyn Store) -> anyhow::R
             profile,
             output,
         } => {
-            require_company(store, company).await?;
-            store.assign_profile(company, user, profile).await?;
+            // The change names a profile, so "nothing to change" is never shown.
+            let change = UserUpdate {
+                profiles: vec![profile],
+                ..UserUpdate::default()
+            };
+            crate::ops::directory::update_user(store, company, user, &change, "nothing to change")
+                .await?;
             let held = store.profile(Caller::verified(company), profile).await?;
             render(
                 &output,

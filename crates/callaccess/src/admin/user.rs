@@ -3,11 +3,14 @@
 
 use serde_json::json;
 
-use callaccess_domain::{Store, User};
+use callaccess_domain::{Store, User, UserUpdate};
 
 use super::output::{listing, or_dash, render};
 use super::require_company;
 use crate::cli::UserCommand;
+
+/// Never shown: each command below changes one field.
+const NOTHING: &str = "nothing to change";
 
 pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Result<String> {
     match command {
@@ -63,8 +66,11 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
             calls_access,
             output,
         } => {
-            require_company(store, company).await?;
-            store.set_calls_access(company, id, calls_access).await?;
+            let change = UserUpdate {
+                calls_access: Some(calls_access),
+                ..UserUpdate::default()
+            };
+            crate::ops::directory::update_user(store, company, id, &change, NOTHING).await?;
             render(
                 &output,
                 &json!({"company": company, "id": id, "callsAccess": calls_access}),
@@ -78,9 +84,12 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
             none: _,
             output,
         } => {
-            require_company(store, company).await?;
             // clap takes either a manager or --none, never both.
-            store.set_manager(company, user, manager).await?;
+            let change = UserUpdate {
+                manager: Some(manager),
+                ..UserUpdate::default()
+            };
+            crate::ops::directory::update_user(store, company, user, &change, NOTHING).await?;
             render(
                 &output,
                 &json!({"company": company, "id": user, "managerId": manager}),

@@ -4,7 +4,7 @@
 use callaccess_domain::{
     secret, ApiKeyInfo, Call, CallDetails, CallId, Company, CompanyId, Limit, NewApiKey,
     NewCompany, NewToken, RateLimit, Scope, Store, StoreError, Timestamp, TokenInfo, User, UserId,
-    Workspace, WorkspaceId,
+    UserUpdate, Workspace, WorkspaceId,
 };
 
 use super::{
@@ -100,6 +100,34 @@ pub async fn add_user(store: &dyn Store, user: User) -> Result<User, StoreError>
     };
     store.add_user(&user).await?;
     Ok(user)
+}
+
+/// Changes a user's manager, `active`, level and profiles in one write
+/// once the company exists; the store checks the user, the profiles and
+/// the manager. `nothing`: the message when the change names no field, in
+/// the caller's terms.
+pub async fn update_user(
+    store: &dyn Store,
+    company: CompanyId,
+    user: UserId,
+    change: &UserUpdate,
+    nothing: &str,
+) -> Result<(), StoreError> {
+    require_company(store, company).await?;
+    if change.is_empty() {
+        return Err(invalid(nothing));
+    }
+    store.update_user(company, user, change).await
+}
+
+/// The company's shares as (call, user), by call then user, once the
+/// company exists.
+pub async fn shares(
+    store: &dyn Store,
+    company: CompanyId,
+) -> Result<Vec<(CallId, UserId)>, StoreError> {
+    require_company(store, company).await?;
+    store.shares(company).await
 }
 
 // --- calls ---

@@ -803,6 +803,386 @@ async fn users_calls_shares_and_profiles_follow_the_clis_rules() {
 }
 
 #[tokio::test]
+async fn a_user_patch_with_one_bad_field_changes_nothing() {
+    use crate::helpers::ids::*;
+    let (app, company) = TestApp::spawn_with_company().await;
+    let admin = app.admin_token().await;
+    let base = format!("{COMPANIES}/{}", company.id);
+    let path = format!("{base}/users/{OWN_OTHER}");
+    // A profile of the default workspace, to give along with the rest.
+    let workspaces = app
+        .admin(Method::GET, &format!("{base}/workspaces"), &admin, None)
+        .await;
+    let default_workspace = workspaces.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let profile = app
+        .admin(
+            Method::POST,
+            &format!("{base}/profiles?workspaceId={default_workspace}"),
+            &admin,
+            Some(json!({
+                "name": "Custom", "callsAccess": {"permissionLevel": "all", "teamLeadIds": []}
+            })),
+        )
+        .await;
+    profile.assert_admin_ok();
+    let profile_id = profile.body["id"].as_str().unwrap().to_owned();
+    let before = app.admin(Method::GET, &path, &admin, None).await;
+    before.assert_admin_ok();
+    let rows_before = app.store.snapshot(Some(company.id)).await.unwrap();
+
+    // Every field good but the last profile: the manager, the level,
+    // `active` and the good profile are not written either.
+    let refused = app
+        .admin(
+            Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({
+                "managerId": ALL.to_string(), "callsAccess": "all", "active": false,
+                "profileIds": [profile_id, "8999"]
+            })),
+        )
+        .await;
+    refused.assert_error(
+        404,
+        &format!(
+            "permission profile \"8999\" does not exist in company \"{}\"",
+            company.id
+        ),
+    );
+    // A manager the company lacks, with a good profile and level.
+    let refused = app
+        .admin(
+            Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({
+                "profileIds": [profile_id], "callsAccess": "none", "active": false,
+                "managerId": UNKNOWN_USER.to_string()
+            })),
+        )
+        .await;
+    refused.assert_error(
+        404,
+        &format!(
+            "user \"{UNKNOWN_USER}\" does not exist in company \"{}\"",
+            company.id
+        ),
+    );
+    // A loop, refused by the domain's rule with the same words.
+    app.admin(
+        Method::PATCH,
+        &format!("{base}/users/{ALL}"),
+        &admin,
+        Some(json!({"managerId": OWN_OTHER.to_string()})),
+    )
+    .await
+    .assert_admin_ok();
+    let looped = app
+        .admin(
+            Method::PATCH,
+            &path,
+            &admin,
+            Some(
+                json!({"active": false, "profileIds": [profile_id], "managerId": ALL.to_string()}),
+            ),
+        )
+        .await;
+    looped.assert_error(
+        400,
+        &format!(
+            "a manager loop is not allowed: {OWN_OTHER} reports to {ALL} reports to {OWN_OTHER}"
+        ),
+    );
+    app.admin(
+        Method::PATCH,
+        &format!("{base}/users/{ALL}"),
+        &admin,
+        Some(json!({"managerId": null})),
+    )
+    .await
+    .assert_admin_ok();
+
+    let after = app.admin(Method::GET, &path, &admin, None).await;
+    assert_eq!(after.body, before.body, "a refused change was written");
+    assert_eq!(
+        app.store.snapshot(Some(company.id)).await.unwrap(),
+        rows_before,
+        "a refused change left a row behind"
+    );
+
+    // Nothing to change, in the API's words; an unknown user is 404 first.
+    app.admin(Method::PATCH, &path, &admin, Some(json!({})))
+        .await
+        .assert_error(
+            400,
+            "nothing to change: give managerId, callsAccess, profileIds or active",
+        );
+    app.admin(
+        Method::PATCH,
+        &format!("{base}/users/{UNKNOWN_USER}"),
+        &admin,
+        Some(json!({})),
+    )
+    .await
+    .assert_error(
+        404,
+        &format!(
+            "user \"{UNKNOWN_USER}\" does not exist in company \"{}\"",
+            company.id
+        ),
+    );
+
+    // The same change with a good profile is written whole.
+    let changed = app
+        .admin(
+            Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({
+                "managerId": ALL.to_string(), "callsAccess": "none", "active": false,
+                "profileIds": [profile_id]
+            })),
+        )
+        .await;
+    changed.assert_admin_ok();
+    assert_eq!(
+        (
+            &changed.body["managerId"],
+            &changed.body["active"],
+            // The profile of the default workspace is written after the
+            // level, so it is the one held there.
+            &changed.body["callsAccess"]
+        ),
+        (&json!(ALL.to_string()), &json!(false), &json!("all")),
+        "{}",
+        changed.body
+    );
+}
+
+#[tokio::test]
+async fn active_round_trips_and_an_inactive_user_is_granted_and_listed_like_any_other() {
+    use crate::helpers::ids::*;
+    let (app, company) = TestApp::spawn_with_company().await;
+    let admin = app.admin_token().await;
+    let base = format!("{COMPANIES}/{}", company.id);
+    for uid in [OWN_OTHER, OWN_PRIMARY] {
+        let reply = app
+            .admin(
+                Method::PATCH,
+                &format!("{base}/users/{uid}"),
+                &admin,
+                Some(json!({"active": false})),
+            )
+            .await;
+        reply.assert_admin_ok();
+        assert_eq!(reply.body["active"], false, "{}", reply.body);
+        // Only `active` changed.
+        assert_eq!(reply.body["callsAccess"], "own", "{}", reply.body);
+    }
+    let read = app
+        .admin(
+            Method::GET,
+            &format!("{base}/users/{OWN_OTHER}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(read.body["active"], false, "{}", read.body);
+
+    // directory.md §2: a user who is not active is listed and granted like
+    // any other, and their profile still opens what it opens.
+    let listed = app
+        .request(
+            Method::GET,
+            &format!("/v2/users/{OWN_OTHER}"),
+            &company.auth,
+            None,
+            &[],
+        )
+        .await;
+    listed.assert_ok();
+    assert_eq!(listed.body["user"]["active"], false, "{}", listed.body);
+    app.grant(&company.auth, CALL_2, &[OWN_OTHER]).await;
+    assert_eq!(
+        app.grantees(&company.auth, CALL_2).await,
+        [OWN_OTHER.to_string()]
+    );
+    // The primary user of CALL_1 opens it by their `own` profile, so PUT
+    // records no grant for them, active or not.
+    app.grant(&company.auth, CALL_1, &[OWN_PRIMARY]).await;
+    assert!(app.grantees(&company.auth, CALL_1).await.is_empty());
+
+    let back = app
+        .admin(
+            Method::PATCH,
+            &format!("{base}/users/{OWN_OTHER}"),
+            &admin,
+            Some(json!({"active": true})),
+        )
+        .await;
+    back.assert_admin_ok();
+    assert_eq!(back.body["active"], true, "{}", back.body);
+    let read = app
+        .admin(
+            Method::GET,
+            &format!("{base}/users/{OWN_OTHER}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(read.body["active"], true, "{}", read.body);
+    // The grant made while inactive stays.
+    assert_eq!(
+        app.grantees(&company.auth, CALL_2).await,
+        [OWN_OTHER.to_string()]
+    );
+    let wrong = app
+        .admin(
+            Method::PATCH,
+            &format!("{base}/users/{OWN_OTHER}"),
+            &admin,
+            Some(json!({"active": "no"})),
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(
+        wrong.errors()[0].starts_with("request body: invalid type"),
+        "{}",
+        wrong.body
+    );
+}
+
+#[tokio::test]
+async fn shares_are_listed_and_paged_for_any_admin_token() {
+    use crate::helpers::ids::*;
+    let (app, company) = TestApp::spawn_with_company().await;
+    let admin = app.admin_token().await;
+    let read_only = app.read_only_admin_token().await;
+    let shares = format!("{COMPANIES}/{}/shares", company.id);
+    let share =
+        |call: i64, user: i64| json!({"callId": call.to_string(), "userId": user.to_string()});
+
+    // The fixed world shares CALL_1 with SHARED; two more are added.
+    for (call, user) in [(CALL_2, NONE_A), (CALL_1, OWN_OTHER)] {
+        app.admin(Method::POST, &shares, &admin, Some(share(call, user)))
+            .await
+            .assert_admin_ok();
+    }
+    let listed = app.admin(Method::GET, &shares, &admin, None).await;
+    listed.assert_admin_ok();
+    assert_eq!(
+        listed.body,
+        json!({
+            "items": [share(CALL_1, SHARED), share(CALL_1, OWN_OTHER), share(CALL_2, NONE_A)],
+            "nextCursor": null
+        })
+    );
+    // An item is the body DELETE takes.
+    let item = listed.body["items"][1].clone();
+    app.admin(Method::DELETE, &shares, &admin, Some(item))
+        .await
+        .assert_admin_ok();
+
+    // Two pages of one; a read-only token may read them.
+    let first = app
+        .admin(Method::GET, &format!("{shares}?limit=1"), &read_only, None)
+        .await;
+    first.assert_admin_ok();
+    assert_eq!(first.body["items"], json!([share(CALL_1, SHARED)]));
+    let cursor = first.body["nextCursor"].as_str().unwrap();
+    let second = app
+        .admin(
+            Method::GET,
+            &format!("{shares}?limit=1&cursor={cursor}"),
+            &read_only,
+            None,
+        )
+        .await;
+    second.assert_admin_ok();
+    assert_eq!(
+        second.body,
+        json!({"items": [share(CALL_2, NONE_A)], "nextCursor": null})
+    );
+    // ... and nothing else.
+    app.admin(
+        Method::POST,
+        &shares,
+        &read_only,
+        Some(share(CALL_3, NONE_B)),
+    )
+    .await
+    .assert_error(403, crate::helpers::ADMIN_READ_ONLY);
+
+    // A cursor of another list is refused; another company's shares are its own.
+    let users = app
+        .admin(
+            Method::GET,
+            &format!("{COMPANIES}/{}/users?limit=1", company.id),
+            &admin,
+            None,
+        )
+        .await;
+    let users_cursor = users.body["nextCursor"].as_str().unwrap();
+    let bad = app
+        .admin(
+            Method::GET,
+            &format!("{shares}?cursor={users_cursor}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let other = app.company(2).await;
+    let theirs = app
+        .admin(
+            Method::GET,
+            &format!("{COMPANIES}/{}/shares", other.id),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(theirs.body["items"], json!([share(CALL_1, SHARED)]));
+    app.admin(
+        Method::GET,
+        &format!("{COMPANIES}/9/shares"),
+        &read_only,
+        None,
+    )
+    .await
+    .assert_error(404, "company \"9\" does not exist");
+}
+
+#[tokio::test]
+async fn the_admin_openapi_lists_shares_and_the_whole_user_patch() {
+    let app = TestApp::spawn().await;
+    let read_only = app.read_only_admin_token().await;
+    let doc = app
+        .admin(Method::GET, "/admin/v1/openapi.json", &read_only, None)
+        .await;
+    doc.assert_admin_ok();
+    let shares = &doc.body["paths"]["/admin/v1/companies/{id}/shares"];
+    for (method, id) in [
+        ("get", "listShares"),
+        ("post", "addShare"),
+        ("delete", "removeShare"),
+    ] {
+        assert_eq!(shares[method]["operationId"], id, "{shares}");
+    }
+    assert!(shares["get"]["responses"]["403"].is_null(), "{shares}");
+    let user = &doc.body["paths"]["/admin/v1/companies/{id}/users/{userId}"]["patch"];
+    assert_eq!(user["operationId"], "updateUser", "{user}");
+    let summary = user["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("active?") && summary.contains("all or nothing"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
 async fn api_keys_and_tokens_show_their_secret_once_and_revoke() {
     let (app, company) = TestApp::spawn_with_company().await;
     let other = app.company(2).await;

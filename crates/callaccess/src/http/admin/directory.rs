@@ -5,12 +5,12 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get};
 use axum::Router;
 use callaccess_domain::page::{CallFilter, PageAfter, UserFilter};
 use callaccess_domain::{
     Call, CallDetails, CallId, Caller, CallsAccess, CompanyId, Limit, ProfileId, RateLimit,
-    StoreError, Timestamp, User, UserId, WorkspaceId,
+    StoreError, Timestamp, User, UserId, UserUpdate, WorkspaceId,
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
@@ -54,7 +54,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/admin/v1/companies/{id}/shares",
-            post(add_share).delete(remove_share),
+            get(list_shares).post(add_share).delete(remove_share),
         )
         .route(
             "/admin/v1/companies/{id}/profiles",
@@ -334,6 +334,7 @@ struct UserChange {
     /// Profiles to give the user, each replacing the one they hold in its
     /// workspace.
     profile_ids: Option<Vec<ProfileId>>,
+    active: Option<bool>,
 }
 
 async fn list_users(
@@ -400,9 +401,8 @@ async fn add_user(
     Ok(ok(&read_user(&state, company, added.id).await?))
 }
 
-/// Each change is its own write; all are checked first (the user, the
-/// profiles, the level), so a change the store refuses is one that raced
-/// another.
+/// Every field of the change in one write, all or nothing: the store
+/// checks the profiles and the manager in the transaction that writes them.
 async fn update_user(
     State(state): State<AppState>,
     Path((id, user)): Path<(String, String)>,
@@ -410,42 +410,30 @@ async fn update_user(
 ) -> Result<Response, ApiError> {
     let company = company_of(&state, &id).await?;
     let user = path_id(&user, "user")?;
+    // The user first: a change to one that does not exist is 404 whatever
+    // the body says.
     read_user(&state, company, user).await?;
     let change: UserChange = parse_body(body?.0)?;
-    if change.manager_id.is_none() && change.calls_access.is_none() && change.profile_ids.is_none()
-    {
-        return Err(ApiError::bad_request(
-            "nothing to change: give managerId, callsAccess or profileIds",
-        ));
-    }
-    let level = change
+    let calls_access = change
         .calls_access
         .as_deref()
         .map(|level| calls_access(level, "callsAccess"))
         .transpose()?;
-    let store = state.store.as_ref();
-    let caller = Caller::verified(company);
-    for profile in change.profile_ids.iter().flatten() {
-        store.profile(caller, *profile).await.map_err(store_error)?;
-    }
-    if let Some(manager) = change.manager_id {
-        store
-            .set_manager(company, user, manager)
-            .await
-            .map_err(store_error)?;
-    }
-    if let Some(level) = level {
-        store
-            .set_calls_access(company, user, level)
-            .await
-            .map_err(store_error)?;
-    }
-    for profile in change.profile_ids.iter().flatten() {
-        store
-            .assign_profile(company, user, *profile)
-            .await
-            .map_err(store_error)?;
-    }
+    let update = UserUpdate {
+        manager: change.manager_id,
+        calls_access,
+        profiles: change.profile_ids.unwrap_or_default(),
+        active: change.active,
+    };
+    ops::directory::update_user(
+        state.store.as_ref(),
+        company,
+        user,
+        &update,
+        "nothing to change: give managerId, callsAccess, profileIds or active",
+    )
+    .await
+    .map_err(store_error)?;
     Ok(ok(&read_user(&state, company, user).await?))
 }
 
@@ -567,6 +555,34 @@ async fn update_call(
 struct Share {
     call_id: CallId,
     user_id: UserId,
+}
+
+/// A share as the list shows it: the body `POST` and `DELETE` take, so an
+/// item can be sent back as it is.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedShare {
+    call_id: CallId,
+    user_id: UserId,
+}
+
+/// By call, then user, as the export lists them.
+async fn list_shares(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let paging = Paging::from_query(&query, "shares")?;
+    let company = company_of(&state, &id).await?;
+    let shares: Vec<ListedShare> = ops::directory::shares(state.store.as_ref(), company)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|(call_id, user_id)| ListedShare { call_id, user_id })
+        .collect();
+    Ok(ok(&paging.page(shares, |s| {
+        format!("{}:{}", id_key(s.call_id.get()), id_key(s.user_id.get()))
+    })))
 }
 
 async fn add_share(
