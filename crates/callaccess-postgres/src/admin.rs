@@ -14,8 +14,9 @@ use callaccess_domain::encoding;
 use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
     legacy_profile, parties_to_json, ApiKeyInfo, Call, CallId, CallsAccess, CallsRule, Company,
-    CompanyId, NewApiKey, NewCompany, NewToken, Profile, ProfileId, RateLimit, Scope, StoreError,
-    StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace, WorkspaceId,
+    CompanyId, NewApiKey, NewCompany, NewToken, Profile, ProfileId, RateLimit, Scope, SecretDigest,
+    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace,
+    WorkspaceId,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -347,6 +348,8 @@ pub(crate) struct Credentials<T> {
     /// A token always has an explicit scope list, possibly empty; a key
     /// without one has full access.
     scopes_listed: bool,
+    /// The column of the secret's digest, which only an export reads.
+    digest: &'static str,
     make: fn(Listed) -> T,
     /// The answer when no credential has the handle.
     missing: fn(String) -> StoreError,
@@ -371,6 +374,7 @@ pub(crate) const API_KEYS: Credentials<ApiKeyInfo> = Credentials {
                     (SELECT count FROM credential_changes WHERE id = 1), k.access_key
              FROM api_keys k JOIN companies c ON c.id = k.company_id WHERE k.access_key = $1",
     scopes_listed: false,
+    digest: "secret_digest",
     make: |(access_key, company, scopes, created_at, expires_at, revoked_at)| ApiKeyInfo {
         access_key,
         company,
@@ -390,6 +394,7 @@ pub(crate) const TOKENS: Credentials<TokenInfo> = Credentials {
                     (SELECT count FROM credential_changes WHERE id = 1), t.id
              FROM tokens t JOIN companies c ON c.id = t.company_id WHERE t.digest = $1",
     scopes_listed: true,
+    digest: "digest",
     make: |(id, company, scopes, created_at, expires_at, revoked_at)| TokenInfo {
         id,
         company,
@@ -450,6 +455,27 @@ impl<T> Credentials<T> {
             None => rows::query(db, &format!("{all} {order}"), &[]).await?,
         };
         found.iter().map(|row| self.read(row)).collect()
+    }
+
+    /// One company's, as [`Self::list`] orders them, each with the digest
+    /// of its secret: for an export, which carries digests, never secrets.
+    pub(crate) async fn list_with_digests(
+        &self,
+        db: &impl Db,
+        company: CompanyId,
+    ) -> Result<Vec<(T, SecretDigest)>, Fail> {
+        let sql = format!(
+            "SELECT {}, {} FROM {} WHERE company_id = $1 ORDER BY created_at, {}",
+            self.columns(),
+            self.digest,
+            self.table,
+            self.handle
+        );
+        rows::query(db, &sql, &[&company.get()])
+            .await?
+            .iter()
+            .map(|row| Ok((self.read(row)?, rows::digest_at(row, 6)?)))
+            .collect()
     }
 
     /// Revoking twice keeps the first time (`coalesce`).

@@ -5,7 +5,7 @@
 //! are never touched.
 
 use callaccess_domain::seed::{self, CompanySnapshot, ResetSummary, Seed, Snapshot};
-use callaccess_domain::{ApiKeyInfo, CallId, CompanyId, StoreError, Timestamp, TokenInfo, UserId};
+use callaccess_domain::{CallId, CompanyId, StoreError, Timestamp, UserId};
 use tokio_postgres::types::ToSql;
 
 use crate::admin::{self, PROFILE_COLUMNS, WORKSPACE_COLUMNS};
@@ -68,46 +68,8 @@ async fn fill(db: &impl Db, company: CompanyId, s: &mut CompanySnapshot) -> Resu
     s.calls = admin::calls(db, company).await?;
     s.shares = shares(db, company).await?;
     s.api_grants = pairs(db, "api_grants", c).await?;
-    s.api_keys = rows::query(
-        db,
-        "SELECT access_key, scopes, created_at, expires_at, revoked_at, secret_digest
-         FROM api_keys WHERE company_id = $1 ORDER BY created_at, access_key",
-        &params,
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        let info = ApiKeyInfo {
-            access_key: rows::at(row, 0)?,
-            company,
-            scopes: rows::scopes_at(row, 1)?,
-            created_at: rows::timestamp_at(row, 2)?,
-            expires_at: rows::optional_timestamp_at(row, 3)?,
-            revoked_at: rows::optional_timestamp_at(row, 4)?,
-        };
-        Ok((info, rows::digest_at(row, 5)?))
-    })
-    .collect::<Result<_, Fail>>()?;
-    s.tokens = rows::query(
-        db,
-        "SELECT id, scopes, created_at, expires_at, revoked_at, digest
-         FROM tokens WHERE company_id = $1 ORDER BY created_at, id",
-        &params,
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        let info = TokenInfo {
-            id: rows::at(row, 0)?,
-            company,
-            scopes: rows::scopes_at(row, 1)?.unwrap_or_default(),
-            created_at: rows::timestamp_at(row, 2)?,
-            expires_at: rows::optional_timestamp_at(row, 3)?,
-            revoked_at: rows::optional_timestamp_at(row, 4)?,
-        };
-        Ok((info, rows::digest_at(row, 5)?))
-    })
-    .collect::<Result<_, Fail>>()?;
+    s.api_keys = admin::API_KEYS.list_with_digests(db, company).await?;
+    s.tokens = admin::TOKENS.list_with_digests(db, company).await?;
     Ok(())
 }
 

@@ -116,7 +116,7 @@ impl Directory for ConnDirectory<'_> {
 }
 
 /// Every row of a statement, read by `read`.
-fn all<T>(
+pub(crate) fn all<T>(
     conn: &Connection,
     sql: &str,
     params: impl Params,
@@ -306,6 +306,7 @@ pub(crate) fn set_rate_limit(
 // --- api keys ---
 
 const API_KEY_COLUMNS: &str = "access_key, company_id, scopes, created_at, expires_at, revoked_at";
+const API_KEY_ORDER: &str = "created_at, access_key";
 
 fn api_key_info(row: &Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
     Ok(ApiKeyInfo {
@@ -366,9 +367,25 @@ pub(crate) fn api_keys(
         conn,
         API_KEY_COLUMNS,
         "api_keys",
-        "created_at, access_key",
+        API_KEY_ORDER,
         company,
         api_key_info,
+    )
+}
+
+/// One company's keys as [`api_keys`] orders them, each with the digest of
+/// its secret: for an export, which carries digests, never secrets.
+pub(crate) fn api_keys_with_digests(
+    conn: &Connection,
+    company: CompanyId,
+) -> Result<Vec<(ApiKeyInfo, SecretDigest)>, Fail> {
+    listing(
+        conn,
+        &format!("{API_KEY_COLUMNS}, secret_digest"),
+        "api_keys",
+        API_KEY_ORDER,
+        Some(company),
+        |row| Ok((api_key_info(row)?, rows::digest_at(row, 6)?)),
     )
 }
 
@@ -431,6 +448,7 @@ pub(crate) fn api_key(
 // --- tokens ---
 
 const TOKEN_COLUMNS: &str = "id, company_id, scopes, created_at, expires_at, revoked_at";
+const TOKEN_ORDER: &str = "created_at, id";
 
 fn token_info(row: &Row<'_>) -> rusqlite::Result<TokenInfo> {
     Ok(TokenInfo {
@@ -487,9 +505,25 @@ pub(crate) fn tokens(
         conn,
         TOKEN_COLUMNS,
         "tokens",
-        "created_at, id",
+        TOKEN_ORDER,
         company,
         token_info,
+    )
+}
+
+/// One company's tokens as [`tokens`] orders them, each with its digest:
+/// for an export.
+pub(crate) fn tokens_with_digests(
+    conn: &Connection,
+    company: CompanyId,
+) -> Result<Vec<(TokenInfo, SecretDigest)>, Fail> {
+    listing(
+        conn,
+        &format!("{TOKEN_COLUMNS}, digest"),
+        "tokens",
+        TOKEN_ORDER,
+        Some(company),
+        |row| Ok((token_info(row)?, rows::digest_at(row, 6)?)),
     )
 }
 

@@ -5,8 +5,8 @@
 //! are never touched.
 
 use callaccess_domain::seed::{self, CompanySnapshot, ResetSummary, Seed, Snapshot};
-use callaccess_domain::{ApiKeyInfo, CallId, CompanyId, StoreError, Timestamp, TokenInfo, UserId};
-use rusqlite::{params, Connection, Row};
+use callaccess_domain::{CallId, CompanyId, StoreError, Timestamp, UserId};
+use rusqlite::{params, Connection};
 
 use crate::admin::{self, PROFILE_COLUMNS, WORKSPACE_COLUMNS};
 use crate::error::Fail;
@@ -36,82 +36,37 @@ pub(crate) fn snapshot(conn: &Connection, company: Option<CompanyId>) -> Result<
 
 fn fill(conn: &Connection, company: CompanyId, s: &mut CompanySnapshot) -> Result<(), Fail> {
     let c = company.get();
-    s.workspaces = all(
+    s.workspaces = admin::all(
         conn,
         &format!(
             "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE company_id = ?1
              ORDER BY id = (SELECT default_workspace_id FROM companies WHERE id = ?1) DESC, id"
         ),
-        c,
+        [c],
         admin::workspace_row,
     )?;
-    s.profiles = all(
+    s.profiles = admin::all(
         conn,
         &format!(
             "SELECT {PROFILE_COLUMNS} FROM permission_profiles p WHERE p.company_id = ?1 ORDER BY p.id"
         ),
-        c,
+        [c],
         admin::profile_row,
     )?;
     s.users = admin::users(conn, company)?;
-    s.assignments = all(
+    s.assignments = admin::all(
         conn,
         "SELECT user_id, profile_id FROM user_profiles WHERE company_id = ?1
          ORDER BY user_id, profile_id",
-        c,
+        [c],
         |row| Ok((rows::user_at(row, 0)?, rows::profile_at(row, 1)?)),
     )?;
     s.calls = admin::calls(conn, company)?;
     s.shares = shares(conn, company)?;
     s.api_grants = pairs(conn, "api_grants", c)?;
-    s.api_keys = all(
-        conn,
-        "SELECT access_key, scopes, created_at, expires_at, revoked_at, secret_digest
-         FROM api_keys WHERE company_id = ?1 ORDER BY created_at, access_key",
-        c,
-        |row| {
-            let info = ApiKeyInfo {
-                access_key: row.get(0)?,
-                company,
-                scopes: rows::scopes_at(row, 1)?,
-                created_at: rows::timestamp_at(row, 2)?,
-                expires_at: rows::optional_timestamp_at(row, 3)?,
-                revoked_at: rows::optional_timestamp_at(row, 4)?,
-            };
-            Ok((info, rows::digest_at(row, 5)?))
-        },
-    )?;
-    s.tokens = all(
-        conn,
-        "SELECT id, scopes, created_at, expires_at, revoked_at, digest
-         FROM tokens WHERE company_id = ?1 ORDER BY created_at, id",
-        c,
-        |row| {
-            let info = TokenInfo {
-                id: row.get(0)?,
-                company,
-                scopes: rows::scopes_at(row, 1)?.unwrap_or_default(),
-                created_at: rows::timestamp_at(row, 2)?,
-                expires_at: rows::optional_timestamp_at(row, 3)?,
-                revoked_at: rows::optional_timestamp_at(row, 4)?,
-            };
-            Ok((info, rows::digest_at(row, 5)?))
-        },
-    )?;
+    s.api_keys = admin::api_keys_with_digests(conn, company)?;
+    s.tokens = admin::tokens_with_digests(conn, company)?;
     Ok(())
-}
-
-fn all<T>(
-    conn: &Connection,
-    sql: &str,
-    company: i64,
-    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, Fail> {
-    let mut statement = conn.prepare_cached(sql)?;
-    let found = statement
-        .query_map([company], read)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(found)
 }
 
 /// The company's shares, by call then user: for the export and the admin
@@ -122,12 +77,12 @@ pub(crate) fn shares(conn: &Connection, company: CompanyId) -> Result<Vec<(CallI
 
 /// The (call, user) rows of a link table, by call then user.
 fn pairs(conn: &Connection, table: &str, company: i64) -> Result<Vec<(CallId, UserId)>, Fail> {
-    all(
+    admin::all(
         conn,
         &format!(
             "SELECT call_id, user_id FROM {table} WHERE company_id = ?1 ORDER BY call_id, user_id"
         ),
-        company,
+        [company],
         |row| Ok((rows::call_at(row, 0)?, rows::user_at(row, 1)?)),
     )
 }
