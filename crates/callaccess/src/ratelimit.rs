@@ -227,13 +227,17 @@ impl LocalLimiter {
         }
     }
 
-    fn limiters(&self, company: CompanyId, policy: Policy) -> Arc<CompanyLimiters> {
-        let mut companies = match self.companies.lock() {
+    fn companies(&self) -> std::sync::MutexGuard<'_, HashMap<CompanyId, Arc<CompanyLimiters>>> {
+        match self.companies.lock() {
             Ok(guard) => guard,
             // A panic elsewhere while holding this lock leaves only a map of
             // limiters behind, which is still consistent.
             Err(poisoned) => poisoned.into_inner(),
-        };
+        }
+    }
+
+    fn limiters(&self, company: CompanyId, policy: Policy) -> Arc<CompanyLimiters> {
+        let mut companies = self.companies();
         let entry = companies
             .entry(company)
             .or_insert_with(|| Arc::new(CompanyLimiters::new(policy, &self.clock)));
@@ -247,11 +251,7 @@ impl LocalLimiter {
 #[async_trait]
 impl RateLimiter for LocalLimiter {
     fn forget(&self, company: Option<CompanyId>) {
-        let mut companies = match self.companies.lock() {
-            Ok(guard) => guard,
-            // As in `limiters`: the map is consistent whatever panicked.
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut companies = self.companies();
         match company {
             Some(company) => {
                 companies.remove(&company);
