@@ -11,6 +11,8 @@
 //!   it, over a small facts trait each backend answers.
 //! - [`admin`]: the checks of every admin change, in order (manager loops
 //!   through [`access::check_manager`]).
+//! - [`audit`]: the audit trail: who made a change ([`audit::Origin`]),
+//!   the entries every write records, and how they are listed.
 //! - [`admin_token`]: the admin API's tokens: their text, what is stored
 //!   of them, and when one is accepted.
 //! - [`clock`]: the service's clock, the machine's or a manual one.
@@ -30,6 +32,7 @@
 pub mod access;
 pub mod admin;
 pub mod admin_token;
+pub mod audit;
 pub mod clock;
 pub mod encoding;
 pub mod ids;
@@ -43,9 +46,11 @@ pub mod store;
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use audit::{Action, Actor, AuditEntry, AuditFilter, AuditOrder, AuditPage, NewEntry, Origin};
 pub use clock::{Clock, ClockError};
 pub use ids::{CallId, CompanyId, IdError, ProfileId, UserId, WorkspaceId};
 pub use model::*;
 pub use store::{
-    Admitted, Budget, Caller, CredentialCheck, ErrorKind, SharedRateBudget, Store, StoreError,
+    Admitted, Budget, Caller, CredentialCheck, ErrorKind, ExpiredCredential, SharedRateBudget,
+    Store, StoreError,
 };

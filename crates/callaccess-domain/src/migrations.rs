@@ -13,6 +13,7 @@ pub const LIST: &[(i64, &str)] = &[
     (4, "credential_changes"),
     (5, "directory"),
     (6, "admin_tokens"),
+    (7, "audit"),
 ];
 
 /// The highest version a database can be brought to.
@@ -113,6 +114,14 @@ macro_rules! embed_migrations {
                 include_str!(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/migrations/0006_admin_tokens.sql"
+                )),
+            ),
+            (
+                $crate::migrations::LIST[6].0,
+                $crate::migrations::LIST[6].1,
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/migrations/0007_audit.sql"
                 )),
             ),
         ]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::admin_token::{AdminTokenId, AdminTokenInfo, NewAdminToken, StoredAdminToken};
+use crate::audit::{AuditEntry, AuditFilter, AuditPage, Origin};
 use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
 use crate::model::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallsAccess, Company, NewApiKey,
@@ -231,6 +232,12 @@ impl Caller {
 
 /// The one storage interface of the service. Object safe; every backend
 /// passes the same contract suite (`contract` feature).
+///
+/// Every write that can change who opens a call, or the credentials that
+/// reach the API, takes an [`Origin`] and records an audit entry
+/// ([`crate::audit::NewEntry`]) for each row it changed, in its own
+/// transaction: a write is durable together with its entries or not at all,
+/// and one that changes nothing records nothing.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and health answers only: no code
@@ -275,11 +282,21 @@ pub trait Store: Send + Sync + 'static {
     /// PUT: [`crate::access::grants_to_record`] decides, in one transaction
     /// with the writes; all or nothing, durable on return. An empty change
     /// only confirms the caller.
-    async fn grant_access(&self, caller: Caller, change: &AccessChange) -> Result<(), StoreError>;
+    async fn grant_access(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        change: &AccessChange,
+    ) -> Result<(), StoreError>;
 
     /// DELETE: [`crate::access::grants_to_remove`] decides; unknown users and
     /// missing grants are ignored.
-    async fn revoke_access(&self, caller: Caller, change: &AccessChange) -> Result<(), StoreError>;
+    async fn revoke_access(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        change: &AccessChange,
+    ) -> Result<(), StoreError>;
 
     /// POST: the API grants of each call, one entry per distinct call in the
     /// order given, users ascending. Unknown calls: `CallsNotFound`
@@ -321,7 +338,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// addCall: [`crate::admin::add_call`] decides, then the call is
     /// written with its participants; answers it as stored.
-    async fn create_call(&self, caller: Caller, call: &Call) -> Result<Call, StoreError>;
+    async fn create_call(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        call: &Call,
+    ) -> Result<Call, StoreError>;
 
     /// The workspace's profiles by name (case-insensitively), then id.
     async fn profiles(
@@ -336,6 +358,7 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the profile ([`crate::admin::save_profile`] decides).
     async fn create_profile(
         &self,
+        origin: &Origin,
         caller: Caller,
         profile: &Profile,
     ) -> Result<Profile, StoreError>;
@@ -343,6 +366,7 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the profile's fields; its workspace and id stay.
     async fn update_profile(
         &self,
+        origin: &Origin,
         caller: Caller,
         profile: &Profile,
     ) -> Result<Profile, StoreError>;
@@ -363,6 +387,7 @@ pub trait Store: Send + Sync + 'static {
     /// refuses a loop. Never touches a grant.
     async fn set_manager(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         manager: Option<UserId>,
@@ -372,6 +397,7 @@ pub trait Store: Send + Sync + 'static {
     /// workspace. Never touches a grant.
     async fn assign_profile(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         profile: ProfileId,
@@ -386,6 +412,7 @@ pub trait Store: Send + Sync + 'static {
     /// order. Never touches a grant. An empty change only checks the user.
     async fn update_user(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         change: &UserUpdate,
@@ -394,6 +421,7 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a call private or not.
     async fn set_private(
         &self,
+        origin: &Origin,
         company: CompanyId,
         call: CallId,
         private: bool,
@@ -408,38 +436,54 @@ pub trait Store: Send + Sync + 'static {
         limit: RateLimit,
     ) -> Result<Company, StoreError>;
 
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo, StoreError>;
+    async fn create_api_key(
+        &self,
+        origin: &Origin,
+        key: &NewApiKey,
+    ) -> Result<ApiKeyInfo, StoreError>;
     /// All keys, or one company's, by creation time.
     async fn api_keys(&self, company: Option<CompanyId>) -> Result<Vec<ApiKeyInfo>, StoreError>;
     /// `NoApiKey` if there is no such key; revoking twice keeps the first time.
     async fn revoke_api_key(
         &self,
+        origin: &Origin,
         access_key: &str,
         at: Timestamp,
     ) -> Result<ApiKeyInfo, StoreError>;
 
-    async fn create_token(&self, token: &NewToken) -> Result<TokenInfo, StoreError>;
+    async fn create_token(
+        &self,
+        origin: &Origin,
+        token: &NewToken,
+    ) -> Result<TokenInfo, StoreError>;
     async fn tokens(&self, company: Option<CompanyId>) -> Result<Vec<TokenInfo>, StoreError>;
-    async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo, StoreError>;
+    async fn revoke_token(
+        &self,
+        origin: &Origin,
+        id: &str,
+        at: Timestamp,
+    ) -> Result<TokenInfo, StoreError>;
 
-    async fn add_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn add_user(&self, origin: &Origin, user: &User) -> Result<(), StoreError>;
     async fn users(&self, company: CompanyId) -> Result<Vec<User>, StoreError>;
     /// Gives the user the profile of `access` in the company's default
     /// workspace ([`crate::model::legacy_profile_name`]), creating it if
     /// the workspace has none of that name.
     async fn set_calls_access(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         access: CallsAccess,
     ) -> Result<(), StoreError>;
 
     /// The primary user and participants must be users of the company.
-    async fn add_call(&self, call: &Call) -> Result<(), StoreError>;
+    async fn add_call(&self, origin: &Origin, call: &Call) -> Result<(), StoreError>;
     async fn calls(&self, company: CompanyId) -> Result<Vec<Call>, StoreError>;
 
     async fn add_share(
         &self,
+        origin: &Origin,
         company: CompanyId,
         call: CallId,
         user: UserId,
@@ -450,6 +494,7 @@ pub trait Store: Send + Sync + 'static {
     /// `Ok(false)` if there was no such share.
     async fn remove_share(
         &self,
+        origin: &Origin,
         company: CompanyId,
         call: CallId,
         user: UserId,
@@ -466,14 +511,17 @@ pub trait Store: Send + Sync + 'static {
     /// Applies a parsed seed in one transaction, as
     /// [`crate::seed::plan`] lays it out: creates or updates what it names,
     /// deletes nothing. `SeedRejected` if it does not fit the database.
-    async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError>;
+    async fn apply_seed(&self, origin: &Origin, seed: &Seed) -> Result<SeedSummary, StoreError>;
 
     // --- admin tokens (control-plane.md §1); not company data, so a reset
     // of the data keeps them ---
 
     /// Stores a new admin token; `AdminTokenExists` if its id is taken.
-    async fn create_admin_token(&self, token: &NewAdminToken)
-        -> Result<AdminTokenInfo, StoreError>;
+    async fn create_admin_token(
+        &self,
+        origin: &Origin,
+        token: &NewAdminToken,
+    ) -> Result<AdminTokenInfo, StoreError>;
 
     /// One admin token with its digest, for authentication; `None` if
     /// there is no such token.
@@ -486,6 +534,7 @@ pub trait Store: Send + Sync + 'static {
     /// first time.
     async fn revoke_admin_token(
         &self,
+        origin: &Origin,
         id: &AdminTokenId,
         at: Timestamp,
     ) -> Result<AdminTokenInfo, StoreError>;
@@ -505,9 +554,54 @@ pub trait Store: Send + Sync + 'static {
     /// ([`crate::seed::only_company`]). Durable on return.
     async fn reset(
         &self,
+        origin: &Origin,
         company: Option<CompanyId>,
         seed: Option<&Seed>,
     ) -> Result<ResetSummary, StoreError>;
+
+    // --- the audit trail (control-plane.md §7, §9); the entries are
+    // [`crate::audit::NewEntry`]'s, recorded by the writes above ---
+
+    /// Records that an expired credential was presented, once per
+    /// credential: a second call for the same one records nothing.
+    /// `NoApiKey` / `NoToken` if there is no such credential.
+    async fn note_expired_use(
+        &self,
+        origin: &Origin,
+        credential: ExpiredCredential<'_>,
+    ) -> Result<(), StoreError>;
+
+    /// One page of the entries `filter` selects, in `page`'s order.
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        page: AuditPage,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The entries after sequence number `after`, in sequence order, at
+    /// most `limit`, and never one past an entry that may still commit:
+    /// read again from the last one returned, this misses nothing and
+    /// repeats nothing, however the writers' commits interleave.
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Returns once an entry after `after` may have committed (through any
+    /// node of the database), or after `timeout`, whichever comes first; a
+    /// caller reads [`Store::changes_after`] either way.
+    async fn wait_for_changes(&self, after: u64, timeout: Duration) -> Result<(), StoreError>;
+
+    /// Removes the entries recorded before `before`, at most `limit` of
+    /// them (oldest first), and answers how many went: retention, run in
+    /// batches so that no transaction holds the table for long.
+    async fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError>;
+}
+
+/// A credential found expired when it was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiredCredential<'a> {
+    /// By access key.
+    ApiKey(&'a str),
+    /// By token id.
+    Token(&'a str),
 }
 
 /// Rate-limit budgets kept in the database, so that every node on one

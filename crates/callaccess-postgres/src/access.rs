@@ -27,13 +27,14 @@ use std::sync::Arc;
 use crate::tally::Db;
 use callaccess_domain::access::{self as rules, CallFacts, Prefetched, ProfileFacts};
 use callaccess_domain::{
-    AccessChange, CallAccessFacts, CallGrants, CallId, Caller, CallsRule, CompanyId, ProfileId,
-    StoreError, Timestamp, UserId, WorkspaceId,
+    AccessChange, Action, CallAccessFacts, CallGrants, CallId, Caller, CallsRule, CompanyId,
+    NewEntry, Origin, ProfileId, StoreError, Timestamp, UserId, WorkspaceId,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::admin;
+use crate::audit;
 use crate::error::Fail;
 use crate::rows;
 use crate::run;
@@ -238,32 +239,39 @@ fn epoch_of(found: &[Row]) -> Result<u64, Fail> {
 }
 
 /// Inserts API grants at `now`, keeping an existing grant and its time
-/// (granting twice is a no-op).
+/// (granting twice is a no-op); the grants it inserted.
 const RECORD: &str = "INSERT INTO api_grants (company_id, call_id, user_id, granted_at)
                SELECT $1, pair.call_id, pair.user_id, $4
                FROM unnest($2::BIGINT[], $3::BIGINT[]) AS pair (call_id, user_id)
-               ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
+               ON CONFLICT (company_id, call_id, user_id) DO NOTHING
+               RETURNING call_id, user_id";
 
 /// Records API grants at `now`, keeping an existing grant and its time
-/// (granting twice is a no-op): for seeds, inside their transaction.
+/// (granting twice is a no-op): for seeds, inside their transaction. The
+/// `grant.add` entries of the grants it inserted, in the order given.
 pub(crate) async fn record(
     db: &impl Db,
     company: CompanyId,
     grants: &[(CallId, UserId)],
     now: Timestamp,
-) -> Result<(), Fail> {
+) -> Result<Vec<NewEntry>, Fail> {
     if grants.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (calls, users) = unzipped(grants);
-    rows::execute(db, RECORD, &[&company.get(), &calls, &users, &now.unix()]).await?;
-    Ok(())
+    let found = rows::query(db, RECORD, &[&company.get(), &calls, &users, &now.unix()]).await?;
+    admin::pairs_recorded(&found, grants, |call, user| {
+        NewEntry::grant_added(company, call, user)
+    })
 }
 
 /// PUT, in its own transaction of two round trips: `BEGIN` and the facts,
-/// [`rules::grants_to_record`], then one insert and `COMMIT`.
+/// [`rules::grants_to_record`], then one insert, which also records the
+/// `grant.add` entries of the grants it inserted
+/// ([`audit::GRANTS_RECORDED`]), and `COMMIT`.
 pub(crate) async fn grant(
     db: &impl Db,
+    origin: &Origin,
     caller: &Caller,
     epoch: &Epoch,
     change: &AccessChange,
@@ -285,20 +293,65 @@ pub(crate) async fn grant(
     if grants.is_empty() {
         return run::commit_with(db, None).await;
     }
-    let (calls, users) = unzipped(&grants);
-    let company = caller.company.get();
-    let params: [&(dyn ToSql + Sync); 4] = [&company, &calls, &users, &now.unix()];
-    run::commit_with(db, Some((RECORD, &params))).await
+    let audit = audit::PairParams::new(origin, now, Action::GrantAdd);
+    write_pairs(
+        db,
+        caller.company,
+        &grants,
+        &audit,
+        audit::GRANT_RECORDED,
+        audit::GRANTS_RECORDED,
+    )
+    .await
+}
+
+/// Runs `one` (ids) for a single pair, else `many` (arrays), with the
+/// audit's parameters, and `COMMIT`, in one round trip.
+async fn write_pairs(
+    db: &impl Db,
+    company: CompanyId,
+    pairs: &[(CallId, UserId)],
+    audit: &audit::PairParams,
+    one: &str,
+    many: &str,
+) -> Result<(), Fail> {
+    let company = company.get();
+    if let [(call, user)] = pairs {
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &company,
+            &call.get(),
+            &user.get(),
+            &audit.at,
+            &audit.actor,
+            &audit.request_id,
+            &audit.action,
+        ];
+        return run::commit_with(db, Some((one, &params))).await;
+    }
+    let (calls, users) = unzipped(pairs);
+    let params: [&(dyn ToSql + Sync); 7] = [
+        &company,
+        &calls,
+        &users,
+        &audit.at,
+        &audit.actor,
+        &audit.request_id,
+        &audit.action,
+    ];
+    run::commit_with(db, Some((many, &params))).await
 }
 
 /// DELETE, in its own transaction of two round trips: `BEGIN` and the calls
 /// (the rules need nothing else), [`rules::grants_to_remove`], then one
-/// delete and `COMMIT`.
+/// delete, which also records the `grant.remove` entries of the grants it
+/// removed ([`audit::GRANTS_REMOVED`]), and `COMMIT`.
 pub(crate) async fn revoke(
     db: &impl Db,
+    origin: &Origin,
     caller: &Caller,
     epoch: &Epoch,
     change: &AccessChange,
+    now: Timestamp,
 ) -> Result<(), Fail> {
     let calls = rows::ids(change.calls(), CallId::get);
     let facts = begin_with_facts(db, caller, epoch, CALLS, &[&calls]).await?;
@@ -306,13 +359,16 @@ pub(crate) async fn revoke(
     if remove.is_empty() {
         return run::commit_with(db, None).await;
     }
-    let (calls, users) = unzipped(&remove);
-    let company = caller.company.get();
-    let sql = "DELETE FROM api_grants
-               WHERE company_id = $1
-                 AND (call_id, user_id) IN (SELECT * FROM unnest($2::BIGINT[], $3::BIGINT[]))";
-    let params: [&(dyn ToSql + Sync); 3] = [&company, &calls, &users];
-    run::commit_with(db, Some((sql, &params))).await
+    let audit = audit::PairParams::new(origin, now, Action::GrantRemove);
+    write_pairs(
+        db,
+        caller.company,
+        &remove,
+        &audit,
+        audit::GRANT_REMOVED,
+        audit::GRANTS_REMOVED,
+    )
+    .await
 }
 
 /// The listing of POST: the count of credential changes, then each call of

@@ -14,9 +14,9 @@ use callaccess_domain::encoding;
 use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
     legacy_profile, parties_to_json, ApiKeyInfo, Call, CallId, CallsAccess, CallsRule, Company,
-    CompanyId, NewApiKey, NewCompany, NewToken, Profile, ProfileId, RateLimit, Scope, SecretDigest,
-    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace,
-    WorkspaceId,
+    CompanyId, NewApiKey, NewCompany, NewEntry, NewToken, Profile, ProfileId, RateLimit, Scope,
+    SecretDigest, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate,
+    Workspace, WorkspaceId,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -230,6 +230,18 @@ pub(crate) async fn begin_with_known(db: &impl Db, needs: &Needs) -> Result<Fetc
     read_known(&run::begin_with_query(db, KNOWN, &params.params()).await?)
 }
 
+/// [`begin_with_known`] with one more statement in the same round trip:
+/// its rows.
+pub(crate) async fn begin_with_known_and(
+    db: &impl Db,
+    needs: &Needs,
+    other: (&str, &[&(dyn ToSql + Sync)]),
+) -> Result<(Fetched, Vec<Row>), Fail> {
+    let params = KnownParams::new(needs);
+    let (known, other) = run::begin_with_queries(db, (KNOWN, &params.params()), other).await?;
+    Ok((read_known(&known)?, other))
+}
+
 /// Runs the domain's `check` over what `needs` names; the caller writes
 /// only once it passed.
 async fn checked<T>(
@@ -353,6 +365,11 @@ pub(crate) struct Credentials<T> {
     make: fn(Listed) -> T,
     /// The answer when no credential has the handle.
     missing: fn(String) -> StoreError,
+    /// The audit entries of a revocation and of an expired use.
+    pub(crate) revoked: fn(&T) -> NewEntry,
+    pub(crate) expired: fn(&T) -> NewEntry,
+    /// What `audit_expired_noted` calls this kind of credential.
+    pub(crate) kind: &'static str,
 }
 
 /// What both tables list, in the order of [`Credentials::columns`]: the
@@ -384,6 +401,9 @@ pub(crate) const API_KEYS: Credentials<ApiKeyInfo> = Credentials {
         revoked_at,
     },
     missing: StoreError::NoApiKey,
+    revoked: NewEntry::api_key_revoked,
+    expired: NewEntry::api_key_expired,
+    kind: "apiKey",
 };
 
 pub(crate) const TOKENS: Credentials<TokenInfo> = Credentials {
@@ -404,18 +424,21 @@ pub(crate) const TOKENS: Credentials<TokenInfo> = Credentials {
         revoked_at,
     },
     missing: StoreError::NoToken,
+    revoked: NewEntry::token_revoked,
+    expired: NewEntry::token_expired,
+    kind: "token",
 };
 
 impl<T> Credentials<T> {
     /// The columns [`Listed`] holds, in its order.
-    fn columns(&self) -> String {
+    pub(crate) fn columns(&self) -> String {
         format!(
             "{}, company_id, scopes, created_at, expires_at, revoked_at",
             self.handle
         )
     }
 
-    fn read(&self, row: &Row) -> Result<T, Fail> {
+    pub(crate) fn read(&self, row: &Row) -> Result<T, Fail> {
         Ok((self.make)((
             rows::at(row, 0)?,
             rows::company_at(row, 1)?,
@@ -478,23 +501,43 @@ impl<T> Credentials<T> {
             .collect()
     }
 
-    /// Revoking twice keeps the first time (`coalesce`).
+    /// Revoking twice keeps the first time (`coalesce`); the credential
+    /// as stored, and whether this revoked it (the audit entry). `prior`
+    /// reads the row as it was before the statement's update.
     pub(crate) async fn revoke(
         &self,
         db: &impl Db,
         handle: &str,
         at: Timestamp,
-    ) -> Result<T, Fail> {
+    ) -> Result<(T, bool), Fail> {
+        let (table, key) = (self.table, self.handle);
         let sql = format!(
-            "UPDATE {} SET revoked_at = coalesce(revoked_at, $2) WHERE {} = $1 RETURNING {}",
-            self.table,
-            self.handle,
+            "WITH prior AS (SELECT revoked_at IS NULL AS live FROM {table} WHERE {key} = $1)
+             UPDATE {table} SET revoked_at = coalesce(revoked_at, $2) WHERE {key} = $1
+             RETURNING {}, (SELECT live FROM prior)",
             self.columns()
         );
-        let revoked = self.returned(db, &sql, &[&handle, &at.unix()]).await?;
-        let revoked = revoked.ok_or_else(|| (self.missing)(handle.to_owned()))?;
+        let row = rows::first(db, &sql, &[&handle, &at.unix()]).await?;
+        let row = row.ok_or_else(|| (self.missing)(handle.to_owned()))?;
+        let revoked = (self.read(&row)?, rows::at::<bool>(&row, 6)?);
         credentials_changed(db).await?;
         Ok(revoked)
+    }
+
+    /// The answer for a handle no credential has.
+    pub(crate) fn missing(&self, handle: &str) -> Fail {
+        Fail::Store((self.missing)(handle.to_owned()))
+    }
+
+    /// One credential by its handle, if there is one.
+    pub(crate) async fn get(&self, db: &impl Db, handle: &str) -> Result<Option<T>, Fail> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} = $1",
+            self.columns(),
+            self.table,
+            self.handle
+        );
+        self.returned(db, &sql, &[&handle]).await
     }
 
     /// The credential a request presents, with its company's limits, and
@@ -537,14 +580,17 @@ pub(crate) async fn write_api_key(
     db: &impl Db,
     key: &NewApiKey,
     now: Timestamp,
-) -> Result<Option<ApiKeyInfo>, Fail> {
+) -> Result<Option<(ApiKeyInfo, bool)>, Fail> {
+    // `xmax = 0`: the row was inserted, not updated (an updated row
+    // carries the updating transaction's xid there); what tells a new key,
+    // which is audited, from an update, which is not.
     let sql = format!(
         "INSERT INTO api_keys (access_key, company_id, secret_digest, scopes, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (access_key) DO UPDATE SET secret_digest = excluded.secret_digest,
              scopes = excluded.scopes, expires_at = excluded.expires_at
          WHERE api_keys.company_id = excluded.company_id
-         RETURNING {}",
+         RETURNING {}, (xmax = 0)",
         API_KEYS.columns()
     );
     let params: [&(dyn ToSql + Sync); 6] = [
@@ -555,7 +601,9 @@ pub(crate) async fn write_api_key(
         &now.unix(),
         &key.expires_at.map(Timestamp::unix),
     ];
-    API_KEYS.returned(db, &sql, &params).await
+    let row = rows::first(db, &sql, &params).await?;
+    row.map(|row| Ok((API_KEYS.read(&row)?, rows::at::<bool>(&row, 6)?)))
+        .transpose()
 }
 
 pub(crate) async fn create_api_key(
@@ -569,7 +617,8 @@ pub(crate) async fn create_api_key(
     .await?;
     // The check found no such key in this transaction: this inserts.
     let written = write_api_key(db, key, now).await?;
-    Ok(written.ok_or_else(|| StoreError::KeyExists(key.access_key.clone()))?)
+    let (info, _) = written.ok_or_else(|| StoreError::KeyExists(key.access_key.clone()))?;
+    Ok(info)
 }
 
 /// Inserts a token under the handle `id`, as stored. `TokenExists` if its
@@ -706,17 +755,26 @@ pub(crate) fn profile_row(company: CompanyId, row: &Row, at: usize) -> Result<Pr
     })
 }
 
-/// Creates the profile, or replaces its name, call access and fields; it
-/// stays in its workspace, and another company's profile is left alone
-/// (the checks made sure it is not one).
-pub(crate) const WRITE_PROFILE: &str = "\
-INSERT INTO permission_profiles AS p
+/// The statement of [`WRITE_PROFILE`], with `$returning` after it.
+macro_rules! profile_upsert {
+    ($returning:literal) => {
+        concat!(
+            "INSERT INTO permission_profiles AS p
        (id, company_id, workspace_id, name, level, team_lead_ids, fields)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (id) DO UPDATE
    SET name = excluded.name, level = excluded.level,
        team_lead_ids = excluded.team_lead_ids, fields = excluded.fields
- WHERE p.company_id = excluded.company_id";
+ WHERE p.company_id = excluded.company_id",
+            $returning
+        )
+    };
+}
+
+/// Creates the profile, or replaces its name, call access and fields; it
+/// stays in its workspace, and another company's profile is left alone
+/// (the checks made sure it is not one).
+pub(crate) const WRITE_PROFILE: &str = profile_upsert!("");
 
 /// The parameters of [`WRITE_PROFILE`], owned.
 pub(crate) struct ProfileParams {
@@ -758,36 +816,116 @@ impl ProfileParams {
     }
 }
 
-pub(crate) async fn write_profile(db: &impl Db, profile: &Profile) -> Result<(), Fail> {
+/// [`WRITE_PROFILE`] with what the audit needs: whether it inserted
+/// (`xmax = 0`, as in [`write_api_key`]), the profile as written, and as
+/// it was (`prior` reads the statement's snapshot, before the write).
+const WRITE_PROFILE_AUDITED: &str = concat!(
+    "WITH prior AS (
+    SELECT p.id, p.workspace_id, p.name, p.level, p.team_lead_ids, p.fields
+      FROM permission_profiles p WHERE p.id = $1 AND p.company_id = $2),
+written AS (",
+    profile_upsert!(
+        "
+RETURNING p.xmax = 0 AS inserted, p.id, p.workspace_id, p.name, p.level, p.team_lead_ids,
+          p.fields"
+    ),
+    ")
+SELECT w.*, prior.* FROM written w LEFT JOIN prior ON true"
+);
+
+/// Creates the profile or replaces its fields (a seed's write); the audit
+/// entry of what changed: `profile.create`, `profile.update` or none.
+pub(crate) async fn write_profile(
+    db: &impl Db,
+    profile: &Profile,
+) -> Result<Option<NewEntry>, Fail> {
     let params = ProfileParams::new(profile);
-    rows::execute(db, WRITE_PROFILE, &params.params()).await?;
-    Ok(())
+    let Some(row) = rows::first(db, WRITE_PROFILE_AUDITED, &params.params()).await? else {
+        return Ok(None);
+    };
+    let written = profile_row(profile.company, &row, 1)?;
+    if rows::at::<bool>(&row, 0)? {
+        return Ok(Some(NewEntry::profile_created(&written)));
+    }
+    if rows::at::<Option<i64>>(&row, 7)?.is_none() {
+        return Ok(None);
+    }
+    let before = profile_row(profile.company, &row, 7)?;
+    Ok(NewEntry::profile_updated(&before, &written))
 }
 
 /// Gives each user the company's profile paired with them, replacing the
 /// one they hold in its workspace: one statement. Each user at most once
 /// (a second profile of one user in one workspace would meet the first
-/// row). The number of rows written (a pair whose profile the company
-/// lacks writes none).
+/// row); a pair whose profile the company lacks writes nothing, and one
+/// the user holds already changes nothing. The rows that changed, in the
+/// order given (`prior` reads the rows as they
+/// were before the statement).
 pub(crate) async fn write_assignments(
     db: &impl Db,
     company: CompanyId,
     assignments: &[(UserId, ProfileId)],
-) -> Result<u64, Fail> {
+) -> Result<Vec<Reassigned>, Fail> {
     if assignments.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let (users, profiles): (Vec<i64>, Vec<i64>) = assignments
         .iter()
         .map(|(user, profile)| (user.get(), profile.get()))
         .unzip();
-    let sql = "INSERT INTO user_profiles (company_id, user_id, workspace_id, profile_id)
-               SELECT $1, given.user_id, p.workspace_id, p.id
-                 FROM unnest($2::BIGINT[], $3::BIGINT[]) AS given (user_id, profile_id)
-                 JOIN permission_profiles p ON p.id = given.profile_id AND p.company_id = $1
-               ON CONFLICT (company_id, user_id, workspace_id)
-               DO UPDATE SET profile_id = excluded.profile_id";
-    rows::execute(db, sql, &[&company.get(), &users, &profiles]).await
+    let sql = "\
+WITH given AS (
+    SELECT g.ord, g.user_id, p.workspace_id, p.id AS profile_id
+      FROM unnest($2::BIGINT[], $3::BIGINT[]) WITH ORDINALITY AS g (user_id, profile_id, ord)
+      JOIN permission_profiles p ON p.id = g.profile_id AND p.company_id = $1),
+prior AS (
+    SELECT up.user_id, up.workspace_id, up.profile_id
+      FROM user_profiles up JOIN given USING (user_id, workspace_id)
+     WHERE up.company_id = $1),
+written AS (
+    INSERT INTO user_profiles AS up (company_id, user_id, workspace_id, profile_id)
+    SELECT $1, user_id, workspace_id, profile_id FROM given
+    ON CONFLICT (company_id, user_id, workspace_id)
+    DO UPDATE SET profile_id = excluded.profile_id
+     WHERE up.profile_id <> excluded.profile_id
+    RETURNING up.user_id, up.workspace_id, up.profile_id)
+SELECT w.user_id, w.workspace_id, prior.profile_id, w.profile_id
+  FROM written w JOIN given g USING (user_id, workspace_id)
+  LEFT JOIN prior USING (user_id, workspace_id)
+ ORDER BY g.ord";
+    let found = rows::query(db, sql, &[&company.get(), &users, &profiles]).await?;
+    found
+        .iter()
+        .map(|row| {
+            Ok(Reassigned {
+                user: rows::user_at(row, 0)?,
+                workspace: rows::workspace_at(row, 1)?,
+                before: rows::at::<Option<i64>>(row, 2)?
+                    .map(|_| rows::profile_at(row, 2))
+                    .transpose()?,
+                after: rows::profile_at(row, 3)?,
+            })
+        })
+        .collect()
+}
+
+/// A profile a user holds in a workspace that a write changed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reassigned {
+    pub(crate) user: UserId,
+    pub(crate) workspace: WorkspaceId,
+    pub(crate) before: Option<ProfileId>,
+    pub(crate) after: ProfileId,
+}
+
+/// The `user.profile` entries of `changes`, one each, in their order.
+pub(crate) fn reassigned(company: CompanyId, changes: &[Reassigned]) -> Vec<NewEntry> {
+    changes
+        .iter()
+        .filter_map(|c| {
+            NewEntry::user_profile(company, c.user, c.workspace, c.before, Some(c.after))
+        })
+        .collect()
 }
 
 pub(crate) async fn assign_profile(
@@ -795,21 +933,23 @@ pub(crate) async fn assign_profile(
     company: CompanyId,
     user: UserId,
     profile: ProfileId,
-) -> Result<(), Fail> {
+) -> Result<Vec<NewEntry>, Fail> {
     checked(db, Needs::assign_profile(company, user, profile), |k| {
         rules::assign_profile(k, company, user, profile)
     })
     .await?;
-    write_assignments(db, company, &[(user, profile)]).await?;
-    Ok(())
+    let changed = write_assignments(db, company, &[(user, profile)]).await?;
+    Ok(reassigned(company, &changed))
 }
 
 /// The `callsAccess` shorthand: gives each user among `$2` the default
 /// workspace's profile named [`callaccess_domain::legacy_profile_name`]
 /// (`$4`), creating it ([`legacy_profile`]: `$3`, `$5`, `$6`) when the
 /// workspace has none of that name and some of the users exist; replaces
-/// their profile there. One statement; the number of users written (those
-/// the company has).
+/// their profile there. One statement. Its rows: `made` (the profile's id
+/// and workspace) if it created the profile, and one `user` per user the
+/// company has, with the workspace, the profile held before (`prior`
+/// reads the statement's snapshot) and the one written if it changed.
 const CALLS_ACCESS: &str = "\
 WITH home AS (
     SELECT c.default_workspace_id AS workspace_id
@@ -825,28 +965,64 @@ made AS (
     SELECT $3, $1, home.workspace_id, $4, $5, '', $6
       FROM home, found
      WHERE found.id IS NULL AND home.workspace_id IS NOT NULL
-    RETURNING id),
+    RETURNING id, workspace_id),
 chosen AS (
     SELECT id FROM found WHERE id IS NOT NULL
     UNION ALL
-    SELECT id FROM made)
-INSERT INTO user_profiles (company_id, user_id, workspace_id, profile_id)
-SELECT $1, u.id, home.workspace_id, chosen.id
-  FROM users u, home, chosen
- WHERE u.company_id = $1 AND u.id = ANY($2::BIGINT[])
-ON CONFLICT (company_id, user_id, workspace_id) DO UPDATE SET profile_id = excluded.profile_id";
+    SELECT id FROM made),
+targets AS (
+    SELECT u.id AS user_id, home.workspace_id, chosen.id AS profile_id
+      FROM users u, home, chosen
+     WHERE u.company_id = $1 AND u.id = ANY($2::BIGINT[])),
+prior AS (
+    SELECT up.user_id, up.profile_id
+      FROM user_profiles up JOIN targets t USING (user_id, workspace_id)
+     WHERE up.company_id = $1),
+written AS (
+    INSERT INTO user_profiles AS up (company_id, user_id, workspace_id, profile_id)
+    SELECT $1, user_id, workspace_id, profile_id FROM targets
+    ON CONFLICT (company_id, user_id, workspace_id) DO UPDATE SET profile_id = excluded.profile_id
+     WHERE up.profile_id <> excluded.profile_id
+    RETURNING up.user_id, up.profile_id)
+SELECT 'made' AS row, id AS a, workspace_id AS b, NULL::BIGINT AS c, NULL::BIGINT AS d FROM made
+UNION ALL
+SELECT 'user', t.user_id, t.workspace_id, prior.profile_id, w.profile_id
+  FROM targets t LEFT JOIN prior USING (user_id) LEFT JOIN written w USING (user_id)";
 
-/// [`CALLS_ACCESS`] for `users` (each once) at `access`; the number of
-/// them the company has.
+/// What [`write_calls_access`] did.
+#[derive(Debug, Default)]
+pub(crate) struct LevelsWritten {
+    /// How many of the users the company has.
+    pub(crate) users: u64,
+    /// The legacy profile, if this created it.
+    pub(crate) made: Option<Profile>,
+    /// The profile each user holds in the default workspace now, for
+    /// every user the company has, in the order given.
+    pub(crate) held: Vec<(UserId, WorkspaceId, ProfileId)>,
+    /// Each user whose profile changed, in the order given.
+    pub(crate) changed: Vec<Reassigned>,
+}
+
+impl LevelsWritten {
+    /// The entries: the profile's creation first, then the assignments.
+    pub(crate) fn entries(self, company: CompanyId) -> Vec<NewEntry> {
+        let mut entries: Vec<NewEntry> = self.made.iter().map(NewEntry::profile_created).collect();
+        entries.extend(reassigned(company, &self.changed));
+        entries
+    }
+}
+
+/// [`CALLS_ACCESS`] for `users` (each once) at `access`.
 pub(crate) async fn write_calls_access(
     db: &impl Db,
     company: CompanyId,
     users: &[UserId],
     access: CallsAccess,
-) -> Result<u64, Fail> {
+) -> Result<LevelsWritten, Fail> {
     if users.is_empty() {
-        return Ok(0);
+        return Ok(LevelsWritten::default());
     }
+    let order: Vec<UserId> = users.to_vec();
     // The statement finds the default workspace itself; the profile's id,
     // name and fields, which are all it takes from here, do not depend on
     // which it is.
@@ -861,7 +1037,51 @@ pub(crate) async fn write_calls_access(
         &params.level,
         &params.fields,
     ];
-    rows::execute(db, CALLS_ACCESS, &args).await
+    let found = rows::query(db, CALLS_ACCESS, &args).await?;
+    let mut written = LevelsWritten::default();
+    let mut by_user = std::collections::HashMap::new();
+    for row in &found {
+        match rows::at::<&str>(row, 0)? {
+            "made" => {
+                let mut made = profile.clone();
+                made.id = rows::profile_at(row, 1)?;
+                made.workspace = rows::workspace_at(row, 2)?;
+                written.made = Some(made);
+            }
+            "user" => {
+                let user = rows::user_at(row, 1)?;
+                let workspace = rows::workspace_at(row, 2)?;
+                let before = rows::at::<Option<i64>>(row, 3)?
+                    .map(|_| rows::profile_at(row, 3))
+                    .transpose()?;
+                let after = rows::at::<Option<i64>>(row, 4)?
+                    .map(|_| rows::profile_at(row, 4))
+                    .transpose()?;
+                by_user.insert(user, (workspace, before, after));
+            }
+            other => return Err(rows::unknown_tag(other)),
+        }
+    }
+    for user in order {
+        let Some(&(workspace, before, after)) = by_user.get(&user) else {
+            continue;
+        };
+        written.users += 1;
+        // Unchanged when the statement wrote nothing for the user.
+        let held = after.or(before);
+        if let Some(held) = held {
+            written.held.push((user, workspace, held));
+        }
+        if let Some(after) = after {
+            written.changed.push(Reassigned {
+                user,
+                workspace,
+                before,
+                after,
+            });
+        }
+    }
+    Ok(written)
 }
 
 pub(crate) async fn set_calls_access(
@@ -869,11 +1089,12 @@ pub(crate) async fn set_calls_access(
     company: CompanyId,
     user: UserId,
     access: CallsAccess,
-) -> Result<(), Fail> {
-    if write_calls_access(db, company, &[user], access).await? == 0 {
+) -> Result<LevelsWritten, Fail> {
+    let written = write_calls_access(db, company, &[user], access).await?;
+    if written.users == 0 {
         return Err(StoreError::NoUser { company, user }.into());
     }
-    Ok(())
+    Ok(written)
 }
 
 // --- users ---
@@ -926,7 +1147,8 @@ macro_rules! write_users {
                 SET email = excluded.email, first_name = excluded.first_name,
                     last_name = excluded.last_name, title = excluded.title,
                     active = excluded.active",
-            $created
+            $created,
+            " RETURNING u.id, u.xmax = 0"
         )
     };
 }
@@ -934,13 +1156,15 @@ macro_rules! write_users {
 /// Creates or updates the company's `users` (each once), their own fields
 /// only: never their manager or profiles, which are separate writes. At
 /// most two statements, one for the users that give a creation time and
-/// one for those that do not.
+/// one for those that do not. The ids of the users it created
+/// (`xmax = 0`, as in [`write_api_key`]).
 pub(crate) async fn write_users(
     db: &impl Db,
     company: CompanyId,
     users: &[User],
     now: Timestamp,
-) -> Result<(), Fail> {
+) -> Result<std::collections::HashSet<UserId>, Fail> {
+    let mut made = std::collections::HashSet::new();
     const KEEP_CREATED: &str = write_users!("");
     const SET_CREATED: &str = write_users!(", created_at = excluded.created_at");
     for (sql, dated) in [(KEEP_CREATED, false), (SET_CREATED, true)] {
@@ -972,14 +1196,24 @@ pub(crate) async fn write_users(
             &now.unix(),
             &created,
         ];
-        rows::execute(db, sql, &params).await?;
+        for row in rows::query(db, sql, &params).await? {
+            if rows::at::<bool>(&row, 1)? {
+                made.insert(rows::user_at(&row, 0)?);
+            }
+        }
     }
-    Ok(())
+    Ok(made)
 }
 
 /// A new user, with their manager (checked like any manager change) and
-/// their `callsAccess` shorthand when given.
-pub(crate) async fn add_user(db: &impl Db, user: &User, now: Timestamp) -> Result<(), Fail> {
+/// their `callsAccess` shorthand when given. The entries: the legacy
+/// profile's creation if the shorthand created it, then `user.create`
+/// with the manager and the profiles the user holds.
+pub(crate) async fn add_user(
+    db: &impl Db,
+    user: &User,
+    now: Timestamp,
+) -> Result<Vec<NewEntry>, Fail> {
     let (company, id) = (user.company, user.id);
     let mut needs = Needs::add_user(user);
     let manager = Needs::set_manager(company, id, user.manager_id);
@@ -996,10 +1230,15 @@ pub(crate) async fn add_user(db: &impl Db, user: &User, now: Timestamp) -> Resul
     if user.manager_id.is_some() {
         write_managers(db, company, &[(id, user.manager_id)]).await?;
     }
+    let mut entries = Vec::new();
+    let mut profiles = Vec::new();
     if let Some(level) = user.calls_access {
-        set_calls_access(db, company, id, level).await?;
+        let written = set_calls_access(db, company, id, level).await?;
+        profiles.extend(written.held.iter().map(|&(_, w, p)| (w, p)));
+        entries.extend(written.made.iter().map(NewEntry::profile_created));
     }
-    Ok(())
+    entries.push(NewEntry::user_created(user, &profiles));
+    Ok(entries)
 }
 
 /// The company's users, ascending.
@@ -1012,23 +1251,40 @@ pub(crate) async fn users(db: &impl Db, company: CompanyId) -> Result<Vec<User>,
 }
 
 /// Writes managers the domain checked, each user once: one statement.
+/// The `user.manager` entries of the users whose manager changed, in the
+/// order given (`prior`, the table joined again, holds the rows as they
+/// were before the update).
 pub(crate) async fn write_managers(
     db: &impl Db,
     company: CompanyId,
     managers: &[(UserId, Option<UserId>)],
-) -> Result<(), Fail> {
+) -> Result<Vec<NewEntry>, Fail> {
     if managers.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (users, managers): (Vec<i64>, Vec<Option<i64>>) = managers
         .iter()
         .map(|(user, manager)| (user.get(), manager.map(UserId::get)))
         .unzip();
     let sql = "UPDATE users SET manager_id = given.manager_id
-                 FROM unnest($2::BIGINT[], $3::BIGINT[]) AS given (id, manager_id)
-                WHERE users.company_id = $1 AND users.id = given.id";
-    rows::execute(db, sql, &[&company.get(), &users, &managers]).await?;
-    Ok(())
+                 FROM unnest($2::BIGINT[], $3::BIGINT[]) WITH ORDINALITY AS given (id, manager_id, ord),
+                      users prior
+                WHERE users.company_id = $1 AND users.id = given.id
+                  AND prior.company_id = $1 AND prior.id = given.id
+                  AND prior.manager_id IS DISTINCT FROM given.manager_id
+            RETURNING given.ord, users.id, prior.manager_id, users.manager_id";
+    let mut found = rows::query(db, sql, &[&company.get(), &users, &managers]).await?;
+    found.sort_by_key(|row| row.try_get::<_, i64>(0).unwrap_or(0));
+    let mut entries = Vec::new();
+    for row in &found {
+        entries.extend(NewEntry::user_manager(
+            company,
+            rows::user_at(row, 1)?,
+            rows::optional_user_at(row, 2)?,
+            rows::optional_user_at(row, 3)?,
+        ));
+    }
+    Ok(entries)
 }
 
 pub(crate) async fn set_manager(
@@ -1036,7 +1292,7 @@ pub(crate) async fn set_manager(
     company: CompanyId,
     user: UserId,
     manager: Option<UserId>,
-) -> Result<(), Fail> {
+) -> Result<Vec<NewEntry>, Fail> {
     checked(db, Needs::set_manager(company, user, manager), |k| {
         rules::set_manager(k, company, user, manager)
     })
@@ -1047,32 +1303,50 @@ pub(crate) async fn set_manager(
 /// Several of a user's fields at once, in the caller's transaction: the
 /// domain checks the whole change over one fetch first, then each part is
 /// written by the helper of its single change (manager, `active`, level,
-/// profiles).
+/// profiles). Their entries: the manager's, the shorthand's profile if it
+/// made one, then one `user.profile` per workspace whose profile changed
+/// from first to last, by workspace (`active` records none: it changes no
+/// access).
 pub(crate) async fn update_user(
     db: &impl Db,
     company: CompanyId,
     user: UserId,
     change: &UserUpdate,
-) -> Result<(), Fail> {
+) -> Result<Vec<NewEntry>, Fail> {
+    let mut entries = Vec::new();
     let held = checked(db, Needs::update_user(company, user, change), |k| {
         rules::update_user(k, company, user, change)
     })
     .await?;
     if let Some(manager) = change.manager {
-        write_managers(db, company, &[(user, manager)]).await?;
+        entries.extend(write_managers(db, company, &[(user, manager)]).await?);
     }
     if let Some(active) = change.active {
         let sql = "UPDATE users SET active = $3 WHERE company_id = $1 AND id = $2";
         rows::execute(db, sql, &[&company.get(), &user.get(), &active]).await?;
     }
+    let mut changes = Vec::new();
     if let Some(level) = change.calls_access {
-        set_calls_access(db, company, user, level).await?;
+        let written = set_calls_access(db, company, user, level).await?;
+        entries.extend(written.made.iter().map(NewEntry::profile_created));
+        changes.extend(written.changed);
     }
     // One profile per workspace (the domain's answer), so the statement
     // meets each row of the user once.
     let assignments: Vec<(UserId, ProfileId)> = held.iter().map(|&(_, p)| (user, p)).collect();
-    write_assignments(db, company, &assignments).await?;
-    Ok(())
+    changes.extend(write_assignments(db, company, &assignments).await?);
+    // Each workspace's first profile and its last.
+    let mut by_workspace: std::collections::BTreeMap<WorkspaceId, Reassigned> =
+        std::collections::BTreeMap::new();
+    for change in changes {
+        by_workspace
+            .entry(change.workspace)
+            .and_modify(|first| first.after = change.after)
+            .or_insert(change);
+    }
+    let merged: Vec<Reassigned> = by_workspace.into_values().collect();
+    entries.extend(reassigned(company, &merged));
+    Ok(entries)
 }
 
 // --- calls ---
@@ -1105,9 +1379,13 @@ pub(crate) fn call_row(company: CompanyId, row: &Row, at: usize) -> Result<Call,
 /// ones (the pairs `($11, $12)`), in one statement; each call at most once.
 /// The caller has checked that every user exists. A participant's row is
 /// only added or removed, never both, so the statement's parts never meet
-/// on a row.
+/// on a row. Its rows, for the audit: each call's id, whether it was
+/// inserted (`xmax = 0`, as in [`write_api_key`]), its workspace, and its
+/// privacy before (`prior` reads the statement's snapshot) and after.
 pub(crate) const WRITE_CALLS: &str = "\
-WITH written AS (
+WITH prior AS (
+    SELECT id, is_private FROM calls WHERE company_id = $1 AND id = ANY($2::BIGINT[])),
+written AS (
     INSERT INTO calls AS c (company_id, id, workspace_id, title, primary_user_id, is_private,
                             started, client_unique_id, details, parties)
     SELECT $1, given.id,
@@ -1124,7 +1402,7 @@ WITH written AS (
            primary_user_id = excluded.primary_user_id, is_private = excluded.is_private,
            started = excluded.started, client_unique_id = excluded.client_unique_id,
            details = excluded.details, parties = excluded.parties
-    RETURNING c.id),
+    RETURNING c.id, c.xmax = 0 AS inserted, c.workspace_id, c.is_private),
 dropped AS (
     DELETE FROM call_participants cp
      WHERE cp.company_id = $1 AND cp.call_id = ANY($2::BIGINT[])
@@ -1134,7 +1412,8 @@ added AS (
     SELECT $1, pair.call_id, pair.user_id
       FROM unnest($11::BIGINT[], $12::BIGINT[]) AS pair (call_id, user_id)
     ON CONFLICT (company_id, call_id, user_id) DO NOTHING)
-SELECT count(*) FROM written";
+SELECT w.id, w.inserted, w.workspace_id, prior.is_private, w.is_private
+  FROM written w LEFT JOIN prior ON prior.id = w.id";
 
 /// The parameters of [`WRITE_CALLS`], owned.
 pub(crate) struct CallsParams {
@@ -1206,23 +1485,55 @@ impl CallsParams {
     }
 }
 
-/// [`WRITE_CALLS`] for `calls` of `company`.
+/// [`WRITE_CALLS`] for `calls` of `company`, created at `now`; the
+/// entries, in the order given: `call.create` for each call it created (in
+/// its workspace, participants ascending), `call.private` for each whose
+/// privacy changed.
 pub(crate) async fn write_calls(
     db: &impl Db,
     company: CompanyId,
     calls: &[Call],
-) -> Result<(), Fail> {
+    now: Timestamp,
+) -> Result<Vec<NewEntry>, Fail> {
     if calls.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let params = CallsParams::new(company, calls);
-    rows::execute(db, WRITE_CALLS, &params.params()).await?;
-    Ok(())
+    let found = rows::query(db, WRITE_CALLS, &params.params()).await?;
+    let mut written = std::collections::HashMap::new();
+    for row in &found {
+        written.insert(rows::call_at(row, 0)?, row);
+    }
+    let mut entries = Vec::new();
+    for call in calls {
+        let Some(row) = written.get(&call.id) else {
+            continue;
+        };
+        if rows::at::<bool>(row, 1)? {
+            let stored = Call {
+                workspace: Some(rows::workspace_at(row, 2)?),
+                ..call.clone()
+            };
+            entries.push(NewEntry::call_created(&stored, now));
+        } else if let Some(before) = rows::at::<Option<bool>>(row, 3)? {
+            entries.extend(NewEntry::call_private(
+                company,
+                call.id,
+                before,
+                rows::at(row, 4)?,
+            ));
+        }
+    }
+    Ok(entries)
 }
 
-pub(crate) async fn add_call(db: &impl Db, call: &Call) -> Result<(), Fail> {
+pub(crate) async fn add_call(
+    db: &impl Db,
+    call: &Call,
+    now: Timestamp,
+) -> Result<Vec<NewEntry>, Fail> {
     checked(db, Needs::add_call(call), |k| rules::add_call(k, call)).await?;
-    write_calls(db, call.company, std::slice::from_ref(call)).await
+    write_calls(db, call.company, std::slice::from_ref(call), now).await
 }
 
 /// The company's calls, ascending, each with its participants ascending.
@@ -1237,29 +1548,36 @@ pub(crate) async fn set_private(
     company: CompanyId,
     call: CallId,
     private: bool,
-) -> Result<(), Fail> {
+) -> Result<Option<NewEntry>, Fail> {
     let needs = Needs {
         calls: vec![(company, call)],
         ..Needs::default()
     };
     checked(db, needs, |k| rules::set_private(k, company, call)).await?;
-    let sql = "UPDATE calls SET is_private = $3 WHERE company_id = $1 AND id = $2";
-    rows::execute(db, sql, &[&company.get(), &call.get(), &private]).await?;
-    Ok(())
+    // Only a call whose privacy changes is written, and audited.
+    let sql = "UPDATE calls SET is_private = $3
+                WHERE company_id = $1 AND id = $2 AND is_private <> $3";
+    let changed = rows::execute(db, sql, &[&company.get(), &call.get(), &private]).await?;
+    Ok(if changed > 0 {
+        NewEntry::call_private(company, call, !private, private)
+    } else {
+        None
+    })
 }
 
 // --- shares ---
 
 /// Records shares unless they exist (the first sharing time is kept): one
-/// statement.
+/// statement. The `share.add` entries of those it recorded, in the order
+/// given.
 pub(crate) async fn insert_shares(
     db: &impl Db,
     company: CompanyId,
     shares: &[(CallId, UserId)],
     now: Timestamp,
-) -> Result<(), Fail> {
+) -> Result<Vec<NewEntry>, Fail> {
     if shares.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (calls, users): (Vec<i64>, Vec<i64>) = shares
         .iter()
@@ -1268,10 +1586,31 @@ pub(crate) async fn insert_shares(
     let sql = "INSERT INTO shares (company_id, call_id, user_id, created_at)
                SELECT $1, pair.call_id, pair.user_id, $4
                  FROM unnest($2::BIGINT[], $3::BIGINT[]) AS pair (call_id, user_id)
-               ON CONFLICT (company_id, call_id, user_id) DO NOTHING";
+               ON CONFLICT (company_id, call_id, user_id) DO NOTHING
+               RETURNING call_id, user_id";
     let params: [&(dyn ToSql + Sync); 4] = [&company.get(), &calls, &users, &now.unix()];
-    rows::execute(db, sql, &params).await?;
-    Ok(())
+    let found = rows::query(db, sql, &params).await?;
+    pairs_recorded(&found, shares, |call, user| {
+        NewEntry::share_added(company, call, user)
+    })
+}
+
+/// The entries `make` builds for the pairs among `given` that `found` (rows
+/// of call and user) returned, in the order of `given`.
+pub(crate) fn pairs_recorded(
+    found: &[Row],
+    given: &[(CallId, UserId)],
+    make: impl Fn(CallId, UserId) -> NewEntry,
+) -> Result<Vec<NewEntry>, Fail> {
+    let mut written = std::collections::HashSet::with_capacity(found.len());
+    for row in found {
+        written.insert((rows::call_at(row, 0)?, rows::user_at(row, 1)?));
+    }
+    Ok(given
+        .iter()
+        .filter(|pair| written.remove(pair))
+        .map(|&(call, user)| make(call, user))
+        .collect())
 }
 
 pub(crate) async fn add_share(
@@ -1280,7 +1619,7 @@ pub(crate) async fn add_share(
     call: CallId,
     user: UserId,
     now: Timestamp,
-) -> Result<(), Fail> {
+) -> Result<Vec<NewEntry>, Fail> {
     checked(db, Needs::add_share(company, call, user), |k| {
         rules::add_share(k, company, call, user)
     })
@@ -1293,8 +1632,8 @@ pub(crate) async fn remove_share(
     company: CompanyId,
     call: CallId,
     user: UserId,
-) -> Result<bool, Fail> {
+) -> Result<Option<NewEntry>, Fail> {
     let sql = "DELETE FROM shares WHERE company_id = $1 AND call_id = $2 AND user_id = $3";
     let removed = rows::execute(db, sql, &[&company.get(), &call.get(), &user.get()]).await?;
-    Ok(removed > 0)
+    Ok((removed > 0).then(|| NewEntry::share_removed(company, call, user)))
 }

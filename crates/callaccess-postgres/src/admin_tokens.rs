@@ -1,6 +1,7 @@
 //! Admin tokens: the rows of `admin_tokens`, one statement each, read for
 //! every admin request (no node keeps one, so a revocation through any
-//! node is seen by all on the next request).
+//! node is seen by all on the next request). A creation or revocation is
+//! audited in its transaction, by the store.
 
 use callaccess_domain::admin_token::{
     AdminTokenId, AdminTokenInfo, NewAdminToken, StoredAdminToken,
@@ -71,19 +72,21 @@ pub(crate) async fn list(db: &impl Db) -> Result<Vec<AdminTokenInfo>, Fail> {
     found.iter().map(info).collect()
 }
 
-/// Revoking twice keeps the first time (`coalesce`).
+/// Revoking twice keeps the first time (`coalesce`); the token as stored,
+/// and whether this revoked it (`prior` reads the row as it was).
 pub(crate) async fn revoke(
     db: &impl Db,
     id: &AdminTokenId,
     at: Timestamp,
-) -> Result<AdminTokenInfo, Fail> {
+) -> Result<(AdminTokenInfo, bool), Fail> {
     let sql = format!(
-        "UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1
-         RETURNING {COLUMNS}"
+        "WITH prior AS (SELECT revoked_at IS NULL AS live FROM admin_tokens WHERE id = $1)
+         UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1
+         RETURNING {COLUMNS}, (SELECT live FROM prior)"
     );
     let row = rows::first(db, &sql, &[&id.as_str(), &at.unix()]).await?;
     match row {
-        Some(row) => info(&row),
+        Some(row) => Ok((info(&row)?, rows::at::<bool>(&row, 7)?)),
         None => Err(StoreError::NoAdminToken(id.clone()).into()),
     }
 }

@@ -21,13 +21,14 @@
 use callaccess_domain::admin::{self as checks, Needs};
 use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::{
-    Call, CallId, Caller, CompanyId, Profile, ProfileId, StoreError, User, UserId, Workspace,
-    WorkspaceId,
+    Call, CallId, Caller, CompanyId, NewEntry, Origin, Profile, ProfileId, StoreError, Timestamp,
+    User, UserId, Workspace, WorkspaceId,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::admin::{self, CallsParams, ProfileParams};
+use crate::audit;
 use crate::error::Fail;
 use crate::rows;
 use crate::run;
@@ -309,13 +310,16 @@ pub(crate) async fn call(
 
 /// addCall, in its own transaction of two round trips: `BEGIN` with the
 /// facts of [`checks::add_call`] and the count, then the call with its
-/// participants and `COMMIT`. The call as stored: in its workspace (the
-/// company's default when it names none), participants ascending.
+/// participants, its `call.create` entry and `COMMIT`. The call as stored:
+/// in its workspace (the company's default when it names none),
+/// participants ascending.
 pub(crate) async fn create_call(
     db: &impl Db,
+    origin: &Origin,
     caller: &Caller,
     epoch: &Epoch,
     call: &Call,
+    now: Timestamp,
 ) -> Result<Call, Fail> {
     let mut call = Call {
         company: caller.company,
@@ -330,7 +334,15 @@ pub(crate) async fn create_call(
     call.participant_ids.sort_unstable();
     call.participant_ids.dedup();
     let params = CallsParams::new(call.company, std::slice::from_ref(&call));
-    run::commit_with(db, Some((admin::WRITE_CALLS, &params.params()))).await?;
+    // The check found no such call: the write creates it.
+    let entry = [NewEntry::call_created(&call, now)];
+    let record = audit::RecordParams::new(origin, now, &entry);
+    run::commit_with_record(
+        db,
+        (admin::WRITE_CALLS, &params.params()),
+        Some((audit::RECORD, &record.params())),
+    )
+    .await?;
     Ok(call)
 }
 
@@ -393,14 +405,17 @@ pub(crate) async fn profile(
 
 /// createPermissionProfile (`create`) or updatePermissionProfile, in its
 /// own transaction of two round trips: `BEGIN` with the facts of
-/// [`checks::save_profile`] and the count, then the write and `COMMIT`.
+/// [`checks::save_profile`] and the count (and, for an update, the profile
+/// as it is, for its audit entry), then the write, its entry and `COMMIT`.
 /// The profile as stored.
 pub(crate) async fn save_profile(
     db: &impl Db,
+    origin: &Origin,
     caller: &Caller,
     epoch: &Epoch,
     profile: &Profile,
     create: bool,
+    now: Timestamp,
 ) -> Result<Profile, Fail> {
     let mut profile = Profile {
         company: caller.company,
@@ -409,11 +424,39 @@ pub(crate) async fn save_profile(
     profile.fields.remove("id");
     profile.calls.team_leads.sort_unstable();
     profile.calls.team_leads.dedup();
-    let fetched = admin::begin_with_known(db, &Needs::save_profile(&profile)).await?;
+    let needs = Needs::save_profile(&profile);
+    let (fetched, before) = if create {
+        (admin::begin_with_known(db, &needs).await?, None)
+    } else {
+        let sql = format!(
+            "SELECT {} FROM permission_profiles p WHERE p.company_id = $1 AND p.id = $2",
+            admin::PROFILE_COLUMNS
+        );
+        let ids: [&(dyn ToSql + Sync); 2] = [&profile.company.get(), &profile.id.get()];
+        let (fetched, before) = admin::begin_with_known_and(db, &needs, (&sql, &ids)).await?;
+        let before = before
+            .first()
+            .map(|row| admin::profile_row(profile.company, row, 0))
+            .transpose()?;
+        (fetched, before)
+    };
     epoch.confirm(caller, fetched.epoch)?;
     checks::save_profile(&fetched.known, &profile, create)?;
     let params = ProfileParams::new(&profile);
-    run::commit_with(db, Some((admin::WRITE_PROFILE, &params.params()))).await?;
+    // The check found the profile new (`create`) or the company's.
+    let entry = match &before {
+        None => Some(NewEntry::profile_created(&profile)),
+        Some(before) => NewEntry::profile_updated(before, &profile),
+    };
+    let entries: Vec<NewEntry> = entry.into_iter().collect();
+    let record = audit::RecordParams::new(origin, now, &entries);
+    let record_params = record.params();
+    run::commit_with_record(
+        db,
+        (admin::WRITE_PROFILE, &params.params()),
+        (!entries.is_empty()).then_some((audit::RECORD, &record_params[..])),
+    )
+    .await?;
     Ok(profile)
 }
 

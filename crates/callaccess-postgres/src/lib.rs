@@ -23,6 +23,9 @@
 //!   calls and shares: the facts an admin check needs in one round trip
 //!   (`fetch_known`), and each table's write, once, for admin changes, API
 //!   writes and seeds alike.
+//! - `audit`: the audit trail: recording entries in the writes'
+//!   transactions, listing them, and `changes_after` / `wait_for_changes`
+//!   in commit order across nodes (a `LISTEN` connection per store).
 //! - `admin_tokens`: the admin API's tokens (no company's data), one
 //!   statement each.
 //! - `seed`: executing the domain's plan of a seed file in one transaction.
@@ -46,6 +49,7 @@
 mod access;
 mod admin;
 mod admin_tokens;
+mod audit;
 mod directory;
 mod error;
 mod migrate;

@@ -328,3 +328,48 @@ pub(crate) async fn commit_with(
     written.map_err(Fail::at_commit)?;
     committed.map_err(Fail::at_commit)
 }
+
+/// [`begin_with_query`] with a second statement in the same round trip:
+/// both statements' rows.
+pub(crate) async fn begin_with_queries(
+    db: &impl Db,
+    (first, first_params): (&str, &[&(dyn ToSql + Sync)]),
+    (second, second_params): (&str, &[&(dyn ToSql + Sync)]),
+) -> Result<(Vec<Row>, Vec<Row>), Fail> {
+    let first = crate::tally::prepare(db, first).await?;
+    let second = crate::tally::prepare(db, second).await?;
+    crate::tally::add(3, 1);
+    let (begun, first, second) = tokio::join!(
+        db.batch_execute(BEGIN_SERIALIZABLE),
+        db.query(&first, first_params),
+        db.query(&second, second_params)
+    );
+    begun?;
+    Ok((first?, second?))
+}
+
+/// [`commit_with`] of a write followed by the statement that records its
+/// audit entries (`None`: it recorded none), in one round trip with
+/// `COMMIT`. The write comes first, so the transaction has its xid before
+/// the entries draw their numbers (see `audit`).
+pub(crate) async fn commit_with_record(
+    db: &impl Db,
+    write: (&str, &[&(dyn ToSql + Sync)]),
+    record: Option<(&str, &[&(dyn ToSql + Sync)])>,
+) -> Result<(), Fail> {
+    let Some((record, record_params)) = record else {
+        return commit_with(db, Some(write)).await;
+    };
+    let (write, write_params) = write;
+    let write = crate::tally::prepare(db, write).await?;
+    let record = crate::tally::prepare(db, record).await?;
+    crate::tally::add(3, 1);
+    let (written, recorded, committed) = tokio::join!(
+        db.execute(&write, write_params),
+        db.execute(&record, record_params),
+        db.batch_execute("COMMIT")
+    );
+    written.map_err(Fail::at_commit)?;
+    recorded.map_err(Fail::at_commit)?;
+    committed.map_err(Fail::at_commit)
+}

@@ -16,13 +16,13 @@ use std::collections::HashSet;
 use crate::tally::Db;
 use callaccess_domain::seed::{self, Seed, SeedSummary, SeedWrite};
 use callaccess_domain::{
-    encoding, Call, CallId, CallsAccess, CompanyId, NewApiKey, NewToken, ProfileId, StoreError,
-    Timestamp, User, UserId,
+    encoding, Call, CallId, CallsAccess, CompanyId, NewApiKey, NewEntry, NewToken, Origin,
+    ProfileId, StoreError, Timestamp, User, UserId,
 };
 use tokio_postgres::types::ToSql;
 
 use crate::error::Fail;
-use crate::{access, admin, rows};
+use crate::{access, admin, audit, rows};
 
 /// Most writes in one statement: large enough that a big seed takes few
 /// round trips, small enough to keep each statement's arrays modest.
@@ -48,8 +48,16 @@ pub(crate) async fn analyze(db: &impl Db) -> Result<(), Fail> {
     Ok(())
 }
 
-pub(crate) async fn apply(db: &impl Db, seed: &Seed, now: Timestamp) -> Result<SeedSummary, Fail> {
+/// The audit entries are those of every row the seed created or changed,
+/// in the plan's order, recorded at the end in runs of arrays.
+pub(crate) async fn apply(
+    db: &impl Db,
+    origin: &Origin,
+    seed: &Seed,
+    now: Timestamp,
+) -> Result<SeedSummary, Fail> {
     let known = admin::fetch_known(db, &seed::needs(seed)).await?.known;
+    let mut entries: Vec<NewEntry> = Vec::new();
     let mut pending: Option<Run> = None;
     for write in seed::plan(seed, &known)? {
         let write = match pending.as_mut() {
@@ -60,21 +68,22 @@ pub(crate) async fn apply(db: &impl Db, seed: &Seed, now: Timestamp) -> Result<S
             None => write,
         };
         if let Some(run) = pending.take() {
-            run.write(db, now).await?;
+            entries.extend(run.write(db, now).await?);
         }
         match Run::of(&write) {
             Some(mut run) => match run.absorb(write) {
                 None => pending = Some(run),
                 // Not expected: an empty run of the write's own kind takes
                 // it. `execute` refuses it loudly rather than drop it.
-                Some(write) => execute(db, write, now).await?,
+                Some(write) => entries.extend(execute(db, write, now).await?),
             },
-            None => execute(db, write, now).await?,
+            None => entries.extend(execute(db, write, now).await?),
         }
     }
     if let Some(run) = pending {
-        run.write(db, now).await?;
+        entries.extend(run.write(db, now).await?);
     }
+    audit::record(db, origin, now, &entries).await?;
     // A seed may change keys, tokens and company limits; nodes check the
     // credentials they kept once more rather than each write saying so.
     crate::store::credentials_changed(db).await?;
@@ -182,29 +191,46 @@ impl Run {
         None
     }
 
-    async fn write(self, db: &impl Db, now: Timestamp) -> Result<(), Fail> {
+    /// Writes the run; the audit entries of what it created or changed.
+    async fn write(self, db: &impl Db, now: Timestamp) -> Result<Vec<NewEntry>, Fail> {
         let company = self.company;
         match self.kind {
-            Kind::Users(users) => admin::write_users(db, company, &users, now).await,
+            Kind::Users(users) => {
+                let created = admin::write_users(db, company, &users, now).await?;
+                // A seed writes a user's manager and profiles separately,
+                // each audited as it is written: a new user is recorded
+                // as it is at this write, with neither.
+                Ok(users
+                    .iter()
+                    .filter(|user| created.contains(&user.id))
+                    .map(|user| {
+                        let bare = User {
+                            manager_id: None,
+                            calls_access: None,
+                            ..user.clone()
+                        };
+                        NewEntry::user_created(&bare, &[])
+                    })
+                    .collect())
+            }
             Kind::Managers(managers) => admin::write_managers(db, company, &managers).await,
+            // The plan checked that each profile is the company's.
             Kind::Assignments(assignments) => {
-                // The plan checked that each profile is the company's.
-                admin::write_assignments(db, company, &assignments).await?;
-                Ok(())
+                let changed = admin::write_assignments(db, company, &assignments).await?;
+                Ok(admin::reassigned(company, &changed))
             }
-            Kind::Levels(level, users) => {
-                admin::write_calls_access(db, company, &users, level).await?;
-                Ok(())
-            }
-            Kind::Calls(calls) => admin::write_calls(db, company, &calls).await,
+            Kind::Levels(level, users) => Ok(admin::write_calls_access(db, company, &users, level)
+                .await?
+                .entries(company)),
+            Kind::Calls(calls) => admin::write_calls(db, company, &calls, now).await,
             Kind::Shares(shares) => admin::insert_shares(db, company, &shares, now).await,
             Kind::Grants(grants) => access::record(db, company, &grants, now).await,
         }
     }
 }
 
-/// A write that no run takes, on its own.
-async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), Fail> {
+/// A write that no run takes, on its own; its audit entries.
+async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<Vec<NewEntry>, Fail> {
     match write {
         SeedWrite::Company {
             id,
@@ -214,7 +240,8 @@ async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), F
         } => {
             // The time only lands in a new row: an upsert keeps the stored one.
             let created = created_at.unwrap_or(now);
-            admin::write_company(db, id, &name, rate_limit, created).await
+            admin::write_company(db, id, &name, rate_limit, created).await?;
+            Ok(Vec::new())
         }
         SeedWrite::ApiKey { company, key } => {
             let new = NewApiKey {
@@ -224,15 +251,26 @@ async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), F
                 scopes: key.scopes,
                 expires_at: key.expires_at,
             };
-            admin::write_api_key(db, &new, key.created_at.unwrap_or(now)).await?;
+            let mut entries = Vec::new();
+            let written = admin::write_api_key(db, &new, key.created_at.unwrap_or(now)).await?;
+            if let Some((info, true)) = &written {
+                entries.push(NewEntry::api_key_created(info));
+            }
             if let Some(at) = key.revoked_at {
-                let sql = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3)
-                           WHERE access_key = $1 AND company_id = $2";
+                // Only a key not revoked yet changes, and is audited.
+                let sql = format!(
+                    "UPDATE api_keys SET revoked_at = $3
+                      WHERE access_key = $1 AND company_id = $2 AND revoked_at IS NULL
+                     RETURNING {}",
+                    admin::API_KEYS.columns()
+                );
                 let params: [&(dyn ToSql + Sync); 3] =
                     [&key.access_key, &company.get(), &at.unix()];
-                rows::execute(db, sql, &params).await?;
+                if let Some(row) = rows::first(db, &sql, &params).await? {
+                    entries.push(NewEntry::api_key_revoked(&admin::API_KEYS.read(&row)?));
+                }
             }
-            Ok(())
+            Ok(entries)
         }
         SeedWrite::Token { company, id, token } => {
             let revoked_at = token.revoked_at;
@@ -253,23 +291,39 @@ async fn execute(db: &impl Db, write: SeedWrite, now: Timestamp) -> Result<(), F
                 &encoding::scopes_value(&token.scopes),
                 &token.expires_at.map(Timestamp::unix),
             ];
+            let mut entries = Vec::new();
             if rows::execute(db, sql, &params).await? == 0 {
-                admin::insert_token(db, &id, &token, created).await?;
+                let info = admin::insert_token(db, &id, &token, created).await?;
+                entries.push(NewEntry::token_created(&info));
             }
             if let Some(at) = revoked_at {
-                let sql = "UPDATE tokens SET revoked_at = coalesce(revoked_at, $3)
-                           WHERE digest = $1 AND company_id = $2";
+                // Only a token not revoked yet changes, and is audited.
+                let sql = format!(
+                    "UPDATE tokens SET revoked_at = $3
+                      WHERE digest = $1 AND company_id = $2 AND revoked_at IS NULL
+                     RETURNING {}",
+                    admin::TOKENS.columns()
+                );
                 let params: [&(dyn ToSql + Sync); 3] =
                     [&token.digest.0.as_slice(), &company.get(), &at.unix()];
-                rows::execute(db, sql, &params).await?;
+                if let Some(row) = rows::first(db, &sql, &params).await? {
+                    entries.push(NewEntry::token_revoked(&admin::TOKENS.read(&row)?));
+                }
             }
-            Ok(())
+            Ok(entries)
         }
-        SeedWrite::Workspace(workspace) => admin::write_workspace(db, &workspace).await,
+        SeedWrite::Workspace(workspace) => {
+            admin::write_workspace(db, &workspace).await?;
+            Ok(Vec::new())
+        }
         SeedWrite::DefaultWorkspace { company, id } => {
-            admin::write_default_workspace(db, company, id).await
+            admin::write_default_workspace(db, company, id).await?;
+            Ok(Vec::new())
         }
-        SeedWrite::Profile(profile) => admin::write_profile(db, &profile).await,
+        SeedWrite::Profile(profile) => Ok(admin::write_profile(db, &profile)
+            .await?
+            .into_iter()
+            .collect()),
         // Every other write is written in a run (`Run::of`).
         other => Err(Fail::Store(StoreError::Other(format!(
             "a seed write outside a run: {other:?}"

@@ -5,7 +5,7 @@
 //! are never touched.
 
 use callaccess_domain::seed::{self, CompanySnapshot, ResetSummary, Seed, Snapshot};
-use callaccess_domain::{CallId, CompanyId, StoreError, Timestamp, UserId};
+use callaccess_domain::{CallId, CompanyId, NewEntry, Origin, StoreError, Timestamp, UserId};
 use tokio_postgres::types::ToSql;
 
 use crate::admin::{self, PROFILE_COLUMNS, WORKSPACE_COLUMNS};
@@ -94,11 +94,14 @@ async fn pairs(db: &impl Db, table: &str, company: i64) -> Result<Vec<(CallId, U
         .collect()
 }
 
-/// Removes `company`'s rows (all companies' with `None`), then applies
-/// `seed` if given, in the caller's transaction: a seed that does not fit
-/// fails it, and the removal is rolled back with it.
+/// Removes `company`'s rows (all companies' with `None`) and its audit
+/// entries (all of them with `None`), records the `reset` entry, then
+/// applies `seed` if given (with its entries), in the caller's
+/// transaction: a seed that does not fit fails it, and the removal is
+/// rolled back with it.
 pub(crate) async fn reset(
     db: &impl Db,
+    origin: &Origin,
     company: Option<CompanyId>,
     seed: Option<&Seed>,
     now: Timestamp,
@@ -147,8 +150,10 @@ pub(crate) async fn reset(
     .await?;
     // Keys and tokens are gone: every node drops the credentials it kept.
     crate::store::credentials_changed(db).await?;
+    crate::audit::forget(db, target).await?;
+    crate::audit::record(db, origin, now, &[NewEntry::reset(company)]).await?;
     if let Some(seed) = seed {
-        summary.seeded = Some(crate::seed::apply(db, seed, now).await?);
+        summary.seeded = Some(crate::seed::apply(db, origin, seed, now).await?);
     }
     Ok(summary)
 }

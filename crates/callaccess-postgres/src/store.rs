@@ -11,10 +11,11 @@ use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::Clock;
 use callaccess_domain::{
-    AccessChange, Admitted, ApiKeyInfo, Budget, Call, CallAccessFacts, CallGrants, CallId, Caller,
-    CallsAccess, Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile,
-    ProfileId, RateLimit, RateWindow, SecretDigest, SharedRateBudget, Store, StoreError,
-    StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace, WorkspaceId,
+    AccessChange, Admitted, ApiKeyInfo, AuditEntry, AuditFilter, AuditPage, Budget, Call,
+    CallAccessFacts, CallGrants, CallId, Caller, CallsAccess, Company, CompanyId, CredentialCheck,
+    ExpiredCredential, NewApiKey, NewCompany, NewEntry, NewToken, Origin, Profile, ProfileId,
+    RateLimit, RateWindow, SecretDigest, SharedRateBudget, Store, StoreError, StoredCredential,
+    Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace, WorkspaceId,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 
@@ -22,7 +23,7 @@ use crate::error::from_pool;
 use crate::error::Fail;
 use crate::run::{pipelined, statement, transaction, Counters, Mode, RetryStats};
 use crate::tally::Db;
-use crate::{access, admin, directory, migrate, rate, rows, seed};
+use crate::{access, admin, audit, directory, migrate, rate, rows, seed};
 
 /// How the pool behaves. The timeouts are what keeps a request from hanging
 /// when PostgreSQL is down or overloaded: a request that cannot get a
@@ -67,6 +68,9 @@ pub struct PostgresStore {
     /// system clock unless [`PostgresStore::with_clock`] gave the server's
     /// manual one. Migrations keep the system clock.
     clock: Clock,
+    /// The highest audit entry any node announced ([`audit::Listener`]),
+    /// for [`Store::wait_for_changes`].
+    listener: audit::Listener,
 }
 
 /// Checks that `url` is a connection string the driver understands, without
@@ -92,6 +96,7 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<PostgresStore, S
         // these are.
         config.application_name("callaccess");
     }
+    let listener_config = config.clone();
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,
@@ -125,6 +130,7 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<PostgresStore, S
         counters: Arc::default(),
         epoch,
         clock: Clock::system(),
+        listener: audit::Listener::spawn(listener_config),
     })
 }
 
@@ -272,6 +278,7 @@ impl Store for PostgresStore {
     /// idle ones.
     async fn close(&self) -> Result<()> {
         self.pool.close();
+        self.listener.stop();
         Ok(())
     }
 
@@ -309,21 +316,31 @@ impl Store for PostgresStore {
         }))
     }
 
-    async fn grant_access(&self, caller: Caller, change: &AccessChange) -> Result<()> {
+    async fn grant_access(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        change: &AccessChange,
+    ) -> Result<()> {
         if change.is_empty() {
             return self.confirm_caller(caller).await;
         }
         pipelined!(self, "grant_access", |db, now| {
-            access::grant(db, &caller, &self.epoch, change, now)
+            access::grant(db, origin, &caller, &self.epoch, change, now)
         })
     }
 
-    async fn revoke_access(&self, caller: Caller, change: &AccessChange) -> Result<()> {
+    async fn revoke_access(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        change: &AccessChange,
+    ) -> Result<()> {
         if change.is_empty() {
             return self.confirm_caller(caller).await;
         }
-        pipelined!(self, "revoke_access", |db, _now| {
-            access::revoke(db, &caller, &self.epoch, change)
+        pipelined!(self, "revoke_access", |db, now| {
+            access::revoke(db, origin, &caller, &self.epoch, change, now)
         })
     }
 
@@ -386,9 +403,9 @@ impl Store for PostgresStore {
         ))
     }
 
-    async fn create_call(&self, caller: Caller, call: &Call) -> Result<Call> {
-        pipelined!(self, "create_call", |db, _now| {
-            directory::create_call(db, &caller, &self.epoch, call)
+    async fn create_call(&self, origin: &Origin, caller: Caller, call: &Call) -> Result<Call> {
+        pipelined!(self, "create_call", |db, now| {
+            directory::create_call(db, origin, &caller, &self.epoch, call, now)
         })
     }
 
@@ -404,15 +421,25 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn create_profile(&self, caller: Caller, profile: &Profile) -> Result<Profile> {
-        pipelined!(self, "create_profile", |db, _now| {
-            directory::save_profile(db, &caller, &self.epoch, profile, true)
+    async fn create_profile(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        profile: &Profile,
+    ) -> Result<Profile> {
+        pipelined!(self, "create_profile", |db, now| {
+            directory::save_profile(db, origin, &caller, &self.epoch, profile, true, now)
         })
     }
 
-    async fn update_profile(&self, caller: Caller, profile: &Profile) -> Result<Profile> {
-        pipelined!(self, "update_profile", |db, _now| {
-            directory::save_profile(db, &caller, &self.epoch, profile, false)
+    async fn update_profile(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        profile: &Profile,
+    ) -> Result<Profile> {
+        pipelined!(self, "update_profile", |db, now| {
+            directory::save_profile(db, origin, &caller, &self.epoch, profile, false, now)
         })
     }
 
@@ -432,40 +459,69 @@ impl Store for PostgresStore {
 
     async fn set_manager(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         manager: Option<UserId>,
     ) -> Result<()> {
-        transaction!(self, Mode::Write, "set_manager", |tx| {
-            admin::set_manager(&tx, company, user, manager)
+        transaction!(self, Mode::Write, "set_manager", |tx, now| {
+            audited(
+                &tx,
+                origin,
+                now,
+                admin::set_manager(&tx, company, user, manager),
+            )
         })
     }
 
     async fn assign_profile(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         profile: ProfileId,
     ) -> Result<()> {
-        transaction!(self, Mode::Write, "assign_profile", |tx| {
-            admin::assign_profile(&tx, company, user, profile)
+        transaction!(self, Mode::Write, "assign_profile", |tx, now| {
+            audited(
+                &tx,
+                origin,
+                now,
+                admin::assign_profile(&tx, company, user, profile),
+            )
         })
     }
 
     async fn update_user(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         change: &UserUpdate,
     ) -> Result<()> {
-        transaction!(self, Mode::Write, "update_user", |tx| {
-            admin::update_user(&tx, company, user, change)
+        transaction!(self, Mode::Write, "update_user", |tx, now| {
+            audited(
+                &tx,
+                origin,
+                now,
+                admin::update_user(&tx, company, user, change),
+            )
         })
     }
 
-    async fn set_private(&self, company: CompanyId, call: CallId, private: bool) -> Result<()> {
-        transaction!(self, Mode::Write, "set_private", |tx| {
-            admin::set_private(&tx, company, call, private)
+    async fn set_private(
+        &self,
+        origin: &Origin,
+        company: CompanyId,
+        call: CallId,
+        private: bool,
+    ) -> Result<()> {
+        transaction!(self, Mode::Write, "set_private", |tx, now| {
+            audited(
+                &tx,
+                origin,
+                now,
+                admin::set_private(&tx, company, call, private),
+            )
         })
     }
 
@@ -487,9 +543,15 @@ impl Store for PostgresStore {
         Ok(changed)
     }
 
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo> {
+    async fn create_api_key(&self, origin: &Origin, key: &NewApiKey) -> Result<ApiKeyInfo> {
         transaction!(self, Mode::Write, "create_api_key", |tx, now| {
-            admin::create_api_key(&tx, key, now)
+            recorded(
+                &tx,
+                origin,
+                now,
+                admin::create_api_key(&tx, key, now),
+                |info| Some(NewEntry::api_key_created(info)),
+            )
         })
     }
 
@@ -497,17 +559,28 @@ impl Store for PostgresStore {
         statement!(self, "api_keys", |db| admin::API_KEYS.list(db, company))
     }
 
-    async fn revoke_api_key(&self, access_key: &str, at: Timestamp) -> Result<ApiKeyInfo> {
-        let revoked = transaction!(self, Mode::Write, "revoke_api_key", |tx| {
-            admin::API_KEYS.revoke(&tx, access_key, at)
+    async fn revoke_api_key(
+        &self,
+        origin: &Origin,
+        access_key: &str,
+        at: Timestamp,
+    ) -> Result<ApiKeyInfo> {
+        let revoked = transaction!(self, Mode::Write, "revoke_api_key", |tx, now| {
+            revoked(&tx, origin, now, &admin::API_KEYS, access_key, at)
         })?;
         self.read_epoch_again().await;
         Ok(revoked)
     }
 
-    async fn create_token(&self, token: &NewToken) -> Result<TokenInfo> {
+    async fn create_token(&self, origin: &Origin, token: &NewToken) -> Result<TokenInfo> {
         transaction!(self, Mode::Write, "create_token", |tx, now| {
-            admin::create_token(&tx, token, now)
+            recorded(
+                &tx,
+                origin,
+                now,
+                admin::create_token(&tx, token, now),
+                |info| Some(NewEntry::token_created(info)),
+            )
         })
     }
 
@@ -515,17 +588,17 @@ impl Store for PostgresStore {
         statement!(self, "tokens", |db| admin::TOKENS.list(db, company))
     }
 
-    async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo> {
-        let revoked = transaction!(self, Mode::Write, "revoke_token", |tx| {
-            admin::TOKENS.revoke(&tx, id, at)
+    async fn revoke_token(&self, origin: &Origin, id: &str, at: Timestamp) -> Result<TokenInfo> {
+        let revoked = transaction!(self, Mode::Write, "revoke_token", |tx, now| {
+            revoked(&tx, origin, now, &admin::TOKENS, id, at)
         })?;
         self.read_epoch_again().await;
         Ok(revoked)
     }
 
-    async fn add_user(&self, user: &User) -> Result<()> {
+    async fn add_user(&self, origin: &Origin, user: &User) -> Result<()> {
         transaction!(self, Mode::Write, "add_user", |tx, now| {
-            admin::add_user(&tx, user, now)
+            audited(&tx, origin, now, admin::add_user(&tx, user, now))
         })
     }
 
@@ -535,28 +608,44 @@ impl Store for PostgresStore {
 
     async fn set_calls_access(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         access: CallsAccess,
     ) -> Result<()> {
-        transaction!(self, Mode::Write, "set_calls_access", |tx| {
-            admin::set_calls_access(&tx, company, user, access)
+        transaction!(self, Mode::Write, "set_calls_access", |tx, now| {
+            audited(&tx, origin, now, async {
+                Ok(admin::set_calls_access(&tx, company, user, access)
+                    .await?
+                    .entries(company))
+            })
         })
     }
 
-    async fn add_call(&self, call: &Call) -> Result<()> {
-        transaction!(self, Mode::Write, "add_call", |tx| admin::add_call(
-            &tx, call
-        ))
+    async fn add_call(&self, origin: &Origin, call: &Call) -> Result<()> {
+        transaction!(self, Mode::Write, "add_call", |tx, now| {
+            audited(&tx, origin, now, admin::add_call(&tx, call, now))
+        })
     }
 
     async fn calls(&self, company: CompanyId) -> Result<Vec<Call>> {
         statement!(self, "calls", |db| admin::calls(db, company))
     }
 
-    async fn add_share(&self, company: CompanyId, call: CallId, user: UserId) -> Result<()> {
+    async fn add_share(
+        &self,
+        origin: &Origin,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<()> {
         transaction!(self, Mode::Write, "add_share", |tx, now| {
-            admin::add_share(&tx, company, call, user, now)
+            audited(
+                &tx,
+                origin,
+                now,
+                admin::add_share(&tx, company, call, user, now),
+            )
         })
     }
 
@@ -564,10 +653,23 @@ impl Store for PostgresStore {
         statement!(self, "shares", |db| crate::state::shares(db, company))
     }
 
-    async fn remove_share(&self, company: CompanyId, call: CallId, user: UserId) -> Result<bool> {
-        transaction!(self, Mode::Write, "remove_share", |tx| {
-            admin::remove_share(&tx, company, call, user)
+    async fn remove_share(
+        &self,
+        origin: &Origin,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<bool> {
+        transaction!(self, Mode::Write, "remove_share", |tx, now| {
+            recorded(
+                &tx,
+                origin,
+                now,
+                admin::remove_share(&tx, company, call, user),
+                Clone::clone,
+            )
         })
+        .map(|removed| removed.is_some())
     }
 
     async fn call_access(&self, company: CompanyId, call: CallId) -> Result<CallAccessFacts> {
@@ -576,9 +678,9 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary> {
+    async fn apply_seed(&self, origin: &Origin, seed: &Seed) -> Result<SeedSummary> {
         let summary = transaction!(self, Mode::Write, "apply_seed", |tx, now| seed::apply(
-            &tx, seed, now
+            &tx, origin, seed, now
         ))?;
         self.read_epoch_again().await;
         if summary.users + summary.calls >= seed::ANALYZE_AFTER {
@@ -595,12 +697,20 @@ impl Store for PostgresStore {
     // --- admin tokens: rows of their own (`admin_tokens`), one statement
     // each ---
 
+    /// With its audit entry, so in a transaction of its own.
     async fn create_admin_token(
         &self,
+        origin: &Origin,
         token: &callaccess_domain::admin_token::NewAdminToken,
     ) -> Result<callaccess_domain::admin_token::AdminTokenInfo> {
-        statement!(self, "create_admin_token", |db| {
-            crate::admin_tokens::create(db, token)
+        transaction!(self, Mode::Write, "create_admin_token", |tx, now| {
+            recorded(
+                &tx,
+                origin,
+                now,
+                crate::admin_tokens::create(&tx, token),
+                |info| Some(NewEntry::admin_token_created(info)),
+            )
         })
     }
 
@@ -615,14 +725,24 @@ impl Store for PostgresStore {
         statement!(self, "admin_tokens", |db| crate::admin_tokens::list(db))
     }
 
+    /// With its audit entry when it revoked the token, so in a transaction
+    /// of its own.
     async fn revoke_admin_token(
         &self,
+        origin: &Origin,
         id: &callaccess_domain::admin_token::AdminTokenId,
         at: Timestamp,
     ) -> Result<callaccess_domain::admin_token::AdminTokenInfo> {
-        statement!(self, "revoke_admin_token", |db| {
-            crate::admin_tokens::revoke(db, id, at)
-        })
+        let (info, _) = transaction!(self, Mode::Write, "revoke_admin_token", |tx, now| {
+            recorded(
+                &tx,
+                origin,
+                now,
+                crate::admin_tokens::revoke(&tx, id, at),
+                |(info, fresh)| fresh.then(|| NewEntry::admin_token_revoked(info)),
+            )
+        })?;
+        Ok(info)
     }
 
     // --- state for tests: `state` ---
@@ -638,11 +758,12 @@ impl Store for PostgresStore {
 
     async fn reset(
         &self,
+        origin: &Origin,
         company: Option<CompanyId>,
         seed: Option<&Seed>,
     ) -> Result<callaccess_domain::seed::ResetSummary> {
         let summary = transaction!(self, Mode::Write, "reset", |tx, now| {
-            crate::state::reset(&tx, company, seed, now)
+            crate::state::reset(&tx, origin, company, seed, now)
         })?;
         self.read_epoch_again().await;
         if let Some(seeded) = summary.seeded {
@@ -655,6 +776,116 @@ impl Store for PostgresStore {
         }
         Ok(summary)
     }
+
+    /// The credential, a note in `audit_expired_noted` and the entry the
+    /// first time, in one transaction.
+    async fn note_expired_use(
+        &self,
+        origin: &Origin,
+        credential: ExpiredCredential<'_>,
+    ) -> Result<(), StoreError> {
+        transaction!(self, Mode::Write, "note_expired_use", |tx, now| {
+            audited(&tx, origin, now, async {
+                Ok(match credential {
+                    ExpiredCredential::ApiKey(key) => {
+                        expired(&tx, &admin::API_KEYS, key, |info| info.company).await?
+                    }
+                    ExpiredCredential::Token(id) => {
+                        expired(&tx, &admin::TOKENS, id, |info| info.company).await?
+                    }
+                })
+            })
+        })
+    }
+
+    /// One statement, by the indexes of `audit_entries`.
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        page: AuditPage,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        statement!(self, "audit", |db| audit::list(db, filter, page))
+    }
+
+    /// See [`audit::changes_after`]; no retry on a lost connection (the
+    /// caller reads again).
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let client = self.client().await?;
+        audit::changes_after(&client, after, limit)
+            .await
+            .map_err(Fail::into_store_error)
+    }
+
+    /// On the notifications every node's writes send at commit
+    /// ([`audit::Listener`]); the timeout covers one that was lost.
+    async fn wait_for_changes(&self, after: u64, timeout: Duration) -> Result<(), StoreError> {
+        self.listener.wait(after, timeout).await;
+        Ok(())
+    }
+
+    async fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        statement!(self, "prune_audit", |db| audit::prune(db, before, limit))
+    }
+}
+
+/// Runs `write`, then records the entries it answered, in the caller's
+/// transaction.
+async fn audited(
+    db: &impl Db,
+    origin: &Origin,
+    now: Timestamp,
+    write: impl std::future::Future<Output = Result<impl IntoIterator<Item = NewEntry>, Fail>>,
+) -> Result<(), Fail> {
+    let entries: Vec<NewEntry> = write.await?.into_iter().collect();
+    audit::record(db, origin, now, &entries).await
+}
+
+/// Runs `write`, then records the entry `entry` makes of its answer (if
+/// any), in the caller's transaction; the answer.
+async fn recorded<T>(
+    db: &impl Db,
+    origin: &Origin,
+    now: Timestamp,
+    write: impl std::future::Future<Output = Result<T, Fail>>,
+    entry: impl FnOnce(&T) -> Option<NewEntry>,
+) -> Result<T, Fail> {
+    let answer = write.await?;
+    if let Some(entry) = entry(&answer) {
+        audit::record(db, origin, now, &[entry]).await?;
+    }
+    Ok(answer)
+}
+
+/// Revokes a key or token, recording its entry when this revoked it.
+async fn revoked<T>(
+    db: &impl Db,
+    origin: &Origin,
+    now: Timestamp,
+    kind: &admin::Credentials<T>,
+    handle: &str,
+    at: Timestamp,
+) -> Result<T, Fail> {
+    let (info, fresh) = kind.revoke(db, handle, at).await?;
+    if fresh {
+        audit::record(db, origin, now, &[(kind.revoked)(&info)]).await?;
+    }
+    Ok(info)
+}
+
+/// The entry of an expired use of a key or token, the first time only;
+/// `NoApiKey` / `NoToken` for a credential that does not exist.
+async fn expired<T>(
+    db: &impl Db,
+    kind: &admin::Credentials<T>,
+    handle: &str,
+    company: fn(&T) -> CompanyId,
+) -> Result<Option<NewEntry>, Fail> {
+    let info = kind
+        .get(db, handle)
+        .await?
+        .ok_or_else(|| kind.missing(handle))?;
+    let first = audit::note_expired(db, company(&info).get(), kind.kind, handle).await?;
+    Ok(first.then(|| (kind.expired)(&info)))
 }
 
 #[async_trait]

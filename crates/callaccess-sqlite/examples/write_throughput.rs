@@ -7,6 +7,7 @@
 //! cargo run --release -p callaccess-sqlite --example write_throughput [grants per client count]
 //! ```
 
+use callaccess_domain::Origin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let user = (client * per_client + i) % USERS + 1;
                     let change = AccessChange::new([(call_id(call), [user_id(user)])]);
                     store
-                        .grant_access(Caller::verified(company), &change)
+                        .grant_access(&Origin::cli(), Caller::verified(company), &change)
                         .await?;
                 }
                 Ok::<_, callaccess_domain::StoreError>(())
@@ -91,15 +92,18 @@ async fn setup(store: &SqliteStore, company: CompanyId) -> Result<(), Box<dyn st
         .await?;
     for id in 1..=USERS {
         store
-            .add_user(&User {
-                calls_access: Some(CallsAccess::None),
-                ..User::new(company, user_id(id), format!("u{id}@bench.test"))
-            })
+            .add_user(
+                &Origin::cli(),
+                &User {
+                    calls_access: Some(CallsAccess::None),
+                    ..User::new(company, user_id(id), format!("u{id}@bench.test"))
+                },
+            )
             .await?;
     }
     for id in 1..=CALLS {
         store
-            .add_call(&Call::new(company, call_id(id), user_id(1)))
+            .add_call(&Origin::cli(), &Call::new(company, call_id(id), user_id(1)))
             .await?;
     }
     Ok(())

@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 use callaccess_domain::access::{self, CallFacts, Facts, OrgChart, ProfileFacts, UserFacts};
 use callaccess_domain::{
-    AccessChange, CallGrants, CallId, Caller, CallsRule, CompanyId, StoreError, Timestamp, UserId,
+    AccessChange, CallGrants, CallId, Caller, CallsRule, CompanyId, NewEntry, StoreError, UserId,
     WorkspaceId,
 };
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, Row};
 
+use crate::audit::Audit;
 use crate::error::Fail;
 use crate::rows::{self, LinkTable};
 
@@ -42,18 +43,27 @@ pub(crate) fn confirm(conn: &Connection, caller: &Caller) -> Result<(), Fail> {
 
 /// PUT: the grants `access::grants_to_record` names, inserted in its order
 /// (users ascending within a call, so consecutive inserts land on the same
-/// leaf page).
+/// leaf page), each one that was not there recorded as `grant.add`.
 pub(crate) fn grant(
     conn: &Connection,
     company: CompanyId,
     change: &AccessChange,
-    now: Timestamp,
+    audit: &Audit,
 ) -> Result<(), Fail> {
     let facts = ConnFacts::new(conn, company, CallRead::WithShares);
     let record = access::grants_to_record(&facts, change)?;
     let mut insert = conn.prepare_cached(INSERT_GRANT)?;
+    let mut entries = Audit::statement(conn)?;
     for (call, user) in record {
-        insert.execute(params![company.get(), call.get(), user.get(), now.unix()])?;
+        let added = insert.execute(params![
+            company.get(),
+            call.get(),
+            user.get(),
+            audit.now.unix()
+        ])?;
+        if added > 0 {
+            audit.insert(&mut entries, &NewEntry::grant_added(company, call, user))?;
+        }
     }
     Ok(())
 }
@@ -64,14 +74,18 @@ pub(crate) fn revoke(
     conn: &Connection,
     company: CompanyId,
     change: &AccessChange,
+    audit: &Audit,
 ) -> Result<(), Fail> {
     let facts = ConnFacts::new(conn, company, CallRead::CallOnly);
     let remove = access::grants_to_remove(&facts, change)?;
     let mut delete = conn.prepare_cached(
         "DELETE FROM api_grants WHERE company_id = ?1 AND call_id = ?2 AND user_id = ?3",
     )?;
+    let mut entries = Audit::statement(conn)?;
     for (call, user) in remove {
-        delete.execute(params![company.get(), call.get(), user.get()])?;
+        if delete.execute(params![company.get(), call.get(), user.get()])? > 0 {
+            audit.insert(&mut entries, &NewEntry::grant_removed(company, call, user))?;
+        }
     }
     Ok(())
 }

@@ -11,13 +11,14 @@ use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
     access, legacy_profile, legacy_profile_name, parties_from_json, parties_to_json, ApiKeyInfo,
     Call, CallAccessFacts, CallDetails, CallId, CallsAccess, CallsRule, Company, CompanyId,
-    NewApiKey, NewCompany, NewToken, Profile, ProfileId, RateLimit, Scope, SecretDigest,
+    NewApiKey, NewCompany, NewEntry, NewToken, Profile, ProfileId, RateLimit, Scope, SecretDigest,
     StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace,
     WorkspaceId,
 };
 use rusqlite::{params, Connection, Params, Row};
 
 use crate::access::{CallRead, ConnFacts};
+use crate::audit::Audit;
 use crate::error::Fail;
 use crate::rows::{self, LinkTable};
 
@@ -156,8 +157,9 @@ fn listing<T>(
     }
 }
 
-/// Marks a credential revoked (COALESCE keeps the first revocation time
-/// when revoked again) and reads it back, `None` if there is no such one.
+/// Marks a credential revoked unless it is already (the first revocation
+/// time stays) and reads it back: `None` if there is no such one, else the
+/// credential and whether this call revoked it.
 fn revoke_credential<T>(
     conn: &Connection,
     table: &str,
@@ -166,20 +168,21 @@ fn revoke_credential<T>(
     key: &str,
     at: Timestamp,
     read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Option<T>, Fail> {
-    rows::execute(
+) -> Result<Option<(T, bool)>, Fail> {
+    let revoked = rows::execute(
         conn,
         &format!(
-            "UPDATE {table} SET revoked_at = coalesce(revoked_at, ?2) WHERE {key_column} = ?1"
+            "UPDATE {table} SET revoked_at = ?2 WHERE {key_column} = ?1 AND revoked_at IS NULL"
         ),
         params![key, at.unix()],
     )?;
-    rows::lookup(
+    let found = rows::lookup(
         conn,
         &format!("SELECT {columns} FROM {table} WHERE {key_column} = ?1"),
         [key],
         read,
-    )
+    )?;
+    Ok(found.map(|info| (info, revoked > 0)))
 }
 
 // --- companies ---
@@ -322,10 +325,25 @@ fn api_key_info(row: &Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
 pub(crate) fn create_api_key(
     conn: &Connection,
     key: &NewApiKey,
-    now: Timestamp,
+    audit: &Audit,
 ) -> Result<ApiKeyInfo, Fail> {
     admin::create_api_key(&ConnDirectory(conn), key)?;
-    inserted(write_api_key(conn, Write::Insert, key, now)?)
+    let info = inserted(write_api_key(conn, Write::Insert, key, audit.now)?)?;
+    audit.record(conn, NewEntry::api_key_created(&info))?;
+    Ok(info)
+}
+
+/// One key's public facts, `None` if there is no such key.
+pub(crate) fn api_key_info_of(
+    conn: &Connection,
+    access_key: &str,
+) -> Result<Option<ApiKeyInfo>, Fail> {
+    rows::lookup(
+        conn,
+        &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE access_key = ?1"),
+        [access_key],
+        api_key_info,
+    )
 }
 
 /// A seed's upsert keeps the key's company: the plan made sure the key is
@@ -389,12 +407,15 @@ pub(crate) fn api_keys_with_digests(
     )
 }
 
+/// Revokes the key unless it is already; only a first revocation is
+/// recorded.
 pub(crate) fn revoke_api_key(
     conn: &Connection,
     access_key: &str,
     at: Timestamp,
+    audit: &Audit,
 ) -> Result<ApiKeyInfo, Fail> {
-    let info = revoke_credential(
+    let found = revoke_credential(
         conn,
         "api_keys",
         "access_key",
@@ -403,7 +424,11 @@ pub(crate) fn revoke_api_key(
         at,
         api_key_info,
     )?;
-    Ok(info.ok_or_else(|| StoreError::NoApiKey(access_key.to_owned()))?)
+    let (info, revoked) = found.ok_or_else(|| StoreError::NoApiKey(access_key.to_owned()))?;
+    if revoked {
+        audit.record(conn, NewEntry::api_key_revoked(&info))?;
+    }
+    Ok(info)
 }
 
 /// The credential the statement finds, with its company's limits; `scopes`
@@ -465,17 +490,19 @@ fn token_info(row: &Row<'_>) -> rusqlite::Result<TokenInfo> {
 pub(crate) fn create_token(
     conn: &Connection,
     token: &NewToken,
-    now: Timestamp,
+    audit: &Audit,
 ) -> Result<TokenInfo, Fail> {
-    insert_token(conn, token, &generate_token_id(), now)
+    insert_token(conn, token, &generate_token_id(), audit.now, audit)
 }
 
-/// Creates the token under the handle `id`, once the rules allow it.
+/// Creates the token under the handle `id` at `created`, once the rules
+/// allow it, and records it.
 pub(crate) fn insert_token(
     conn: &Connection,
     token: &NewToken,
     id: &str,
-    now: Timestamp,
+    created: Timestamp,
+    audit: &Audit,
 ) -> Result<TokenInfo, Fail> {
     admin::create_token(&ConnDirectory(conn), token, id)?;
     let row = rows::lookup(
@@ -489,12 +516,24 @@ pub(crate) fn insert_token(
             token.digest.0.as_slice(),
             token.company.get(),
             encoding::scopes_value(&token.scopes),
-            now.unix(),
+            created.unix(),
             token.expires_at.map(Timestamp::unix),
         ],
         token_info,
     )?;
-    inserted(row)
+    let info = inserted(row)?;
+    audit.record(conn, NewEntry::token_created(&info))?;
+    Ok(info)
+}
+
+/// One token's public facts by its handle, `None` if there is no such one.
+pub(crate) fn token_info_of(conn: &Connection, id: &str) -> Result<Option<TokenInfo>, Fail> {
+    rows::lookup(
+        conn,
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
+        [id],
+        token_info,
+    )
 }
 
 pub(crate) fn tokens(
@@ -527,9 +566,18 @@ pub(crate) fn tokens_with_digests(
     )
 }
 
-pub(crate) fn revoke_token(conn: &Connection, id: &str, at: Timestamp) -> Result<TokenInfo, Fail> {
-    let info = revoke_credential(conn, "tokens", "id", TOKEN_COLUMNS, id, at, token_info)?;
-    Ok(info.ok_or_else(|| StoreError::NoToken(id.to_owned()))?)
+pub(crate) fn revoke_token(
+    conn: &Connection,
+    id: &str,
+    at: Timestamp,
+    audit: &Audit,
+) -> Result<TokenInfo, Fail> {
+    let found = revoke_credential(conn, "tokens", "id", TOKEN_COLUMNS, id, at, token_info)?;
+    let (info, revoked) = found.ok_or_else(|| StoreError::NoToken(id.to_owned()))?;
+    if revoked {
+        audit.record(conn, NewEntry::token_revoked(&info))?;
+    }
+    Ok(info)
 }
 
 pub(crate) fn token(
@@ -656,6 +704,28 @@ pub(crate) fn write_profile(conn: &Connection, profile: &Profile) -> Result<(), 
     Ok(())
 }
 
+/// Creates the profile or replaces its fields, as [`write_profile`], and
+/// records `profile.create` or, if a field changed, `profile.update`;
+/// answers the profile as stored.
+pub(crate) fn save_profile(
+    conn: &Connection,
+    profile: &Profile,
+    audit: &Audit,
+) -> Result<Profile, Fail> {
+    let before = load_profile(conn, profile.company, profile.id)?;
+    write_profile(conn, profile)?;
+    let after = load_profile(conn, profile.company, profile.id)?.ok_or_else(|| {
+        Fail::from(StoreError::Other(
+            "a written profile cannot be read back".to_owned(),
+        ))
+    })?;
+    match &before {
+        None => audit.record(conn, NewEntry::profile_created(&after))?,
+        Some(before) => audit.record_if(conn, NewEntry::profile_updated(before, &after))?,
+    }
+    Ok(after)
+}
+
 /// One profile of the company, `None` if it has no such profile.
 pub(crate) fn load_profile(
     conn: &Connection,
@@ -670,21 +740,47 @@ pub(crate) fn load_profile(
     )
 }
 
-/// Gives the user the profile of `workspace`, replacing theirs there.
+/// Gives the user the profile of `workspace`, replacing theirs there;
+/// answers the one they held before (the row is left alone if it was this
+/// one). Records nothing: the callers know which change is the user's.
 fn hold_profile(
     conn: &Connection,
     company: CompanyId,
     user: UserId,
     workspace: WorkspaceId,
     profile: ProfileId,
-) -> Result<(), Fail> {
-    rows::execute(
+) -> Result<Option<ProfileId>, Fail> {
+    let held = rows::lookup(
         conn,
-        "INSERT INTO user_profiles (company_id, user_id, workspace_id, profile_id) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (company_id, user_id, workspace_id) DO UPDATE SET profile_id = excluded.profile_id",
-        params![company.get(), user.get(), workspace.get(), profile.get()],
+        "SELECT profile_id FROM user_profiles WHERE company_id = ?1 AND user_id = ?2 AND workspace_id = ?3",
+        params![company.get(), user.get(), workspace.get()],
+        |row| rows::profile_at(row, 0),
     )?;
-    Ok(())
+    if held != Some(profile) {
+        rows::execute(
+            conn,
+            "INSERT INTO user_profiles (company_id, user_id, workspace_id, profile_id) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (company_id, user_id, workspace_id) DO UPDATE SET profile_id = excluded.profile_id",
+            params![company.get(), user.get(), workspace.get(), profile.get()],
+        )?;
+    }
+    Ok(held)
+}
+
+/// [`hold_profile`], recording `user.profile` if it changed.
+fn hold_profile_recorded(
+    conn: &Connection,
+    company: CompanyId,
+    user: UserId,
+    workspace: WorkspaceId,
+    profile: ProfileId,
+    audit: &Audit,
+) -> Result<(), Fail> {
+    let before = hold_profile(conn, company, user, workspace, profile)?;
+    audit.record_if(
+        conn,
+        NewEntry::user_profile(company, user, workspace, before, Some(profile)),
+    )
 }
 
 pub(crate) fn assign_profile(
@@ -692,9 +788,10 @@ pub(crate) fn assign_profile(
     company: CompanyId,
     user: UserId,
     profile: ProfileId,
+    audit: &Audit,
 ) -> Result<(), Fail> {
     let workspace = admin::assign_profile(&ConnDirectory(conn), company, user, profile)?;
-    hold_profile(conn, company, user, workspace, profile)
+    hold_profile_recorded(conn, company, user, workspace, profile, audit)
 }
 
 // --- users ---
@@ -741,15 +838,35 @@ pub(crate) fn user_row(company: CompanyId) -> impl Fn(&Row<'_>) -> rusqlite::Res
 }
 
 /// A new user, with their manager (checked for loops) and their
-/// `callsAccess` shorthand if given.
-pub(crate) fn add_user(conn: &Connection, user: &User, now: Timestamp) -> Result<(), Fail> {
+/// `callsAccess` shorthand if given: one `user.create` with both, after
+/// the `profile.create` of a legacy profile the shorthand made.
+pub(crate) fn add_user(conn: &Connection, user: &User, audit: &Audit) -> Result<(), Fail> {
     admin::add_user(&ConnDirectory(conn), user)?;
-    write_user(conn, Write::Insert, user, now)?;
+    write_user(conn, Write::Insert, user, audit.now)?;
     if user.manager_id.is_some() {
-        set_manager(conn, user.company, user.id, user.manager_id)?;
+        admin::set_manager(&ConnDirectory(conn), user.company, user.id, user.manager_id)?;
+        write_manager(conn, user.company, user.id, user.manager_id)?;
     }
+    let mut profiles = Vec::new();
     if let Some(level) = user.calls_access {
-        set_calls_access(conn, user.company, user.id, level)?;
+        let (workspace, profile) = legacy_profile_for(conn, user.company, level, audit)?;
+        hold_profile(conn, user.company, user.id, workspace, profile)?;
+        profiles.push((workspace, profile));
+    }
+    audit.record(conn, NewEntry::user_created(user, &profiles))
+}
+
+/// A new user of a seed: their own fields only (the plan writes their
+/// manager and profiles next), recorded as such.
+pub(crate) fn seed_user(conn: &Connection, user: &User, audit: &Audit) -> Result<(), Fail> {
+    let new = rows::user_manager(conn, user.company, user.id)?.is_none();
+    write_user(conn, Write::Upsert, user, audit.now)?;
+    if new {
+        let written = User {
+            manager_id: None,
+            ..user.clone()
+        };
+        audit.record(conn, NewEntry::user_created(&written, &[]))?;
     }
     Ok(())
 }
@@ -803,13 +920,33 @@ pub(crate) fn set_manager(
     company: CompanyId,
     user: UserId,
     manager: Option<UserId>,
+    audit: &Audit,
 ) -> Result<(), Fail> {
     admin::set_manager(&ConnDirectory(conn), company, user, manager)?;
-    write_manager(conn, company, user, manager)
+    change_manager(conn, company, user, manager, audit)
+}
+
+/// Writes a manager the caller checked, recording `user.manager` if it
+/// changed (and writing nothing if not).
+pub(crate) fn change_manager(
+    conn: &Connection,
+    company: CompanyId,
+    user: UserId,
+    manager: Option<UserId>,
+    audit: &Audit,
+) -> Result<(), Fail> {
+    let Some(before) = rows::user_manager(conn, company, user)? else {
+        return Err(StoreError::NoUser { company, user }.into());
+    };
+    if let Some(entry) = NewEntry::user_manager(company, user, before, manager) {
+        write_manager(conn, company, user, manager)?;
+        audit.record(conn, entry)?;
+    }
+    Ok(())
 }
 
 /// Writes a manager the caller checked.
-pub(crate) fn write_manager(
+fn write_manager(
     conn: &Connection,
     company: CompanyId,
     user: UserId,
@@ -826,15 +963,21 @@ pub(crate) fn write_manager(
 /// Several of a user's fields at once, in the caller's transaction: the
 /// domain checks the whole change first, then each part is written by the
 /// helper of its single change (manager, `active`, level, profiles).
+///
+/// Recorded: `user.manager`, then the `profile.create` of a legacy profile
+/// the shorthand made, then one `user.profile` per workspace whose profile
+/// differs at the end from the one held at the start (by workspace id);
+/// `active` is no access and records nothing.
 pub(crate) fn update_user(
     conn: &Connection,
     company: CompanyId,
     user: UserId,
     change: &UserUpdate,
+    audit: &Audit,
 ) -> Result<(), Fail> {
     let held = admin::update_user(&ConnDirectory(conn), company, user, change)?;
     if let Some(manager) = change.manager {
-        write_manager(conn, company, user, manager)?;
+        change_manager(conn, company, user, manager, audit)?;
     }
     if let Some(active) = change.active {
         rows::execute(
@@ -843,11 +986,29 @@ pub(crate) fn update_user(
             params![company.get(), user.get(), active],
         )?;
     }
+    // Each workspace touched: the profile held first, and last.
+    let mut moved: std::collections::BTreeMap<WorkspaceId, (Option<ProfileId>, ProfileId)> =
+        std::collections::BTreeMap::new();
+    let mut hold = |workspace: WorkspaceId, profile: ProfileId| -> Result<(), Fail> {
+        let before = hold_profile(conn, company, user, workspace, profile)?;
+        moved
+            .entry(workspace)
+            .and_modify(|(_, last)| *last = profile)
+            .or_insert((before, profile));
+        Ok(())
+    };
     if let Some(level) = change.calls_access {
-        set_calls_access(conn, company, user, level)?;
+        let (workspace, profile) = legacy_profile_for(conn, company, level, audit)?;
+        hold(workspace, profile)?;
     }
     for (workspace, profile) in held {
-        hold_profile(conn, company, user, workspace, profile)?;
+        hold(workspace, profile)?;
+    }
+    for (workspace, (first, last)) in moved {
+        audit.record_if(
+            conn,
+            NewEntry::user_profile(company, user, workspace, first, Some(last)),
+        )?;
     }
     Ok(())
 }
@@ -859,10 +1020,23 @@ pub(crate) fn set_calls_access(
     company: CompanyId,
     user: UserId,
     level: CallsAccess,
+    audit: &Audit,
 ) -> Result<(), Fail> {
     if rows::user_manager(conn, company, user)?.is_none() {
         return Err(StoreError::NoUser { company, user }.into());
     }
+    let (workspace, profile) = legacy_profile_for(conn, company, level, audit)?;
+    hold_profile_recorded(conn, company, user, workspace, profile, audit)
+}
+
+/// The default workspace and its profile of `level` for the shorthand,
+/// created (and recorded) if the workspace has none of that name.
+fn legacy_profile_for(
+    conn: &Connection,
+    company: CompanyId,
+    level: CallsAccess,
+    audit: &Audit,
+) -> Result<(WorkspaceId, ProfileId), Fail> {
     let workspace = default_workspace_of(conn, company)?;
     let found = rows::lookup(
         conn,
@@ -875,10 +1049,11 @@ pub(crate) fn set_calls_access(
         None => {
             let profile = legacy_profile(company, workspace, ProfileId::random(), level);
             write_profile(conn, &profile)?;
+            audit.record(conn, NewEntry::profile_created(&profile))?;
             profile.id
         }
     };
-    hold_profile(conn, company, user, workspace, profile)
+    Ok((workspace, profile))
 }
 
 // --- calls ---
@@ -918,20 +1093,27 @@ pub(crate) fn with_participants(
     Ok(calls)
 }
 
-pub(crate) fn add_call(conn: &Connection, call: &Call) -> Result<(), Fail> {
+pub(crate) fn add_call(conn: &Connection, call: &Call, audit: &Audit) -> Result<(), Fail> {
     admin::add_call(&ConnDirectory(conn), call)?;
-    upsert_call(conn, call)
+    upsert_call(conn, call, audit)
 }
 
 /// Creates or updates a call (without a workspace: in the company's
 /// default) and makes its participants exactly the given ones. The caller
-/// has checked that every user exists.
-pub(crate) fn upsert_call(conn: &Connection, call: &Call) -> Result<(), Fail> {
+/// has checked that every user exists. Records `call.create` for a new
+/// call, `call.private` for one whose privacy changed.
+pub(crate) fn upsert_call(conn: &Connection, call: &Call, audit: &Audit) -> Result<(), Fail> {
     let company = call.company.get();
     let workspace = match call.workspace {
         Some(workspace) => workspace,
         None => default_workspace_of(conn, call.company)?,
     };
+    let was_private = rows::lookup(
+        conn,
+        "SELECT is_private FROM calls WHERE company_id = ?1 AND id = ?2",
+        params![company, call.id.get()],
+        |row| row.get::<_, bool>(0),
+    )?;
     rows::execute(
         conn,
         "INSERT INTO calls (company_id, id, title, primary_user_id, workspace_id, is_private, started,
@@ -965,7 +1147,19 @@ pub(crate) fn upsert_call(conn: &Connection, call: &Call) -> Result<(), Fail> {
     for participant in &call.participant_ids {
         insert.execute(params![company, call.id.get(), participant.get()])?;
     }
-    Ok(())
+    match was_private {
+        None => {
+            let stored = Call {
+                workspace: Some(workspace),
+                ..call.clone()
+            };
+            audit.record(conn, NewEntry::call_created(&stored, audit.now))
+        }
+        Some(before) => audit.record_if(
+            conn,
+            NewEntry::call_private(call.company, call.id, before, call.is_private),
+        ),
+    }
 }
 
 pub(crate) fn calls(conn: &Connection, company: CompanyId) -> Result<Vec<Call>, Fail> {
@@ -1018,13 +1212,20 @@ pub(crate) fn set_private(
     company: CompanyId,
     call: CallId,
     private: bool,
+    audit: &Audit,
 ) -> Result<(), Fail> {
     admin::set_private(&ConnDirectory(conn), company, call)?;
-    rows::execute(
+    let changed = rows::execute(
         conn,
-        "UPDATE calls SET is_private = ?3 WHERE company_id = ?1 AND id = ?2",
+        "UPDATE calls SET is_private = ?3 WHERE company_id = ?1 AND id = ?2 AND is_private IS NOT ?3",
         params![company.get(), call.get(), private],
     )?;
+    if changed > 0 {
+        audit.record_if(
+            conn,
+            NewEntry::call_private(company, call, !private, private),
+        )?;
+    }
     Ok(())
 }
 
@@ -1035,25 +1236,29 @@ pub(crate) fn add_share(
     company: CompanyId,
     call: CallId,
     user: UserId,
-    now: Timestamp,
+    audit: &Audit,
 ) -> Result<(), Fail> {
     admin::add_share(&ConnDirectory(conn), company, call, user)?;
-    insert_share(conn, company, call, user, now)
+    insert_share(conn, company, call, user, audit)
 }
 
-/// Records a share unless it exists; the first sharing time is kept.
+/// Records a share unless it exists (the first sharing time is kept), and
+/// `share.add` if it did not.
 pub(crate) fn insert_share(
     conn: &Connection,
     company: CompanyId,
     call: CallId,
     user: UserId,
-    now: Timestamp,
+    audit: &Audit,
 ) -> Result<(), Fail> {
-    rows::execute(
+    let added = rows::execute(
         conn,
         "INSERT OR IGNORE INTO shares (company_id, call_id, user_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![company.get(), call.get(), user.get(), now.unix()],
+        params![company.get(), call.get(), user.get(), audit.now.unix()],
     )?;
+    if added > 0 {
+        audit.record(conn, NewEntry::share_added(company, call, user))?;
+    }
     Ok(())
 }
 
@@ -1062,12 +1267,16 @@ pub(crate) fn remove_share(
     company: CompanyId,
     call: CallId,
     user: UserId,
+    audit: &Audit,
 ) -> Result<bool, Fail> {
     let removed = rows::execute(
         conn,
         "DELETE FROM shares WHERE company_id = ?1 AND call_id = ?2 AND user_id = ?3",
         params![company.get(), call.get(), user.get()],
     )?;
+    if removed > 0 {
+        audit.record(conn, NewEntry::share_removed(company, call, user))?;
+    }
     Ok(removed > 0)
 }
 

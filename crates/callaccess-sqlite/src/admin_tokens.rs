@@ -5,9 +5,10 @@
 use callaccess_domain::admin_token::{
     AdminTokenId, AdminTokenInfo, NewAdminToken, StoredAdminToken,
 };
-use callaccess_domain::{StoreError, Timestamp};
+use callaccess_domain::{NewEntry, StoreError, Timestamp};
 use rusqlite::{params, Connection, Row};
 
+use crate::audit::Audit;
 use crate::error::Fail;
 use crate::rows;
 
@@ -35,7 +36,11 @@ fn stored(row: &Row<'_>) -> rusqlite::Result<StoredAdminToken> {
     })
 }
 
-pub(crate) fn create(conn: &Connection, token: &NewAdminToken) -> Result<AdminTokenInfo, Fail> {
+pub(crate) fn create(
+    conn: &Connection,
+    token: &NewAdminToken,
+    audit: &Audit,
+) -> Result<AdminTokenInfo, Fail> {
     let inserted = rows::lookup(
         conn,
         &format!(
@@ -54,7 +59,9 @@ pub(crate) fn create(conn: &Connection, token: &NewAdminToken) -> Result<AdminTo
         ],
         info,
     )?;
-    Ok(inserted.ok_or_else(|| StoreError::AdminTokenExists(token.id.clone()))?)
+    let info = inserted.ok_or_else(|| StoreError::AdminTokenExists(token.id.clone()))?;
+    audit.record(conn, NewEntry::admin_token_created(&info))?;
+    Ok(info)
 }
 
 pub(crate) fn get(conn: &Connection, id: &AdminTokenId) -> Result<Option<StoredAdminToken>, Fail> {
@@ -76,20 +83,27 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<AdminTokenInfo>, Fail> {
     Ok(listed)
 }
 
-/// COALESCE keeps the first revocation time when revoked again.
+/// Revoking again keeps the first revocation time and records nothing.
 pub(crate) fn revoke(
     conn: &Connection,
     id: &AdminTokenId,
     at: Timestamp,
+    audit: &Audit,
 ) -> Result<AdminTokenInfo, Fail> {
     let revoked = rows::lookup(
         conn,
         &format!(
-            "UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1
+            "UPDATE admin_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL
              RETURNING {COLUMNS}"
         ),
         params![id.as_str(), at.unix()],
         info,
     )?;
-    Ok(revoked.ok_or_else(|| StoreError::NoAdminToken(id.clone()))?)
+    if let Some(revoked) = revoked {
+        audit.record(conn, NewEntry::admin_token_revoked(&revoked))?;
+        return Ok(revoked);
+    }
+    Ok(get(conn, id)?
+        .map(|stored| stored.info)
+        .ok_or_else(|| StoreError::NoAdminToken(id.clone()))?)
 }

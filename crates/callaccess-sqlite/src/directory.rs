@@ -18,9 +18,10 @@ use rusqlite::{params, params_from_iter, Connection, Row};
 
 use crate::admin::{
     call_row, load_call, load_profile, profile_row, upsert_call, user_row, user_select,
-    with_participants, workspace_row, write_profile, ConnDirectory, CALL_COLUMNS, PROFILE_COLUMNS,
+    with_participants, workspace_row, ConnDirectory, CALL_COLUMNS, PROFILE_COLUMNS,
     WORKSPACE_COLUMNS,
 };
+use crate::audit::Audit;
 use crate::error::Fail;
 
 pub(crate) fn workspaces(conn: &Connection, company: CompanyId) -> Result<Vec<Workspace>, Fail> {
@@ -226,13 +227,14 @@ pub(crate) fn create_call(
     conn: &Connection,
     company: CompanyId,
     call: &Call,
+    audit: &Audit,
 ) -> Result<Call, Fail> {
     let call = Call {
         company,
         ..call.clone()
     };
     admin::add_call(&ConnDirectory(conn), &call)?;
-    upsert_call(conn, &call)?;
+    upsert_call(conn, &call, audit)?;
     stored_call(conn, company, call.id)
 }
 
@@ -275,14 +277,14 @@ pub(crate) fn create_profile(
     conn: &Connection,
     company: CompanyId,
     profile: &Profile,
+    audit: &Audit,
 ) -> Result<Profile, Fail> {
     let profile = Profile {
         company,
         ..profile.clone()
     };
     admin::save_profile(&ConnDirectory(conn), &profile, true)?;
-    write_profile(conn, &profile)?;
-    self::profile(conn, company, profile.id)
+    crate::admin::save_profile(conn, &profile, audit)
 }
 
 /// Replaces the profile's fields. The profile's workspace is the stored
@@ -292,6 +294,7 @@ pub(crate) fn update_profile(
     conn: &Connection,
     company: CompanyId,
     profile: &Profile,
+    audit: &Audit,
 ) -> Result<Profile, Fail> {
     let directory = ConnDirectory(conn);
     let workspace = admin::profile_of(&directory, company, profile.id)?;
@@ -301,8 +304,7 @@ pub(crate) fn update_profile(
         ..profile.clone()
     };
     admin::save_profile(&directory, &profile, false)?;
-    write_profile(conn, &profile)?;
-    self::profile(conn, company, profile.id)
+    crate::admin::save_profile(conn, &profile, audit)
 }
 
 pub(crate) fn profile_users(

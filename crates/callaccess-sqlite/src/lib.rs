@@ -41,6 +41,7 @@
 mod access;
 mod admin;
 mod admin_tokens;
+mod audit;
 mod checkpoint;
 mod directory;
 mod error;

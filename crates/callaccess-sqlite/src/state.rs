@@ -5,10 +5,11 @@
 //! are never touched.
 
 use callaccess_domain::seed::{self, CompanySnapshot, ResetSummary, Seed, Snapshot};
-use callaccess_domain::{CallId, CompanyId, StoreError, Timestamp, UserId};
+use callaccess_domain::{CallId, CompanyId, StoreError, UserId};
 use rusqlite::{params, Connection};
 
 use crate::admin::{self, PROFILE_COLUMNS, WORKSPACE_COLUMNS};
+use crate::audit::Audit;
 use crate::error::Fail;
 use crate::rows;
 
@@ -94,7 +95,7 @@ pub(crate) fn reset(
     conn: &Connection,
     company: Option<CompanyId>,
     seed: Option<&Seed>,
-    now: Timestamp,
+    audit: &Audit,
 ) -> Result<ResetSummary, Fail> {
     if let (Some(company), Some(seed)) = (company, seed) {
         seed::only_company(seed, company).map_err(StoreError::SeedRejected)?;
@@ -126,8 +127,11 @@ pub(crate) fn reset(
         "DELETE FROM companies WHERE ?1 IS NULL OR id = ?1",
         params![target],
     )?;
+    // The trail of what was removed goes too; what a mirror of the data
+    // must start again from is the `reset` entry.
+    crate::audit::reset(conn, company, audit)?;
     if let Some(seed) = seed {
-        summary.seeded = Some(crate::seed::apply(conn, seed, now)?);
+        summary.seeded = Some(crate::seed::apply(conn, seed, audit)?);
     }
     Ok(summary)
 }

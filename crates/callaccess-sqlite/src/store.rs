@@ -9,13 +9,15 @@ use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::Clock;
 use callaccess_domain::{
-    AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallId, Caller, CallsAccess,
-    Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile, ProfileId,
-    RateLimit, SecretDigest, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User,
-    UserId, UserUpdate, Workspace, WorkspaceId,
+    AccessChange, ApiKeyInfo, AuditEntry, AuditFilter, AuditPage, Call, CallAccessFacts,
+    CallGrants, CallId, Caller, CallsAccess, Company, CompanyId, CredentialCheck,
+    ExpiredCredential, NewApiKey, NewCompany, NewToken, Origin, Profile, ProfileId, RateLimit,
+    SecretDigest, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
+    UserUpdate, Workspace, WorkspaceId,
 };
 use rusqlite::Connection;
 
+use crate::audit::{Audit, Expired};
 use crate::checkpoint::Checkpointer;
 use crate::error::Fail;
 use crate::open::{self, Found};
@@ -40,6 +42,11 @@ pub struct SqliteStore {
     /// times): the system clock unless [`SqliteStore::with_clock`] gave the
     /// server's manual one. Migrations keep the system clock.
     clock: Clock,
+    /// The highest audit sequence number this process's writer committed
+    /// (or found at open): what wakes [`Store::wait_for_changes`] without
+    /// polling. Kept here as well as by the writer so that it never closes
+    /// while the store lives.
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// How the write connection is set up, as SQLite reports it.
@@ -88,7 +95,28 @@ impl SqliteStore {
         // may open its own again; a relative path must still name this file
         // if the working directory changes.
         let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        let writer = Writer::start(conn, absolute.clone(), schema_version)?;
+        // The newest entry at open: one seek to the end of the primary key.
+        let newest = crate::audit::last_seq(&conn)?;
+        let committed = Arc::new(tokio::sync::watch::Sender::new(newest));
+        let after_commit = {
+            let committed = Arc::clone(&committed);
+            Box::new(
+                move |conn: &Connection| match crate::audit::last_seq(conn) {
+                    Ok(seq) => {
+                        committed.send_if_modified(|known| {
+                            let newer = seq > *known;
+                            if newer {
+                                *known = seq;
+                            }
+                            newer
+                        });
+                    }
+                    // Waiters then wake by their timeout and read anyway.
+                    Err(e) => tracing::warn!(error = %e.0, "cannot read the newest audit entry"),
+                },
+            )
+        };
+        let writer = Writer::start_with(conn, absolute.clone(), schema_version, after_commit)?;
         let checkpointer = Arc::new(Checkpointer::start(&absolute, writer.progress())?);
         tracing::info!(path = %path.display(), schema_version, "opened the sqlite store");
         Ok(Self {
@@ -99,6 +127,7 @@ impl SqliteStore {
             schema_version,
             applied,
             clock: Clock::system(),
+            committed,
         })
     }
 
@@ -173,25 +202,40 @@ impl SqliteStore {
         }
     }
 
+    /// An audited write: `work` runs in one writer job with the entries'
+    /// [`Audit`], whose time is read from the clock as the job runs (so
+    /// that entries are in time order as well as in commit order); durable
+    /// on return, with its entries.
+    async fn audited<T, F>(&self, origin: &Origin, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Audit) -> Result<T, Fail> + Send + 'static,
+    {
+        let origin = origin.clone();
+        let clock = self.clock.clone();
+        self.writer
+            .write(move |conn| work(conn, &Audit::new(&origin, clock.now())))
+            .await
+    }
+
     /// A PUT or DELETE: the caller's check first, then `op`, in one writer
     /// job; durable on return.
     async fn change_access(
         &self,
+        origin: &Origin,
         caller: Caller,
         change: &AccessChange,
-        op: fn(&Connection, CompanyId, &AccessChange, Timestamp) -> Result<(), Fail>,
+        op: fn(&Connection, CompanyId, &AccessChange, &Audit) -> Result<(), Fail>,
     ) -> Result<(), StoreError> {
         if change.is_empty() {
             return self.nothing_to_change(caller).await;
         }
         let change = change.clone();
-        let now = self.clock.now();
-        self.writer
-            .write(move |conn| {
-                access::confirm(conn, &caller)?;
-                op(conn, caller.company, &change, now)
-            })
-            .await
+        self.audited(origin, move |conn, audit| {
+            access::confirm(conn, &caller)?;
+            op(conn, caller.company, &change, audit)
+        })
+        .await
     }
 
     /// A directory read for `caller` on the calling thread (a point
@@ -224,17 +268,21 @@ impl SqliteStore {
 
     /// A directory change for `caller` on the writer, the caller's check
     /// first; durable on return.
-    async fn write_for<T, F>(&self, caller: Caller, work: F) -> Result<T, StoreError>
+    async fn write_for<T, F>(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        work: F,
+    ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, CompanyId) -> Result<T, Fail> + Send + 'static,
+        F: FnOnce(&Connection, CompanyId, &Audit) -> Result<T, Fail> + Send + 'static,
     {
-        self.writer
-            .write(move |conn| {
-                access::confirm(conn, &caller)?;
-                work(conn, caller.company)
-            })
-            .await
+        self.audited(origin, move |conn, audit| {
+            access::confirm(conn, &caller)?;
+            work(conn, caller.company, audit)
+        })
+        .await
     }
 
     /// An admin change of `new` on the writer thread, at the time it was
@@ -325,15 +373,24 @@ impl Store for SqliteStore {
         self.readers.read_now(|conn| admin::token(conn, digest))
     }
 
-    async fn grant_access(&self, caller: Caller, change: &AccessChange) -> Result<(), StoreError> {
-        self.change_access(caller, change, access::grant).await
+    async fn grant_access(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        change: &AccessChange,
+    ) -> Result<(), StoreError> {
+        self.change_access(origin, caller, change, access::grant)
+            .await
     }
 
-    async fn revoke_access(&self, caller: Caller, change: &AccessChange) -> Result<(), StoreError> {
-        self.change_access(caller, change, |conn, company, change, _| {
-            access::revoke(conn, company, change)
-        })
-        .await
+    async fn revoke_access(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        change: &AccessChange,
+    ) -> Result<(), StoreError> {
+        self.change_access(origin, caller, change, access::revoke)
+            .await
     }
 
     async fn list_api_grants(
@@ -395,10 +452,15 @@ impl Store for SqliteStore {
         self.read_for(caller, |conn, company| directory::call(conn, company, call))
     }
 
-    async fn create_call(&self, caller: Caller, call: &Call) -> Result<Call, StoreError> {
+    async fn create_call(
+        &self,
+        origin: &Origin,
+        caller: Caller,
+        call: &Call,
+    ) -> Result<Call, StoreError> {
         let call = call.clone();
-        self.write_for(caller, move |conn, company| {
-            directory::create_call(conn, company, &call)
+        self.write_for(origin, caller, move |conn, company, audit| {
+            directory::create_call(conn, company, &call, audit)
         })
         .await
     }
@@ -422,24 +484,26 @@ impl Store for SqliteStore {
 
     async fn create_profile(
         &self,
+        origin: &Origin,
         caller: Caller,
         profile: &Profile,
     ) -> Result<Profile, StoreError> {
         let profile = profile.clone();
-        self.write_for(caller, move |conn, company| {
-            directory::create_profile(conn, company, &profile)
+        self.write_for(origin, caller, move |conn, company, audit| {
+            directory::create_profile(conn, company, &profile, audit)
         })
         .await
     }
 
     async fn update_profile(
         &self,
+        origin: &Origin,
         caller: Caller,
         profile: &Profile,
     ) -> Result<Profile, StoreError> {
         let profile = profile.clone();
-        self.write_for(caller, move |conn, company| {
-            directory::update_profile(conn, company, &profile)
+        self.write_for(origin, caller, move |conn, company, audit| {
+            directory::update_profile(conn, company, &profile, audit)
         })
         .await
     }
@@ -464,47 +528,55 @@ impl Store for SqliteStore {
 
     async fn set_manager(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         manager: Option<UserId>,
     ) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| admin::set_manager(conn, company, user, manager))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::set_manager(conn, company, user, manager, audit)
+        })
+        .await
     }
 
     async fn assign_profile(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         profile: ProfileId,
     ) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| admin::assign_profile(conn, company, user, profile))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::assign_profile(conn, company, user, profile, audit)
+        })
+        .await
     }
 
     async fn update_user(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         change: &UserUpdate,
     ) -> Result<(), StoreError> {
         let change = change.clone();
-        self.writer
-            .write(move |conn| admin::update_user(conn, company, user, &change))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::update_user(conn, company, user, &change, audit)
+        })
+        .await
     }
 
     async fn set_private(
         &self,
+        origin: &Origin,
         company: CompanyId,
         call: CallId,
         private: bool,
     ) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| admin::set_private(conn, company, call, private))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::set_private(conn, company, call, private, audit)
+        })
+        .await
     }
 
     async fn create_company(&self, company: &NewCompany) -> Result<Company, StoreError> {
@@ -525,8 +597,16 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyInfo, StoreError> {
-        self.create(key, admin::create_api_key).await
+    async fn create_api_key(
+        &self,
+        origin: &Origin,
+        key: &NewApiKey,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        let key = key.clone();
+        self.audited(origin, move |conn, audit| {
+            admin::create_api_key(conn, &key, audit)
+        })
+        .await
     }
 
     async fn api_keys(&self, company: Option<CompanyId>) -> Result<Vec<ApiKeyInfo>, StoreError> {
@@ -537,17 +617,27 @@ impl Store for SqliteStore {
 
     async fn revoke_api_key(
         &self,
+        origin: &Origin,
         access_key: &str,
         at: Timestamp,
     ) -> Result<ApiKeyInfo, StoreError> {
         let access_key = access_key.to_owned();
-        self.writer
-            .write(move |conn| admin::revoke_api_key(conn, &access_key, at))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::revoke_api_key(conn, &access_key, at, audit)
+        })
+        .await
     }
 
-    async fn create_token(&self, token: &NewToken) -> Result<TokenInfo, StoreError> {
-        self.create(token, admin::create_token).await
+    async fn create_token(
+        &self,
+        origin: &Origin,
+        token: &NewToken,
+    ) -> Result<TokenInfo, StoreError> {
+        let token = token.clone();
+        self.audited(origin, move |conn, audit| {
+            admin::create_token(conn, &token, audit)
+        })
+        .await
     }
 
     async fn tokens(&self, company: Option<CompanyId>) -> Result<Vec<TokenInfo>, StoreError> {
@@ -556,15 +646,25 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<TokenInfo, StoreError> {
+    async fn revoke_token(
+        &self,
+        origin: &Origin,
+        id: &str,
+        at: Timestamp,
+    ) -> Result<TokenInfo, StoreError> {
         let id = id.to_owned();
-        self.writer
-            .write(move |conn| admin::revoke_token(conn, &id, at))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::revoke_token(conn, &id, at, audit)
+        })
+        .await
     }
 
-    async fn add_user(&self, user: &User) -> Result<(), StoreError> {
-        self.create(user, admin::add_user).await
+    async fn add_user(&self, origin: &Origin, user: &User) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.audited(origin, move |conn, audit| {
+            admin::add_user(conn, &user, audit)
+        })
+        .await
     }
 
     async fn users(&self, company: CompanyId) -> Result<Vec<User>, StoreError> {
@@ -575,18 +675,23 @@ impl Store for SqliteStore {
 
     async fn set_calls_access(
         &self,
+        origin: &Origin,
         company: CompanyId,
         user: UserId,
         access: CallsAccess,
     ) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| admin::set_calls_access(conn, company, user, access))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::set_calls_access(conn, company, user, access, audit)
+        })
+        .await
     }
 
-    async fn add_call(&self, call: &Call) -> Result<(), StoreError> {
-        self.create(call, |conn, call, _| admin::add_call(conn, call))
-            .await
+    async fn add_call(&self, origin: &Origin, call: &Call) -> Result<(), StoreError> {
+        let call = call.clone();
+        self.audited(origin, move |conn, audit| {
+            admin::add_call(conn, &call, audit)
+        })
+        .await
     }
 
     async fn calls(&self, company: CompanyId) -> Result<Vec<Call>, StoreError> {
@@ -597,14 +702,15 @@ impl Store for SqliteStore {
 
     async fn add_share(
         &self,
+        origin: &Origin,
         company: CompanyId,
         call: CallId,
         user: UserId,
     ) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        self.writer
-            .write(move |conn| admin::add_share(conn, company, call, user, now))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::add_share(conn, company, call, user, audit)
+        })
+        .await
     }
 
     async fn shares(&self, company: CompanyId) -> Result<Vec<(CallId, UserId)>, StoreError> {
@@ -615,13 +721,15 @@ impl Store for SqliteStore {
 
     async fn remove_share(
         &self,
+        origin: &Origin,
         company: CompanyId,
         call: CallId,
         user: UserId,
     ) -> Result<bool, StoreError> {
-        self.writer
-            .write(move |conn| admin::remove_share(conn, company, call, user))
-            .await
+        self.audited(origin, move |conn, audit| {
+            admin::remove_share(conn, company, call, user, audit)
+        })
+        .await
     }
 
     async fn call_access(
@@ -634,20 +742,24 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn apply_seed(&self, seed: &Seed) -> Result<SeedSummary, StoreError> {
-        self.create(seed, seed::apply).await
+    async fn apply_seed(&self, origin: &Origin, seed: &Seed) -> Result<SeedSummary, StoreError> {
+        let seed = seed.clone();
+        self.audited(origin, move |conn, audit| seed::apply(conn, &seed, audit))
+            .await
     }
 
     // --- admin tokens: rows of their own (`admin_tokens`) ---
 
     async fn create_admin_token(
         &self,
+        origin: &Origin,
         token: &callaccess_domain::admin_token::NewAdminToken,
     ) -> Result<callaccess_domain::admin_token::AdminTokenInfo, StoreError> {
         let token = token.clone();
-        self.writer
-            .write(move |conn| crate::admin_tokens::create(conn, &token))
-            .await
+        self.audited(origin, move |conn, audit| {
+            crate::admin_tokens::create(conn, &token, audit)
+        })
+        .await
     }
 
     async fn admin_token(
@@ -666,13 +778,15 @@ impl Store for SqliteStore {
 
     async fn revoke_admin_token(
         &self,
+        origin: &Origin,
         id: &callaccess_domain::admin_token::AdminTokenId,
         at: Timestamp,
     ) -> Result<callaccess_domain::admin_token::AdminTokenInfo, StoreError> {
         let id = id.clone();
-        self.writer
-            .write(move |conn| crate::admin_tokens::revoke(conn, &id, at))
-            .await
+        self.audited(origin, move |conn, audit| {
+            crate::admin_tokens::revoke(conn, &id, at, audit)
+        })
+        .await
     }
 
     // --- state for tests: `state` ---
@@ -688,13 +802,69 @@ impl Store for SqliteStore {
 
     async fn reset(
         &self,
+        origin: &Origin,
         company: Option<CompanyId>,
         seed: Option<&Seed>,
     ) -> Result<callaccess_domain::seed::ResetSummary, StoreError> {
         let seed = seed.cloned();
-        let now = self.clock.now();
+        self.audited(origin, move |conn, audit| {
+            crate::state::reset(conn, company, seed.as_ref(), audit)
+        })
+        .await
+    }
+
+    async fn note_expired_use(
+        &self,
+        origin: &Origin,
+        credential: ExpiredCredential<'_>,
+    ) -> Result<(), StoreError> {
+        let credential = Expired::from(credential);
+        self.audited(origin, move |conn, audit| {
+            crate::audit::note_expired_use(conn, &credential, audit)
+        })
+        .await
+    }
+
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        page: AuditPage,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let filter = filter.clone();
+        self.readers
+            .read(move |conn| crate::audit::list(conn, &filter, page))
+            .await
+    }
+
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.readers
+            .read(move |conn| crate::audit::changes_after(conn, after, limit))
+            .await
+    }
+
+    async fn wait_for_changes(
+        &self,
+        after: u64,
+        timeout: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let mut committed = self.committed.subscribe();
+        if *committed.borrow_and_update() > after {
+            return Ok(());
+        }
+        // Another process (the command line) may have written the file:
+        // this writer would not know until its own next commit.
+        if self.readers.read_now(crate::audit::last_seq)? > after {
+            return Ok(());
+        }
+        // Woken by this writer's commits; the timeout covers the rest. The
+        // sender lives as long as the store, so the wait cannot fail early.
+        let _ = tokio::time::timeout(timeout, committed.wait_for(|seq| *seq > after)).await;
+        Ok(())
+    }
+
+    async fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError> {
         self.writer
-            .write(move |conn| crate::state::reset(conn, company, seed.as_ref(), now))
+            .write(move |conn| crate::audit::prune(conn, before, limit))
             .await
     }
 }

@@ -195,10 +195,23 @@ struct Counters {
 impl Writer {
     /// Starts the writer thread on an open connection to `path`, migrated
     /// to `schema_version`.
+    #[cfg(test)]
     pub(crate) fn start(
         conn: Connection,
         path: PathBuf,
         schema_version: i64,
+    ) -> Result<Self, StoreError> {
+        Self::start_with(conn, path, schema_version, Box::new(|_| {}))
+    }
+
+    /// [`Writer::start`], running `committed` on the writer's connection
+    /// after each batch that committed a change (the store tells waiters
+    /// of the audit trail from it).
+    pub(crate) fn start_with(
+        conn: Connection,
+        path: PathBuf,
+        schema_version: i64,
+        committed: AfterCommit,
     ) -> Result<Self, StoreError> {
         let (queue, inbox) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
@@ -216,6 +229,7 @@ impl Writer {
             path,
             schema_version,
             health: Arc::clone(&health),
+            committed,
         };
         let cap = max_batch();
         if cap < MAX_BATCH {
@@ -309,7 +323,12 @@ struct State {
     /// find the same.
     schema_version: i64,
     health: Arc<Health>,
+    committed: AfterCommit,
 }
+
+/// What the writer runs after a batch that committed a change, on its own
+/// connection, outside any transaction.
+pub(crate) type AfterCommit = Box<dyn FnMut(&Connection) + Send>;
 
 impl State {
     /// Opens the connection again if a fault asked for it.
@@ -493,6 +512,9 @@ fn commit_batch(state: &mut State, batch: &mut Vec<Box<dyn Job>>) -> bool {
     let failure = match result {
         Ok(changed) => {
             state.health.succeeded(changed, &state.path);
+            if changed {
+                (state.committed)(&state.conn);
+            }
             None
         }
         Err(Fail(failure, fault)) => {

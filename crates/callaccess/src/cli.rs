@@ -101,9 +101,59 @@ pub enum Command {
     /// Inspect who can open a call and why.
     #[command(subcommand)]
     Grants(GrantsCommand),
+    /// Read the audit trail: who changed who can open a call, and when.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Show configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Entries oldest first (--newest: newest first), filtered; --follow
+    /// keeps printing new ones as they commit.
+    List(AuditListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditListArgs {
+    #[arg(long, value_parser = id::<CompanyId>)]
+    pub company: Option<CompanyId>,
+    #[arg(long, value_parser = id::<CallId>)]
+    pub call: Option<CallId>,
+    #[arg(long, value_parser = id::<UserId>)]
+    pub user: Option<UserId>,
+    /// apiKey:<accessKey>, token:<id>, admin:<token id>, cli or seed
+    #[arg(long, value_parser = parse_with::<callaccess_domain::Actor>)]
+    pub actor: Option<callaccess_domain::Actor>,
+    /// Such as grant.add, grant.remove, share.add, user.manager
+    #[arg(long, value_parser = parse_with::<callaccess_domain::Action>)]
+    pub action: Option<callaccess_domain::Action>,
+    /// Entries at or after this time (RFC 3339)
+    #[arg(long, value_parser = time)]
+    pub since: Option<Timestamp>,
+    /// Entries before this time (RFC 3339)
+    #[arg(long, value_parser = time)]
+    pub until: Option<Timestamp>,
+    /// Entries after this sequence number (where a previous listing ended)
+    #[arg(long, value_name = "SEQ")]
+    pub after: Option<u64>,
+    /// Entries to show at most [default: 100; with --follow, no limit]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: Option<u64>,
+    /// Newest first
+    #[arg(long, conflicts_with = "follow")]
+    pub newest: bool,
+    /// Keep printing entries as they commit, until interrupted
+    #[arg(long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_with<T: FromStr<Err = String>>(text: &str) -> Result<T, String> {
+    text.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +243,14 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLACCESS_CLOCK", value_name = "system|manual[=TIME]")]
     pub clock: Option<crate::config::ClockSetting>,
 
+    /// Prune audit entries older than this (such as 90d); unset keeps them all
+    #[arg(long, env = "CALLACCESS_AUDIT_RETENTION", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub audit_retention: Option<Duration>,
+
+    /// How often an idle change stream (/admin/v1/changes) sends a heartbeat [default: 15s]
+    #[arg(long, env = "CALLACCESS_CHANGES_HEARTBEAT", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub changes_heartbeat: Option<Duration>,
+
     /// PostgreSQL: connections this node opens [default: 16]
     #[arg(long, env = "CALLACCESS_POOL_MAX_CONNECTIONS", value_name = "N")]
     pub pool_max_connections: Option<usize>,
@@ -256,6 +314,16 @@ impl ServeArgs {
                 self.faults.as_ref().map(|p| text(p.display())),
             ),
             ("control", "clock", self.clock.map(text)),
+            (
+                "control",
+                "audit_retention",
+                self.audit_retention.map(duration),
+            ),
+            (
+                "control",
+                "changes_heartbeat",
+                self.changes_heartbeat.map(duration),
+            ),
             (
                 "pool",
                 "max_connections",

@@ -130,6 +130,15 @@ pub struct ControlSettings {
     /// `system`, or `manual` / `manual=TIME`: a clock that moves only when
     /// told.
     pub clock: ClockSetting,
+    /// Audit entries older than this are pruned; unset keeps them all.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "optional_duration_text"
+    )]
+    pub audit_retention: Option<Duration>,
+    /// How often an idle change stream sends a heartbeat.
+    #[serde(with = "duration_text")]
+    pub changes_heartbeat: Duration,
 }
 
 /// Entries the request journal keeps unless told otherwise.
@@ -142,6 +151,8 @@ impl Default for ControlSettings {
             journal_size: DEFAULT_JOURNAL_SIZE,
             faults: None,
             clock: ClockSetting::System,
+            audit_retention: None,
+            changes_heartbeat: crate::http::admin::audit::DEFAULT_HEARTBEAT,
         }
     }
 }
@@ -366,6 +377,27 @@ mod duration_text {
     }
 }
 
+/// An optional duration, as [`duration_text`] writes it.
+mod optional_duration_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::duration_text::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::duration_text::deserialize(deserializer).map(Some)
+    }
+}
+
 /// A server-wide rate limit: a positive number, or `"off"` for none.
 mod limit_text {
     use super::*;
@@ -582,6 +614,11 @@ pub const DEFAULT_FILE: &str = r#"# callaccess configuration. Precedence: comman
 # "system", or "manual" (or "manual=2030-01-01T00:00:00Z"): a clock that moves
 # only through POST /admin/v1/clock, for tests of time.
 # clock = "system"
+# Audit entries older than this are pruned (checked every minute); unset keeps
+# every entry.
+# audit_retention = "90d"
+# How often an idle GET /admin/v1/changes stream sends a heartbeat comment.
+# changes_heartbeat = "15s"
 "#;
 
 #[cfg(test)]
@@ -616,10 +653,11 @@ mod tests {
         // The example metrics address is not a default.
         let server = all["server"].as_table_mut().unwrap();
         assert!(server.remove("metrics_listen").is_some());
-        // Nor are the example admin address and fault file.
+        // Nor are the example admin address, fault file and retention.
         let control = all["control"].as_table_mut().unwrap();
         assert!(control.remove("admin_listen").is_some());
         assert!(control.remove("faults").is_some());
+        assert!(control.remove("audit_retention").is_some());
         let a = Settings::resolve([commented]).unwrap();
         let b = Settings::resolve([all]).unwrap();
         assert_eq!(a, b);

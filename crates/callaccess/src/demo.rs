@@ -8,6 +8,7 @@
 //! The world is a seed file (docs/SEED.md), applied like any other, so the
 //! demo goes through the same checks and writes as an operator's seed.
 
+use callaccess_domain::Origin;
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
@@ -160,7 +161,7 @@ pub async fn prepare(store: &dyn Store, now: Timestamp) -> Result<Demo, StoreErr
     let access_key = secret::generate_access_key();
     let key_secret = secret::generate_secret();
     let seed = seed_of(&Ids::random(), &access_key, &key_secret)?;
-    store.apply_seed(&seed).await?;
+    store.apply_seed(&Origin::seed(), &seed).await?;
     let seeded = seed
         .companies
         .into_iter()
@@ -172,8 +173,15 @@ pub async fn prepare(store: &dyn Store, now: Timestamp) -> Result<Demo, StoreErr
         .into_iter()
         .find(|c| c.id == seeded.id)
         .ok_or(StoreError::NoCompany(seeded.id))?;
-    let admin =
-        crate::ops::admin_tokens::create(store, false, None, Some("serve --demo"), now).await?;
+    let admin = crate::ops::admin_tokens::create(
+        store,
+        &Origin::seed(),
+        false,
+        None,
+        Some("serve --demo"),
+        now,
+    )
+    .await?;
     Demo::new(company, seeded, access_key, key_secret, admin.token)
 }
 
@@ -691,14 +699,20 @@ mod tests {
 
         let caller = callaccess_domain::Caller::verified(company);
         let change = callaccess_domain::AccessChange::new([(demo.grant_call, [demo.grant_user])]);
-        store.grant_access(caller, &change).await.unwrap();
+        store
+            .grant_access(&Origin::seed(), caller, &change)
+            .await
+            .unwrap();
         let listed = store
             .list_api_grants(caller, &[demo.grant_call])
             .await
             .unwrap();
         assert_eq!(listed[0].users, vec![demo.grant_user]);
         let no_effect = callaccess_domain::AccessChange::new([(demo.rep_call, [demo.manager])]);
-        store.grant_access(caller, &no_effect).await.unwrap();
+        store
+            .grant_access(&Origin::seed(), caller, &no_effect)
+            .await
+            .unwrap();
         let listed = store
             .list_api_grants(caller, &[demo.rep_call])
             .await

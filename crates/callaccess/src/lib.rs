@@ -3,6 +3,8 @@
 //! (workspaces, users, calls, permission profiles) over a real, durable
 //! access model.
 //!
+//! - [`changes`]: the change stream's engine: one reader of the audit
+//!   trail per node, fanned out to every open stream.
 //! - [`cli`]: the command line (`serve`, `migrate`, `import`, `config` and
 //!   the admin commands), parsed with clap; [`admin`] runs the admin commands.
 //! - [`connections`]: the connections a listener serves, and which one to
@@ -26,6 +28,7 @@
 //!   its own (to requests it cannot parse) get the error envelope.
 
 pub mod admin;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod connections;

@@ -7,6 +7,7 @@
 //! that the header read timeout, the connection limit and the shutdown grace
 //! period can be set.
 
+use callaccess_domain::Origin;
 use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -54,6 +55,10 @@ pub struct ServeOptions {
     pub journal_size: usize,
     /// The fault rules the server starts with (shared: tests may hold it).
     pub faults: Arc<crate::faults::Faults>,
+    /// How often an idle change stream sends a heartbeat.
+    pub changes_heartbeat: Duration,
+    /// Audit entries older than this are pruned; `None` keeps them all.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for ServeOptions {
@@ -67,6 +72,8 @@ impl Default for ServeOptions {
             clock: Clock::system(),
             journal_size: crate::config::DEFAULT_JOURNAL_SIZE,
             faults: Arc::new(crate::faults::Faults::new()),
+            changes_heartbeat: crate::http::admin::audit::DEFAULT_HEARTBEAT,
+            audit_retention: None,
         }
     }
 }
@@ -114,6 +121,34 @@ pub async fn serve_split(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // One shutdown stops every listener, the change stream and retention.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    // The change stream needs the audit trail; a store that cannot be read
+    // now leaves the server without it (its route answers 503) rather than
+    // unable to start, since the API does not depend on it.
+    let changes = match crate::changes::Changes::start(backend.store.clone(), stop_rx.clone()).await
+    {
+        Ok(changes) => Some(changes),
+        Err(e) => {
+            tracing::warn!(error = %e, "the change stream could not start; /admin/v1/changes will answer 503");
+            None
+        }
+    };
+    if let Some(retention) = options.audit_retention {
+        tokio::spawn(crate::changes::retain(
+            backend.store.clone(),
+            options.clock.clone(),
+            retention,
+            stop_rx.clone(),
+        ));
+    }
     let state = AppState {
         limiter: backend.limiter(&options.clock),
         credentials: backend.credentials,
@@ -128,18 +163,11 @@ pub async fn serve_split(
         clock: options.clock.clone(),
         journal: Arc::new(crate::journal::Journal::new(options.journal_size)),
         faults: options.faults.clone(),
+        changes,
+        changes_heartbeat: options.changes_heartbeat,
     };
     let Some(admin) = admin else {
-        return accept_loop(listener, router(state), &options, shutdown).await;
-    };
-    // One shutdown stops both listeners.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
+        return accept_loop(listener, router(state), &options, stopped(stop_rx)).await;
     };
     let admin_app = crate::http::admin_router(state.clone());
     let admin_options = options.clone();
@@ -382,10 +410,13 @@ pub async fn apply_seed_file(store: &dyn Store, path: &Path) -> anyhow::Result<(
         )
     };
     let seed = Seed::parse(&text).map_err(rejected)?;
-    let summary = store.apply_seed(&seed).await.map_err(|e| match e {
-        callaccess_domain::StoreError::SeedRejected(messages) => rejected(messages),
-        other => anyhow::Error::new(other),
-    })?;
+    let summary = store
+        .apply_seed(&Origin::seed(), &seed)
+        .await
+        .map_err(|e| match e {
+            callaccess_domain::StoreError::SeedRejected(messages) => rejected(messages),
+            other => anyhow::Error::new(other),
+        })?;
     tracing::info!(
         companies = summary.companies,
         users = summary.users,
@@ -563,6 +594,8 @@ fn options(settings: &Settings, clock: &Clock) -> ServeOptions {
         metrics: true,
         clock: clock.clone(),
         journal_size: settings.control.journal_size,
+        changes_heartbeat: settings.control.changes_heartbeat,
+        audit_retention: settings.control.audit_retention,
         ..ServeOptions::default()
     }
 }

@@ -7,13 +7,18 @@
 )]
 
 use super::*;
+use crate::Origin;
 
 // --- PUT and POST ---
 
 pub async fn put_records_grants_and_post_lists_them(store: &dyn Store) {
     world(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(101, &[3, 1]), (102, &[1])]))
+        .grant_access(
+            &Origin::cli(),
+            caller(ACME),
+            &change(&[(101, &[3, 1]), (102, &[1])]),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -32,7 +37,11 @@ pub async fn post_lists_each_call_once_in_request_order(store: &dyn Store) {
     world(store).await;
     // Users given out of order and repeated come back once, ascending.
     store
-        .grant_access(caller(ACME), &change(&[(101, &[3, 1, 2]), (101, &[2])]))
+        .grant_access(
+            &Origin::cli(),
+            caller(ACME),
+            &change(&[(101, &[3, 1, 2]), (101, &[2])]),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -45,17 +54,17 @@ pub async fn empty_changes_and_lists_do_nothing(store: &dyn Store) {
     world(store).await;
     let before = snapshot(store).await;
     store
-        .grant_access(caller(ACME), &AccessChange::default())
+        .grant_access(&Origin::cli(), caller(ACME), &AccessChange::default())
         .await
         .unwrap();
     store
-        .revoke_access(caller(ACME), &AccessChange::default())
+        .revoke_access(&Origin::cli(), caller(ACME), &AccessChange::default())
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[]).await, vec![]);
     // Even for a company that does not exist: there is nothing to check.
     store
-        .grant_access(caller(999), &AccessChange::default())
+        .grant_access(&Origin::cli(), caller(999), &AccessChange::default())
         .await
         .unwrap();
     assert_eq!(snapshot(store).await, before);
@@ -64,12 +73,12 @@ pub async fn empty_changes_and_lists_do_nothing(store: &dyn Store) {
 pub async fn put_twice_is_a_noop(store: &dyn Store) {
     world(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(101, &[2])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[2])]))
         .await
         .unwrap();
     let once = snapshot(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(101, &[2])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[2])]))
         .await
         .unwrap();
     assert_eq!(snapshot(store).await, once);
@@ -79,11 +88,11 @@ pub async fn put_twice_is_a_noop(store: &dyn Store) {
 pub async fn put_skips_users_with_a_share(store: &dyn Store) {
     world(store).await;
     store
-        .add_share(company(ACME), call(101), user(2))
+        .add_share(&Origin::cli(), company(ACME), call(101), user(2))
         .await
         .unwrap();
     store
-        .grant_access(caller(ACME), &change(&[(101, &[2, 3])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[2, 3])]))
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![3])]);
@@ -93,7 +102,7 @@ pub async fn put_skips_users_with_a_share(store: &dyn Store) {
 pub async fn put_skips_users_whose_profile_is_all(store: &dyn Store) {
     world(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(101, &[10, 1])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[10, 1])]))
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![1])]);
@@ -104,19 +113,23 @@ pub async fn put_skips_own_profile_primary_and_participants(store: &dyn Store) {
     // Call 100: 11 is its primary user, 12 a participant, 13 neither; all
     // three have the `own` profile.
     store
-        .grant_access(caller(ACME), &change(&[(100, &[11, 12, 13])]))
+        .grant_access(
+            &Origin::cli(),
+            caller(ACME),
+            &change(&[(100, &[11, 12, 13])]),
+        )
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[100]).await, vec![(100, vec![13])]);
     // On a call they are not part of, `own` users need the grant.
     store
-        .grant_access(caller(ACME), &change(&[(101, &[11, 12])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[11, 12])]))
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![11, 12])]);
     // A participant with profile `none` is not let in by the profile.
     store
-        .grant_access(caller(ACME), &change(&[(102, &[3])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(102, &[3])]))
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[102]).await, vec![(102, vec![3])]);
@@ -127,6 +140,7 @@ pub async fn put_rejects_unknown_calls_in_request_order_and_changes_nothing(stor
     let before = snapshot(store).await;
     let result = store
         .grant_access(
+            &Origin::cli(),
             caller(ACME),
             &change(&[(101, &[1]), (555, &[1]), (444, &[2]), (555, &[3])]),
         )
@@ -139,7 +153,11 @@ pub async fn put_rejects_unknown_calls_in_request_order_and_changes_nothing(stor
 pub async fn put_checks_calls_before_users(store: &dyn Store) {
     world(store).await;
     let result = store
-        .grant_access(caller(ACME), &change(&[(101, &[77]), (555, &[78])]))
+        .grant_access(
+            &Origin::cli(),
+            caller(ACME),
+            &change(&[(101, &[77]), (555, &[78])]),
+        )
         .await;
     assert_eq!(calls_not_found(result), vec![555]);
 }
@@ -149,6 +167,7 @@ pub async fn put_rejects_unknown_users_and_changes_nothing(store: &dyn Store) {
     let before = snapshot(store).await;
     let result = store
         .grant_access(
+            &Origin::cli(),
             caller(ACME),
             &change(&[(100, &[1, 78]), (101, &[77, 2, 78])]),
         )
@@ -161,20 +180,20 @@ pub async fn empty_user_lists_still_need_existing_calls(store: &dyn Store) {
     world(store).await;
     let before = snapshot(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(101, &[])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[])]))
         .await
         .unwrap();
     store
-        .revoke_access(caller(ACME), &change(&[(101, &[])]))
+        .revoke_access(&Origin::cli(), caller(ACME), &change(&[(101, &[])]))
         .await
         .unwrap();
     assert_eq!(snapshot(store).await, before);
     let result = store
-        .grant_access(caller(ACME), &change(&[(555, &[])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(555, &[])]))
         .await;
     assert_eq!(calls_not_found(result), vec![555]);
     let result = store
-        .revoke_access(caller(ACME), &change(&[(555, &[])]))
+        .revoke_access(&Origin::cli(), caller(ACME), &change(&[(555, &[])]))
         .await;
     assert_eq!(calls_not_found(result), vec![555]);
 }
@@ -184,16 +203,16 @@ pub async fn empty_user_lists_still_need_existing_calls(store: &dyn Store) {
 pub async fn delete_removes_only_api_grants(store: &dyn Store) {
     world(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(101, &[2, 3])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[2, 3])]))
         .await
         .unwrap();
     // 3 now has both a grant and a share; 10 opens every call by profile.
     store
-        .add_share(company(ACME), call(101), user(3))
+        .add_share(&Origin::cli(), company(ACME), call(101), user(3))
         .await
         .unwrap();
     store
-        .revoke_access(caller(ACME), &change(&[(101, &[3, 10])]))
+        .revoke_access(&Origin::cli(), caller(ACME), &change(&[(101, &[3, 10])]))
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![2])]);
@@ -221,11 +240,15 @@ pub async fn delete_removes_only_api_grants(store: &dyn Store) {
 pub async fn delete_ignores_unknown_users_and_missing_grants(store: &dyn Store) {
     world(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(101, &[2])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[2])]))
         .await
         .unwrap();
     store
-        .revoke_access(caller(ACME), &change(&[(101, &[77, 1, 2]), (102, &[1])]))
+        .revoke_access(
+            &Origin::cli(),
+            caller(ACME),
+            &change(&[(101, &[77, 1, 2]), (102, &[1])]),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -234,7 +257,7 @@ pub async fn delete_ignores_unknown_users_and_missing_grants(store: &dyn Store) 
     );
     // Revoking what is already gone is fine too.
     store
-        .revoke_access(caller(ACME), &change(&[(101, &[2])]))
+        .revoke_access(&Origin::cli(), caller(ACME), &change(&[(101, &[2])]))
         .await
         .unwrap();
 }
@@ -242,12 +265,17 @@ pub async fn delete_ignores_unknown_users_and_missing_grants(store: &dyn Store) 
 pub async fn delete_rejects_unknown_calls_and_changes_nothing(store: &dyn Store) {
     world(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(101, &[1]), (102, &[1])]))
+        .grant_access(
+            &Origin::cli(),
+            caller(ACME),
+            &change(&[(101, &[1]), (102, &[1])]),
+        )
         .await
         .unwrap();
     let before = snapshot(store).await;
     let result = store
         .revoke_access(
+            &Origin::cli(),
             caller(ACME),
             &change(&[(101, &[1]), (555, &[1]), (102, &[1]), (444, &[])]),
         )
@@ -273,11 +301,11 @@ pub async fn companies_are_isolated(store: &dyn Store) {
     world(store).await;
     // Call 900 exists, but in GLOBEX: to ACME it is unknown, everywhere.
     let result = store
-        .grant_access(caller(ACME), &change(&[(900, &[1])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(900, &[1])]))
         .await;
     assert_eq!(calls_not_found(result), vec![900]);
     let result = store
-        .revoke_access(caller(ACME), &change(&[(900, &[1])]))
+        .revoke_access(&Origin::cli(), caller(ACME), &change(&[(900, &[1])]))
         .await;
     assert_eq!(calls_not_found(result), vec![900]);
     assert_eq!(
@@ -289,27 +317,30 @@ pub async fn companies_are_isolated(store: &dyn Store) {
         ErrorKind::NotFound
     );
     assert_eq!(
-        err(store.add_share(company(ACME), call(900), user(1)).await).kind(),
+        err(store
+            .add_share(&Origin::cli(), company(ACME), call(900), user(1))
+            .await)
+        .kind(),
         ErrorKind::NotFound
     );
     // User 5 exists, but in GLOBEX.
     let result = store
-        .grant_access(caller(ACME), &change(&[(100, &[5])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(100, &[5])]))
         .await;
     assert_eq!(users_not_found(result), vec![5]);
 
     // Call 100 and user 1 exist in both; each company sees only its own.
     store
-        .grant_access(caller(ACME), &change(&[(100, &[1])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(100, &[1])]))
         .await
         .unwrap();
     assert_eq!(grants(store, GLOBEX, &[100]).await, vec![(100, vec![])]);
     store
-        .grant_access(caller(GLOBEX), &change(&[(100, &[1])]))
+        .grant_access(&Origin::cli(), caller(GLOBEX), &change(&[(100, &[1])]))
         .await
         .unwrap();
     store
-        .revoke_access(caller(GLOBEX), &change(&[(100, &[1])]))
+        .revoke_access(&Origin::cli(), caller(GLOBEX), &change(&[(100, &[1])]))
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[100]).await, vec![(100, vec![1])]);
@@ -338,28 +369,28 @@ pub async fn companies_are_isolated(store: &dyn Store) {
 pub async fn profile_changes_decide_later_puts(store: &dyn Store) {
     world(store).await;
     store
-        .set_calls_access(company(ACME), user(2), CallsAccess::All)
+        .set_calls_access(&Origin::cli(), company(ACME), user(2), CallsAccess::All)
         .await
         .unwrap();
     store
-        .grant_access(caller(ACME), &change(&[(101, &[2])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[2])]))
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![])]);
     // Lowering the profile does not invent grants; the next PUT records one.
     store
-        .set_calls_access(company(ACME), user(2), CallsAccess::None)
+        .set_calls_access(&Origin::cli(), company(ACME), user(2), CallsAccess::None)
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![])]);
     store
-        .grant_access(caller(ACME), &change(&[(101, &[2])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[2])]))
         .await
         .unwrap();
     assert_eq!(grants(store, ACME, &[101]).await, vec![(101, vec![2])]);
     assert_eq!(
         err(store
-            .set_calls_access(company(ACME), user(77), CallsAccess::All)
+            .set_calls_access(&Origin::cli(), company(ACME), user(77), CallsAccess::All)
             .await),
         StoreError::NoUser {
             company: company(1001),
@@ -369,7 +400,7 @@ pub async fn profile_changes_decide_later_puts(store: &dyn Store) {
     // The same id in another company is another user.
     assert_eq!(
         err(store
-            .set_calls_access(company(GLOBEX), user(2), CallsAccess::All)
+            .set_calls_access(&Origin::cli(), company(GLOBEX), user(2), CallsAccess::All)
             .await,)
         .kind(),
         ErrorKind::NotFound
@@ -379,11 +410,11 @@ pub async fn profile_changes_decide_later_puts(store: &dyn Store) {
 pub async fn call_access_reports_every_route(store: &dyn Store) {
     world(store).await;
     store
-        .grant_access(caller(ACME), &change(&[(100, &[3, 1])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(100, &[3, 1])]))
         .await
         .unwrap();
     store
-        .add_share(company(ACME), call(100), user(2))
+        .add_share(&Origin::cli(), company(ACME), call(100), user(2))
         .await
         .unwrap();
     let facts = store.call_access(company(ACME), call(100)).await.unwrap();
@@ -403,7 +434,7 @@ pub async fn call_access_reports_every_route(store: &dyn Store) {
     assert_eq!(viewers, vec![1, 2, 3, 10, 11, 12]);
     // A user with a grant and a profile route has both, the grant first.
     store
-        .grant_access(caller(ACME), &change(&[(101, &[10])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[10])]))
         .await
         .unwrap();
     let ten = store.call_access(company(ACME), call(101)).await.unwrap();

@@ -7,6 +7,7 @@
 )]
 
 use super::*;
+use crate::Origin;
 
 // --- administration ---
 
@@ -64,7 +65,7 @@ pub async fn api_keys_look_up_conflict_and_revoke_once(store: &dyn Store) {
         scopes: None,
         expires_at: Some(expires),
     };
-    let info = store.create_api_key(&key).await.unwrap();
+    let info = store.create_api_key(&Origin::cli(), &key).await.unwrap();
     assert_eq!(
         (
             info.access_key.as_str(),
@@ -80,7 +81,10 @@ pub async fn api_keys_look_up_conflict_and_revoke_once(store: &dyn Store) {
         expires_at: None,
         ..key.clone()
     };
-    store.create_api_key(&limited).await.unwrap();
+    store
+        .create_api_key(&Origin::cli(), &limited)
+        .await
+        .unwrap();
 
     let found = store.api_key("ACMEKEY1").await.unwrap().unwrap();
     assert_eq!(
@@ -104,7 +108,7 @@ pub async fn api_keys_look_up_conflict_and_revoke_once(store: &dyn Store) {
     assert_eq!(store.api_key("NOPE").await.unwrap(), None);
 
     assert_eq!(
-        err(store.create_api_key(&key).await),
+        err(store.create_api_key(&Origin::cli(), &key).await),
         StoreError::KeyExists("ACMEKEY1".to_owned())
     );
     let elsewhere = NewApiKey {
@@ -112,7 +116,7 @@ pub async fn api_keys_look_up_conflict_and_revoke_once(store: &dyn Store) {
         ..key.clone()
     };
     assert_eq!(
-        err(store.create_api_key(&elsewhere).await),
+        err(store.create_api_key(&Origin::cli(), &elsewhere).await),
         StoreError::KeyExists("ACMEKEY1".to_owned())
     );
     let orphan = NewApiKey {
@@ -121,15 +125,18 @@ pub async fn api_keys_look_up_conflict_and_revoke_once(store: &dyn Store) {
         ..key.clone()
     };
     assert_eq!(
-        err(store.create_api_key(&orphan).await),
+        err(store.create_api_key(&Origin::cli(), &orphan).await),
         StoreError::NoCompany(company(999))
     );
 
     let first = Timestamp::from_unix(1_800_000_000);
-    let revoked = store.revoke_api_key("ACMEKEY1", first).await.unwrap();
+    let revoked = store
+        .revoke_api_key(&Origin::cli(), "ACMEKEY1", first)
+        .await
+        .unwrap();
     assert_eq!(revoked.revoked_at, Some(first));
     let again = store
-        .revoke_api_key("ACMEKEY1", first.plus_seconds(60))
+        .revoke_api_key(&Origin::cli(), "ACMEKEY1", first.plus_seconds(60))
         .await
         .unwrap();
     assert_eq!(
@@ -142,7 +149,7 @@ pub async fn api_keys_look_up_conflict_and_revoke_once(store: &dyn Store) {
         Some(first)
     );
     assert_eq!(
-        err(store.revoke_api_key("NOPE", first).await),
+        err(store.revoke_api_key(&Origin::cli(), "NOPE", first).await),
         StoreError::NoApiKey("NOPE".to_owned())
     );
 
@@ -174,7 +181,7 @@ pub async fn tokens_look_up_by_digest_and_revoke_once(store: &dyn Store) {
         scopes: read.clone(),
         expires_at: None,
     };
-    let info = store.create_token(&token).await.unwrap();
+    let info = store.create_token(&Origin::cli(), &token).await.unwrap();
     // A random handle, not one derived from the token.
     assert_eq!(info.id.len(), 16);
     assert!(info.id.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -188,7 +195,10 @@ pub async fn tokens_look_up_by_digest_and_revoke_once(store: &dyn Store) {
         scopes: vec![],
         ..token.clone()
     };
-    store.create_token(&no_scopes).await.unwrap();
+    store
+        .create_token(&Origin::cli(), &no_scopes)
+        .await
+        .unwrap();
 
     let found = store
         .token(&digest("acme-read-token-0123456789"))
@@ -214,7 +224,7 @@ pub async fn tokens_look_up_by_digest_and_revoke_once(store: &dyn Store) {
     );
 
     assert_eq!(
-        err(store.create_token(&token).await),
+        err(store.create_token(&Origin::cli(), &token).await),
         StoreError::TokenExists
     );
     let orphan = NewToken {
@@ -223,14 +233,14 @@ pub async fn tokens_look_up_by_digest_and_revoke_once(store: &dyn Store) {
         ..token.clone()
     };
     assert_eq!(
-        err(store.create_token(&orphan).await),
+        err(store.create_token(&Origin::cli(), &orphan).await),
         StoreError::NoCompany(company(999))
     );
 
     let first = Timestamp::from_unix(1_800_000_000);
     assert_eq!(
         store
-            .revoke_token(&info.id, first)
+            .revoke_token(&Origin::cli(), &info.id, first)
             .await
             .unwrap()
             .revoked_at,
@@ -238,7 +248,7 @@ pub async fn tokens_look_up_by_digest_and_revoke_once(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .revoke_token(&info.id, first.plus_seconds(5))
+            .revoke_token(&Origin::cli(), &info.id, first.plus_seconds(5))
             .await
             .unwrap()
             .revoked_at,
@@ -254,7 +264,9 @@ pub async fn tokens_look_up_by_digest_and_revoke_once(store: &dyn Store) {
         Some(first)
     );
     assert_eq!(
-        err(store.revoke_token("0000000000000000", first).await),
+        err(store
+            .revoke_token(&Origin::cli(), "0000000000000000", first)
+            .await),
         StoreError::NoToken("0000000000000000".to_owned())
     );
 
@@ -274,7 +286,7 @@ pub async fn users_conflict_and_need_their_company(store: &dyn Store) {
         ..User::new(company(ACME), user(1), "x@y.test")
     };
     assert_eq!(
-        err(store.add_user(&user_1).await),
+        err(store.add_user(&Origin::cli(), &user_1).await),
         StoreError::UserExists {
             company: company(1001),
             user: user(1)
@@ -285,7 +297,7 @@ pub async fn users_conflict_and_need_their_company(store: &dyn Store) {
         ..user_1.clone()
     };
     assert_eq!(
-        err(store.add_user(&orphan).await),
+        err(store.add_user(&Origin::cli(), &orphan).await),
         StoreError::NoCompany(company(999))
     );
     let listed = store.users(company(ACME)).await.unwrap();
@@ -306,18 +318,24 @@ pub async fn users_conflict_and_need_their_company(store: &dyn Store) {
 pub async fn calls_need_their_company_and_users(store: &dyn Store) {
     world(store).await;
     assert_eq!(
-        err(store.add_call(&new_call(999, 1, 1, &[])).await),
+        err(store
+            .add_call(&Origin::cli(), &new_call(999, 1, 1, &[]))
+            .await),
         StoreError::NoCompany(company(999))
     );
     assert_eq!(
-        err(store.add_call(&new_call(ACME, 200, 77, &[])).await),
+        err(store
+            .add_call(&Origin::cli(), &new_call(ACME, 200, 77, &[]))
+            .await),
         StoreError::NoPrimaryUser {
             company: company(1001),
             user: user(77)
         }
     );
     assert_eq!(
-        err(store.add_call(&new_call(ACME, 200, 1, &[2, 78])).await),
+        err(store
+            .add_call(&Origin::cli(), &new_call(ACME, 200, 1, &[2, 78]))
+            .await),
         StoreError::NoParticipant {
             company: company(1001),
             user: user(78)
@@ -325,11 +343,16 @@ pub async fn calls_need_their_company_and_users(store: &dyn Store) {
     );
     // GLOBEX's user 5 is not ACME's.
     assert_eq!(
-        err(store.add_call(&new_call(ACME, 200, 5, &[])).await).kind(),
+        err(store
+            .add_call(&Origin::cli(), &new_call(ACME, 200, 5, &[]))
+            .await)
+        .kind(),
         ErrorKind::Invalid
     );
     assert_eq!(
-        err(store.add_call(&new_call(ACME, 100, 1, &[])).await),
+        err(store
+            .add_call(&Origin::cli(), &new_call(ACME, 100, 1, &[]))
+            .await),
         StoreError::CallExists {
             company: company(1001),
             call: call(100)
@@ -339,7 +362,7 @@ pub async fn calls_need_their_company_and_users(store: &dyn Store) {
         title: None,
         ..new_call(ACME, 200, 1, &[3, 2, 3])
     };
-    store.add_call(&untitled).await.unwrap();
+    store.add_call(&Origin::cli(), &untitled).await.unwrap();
     let listed = store.calls(company(ACME)).await.unwrap();
     let ids: Vec<i64> = listed.iter().map(|c| c.id.get()).collect();
     assert_eq!(ids, vec![100, 101, 102, 200]);
@@ -360,38 +383,42 @@ pub async fn calls_need_their_company_and_users(store: &dyn Store) {
 pub async fn shares_need_call_and_user(store: &dyn Store) {
     world(store).await;
     assert_eq!(
-        err(store.add_share(company(ACME), call(555), user(1)).await),
+        err(store
+            .add_share(&Origin::cli(), company(ACME), call(555), user(1))
+            .await),
         StoreError::NoCall {
             company: company(1001),
             call: call(555)
         }
     );
     assert_eq!(
-        err(store.add_share(company(ACME), call(101), user(77)).await),
+        err(store
+            .add_share(&Origin::cli(), company(ACME), call(101), user(77))
+            .await),
         StoreError::NoUser {
             company: company(1001),
             user: user(77)
         }
     );
     store
-        .add_share(company(ACME), call(101), user(2))
+        .add_share(&Origin::cli(), company(ACME), call(101), user(2))
         .await
         .unwrap();
     store
-        .add_share(company(ACME), call(101), user(2))
+        .add_share(&Origin::cli(), company(ACME), call(101), user(2))
         .await
         .unwrap();
     assert_eq!(shares_of(store, ACME, 101).await, users(&[2]));
     assert!(store
-        .remove_share(company(ACME), call(101), user(2))
+        .remove_share(&Origin::cli(), company(ACME), call(101), user(2))
         .await
         .unwrap());
     assert!(!store
-        .remove_share(company(ACME), call(101), user(2))
+        .remove_share(&Origin::cli(), company(ACME), call(101), user(2))
         .await
         .unwrap());
     assert!(!store
-        .remove_share(company(ACME), call(555), user(2))
+        .remove_share(&Origin::cli(), company(ACME), call(555), user(2))
         .await
         .unwrap());
     assert!(shares_of(store, ACME, 101).await.is_empty());
@@ -434,24 +461,30 @@ pub async fn rate_limits_are_set_and_travel_with_credentials(store: &dyn Store) 
     assert_eq!(missing, StoreError::NoCompany(company(4242)));
 
     store
-        .create_api_key(&NewApiKey {
-            access_key: "RATEKEY".to_owned(),
-            company: company(ACME),
-            digest: digest("rate-key-secret-0123"),
-            scopes: None,
-            expires_at: None,
-        })
+        .create_api_key(
+            &Origin::cli(),
+            &NewApiKey {
+                access_key: "RATEKEY".to_owned(),
+                company: company(ACME),
+                digest: digest("rate-key-secret-0123"),
+                scopes: None,
+                expires_at: None,
+            },
+        )
         .await
         .unwrap();
     let key = store.api_key("RATEKEY").await.unwrap().unwrap();
     assert_eq!(key.rate_limit, limit);
     store
-        .create_token(&NewToken {
-            company: company(ACME),
-            digest: digest("rate-token-0123456789"),
-            scopes: vec![Scope::parse(Scope::READ).unwrap()],
-            expires_at: None,
-        })
+        .create_token(
+            &Origin::cli(),
+            &NewToken {
+                company: company(ACME),
+                digest: digest("rate-token-0123456789"),
+                scopes: vec![Scope::parse(Scope::READ).unwrap()],
+                expires_at: None,
+            },
+        )
         .await
         .unwrap();
     let token = store
@@ -483,6 +516,7 @@ pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(st
     let Some(epoch) = store.credentials_epoch() else {
         store
             .grant_access(
+                &Origin::cli(),
                 Caller {
                     company: c,
                     check: None,
@@ -493,6 +527,7 @@ pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(st
             .unwrap();
         store
             .revoke_access(
+                &Origin::cli(),
                 Caller {
                     company: c,
                     check: None,
@@ -526,6 +561,7 @@ pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(st
     assert!(is_changed(
         store
             .grant_access(
+                &Origin::cli(),
                 Caller {
                     company: c,
                     check: stale
@@ -537,6 +573,7 @@ pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(st
     assert!(is_changed(
         store
             .revoke_access(
+                &Origin::cli(),
                 Caller {
                     company: c,
                     check: stale
@@ -561,6 +598,7 @@ pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(st
     assert!(is_changed(
         store
             .grant_access(
+                &Origin::cli(),
                 Caller {
                     company: c,
                     check: stale
@@ -572,6 +610,7 @@ pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(st
     assert!(is_changed(
         store
             .grant_access(
+                &Origin::cli(),
                 Caller {
                     company: c,
                     check: stale
@@ -589,6 +628,7 @@ pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(st
 
     store
         .grant_access(
+            &Origin::cli(),
             Caller {
                 company: c,
                 check: current,
@@ -607,9 +647,13 @@ pub async fn a_stale_credential_check_fails_the_operation_and_changes_nothing(st
         scopes: None,
         expires_at: None,
     };
-    store.create_api_key(&key).await.unwrap();
+    store.create_api_key(&Origin::cli(), &key).await.unwrap();
     store
-        .revoke_api_key("EPOCHKEY", Timestamp::from_unix(1_800_000_000))
+        .revoke_api_key(
+            &Origin::cli(),
+            "EPOCHKEY",
+            Timestamp::from_unix(1_800_000_000),
+        )
         .await
         .unwrap();
     assert_ne!(

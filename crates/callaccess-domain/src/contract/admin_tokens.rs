@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::admin_token::{self, AdminTokenId, NewAdminToken};
+use crate::Origin;
 
 fn new_token(read_only: bool, created: i64) -> (String, NewAdminToken) {
     let issued = admin_token::issue(
@@ -18,7 +19,10 @@ pub async fn admin_tokens_are_stored_hashed_listed_and_revoked_once(store: &dyn 
     assert_eq!(store.admin_tokens().await.unwrap(), vec![]);
     let (text, full) = new_token(false, 2_000);
     let (_, read_only) = new_token(true, 1_000);
-    let created = store.create_admin_token(&full).await.unwrap();
+    let created = store
+        .create_admin_token(&Origin::cli(), &full)
+        .await
+        .unwrap();
     assert_eq!(
         (
             &created.id,
@@ -37,7 +41,10 @@ pub async fn admin_tokens_are_stored_hashed_listed_and_revoked_once(store: &dyn 
             None
         )
     );
-    store.create_admin_token(&read_only).await.unwrap();
+    store
+        .create_admin_token(&Origin::cli(), &read_only)
+        .await
+        .unwrap();
 
     // Looked up by id; what is kept verifies the secret and nothing else.
     let (id, secret_part) = admin_token::split(&text).unwrap();
@@ -74,7 +81,7 @@ pub async fn admin_tokens_are_stored_hashed_listed_and_revoked_once(store: &dyn 
         ..clash
     };
     assert_eq!(
-        err(store.create_admin_token(&clash).await),
+        err(store.create_admin_token(&Origin::cli(), &clash).await),
         StoreError::AdminTokenExists(full.id.clone())
     );
     assert_eq!(
@@ -84,12 +91,12 @@ pub async fn admin_tokens_are_stored_hashed_listed_and_revoked_once(store: &dyn 
 
     // Revoked once: a second revocation keeps the first time.
     let revoked = store
-        .revoke_admin_token(&full.id, Timestamp::from_unix(2_500))
+        .revoke_admin_token(&Origin::cli(), &full.id, Timestamp::from_unix(2_500))
         .await
         .unwrap();
     assert_eq!(revoked.revoked_at, Some(Timestamp::from_unix(2_500)));
     let again = store
-        .revoke_admin_token(&full.id, Timestamp::from_unix(2_900))
+        .revoke_admin_token(&Origin::cli(), &full.id, Timestamp::from_unix(2_900))
         .await
         .unwrap();
     assert_eq!(again.revoked_at, Some(Timestamp::from_unix(2_500)));
@@ -101,7 +108,7 @@ pub async fn admin_tokens_are_stored_hashed_listed_and_revoked_once(store: &dyn 
     ));
     assert_eq!(
         err(store
-            .revoke_admin_token(&unknown, Timestamp::from_unix(1))
+            .revoke_admin_token(&Origin::cli(), &unknown, Timestamp::from_unix(1))
             .await),
         StoreError::NoAdminToken(unknown.clone())
     );
@@ -121,7 +128,10 @@ pub async fn admin_tokens_are_stored_hashed_listed_and_revoked_once(store: &dyn 
 pub async fn admin_tokens_are_no_companys_credentials(store: &dyn Store) {
     world(store).await;
     let (text, token) = new_token(false, 1_000);
-    store.create_admin_token(&token).await.unwrap();
+    store
+        .create_admin_token(&Origin::cli(), &token)
+        .await
+        .unwrap();
     let (_, secret_part) = admin_token::split(&text).unwrap();
     // Neither the whole text nor its secret is a Gong token or key.
     assert_eq!(store.token(&digest(&text)).await.unwrap(), None);

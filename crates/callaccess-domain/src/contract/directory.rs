@@ -11,6 +11,7 @@ use super::hierarchy::{hooli_profile, org_chart, HOOLI};
 use super::*;
 use crate::model::{legacy_profile_name, Profile, Workspace};
 use crate::page::{CallFilter, Page, PageAfter, UserFilter};
+use crate::Origin;
 use crate::ProfileId;
 
 fn workspace(n: i64) -> WorkspaceId {
@@ -67,12 +68,18 @@ pub async fn companies_get_a_default_workspace_and_calls_land_in_it(store: &dyn 
         .create_workspace(&new_workspace(ACME, 77, "Support"))
         .await
         .unwrap();
-    store.add_call(&new_call(ACME, 300, 1, &[])).await.unwrap();
     store
-        .add_call(&Call {
-            workspace: Some(workspace(77)),
-            ..new_call(ACME, 301, 1, &[])
-        })
+        .add_call(&Origin::cli(), &new_call(ACME, 300, 1, &[]))
+        .await
+        .unwrap();
+    store
+        .add_call(
+            &Origin::cli(),
+            &Call {
+                workspace: Some(workspace(77)),
+                ..new_call(ACME, 301, 1, &[])
+            },
+        )
         .await
         .unwrap();
     let at = |id| async move {
@@ -90,10 +97,13 @@ pub async fn companies_get_a_default_workspace_and_calls_land_in_it(store: &dyn 
     assert_eq!(ten.calls_access, Some(CallsAccess::All));
     assert_eq!(
         err(store
-            .add_call(&Call {
-                workspace: Some(globex),
-                ..new_call(ACME, 302, 1, &[])
-            })
+            .add_call(
+                &Origin::cli(),
+                &Call {
+                    workspace: Some(globex),
+                    ..new_call(ACME, 302, 1, &[])
+                }
+            )
             .await),
         StoreError::NoWorkspace {
             company: company(ACME),
@@ -149,10 +159,13 @@ async fn many_users(store: &dyn Store) {
     world(store).await;
     for id in 30..=54 {
         store
-            .add_user(&User {
-                created: Some(Timestamp::from_unix(1_000 + id)),
-                ..new_user(ACME, id, None)
-            })
+            .add_user(
+                &Origin::cli(),
+                &User {
+                    created: Some(Timestamp::from_unix(1_000 + id)),
+                    ..new_user(ACME, id, None)
+                },
+            )
             .await
             .unwrap();
     }
@@ -189,7 +202,10 @@ pub async fn users_page_by_id_with_filters_and_totals(store: &dyn Store) {
         (0, false, Some(32))
     );
     // A user added between pages lands after the cursor or before it.
-    store.add_user(&new_user(ACME, 60, None)).await.unwrap();
+    store
+        .add_user(&Origin::cli(), &new_user(ACME, 60, None))
+        .await
+        .unwrap();
     let next = store
         .list_users(caller(ACME), &all, page(Some(54), 10, false))
         .await
@@ -265,19 +281,25 @@ async fn many_calls(store: &dyn Store) {
         .unwrap();
     for id in 200..=224 {
         store
-            .add_call(&Call {
-                started: Some(Timestamp::from_unix(2_000 + id)),
-                ..new_call(ACME, id, if id % 2 == 0 { 2 } else { 1 }, &[3])
-            })
+            .add_call(
+                &Origin::cli(),
+                &Call {
+                    started: Some(Timestamp::from_unix(2_000 + id)),
+                    ..new_call(ACME, id, if id % 2 == 0 { 2 } else { 1 }, &[3])
+                },
+            )
             .await
             .unwrap();
     }
     for id in 230..=234 {
         store
-            .add_call(&Call {
-                workspace: Some(workspace(77)),
-                ..new_call(ACME, id, 1, &[])
-            })
+            .add_call(
+                &Origin::cli(),
+                &Call {
+                    workspace: Some(workspace(77)),
+                    ..new_call(ACME, id, 1, &[])
+                },
+            )
             .await
             .unwrap();
     }
@@ -488,7 +510,10 @@ pub async fn directory_lookups_are_isolated_in_both_directions(store: &dyn Store
             ..other_profile.clone()
         };
         assert_eq!(
-            err(store.update_profile(caller(who), &taken).await).kind(),
+            err(store
+                .update_profile(&Origin::cli(), caller(who), &taken)
+                .await)
+            .kind(),
             ErrorKind::NotFound
         );
         let moved = Profile {
@@ -496,7 +521,9 @@ pub async fn directory_lookups_are_isolated_in_both_directions(store: &dyn Store
             ..taken.clone()
         };
         assert_eq!(
-            err(store.create_profile(caller(who), &moved).await),
+            err(store
+                .create_profile(&Origin::cli(), caller(who), &moved)
+                .await),
             StoreError::NoWorkspace {
                 company: company(who),
                 workspace: other_ws
@@ -505,7 +532,7 @@ pub async fn directory_lookups_are_isolated_in_both_directions(store: &dyn Store
         // Assigning another company's profile, or to another's user.
         assert_eq!(
             err(store
-                .assign_profile(company(who), user(1), other_profile.id)
+                .assign_profile(&Origin::cli(), company(who), user(1), other_profile.id)
                 .await),
             StoreError::NoProfile {
                 company: company(who),
@@ -519,7 +546,7 @@ pub async fn directory_lookups_are_isolated_in_both_directions(store: &dyn Store
     );
     assert_eq!(
         err(store
-            .assign_profile(company(ACME), user(5), acme_profile.id)
+            .assign_profile(&Origin::cli(), company(ACME), user(5), acme_profile.id)
             .await),
         StoreError::NoUser {
             company: company(ACME),
@@ -577,7 +604,10 @@ pub async fn profiles_list_by_name_then_id_and_read_back_as_given(store: &dyn St
         named(ACME, 77, 4, "ALPHA", CallsAccess::ManagersTeam),
     ];
     for profile in &made {
-        let stored = store.create_profile(caller(ACME), profile).await.unwrap();
+        let stored = store
+            .create_profile(&Origin::cli(), caller(ACME), profile)
+            .await
+            .unwrap();
         assert_eq!(&stored, profile, "stored and answered as given");
     }
     let listed: Vec<(i64, String)> = store
@@ -630,7 +660,11 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
     let ws = default_workspace(store, HOOLI).await;
     let leads = hooli_profile(ws, 600, CallsAccess::ManagersTeam, &[3, 77, 8, 78]);
     assert_eq!(
-        users_not_found(store.create_profile(caller(HOOLI), &leads).await),
+        users_not_found(
+            store
+                .create_profile(&Origin::cli(), caller(HOOLI), &leads)
+                .await
+        ),
         vec![77, 78]
     );
     let blank = Profile {
@@ -638,12 +672,17 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
         ..hooli_profile(ws, 600, CallsAccess::Own, &[])
     };
     assert_eq!(
-        err(store.create_profile(caller(HOOLI), &blank).await).kind(),
+        err(store
+            .create_profile(&Origin::cli(), caller(HOOLI), &blank)
+            .await)
+        .kind(),
         ErrorKind::Invalid
     );
     let unknown_ws = hooli_profile(workspace(4242), 600, CallsAccess::Own, &[]);
     assert_eq!(
-        err(store.create_profile(caller(HOOLI), &unknown_ws).await),
+        err(store
+            .create_profile(&Origin::cli(), caller(HOOLI), &unknown_ws)
+            .await),
         StoreError::NoWorkspace {
             company: company(HOOLI),
             workspace: workspace(4242)
@@ -651,11 +690,16 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
     );
     let team = hooli_profile(ws, 600, CallsAccess::ManagersTeam, &[3, 8]);
     assert_eq!(
-        store.create_profile(caller(HOOLI), &team).await.unwrap(),
+        store
+            .create_profile(&Origin::cli(), caller(HOOLI), &team)
+            .await
+            .unwrap(),
         team
     );
     assert_eq!(
-        err(store.create_profile(caller(HOOLI), &team).await),
+        err(store
+            .create_profile(&Origin::cli(), caller(HOOLI), &team)
+            .await),
         StoreError::ProfileExists(profile_id(600))
     );
     // Profile ids are unique across companies.
@@ -666,7 +710,9 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
         ..named(GLOBEX, globex_ws.get(), 600, "Mine", CallsAccess::None)
     };
     assert_eq!(
-        err(store.create_profile(caller(GLOBEX), &elsewhere).await),
+        err(store
+            .create_profile(&Origin::cli(), caller(GLOBEX), &elsewhere)
+            .await),
         StoreError::ProfileExists(profile_id(600))
     );
     assert!(store
@@ -676,7 +722,7 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
         .is_empty());
     for u in [9, 2, 7] {
         store
-            .assign_profile(company(HOOLI), user(u), profile_id(600))
+            .assign_profile(&Origin::cli(), company(HOOLI), user(u), profile_id(600))
             .await
             .unwrap();
     }
@@ -693,7 +739,10 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
     // its holders.
     let mut updated = named(HOOLI, ws.get(), 600, "Renamed", CallsAccess::All);
     updated.workspace = ws;
-    let answered = store.update_profile(caller(HOOLI), &updated).await.unwrap();
+    let answered = store
+        .update_profile(&Origin::cli(), caller(HOOLI), &updated)
+        .await
+        .unwrap();
     assert_eq!(answered, updated);
     assert_eq!(
         store.profile(caller(HOOLI), profile_id(600)).await.unwrap(),
@@ -708,20 +757,29 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
         3
     );
     // The new level decides at once: 9 now opens 20's call.
-    store.add_call(&new_call(HOOLI, 1, 20, &[])).await.unwrap();
     store
-        .grant_access(caller(HOOLI), &change(&[(1, &[9])]))
+        .add_call(&Origin::cli(), &new_call(HOOLI, 1, 20, &[]))
+        .await
+        .unwrap();
+    store
+        .grant_access(&Origin::cli(), caller(HOOLI), &change(&[(1, &[9])]))
         .await
         .unwrap();
     assert_eq!(grants(store, HOOLI, &[1]).await, vec![(1, vec![])]);
     let bad_leads = hooli_profile(ws, 600, CallsAccess::ManagersTeam, &[79]);
     assert_eq!(
-        users_not_found(store.update_profile(caller(HOOLI), &bad_leads).await),
+        users_not_found(
+            store
+                .update_profile(&Origin::cli(), caller(HOOLI), &bad_leads)
+                .await
+        ),
         vec![79]
     );
     let missing = hooli_profile(ws, 601, CallsAccess::Own, &[]);
     assert_eq!(
-        err(store.update_profile(caller(HOOLI), &missing).await),
+        err(store
+            .update_profile(&Origin::cli(), caller(HOOLI), &missing)
+            .await),
         StoreError::NoProfile {
             company: company(HOOLI),
             profile: profile_id(601)
@@ -735,13 +793,14 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
     // One profile per workspace: assigning another replaces it.
     store
         .create_profile(
+            &Origin::cli(),
             caller(HOOLI),
             &hooli_profile(ws, 602, CallsAccess::Own, &[]),
         )
         .await
         .unwrap();
     store
-        .assign_profile(company(HOOLI), user(9), profile_id(602))
+        .assign_profile(&Origin::cli(), company(HOOLI), user(9), profile_id(602))
         .await
         .unwrap();
     let holders: Vec<i64> = store
@@ -754,7 +813,7 @@ pub async fn profiles_are_checked_and_updated_in_place(store: &dyn Store) {
     assert_eq!(holders, vec![2, 7]);
     assert_eq!(
         err(store
-            .assign_profile(company(HOOLI), user(77), profile_id(602))
+            .assign_profile(&Origin::cli(), company(HOOLI), user(77), profile_id(602))
             .await),
         StoreError::NoUser {
             company: company(HOOLI),
@@ -768,10 +827,13 @@ pub async fn create_call_refuses_a_taken_client_unique_id(store: &dyn Store) {
     let ws = default_workspace(store, ACME).await;
     // A call added by the admin tools (or a seed) with a clientUniqueId.
     store
-        .add_call(&Call {
-            client_unique_id: Some("crm-1".to_owned()),
-            ..new_call(ACME, 300, 1, &[])
-        })
+        .add_call(
+            &Origin::cli(),
+            &Call {
+                client_unique_id: Some("crm-1".to_owned()),
+                ..new_call(ACME, 300, 1, &[])
+            },
+        )
         .await
         .unwrap();
     let new = Call {
@@ -790,7 +852,10 @@ pub async fn create_call_refuses_a_taken_client_unique_id(store: &dyn Store) {
         }],
         ..new_call(ACME, 301, 2, &[3, 1])
     };
-    let stored = store.create_call(caller(ACME), &new).await.unwrap();
+    let stored = store
+        .create_call(&Origin::cli(), caller(ACME), &new)
+        .await
+        .unwrap();
     assert_eq!(
         stored,
         Call {
@@ -808,7 +873,9 @@ pub async fn create_call_refuses_a_taken_client_unique_id(store: &dyn Store) {
             client_unique_id: Some(client_id.to_owned()),
             ..new_call(ACME, id, 1, &[])
         };
-        let refused = err(store.create_call(caller(ACME), &again).await);
+        let refused = err(store
+            .create_call(&Origin::cli(), caller(ACME), &again)
+            .await);
         assert_eq!(
             refused,
             StoreError::ClientUniqueIdTaken {
@@ -825,13 +892,19 @@ pub async fn create_call_refuses_a_taken_client_unique_id(store: &dyn Store) {
         client_unique_id: Some("crm-1".to_owned()),
         ..new_call(GLOBEX, 302, 5, &[])
     };
-    store.create_call(caller(GLOBEX), &globex).await.unwrap();
+    store
+        .create_call(&Origin::cli(), caller(GLOBEX), &globex)
+        .await
+        .unwrap();
     // The caller's company decides, whatever the call says.
     let mislabeled = Call {
         company: company(GLOBEX),
         ..new_call(ACME, 303, 1, &[])
     };
-    let stored = store.create_call(caller(ACME), &mislabeled).await.unwrap();
+    let stored = store
+        .create_call(&Origin::cli(), caller(ACME), &mislabeled)
+        .await
+        .unwrap();
     assert_eq!(stored.company, company(ACME));
     assert_eq!(store.call(caller(GLOBEX), call(303)).await.unwrap(), None);
     // The other checks, in order.
@@ -869,7 +942,10 @@ pub async fn create_call_refuses_a_taken_client_unique_id(store: &dyn Store) {
         ),
     ];
     for (call, expected) in checks {
-        assert_eq!(err(store.create_call(caller(ACME), &call).await), expected);
+        assert_eq!(
+            err(store.create_call(&Origin::cli(), caller(ACME), &call).await),
+            expected
+        );
     }
 }
 
@@ -907,11 +983,21 @@ pub async fn set_calls_access_uses_the_default_workspaces_legacy_profiles(store:
 
     // A level the workspace has no profile for gets one, created once.
     store
-        .set_calls_access(company(ACME), user(2), CallsAccess::ReportToThem)
+        .set_calls_access(
+            &Origin::cli(),
+            company(ACME),
+            user(2),
+            CallsAccess::ReportToThem,
+        )
         .await
         .unwrap();
     store
-        .set_calls_access(company(ACME), user(3), CallsAccess::ReportToThem)
+        .set_calls_access(
+            &Origin::cli(),
+            company(ACME),
+            user(3),
+            CallsAccess::ReportToThem,
+        )
         .await
         .unwrap();
     let after = acme_profiles(store).await;
@@ -943,7 +1029,7 @@ pub async fn set_calls_access_uses_the_default_workspaces_legacy_profiles(store:
     );
     // An existing profile of that name is reused.
     store
-        .set_calls_access(company(ACME), user(1), CallsAccess::All)
+        .set_calls_access(&Origin::cli(), company(ACME), user(1), CallsAccess::All)
         .await
         .unwrap();
     assert_eq!(holders(CallsAccess::All).await, vec![1, 10]);
@@ -955,13 +1041,14 @@ pub async fn set_calls_access_uses_the_default_workspaces_legacy_profiles(store:
         .unwrap();
     store
         .create_profile(
+            &Origin::cli(),
             caller(ACME),
             &named(ACME, 77, 700, "Calls access: own", CallsAccess::Own),
         )
         .await
         .unwrap();
     store
-        .assign_profile(company(ACME), user(13), profile_id(700))
+        .assign_profile(&Origin::cli(), company(ACME), user(13), profile_id(700))
         .await
         .unwrap();
     assert_eq!(
@@ -975,13 +1062,16 @@ pub async fn set_calls_access_uses_the_default_workspaces_legacy_profiles(store:
         "the default workspace's level"
     );
     store
-        .set_calls_access(company(ACME), user(12), CallsAccess::None)
+        .set_calls_access(&Origin::cli(), company(ACME), user(12), CallsAccess::None)
         .await
         .unwrap();
     assert_eq!(holders(CallsAccess::Own).await, vec![11, 13]);
     assert_eq!(holders_of(profile_id(700)).await, vec![13]);
     // A user without a profile in the default workspace reads as None.
-    store.add_user(&new_user(ACME, 40, None)).await.unwrap();
+    store
+        .add_user(&Origin::cli(), &new_user(ACME, 40, None))
+        .await
+        .unwrap();
     assert_eq!(
         store
             .user(caller(ACME), user(40))
@@ -1005,7 +1095,7 @@ pub async fn users_read_back_their_fields_and_managers(store: &dyn Store) {
         calls_access: Some(CallsAccess::ReportToThem),
         ..new_user(ACME, 40, None)
     };
-    store.add_user(&full).await.unwrap();
+    store.add_user(&Origin::cli(), &full).await.unwrap();
     assert_eq!(
         store.user(caller(ACME), user(40)).await.unwrap(),
         Some(full.clone())
@@ -1015,7 +1105,10 @@ pub async fn users_read_back_their_fields_and_managers(store: &dyn Store) {
     assert_eq!(listed.iter().find(|u| u.id == user(40)), Some(&full));
     // A user written without a creation time was created now.
     let before = Timestamp::now();
-    store.add_user(&new_user(ACME, 41, None)).await.unwrap();
+    store
+        .add_user(&Origin::cli(), &new_user(ACME, 41, None))
+        .await
+        .unwrap();
     let plain = store.user(caller(ACME), user(41)).await.unwrap().unwrap();
     assert!(plain.created.is_some_and(|t| t >= before), "{plain:?}");
     assert!(plain.active);
@@ -1026,7 +1119,7 @@ pub async fn users_read_back_their_fields_and_managers(store: &dyn Store) {
         ..new_user(ACME, 42, None)
     };
     assert_eq!(
-        err(store.add_user(&orphan).await),
+        err(store.add_user(&Origin::cli(), &orphan).await),
         StoreError::NoUser {
             company: company(ACME),
             user: user(5)
@@ -1076,22 +1169,28 @@ pub async fn a_stale_credential_check_fails_every_directory_operation(store: &dy
         .await));
     changed(err(store.call(stale, call(100)).await));
     changed(err(store
-        .create_call(stale, &new_call(ACME, 300, 1, &[]))
+        .create_call(&Origin::cli(), stale, &new_call(ACME, 300, 1, &[]))
         .await));
     changed(err(store.profiles(stale, ws).await));
     changed(err(store.profile(stale, profile.id).await));
     changed(err(store.profile(stale, profile_id(4242)).await));
     changed(err(store
-        .create_profile(stale, &named(ACME, ws.get(), 800, "x", CallsAccess::All))
+        .create_profile(
+            &Origin::cli(),
+            stale,
+            &named(ACME, ws.get(), 800, "x", CallsAccess::All),
+        )
         .await));
-    changed(err(store.update_profile(stale, &profile).await));
+    changed(err(store
+        .update_profile(&Origin::cli(), stale, &profile)
+        .await));
     changed(err(store.profile_users(stale, profile.id).await));
     assert_eq!(snapshot(store).await, before);
     // Under the current count they answer.
     assert_eq!(store.workspaces(current).await.unwrap().len(), 1);
     assert!(store.user(current, user(1)).await.unwrap().is_some());
     store
-        .create_call(current, &new_call(ACME, 300, 1, &[]))
+        .create_call(&Origin::cli(), current, &new_call(ACME, 300, 1, &[]))
         .await
         .unwrap();
 }
@@ -1122,20 +1221,25 @@ pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store
         (8002, "Leads", CallsAccess::All),
     ] {
         store
-            .create_profile(caller(ACME), &named(ACME, 7001, id, name, level))
+            .create_profile(
+                &Origin::cli(),
+                caller(ACME),
+                &named(ACME, 7001, id, name, level),
+            )
             .await
             .unwrap();
     }
     let ws = default_workspace_of(store, ACME).await;
     store
         .create_profile(
+            &Origin::cli(),
             caller(ACME),
             &named(ACME, ws.get(), 8003, "Custom", CallsAccess::ReportToThem),
         )
         .await
         .unwrap();
     store
-        .grant_access(caller(ACME), &change(&[(101, &[11])]))
+        .grant_access(&Origin::cli(), caller(ACME), &change(&[(101, &[11])]))
         .await
         .unwrap();
     let whole = crate::UserUpdate {
@@ -1145,7 +1249,7 @@ pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store
         active: Some(false),
     };
     store
-        .update_user(company(ACME), user(11), &whole)
+        .update_user(&Origin::cli(), company(ACME), user(11), &whole)
         .await
         .unwrap();
     let changed = store.user(caller(ACME), user(11)).await.unwrap().unwrap();
@@ -1202,7 +1306,9 @@ pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store
     ];
     for (who, change, refused) in refusals {
         assert_eq!(
-            err(store.update_user(company(ACME), user(who), &change).await),
+            err(store
+                .update_user(&Origin::cli(), company(ACME), user(who), &change)
+                .await),
             refused,
             "user {who}"
         );
@@ -1216,6 +1322,7 @@ pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store
     let globex_ws = default_workspace_of(store, GLOBEX).await;
     store
         .create_profile(
+            &Origin::cli(),
             caller(GLOBEX),
             &named(GLOBEX, globex_ws.get(), 8100, "Theirs", CallsAccess::All),
         )
@@ -1226,7 +1333,9 @@ pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store
         ..crate::UserUpdate::default()
     };
     assert_eq!(
-        err(store.update_user(company(ACME), user(12), &theirs).await),
+        err(store
+            .update_user(&Origin::cli(), company(ACME), user(12), &theirs)
+            .await),
         StoreError::NoProfile {
             company: company(ACME),
             profile: profile_id(8100),
@@ -1240,7 +1349,7 @@ pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store
         ..crate::UserUpdate::default()
     };
     store
-        .update_user(company(ACME), user(11), &back)
+        .update_user(&Origin::cli(), company(ACME), user(11), &back)
         .await
         .unwrap();
     let changed = store.user(caller(ACME), user(11)).await.unwrap().unwrap();
@@ -1258,7 +1367,7 @@ pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store
         ..crate::UserUpdate::default()
     };
     store
-        .update_user(company(ACME), user(13), &both)
+        .update_user(&Origin::cli(), company(ACME), user(13), &both)
         .await
         .unwrap();
     let mut held = held_profiles(store, ACME, 13).await;
@@ -1269,12 +1378,22 @@ pub async fn update_user_writes_every_field_at_once_or_nothing(store: &dyn Store
 
     // An empty change only checks the user.
     store
-        .update_user(company(ACME), user(13), &crate::UserUpdate::default())
+        .update_user(
+            &Origin::cli(),
+            company(ACME),
+            user(13),
+            &crate::UserUpdate::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
         err(store
-            .update_user(company(ACME), user(99), &crate::UserUpdate::default())
+            .update_user(
+                &Origin::cli(),
+                company(ACME),
+                user(99),
+                &crate::UserUpdate::default()
+            )
             .await),
         StoreError::NoUser {
             company: company(ACME),
@@ -1298,7 +1417,12 @@ pub async fn shares_list_by_call_then_user_in_their_company(store: &dyn Store) {
         (GLOBEX, 100, 1),
     ] {
         store
-            .add_share(company(company_id), call(call_id), user(user_id))
+            .add_share(
+                &Origin::cli(),
+                company(company_id),
+                call(call_id),
+                user(user_id),
+            )
             .await
             .unwrap();
     }
@@ -1315,7 +1439,7 @@ pub async fn shares_list_by_call_then_user_in_their_company(store: &dyn Store) {
     );
     assert!(store.shares(company(999)).await.unwrap().is_empty());
     store
-        .remove_share(company(ACME), call(100), user(2))
+        .remove_share(&Origin::cli(), company(ACME), call(100), user(2))
         .await
         .unwrap();
     assert_eq!(

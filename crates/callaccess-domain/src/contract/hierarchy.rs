@@ -10,6 +10,7 @@
 use super::*;
 use crate::access::Route;
 use crate::model::{CallsRule, Profile, Workspace};
+use crate::Origin;
 use crate::ProfileId;
 
 /// The company of the org chart cases.
@@ -30,7 +31,10 @@ pub async fn org_chart(store: &dyn Store) {
         .await
         .unwrap();
     for id in [1, 2, 3, 4, 5, 6, 7, 8, 9, 20] {
-        store.add_user(&new_user(HOOLI, id, None)).await.unwrap();
+        store
+            .add_user(&Origin::cli(), &new_user(HOOLI, id, None))
+            .await
+            .unwrap();
     }
     let managers = [
         (2, 1),
@@ -44,7 +48,12 @@ pub async fn org_chart(store: &dyn Store) {
     ];
     for (id, manager) in managers {
         store
-            .set_manager(company(HOOLI), user(id), Some(user(manager)))
+            .set_manager(
+                &Origin::cli(),
+                company(HOOLI),
+                user(id),
+                Some(user(manager)),
+            )
             .await
             .unwrap();
     }
@@ -92,6 +101,7 @@ pub async fn give(
 ) {
     store
         .create_profile(
+            &Origin::cli(),
             caller(HOOLI),
             &hooli_profile(workspace, profile, level, leads),
         )
@@ -99,6 +109,7 @@ pub async fn give(
         .unwrap();
     store
         .assign_profile(
+            &Origin::cli(),
             company(HOOLI),
             user(holder),
             ProfileId::from_i64(profile).unwrap(),
@@ -117,11 +128,14 @@ pub async fn hooli_call(
     private: bool,
 ) {
     store
-        .add_call(&Call {
-            workspace,
-            is_private: private,
-            ..new_call(HOOLI, id, primary, participants)
-        })
+        .add_call(
+            &Origin::cli(),
+            &Call {
+                workspace,
+                is_private: private,
+                ..new_call(HOOLI, id, primary, participants)
+            },
+        )
         .await
         .unwrap();
 }
@@ -153,7 +167,7 @@ async fn chain_of(store: &dyn Store, c: i64, u: i64) -> Vec<i64> {
 async fn put_records(store: &dyn Store, c: i64, us: &[i64]) -> Vec<i64> {
     let before: Vec<i64> = grants(store, HOOLI, &[c]).await.remove(0).1;
     store
-        .grant_access(caller(HOOLI), &change(&[(c, us)]))
+        .grant_access(&Origin::cli(), caller(HOOLI), &change(&[(c, us)]))
         .await
         .unwrap();
     let after = grants(store, HOOLI, &[c]).await.remove(0).1;
@@ -235,11 +249,11 @@ pub async fn a_private_call_opens_by_each_route_but_profiles_of_non_parties(stor
     // Private, of 9, with participants 6 and 7.
     hooli_call(store, 10, 9, &[6, 7], None, true).await;
     store
-        .add_share(company(HOOLI), call(10), user(3))
+        .add_share(&Origin::cli(), company(HOOLI), call(10), user(3))
         .await
         .unwrap();
     store
-        .grant_access(caller(HOOLI), &change(&[(10, &[4])]))
+        .grant_access(&Origin::cli(), caller(HOOLI), &change(&[(10, &[4])]))
         .await
         .unwrap();
 
@@ -261,7 +275,7 @@ pub async fn a_private_call_opens_by_each_route_but_profiles_of_non_parties(stor
 
     // The same call, not private: all three open it by profile too.
     store
-        .set_private(company(HOOLI), call(10), false)
+        .set_private(&Origin::cli(), company(HOOLI), call(10), false)
         .await
         .unwrap();
     for u in [1, 2, 20] {
@@ -277,7 +291,9 @@ pub async fn a_private_call_opens_by_each_route_but_profiles_of_non_parties(stor
         .unwrap()
         .is_some_and(|c| !c.is_private));
     assert_eq!(
-        err(store.set_private(company(HOOLI), call(900), true).await),
+        err(store
+            .set_private(&Origin::cli(), company(HOOLI), call(900), true)
+            .await),
         StoreError::NoCall {
             company: company(HOOLI),
             call: call(900)
@@ -338,7 +354,7 @@ pub async fn a_manager_change_changes_puts_answer_and_never_removes_a_grant(stor
 
     // 8 (9's manager) now reports to 20: 20 is above 9.
     store
-        .set_manager(company(HOOLI), user(8), Some(user(20)))
+        .set_manager(&Origin::cli(), company(HOOLI), user(8), Some(user(20)))
         .await
         .unwrap();
     assert_eq!(chain_of(store, 2, 20).await, vec![9, 8, 20]);
@@ -354,14 +370,14 @@ pub async fn a_manager_change_changes_puts_answer_and_never_removes_a_grant(stor
 
     // Back under 2: the grant stays, and PUT records one again.
     store
-        .set_manager(company(HOOLI), user(8), Some(user(2)))
+        .set_manager(&Origin::cli(), company(HOOLI), user(8), Some(user(2)))
         .await
         .unwrap();
     assert_eq!(grants(store, HOOLI, &[1]).await, vec![(1, vec![20])]);
     assert_eq!(put_records(store, 2, &[20]).await, vec![20]);
     // Clearing a manager cuts the chain, and never touches a grant.
     store
-        .set_manager(company(HOOLI), user(9), None)
+        .set_manager(&Origin::cli(), company(HOOLI), user(9), None)
         .await
         .unwrap();
     assert_eq!(
@@ -376,7 +392,7 @@ pub async fn a_manager_loop_is_refused_and_named(store: &dyn Store) {
     org_chart(store).await;
     let before = snapshot(store).await;
     let looped = err(store
-        .set_manager(company(HOOLI), user(1), Some(user(7)))
+        .set_manager(&Origin::cli(), company(HOOLI), user(1), Some(user(7)))
         .await);
     assert_eq!(
         looped,
@@ -390,14 +406,14 @@ pub async fn a_manager_loop_is_refused_and_named(store: &dyn Store) {
     assert_eq!(looped.kind(), ErrorKind::Invalid);
     assert_eq!(
         err(store
-            .set_manager(company(HOOLI), user(5), Some(user(5)))
+            .set_manager(&Origin::cli(), company(HOOLI), user(5), Some(user(5)))
             .await),
         StoreError::ManagerLoop(users(&[5, 5]))
     );
     // A manager the company does not have (GLOBEX's 5 is not HOOLI's 77).
     assert_eq!(
         err(store
-            .set_manager(company(HOOLI), user(2), Some(user(77)))
+            .set_manager(&Origin::cli(), company(HOOLI), user(2), Some(user(77)))
             .await),
         StoreError::NoUser {
             company: company(HOOLI),
@@ -406,7 +422,7 @@ pub async fn a_manager_loop_is_refused_and_named(store: &dyn Store) {
     );
     assert_eq!(
         err(store
-            .set_manager(company(GLOBEX), user(5), Some(user(2)))
+            .set_manager(&Origin::cli(), company(GLOBEX), user(5), Some(user(2)))
             .await),
         StoreError::NoUser {
             company: company(GLOBEX),
@@ -415,7 +431,7 @@ pub async fn a_manager_loop_is_refused_and_named(store: &dyn Store) {
     );
     assert_eq!(
         err(store
-            .set_manager(company(HOOLI), user(77), Some(user(2)))
+            .set_manager(&Origin::cli(), company(HOOLI), user(77), Some(user(2)))
             .await),
         StoreError::NoUser {
             company: company(HOOLI),

@@ -21,11 +21,13 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+use crate::Origin;
 use std::fmt::Write as _;
 
 mod access;
 mod admin;
 mod admin_tokens;
+pub mod audit;
 mod directory;
 mod hierarchy;
 mod seed;
@@ -200,7 +202,10 @@ pub async fn world(store: &dyn Store) {
         (GLOBEX, 900, 5, &[][..]),
     ] {
         store
-            .add_call(&new_call(company_id, id, primary, participants))
+            .add_call(
+                &Origin::cli(),
+                &new_call(company_id, id, primary, participants),
+            )
             .await
             .unwrap();
     }
@@ -208,7 +213,7 @@ pub async fn world(store: &dyn Store) {
 
 pub(crate) async fn add_user(store: &dyn Store, company_id: i64, id: i64, level: CallsAccess) {
     store
-        .add_user(&new_user(company_id, id, Some(level)))
+        .add_user(&Origin::cli(), &new_user(company_id, id, Some(level)))
         .await
         .unwrap();
 }

@@ -7,6 +7,7 @@
 )]
 
 use super::*;
+use crate::Origin;
 
 // --- seeds ---
 
@@ -104,7 +105,10 @@ fn initech_seed() -> Seed {
 
 pub async fn seed_applies_and_is_idempotent(store: &dyn Store) {
     let seed = initech_seed();
-    assert_eq!(store.apply_seed(&seed).await.unwrap(), seed.summary());
+    assert_eq!(
+        store.apply_seed(&Origin::cli(), &seed).await.unwrap(),
+        seed.summary()
+    );
 
     let companies = store.companies().await.unwrap();
     assert_eq!(companies.len(), 1);
@@ -161,7 +165,10 @@ pub async fn seed_applies_and_is_idempotent(store: &dyn Store) {
     );
 
     let once = snapshot(store).await;
-    assert_eq!(store.apply_seed(&seed).await.unwrap(), seed.summary());
+    assert_eq!(
+        store.apply_seed(&Origin::cli(), &seed).await.unwrap(),
+        seed.summary()
+    );
     assert_eq!(
         snapshot(store).await,
         once,
@@ -171,20 +178,20 @@ pub async fn seed_applies_and_is_idempotent(store: &dyn Store) {
 
 pub async fn seed_updates_what_it_names_and_deletes_nothing(store: &dyn Store) {
     let mut seed = initech_seed();
-    store.apply_seed(&seed).await.unwrap();
+    store.apply_seed(&Origin::cli(), &seed).await.unwrap();
     // Things the file does not name: a user, a call, a grant made by PUT.
     add_user(store, INITECH, 9, CallsAccess::None).await;
     store
-        .add_call(&new_call(INITECH, 502, 9, &[]))
+        .add_call(&Origin::cli(), &new_call(INITECH, 502, 9, &[]))
         .await
         .unwrap();
     store
-        .grant_access(caller(INITECH), &change(&[(500, &[9])]))
+        .grant_access(&Origin::cli(), caller(INITECH), &change(&[(500, &[9])]))
         .await
         .unwrap();
     let revoked_at = Timestamp::from_unix(1_800_000_000);
     store
-        .revoke_api_key("INITECHKEY1", revoked_at)
+        .revoke_api_key(&Origin::cli(), "INITECHKEY1", revoked_at)
         .await
         .unwrap();
 
@@ -198,7 +205,7 @@ pub async fn seed_updates_what_it_names_and_deletes_nothing(store: &dyn Store) {
     c.api_keys[0].scopes = Some(vec![Scope::parse(Scope::WRITE).unwrap()]);
     // A reference to a user that only the database has.
     c.shares.push(link("companies[0].shares[1]", 501, 9));
-    store.apply_seed(&seed).await.unwrap();
+    store.apply_seed(&Origin::cli(), &seed).await.unwrap();
 
     let company_row = store.companies().await.unwrap().remove(0);
     assert_eq!(
@@ -243,17 +250,23 @@ pub async fn seed_rejects_credentials_of_another_company_and_changes_nothing(sto
         scopes: None,
         expires_at: None,
     };
-    store.create_api_key(&acme_key).await.unwrap();
+    store
+        .create_api_key(&Origin::cli(), &acme_key)
+        .await
+        .unwrap();
     let acme_token = NewToken {
         company: company(ACME),
         digest: digest("initech-read-token-0123456789"),
         scopes: vec![],
         expires_at: None,
     };
-    store.create_token(&acme_token).await.unwrap();
+    store
+        .create_token(&Origin::cli(), &acme_token)
+        .await
+        .unwrap();
     let before = snapshot(store).await;
 
-    let result = store.apply_seed(&initech_seed()).await;
+    let result = store.apply_seed(&Origin::cli(), &initech_seed()).await;
     assert_eq!(
         seed_rejected(result),
         vec![
@@ -281,7 +294,7 @@ pub async fn seed_rejects_missing_references_and_changes_nothing(store: &dyn Sto
     seed.companies[0]
         .api_grants
         .push(link("companies[0].apiGrants[2]", 900, 5));
-    let result = store.apply_seed(&seed).await;
+    let result = store.apply_seed(&Origin::cli(), &seed).await;
     let mut expected = vec![
         "companies[0].shares[1].userId: user \"42\" does not exist in company \"3003\"".to_owned(),
         "companies[0].apiGrants[1].callId: call \"777\" does not exist in company \"3003\""
@@ -407,7 +420,7 @@ pub async fn seed_writes_workspaces_profiles_managers_and_private_calls(store: &
     use super::hierarchy::HOOLI;
     use crate::access::Route;
     let seed = hooli_directory_seed();
-    store.apply_seed(&seed).await.unwrap();
+    store.apply_seed(&Origin::cli(), &seed).await.unwrap();
     let sales = seed.companies[0].workspaces[0].id;
     let support = seed.companies[0].workspaces[1].id;
 
@@ -465,7 +478,7 @@ pub async fn seed_writes_workspaces_profiles_managers_and_private_calls(store: &
     );
 
     let once = snapshot(store).await;
-    store.apply_seed(&seed).await.unwrap();
+    store.apply_seed(&Origin::cli(), &seed).await.unwrap();
     assert_eq!(
         snapshot(store).await,
         once,
@@ -476,7 +489,7 @@ pub async fn seed_writes_workspaces_profiles_managers_and_private_calls(store: &
     let mut looped = seed.clone();
     looped.companies[0].users[1].manager_id = Some(user(3));
     looped.companies[0].workspaces[0].name = "Renamed".to_owned();
-    let problems = seed_rejected(store.apply_seed(&looped).await);
+    let problems = seed_rejected(store.apply_seed(&Origin::cli(), &looped).await);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
         problems[0].starts_with("companies[0].users[")

@@ -11,6 +11,7 @@
 use super::*;
 use crate::admin_token::{AdminTokenId, NewAdminToken};
 use crate::seed::{export, Snapshot};
+use crate::Origin;
 
 /// A company with every kind of row, made partly by a seed (workspaces,
 /// profiles with extra fields, managers, an inactive user, a private call
@@ -56,18 +57,25 @@ async fn rich(store: &dyn Store) {
                     "createdAt": "2024-01-04T00:00:00Z", "revokedAt": "2024-02-01T00:00:00Z"}]
     }]});
     let seed = Seed::parse(&text.to_string()).unwrap();
-    store.apply_seed(&seed).await.unwrap();
+    store.apply_seed(&Origin::cli(), &seed).await.unwrap();
     store
-        .revoke_api_key("INITECHKEY1", Timestamp::from_unix(1_800_000_000))
+        .revoke_api_key(
+            &Origin::cli(),
+            "INITECHKEY1",
+            Timestamp::from_unix(1_800_000_000),
+        )
         .await
         .unwrap();
     store
-        .create_token(&NewToken {
-            company: company(3003),
-            digest: digest("initech-second-token-0123456789"),
-            scopes: vec![Scope::parse(Scope::READ).unwrap()],
-            expires_at: Some(Timestamp::from_unix(1_900_000_000)),
-        })
+        .create_token(
+            &Origin::cli(),
+            &NewToken {
+                company: company(3003),
+                digest: digest("initech-second-token-0123456789"),
+                scopes: vec![Scope::parse(Scope::READ).unwrap()],
+                expires_at: Some(Timestamp::from_unix(1_900_000_000)),
+            },
+        )
         .await
         .unwrap();
 }
@@ -120,7 +128,10 @@ pub async fn an_export_applied_after_a_reset_reproduces_every_row(store: &dyn St
     );
 
     let seed = reimport(&before);
-    let summary = store.reset(None, Some(&seed)).await.unwrap();
+    let summary = store
+        .reset(&Origin::cli(), None, Some(&seed))
+        .await
+        .unwrap();
     assert_eq!(
         (summary.companies, summary.users, summary.calls),
         (3, 13, 7)
@@ -147,14 +158,17 @@ pub async fn an_export_applied_after_a_reset_reproduces_every_row(store: &dyn St
 
     // Applying the export over the state it came from changes nothing
     // either (a seed is idempotent).
-    store.apply_seed(&seed).await.unwrap();
+    store.apply_seed(&Origin::cli(), &seed).await.unwrap();
     assert_eq!(store.snapshot(None).await.unwrap(), before);
 }
 
 pub async fn a_reset_of_one_company_leaves_the_others_intact(store: &dyn Store) {
     rich(store).await;
     let before = store.snapshot(None).await.unwrap();
-    let summary = store.reset(Some(company(3003)), None).await.unwrap();
+    let summary = store
+        .reset(&Origin::cli(), Some(company(3003)), None)
+        .await
+        .unwrap();
     assert_eq!((summary.companies, summary.users, summary.calls), (1, 4, 2));
     assert_eq!(summary.seeded, None);
 
@@ -173,7 +187,10 @@ pub async fn a_reset_of_one_company_leaves_the_others_intact(store: &dyn Store) 
     assert_eq!(store.api_key("INITECHKEY1").await.unwrap(), None);
     assert!(store.users(company(3003)).await.unwrap().is_empty());
     // Its ids are free again: the company can be created anew.
-    store.apply_seed(&reimport(&before)).await.unwrap();
+    store
+        .apply_seed(&Origin::cli(), &reimport(&before))
+        .await
+        .unwrap();
     assert_eq!(store.snapshot(None).await.unwrap(), before);
 }
 
@@ -187,7 +204,7 @@ pub async fn a_reset_with_a_rejected_seed_removes_nothing(store: &dyn Store) {
     )
     .unwrap();
     for company_reset in [None, Some(company(3003))] {
-        match store.reset(company_reset, Some(&bad)).await {
+        match store.reset(&Origin::cli(), company_reset, Some(&bad)).await {
             Err(StoreError::SeedRejected(messages)) => assert_eq!(
                 messages,
                 vec!["companies[0].calls[0].primaryUserId: user \"99\" does not exist in company \"3003\""]
@@ -200,7 +217,10 @@ pub async fn a_reset_with_a_rejected_seed_removes_nothing(store: &dyn Store) {
     let other = reimport(&Snapshot {
         companies: vec![before.companies[0].clone()],
     });
-    match store.reset(Some(company(3003)), Some(&other)).await {
+    match store
+        .reset(&Origin::cli(), Some(company(3003)), Some(&other))
+        .await
+    {
         Err(StoreError::SeedRejected(messages)) => {
             assert!(
                 messages[0].starts_with("companies[0].id: \"1001\" is not the company being reset"),
@@ -222,8 +242,11 @@ pub async fn a_full_reset_keeps_admin_tokens_and_frees_every_id(store: &dyn Stor
         created_at: Timestamp::from_unix(1_700_000_000),
         expires_at: None,
     };
-    store.create_admin_token(&admin).await.unwrap();
-    let summary = store.reset(None, None).await.unwrap();
+    store
+        .create_admin_token(&Origin::cli(), &admin)
+        .await
+        .unwrap();
+    let summary = store.reset(&Origin::cli(), None, None).await.unwrap();
     assert_eq!(summary.companies, 3);
     assert_eq!(store.snapshot(None).await.unwrap(), Snapshot::default());
     assert!(store.companies().await.unwrap().is_empty());

@@ -7,11 +7,16 @@
 //! so and pass without running — except under CI (`CI` set), where that is
 //! a failure.
 //!
-//! - `contract`: the storage contract suite, each case on a fresh database.
+//! - `contract`: the storage contract suite (the audit cases among it),
+//!   each case on a fresh database.
+//! - `audit`: entries refuse an UPDATE; a commit through one node wakes a
+//!   waiter on another, also after its listening connection was cut.
 //! - `migrations`: parity with the SQLite backend's list, refusing foreign
 //!   and newer databases untouched, nodes migrating at once.
 //! - `concurrency`: conflicting grants and revokes from many tasks on two
-//!   pools, all serialized and all acknowledged.
+//!   pools, all serialized and all acknowledged; a reader following
+//!   `changes_after` while three nodes (and slow writers) commit out of
+//!   order sees every entry once, in order.
 //! - `rate`: rate budgets shared by two stores on one database.
 //! - `round_trips`: the round trips each operation takes, as counted for
 //!   `/metrics`.
@@ -25,6 +30,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+mod audit;
 mod concurrency;
 mod contract;
 mod migrations;

@@ -1,6 +1,7 @@
 //! Migrations: the same list as SQLite's, applied once even when several
 //! nodes start together, and refusal of databases that are not ours.
 
+use callaccess_domain::Origin;
 use callaccess_domain::{Store, StoreError};
 use callaccess_postgres::{connect, migrations, PoolOptions};
 use tokio_postgres::NoTls;
@@ -245,27 +246,7 @@ async fn a_schema_4_database_keeps_every_answer_after_migration_5() {
 
     let Some(db) = scratch().await else { return };
     let client = raw(db.url()).await;
-    client
-        .batch_execute(
-            "CREATE TABLE schema_migrations \
-             (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-        )
-        .await
-        .unwrap();
-    for (version, name, sql) in BEFORE_DIRECTORY {
-        assert_eq!(
-            (version, name),
-            migrations()[usize::try_from(version - 1).unwrap()]
-        );
-        client.batch_execute(sql).await.unwrap();
-        client
-            .execute(
-                "INSERT INTO schema_migrations VALUES ($1, $2, 0)",
-                &[&version, &name],
-            )
-            .await
-            .unwrap();
-    }
+    migrated_by_hand(&client, BEFORE_DIRECTORY).await;
     client.batch_execute(SCHEMA_4_DATA).await.unwrap();
 
     let store = connect(db.url(), PoolOptions::default()).await.unwrap();
@@ -418,7 +399,7 @@ async fn a_schema_4_database_keeps_every_answer_after_migration_5() {
         let everyone: Vec<i64> = users_of(*company_id).collect();
         let items: Vec<(i64, &[i64])> = ids.iter().map(|c| (*c, everyone.as_slice())).collect();
         store
-            .grant_access(caller(*company_id), &change(&items))
+            .grant_access(&Origin::cli(), caller(*company_id), &change(&items))
             .await
             .unwrap();
         let after = grants(&store, *company_id, ids).await;
@@ -445,4 +426,103 @@ async fn a_schema_4_database_keeps_every_answer_after_migration_5() {
         .map(|row| row.get(0))
         .collect();
     assert!(!columns.contains(&"calls_access".to_owned()), "{columns:?}");
+}
+
+/// Migration 7 (the audit trail) on a database at schema 6 with data:
+/// every answer stays, the trail starts empty, and the next write records
+/// the first entry.
+#[tokio::test]
+async fn a_schema_6_database_keeps_its_data_and_starts_an_empty_trail() {
+    use callaccess_domain::audit::{AuditFilter, AuditOrder, AuditPage, NewEntry};
+    use callaccess_domain::contract::{call, caller, change, company, grants, user};
+
+    let Some(db) = scratch().await else { return };
+    let client = raw(db.url()).await;
+    let later: [(i64, &str, &str); 2] = [
+        (
+            5,
+            "directory",
+            include_str!("../../migrations/0005_directory.sql"),
+        ),
+        (
+            6,
+            "admin_tokens",
+            include_str!("../../migrations/0006_admin_tokens.sql"),
+        ),
+    ];
+    migrated_by_hand(&client, BEFORE_DIRECTORY).await;
+    client.batch_execute(SCHEMA_4_DATA).await.unwrap();
+    migrated_by_hand(&client, later).await;
+
+    let store = connect(db.url(), PoolOptions::default()).await.unwrap();
+    assert_eq!(store.applied_at_open(), vec![(7, "audit")]);
+    assert_eq!(store.schema_version(), latest());
+    assert_eq!(
+        grants(&store, 1001, &[100, 101, 102]).await,
+        vec![(100, vec![3]), (101, vec![]), (102, vec![1])]
+    );
+    assert_eq!(
+        store.api_key("K1").await.unwrap().unwrap().company,
+        company(1001)
+    );
+    assert_eq!(store.credentials_epoch(), Some(7));
+    assert_eq!(store.users(company(1001)).await.unwrap().len(), 5);
+
+    let everything = AuditPage {
+        order: AuditOrder::Oldest,
+        from: None,
+        limit: 100,
+    };
+    let trail = store.audit(&AuditFilter::default(), everything).await;
+    assert_eq!(trail.unwrap(), vec![]);
+    store
+        .grant_access(&Origin::cli(), caller(1001), &change(&[(101, &[3])]))
+        .await
+        .unwrap();
+    let trail = store
+        .audit(&AuditFilter::default(), everything)
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(trail[0].seq, 1);
+    assert_eq!(
+        NewEntry {
+            company: trail[0].company,
+            action: trail[0].action,
+            call: trail[0].call,
+            user: trail[0].user,
+            before: None,
+            after: None,
+        },
+        NewEntry::grant_added(company(1001), call(101), user(3))
+    );
+}
+
+/// Applies `applied` (the migrations from the first, or those after the
+/// ones applied already) as an older binary did, bookkeeping included.
+async fn migrated_by_hand(
+    client: &tokio_postgres::Client,
+    applied: impl IntoIterator<Item = (i64, &'static str, &'static str)>,
+) {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations \
+             (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .await
+        .unwrap();
+    for (version, name, sql) in applied {
+        assert_eq!(
+            (version, name),
+            migrations()[usize::try_from(version - 1).unwrap()]
+        );
+        client.batch_execute(sql).await.unwrap();
+        client
+            .execute(
+                "INSERT INTO schema_migrations VALUES ($1, $2, 0)",
+                &[&version, &name],
+            )
+            .await
+            .unwrap();
+    }
 }

@@ -1,6 +1,7 @@
 //! The server goes away: every call fails fast with `Unavailable`, and the
 //! same store works again once the server is back.
 
+use callaccess_domain::Origin;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -105,45 +106,45 @@ fn every_call<'a>(store: &'a PostgresStore, seed: &'a Seed) -> Vec<(&'static str
         "ping" => store.ping(),
         "api_key" => store.api_key("K"),
         "token" => store.token(&digest("t")),
-        "grant_access" => store.grant_access(caller, &change(&[(101, &[2])])),
-        "revoke_access" => store.revoke_access(caller, &change(&[(101, &[1])])),
+        "grant_access" => store.grant_access(&Origin::cli(), caller, &change(&[(101, &[2])])),
+        "revoke_access" => store.revoke_access(&Origin::cli(), caller, &change(&[(101, &[1])])),
         "list_api_grants" => store.list_api_grants(caller, &[call(101)]),
         "workspaces" => store.workspaces(caller),
         "list_users" => store.list_users(caller, &UserFilter::default(), PageAfter::first()),
         "user" => store.user(caller, user(1)),
         "list_calls" => store.list_calls(caller, &CallFilter::default(), PageAfter::first()),
         "call" => store.call(caller, call(101)),
-        "create_call" => store.create_call(caller, &api_call),
+        "create_call" => store.create_call(&Origin::cli(), caller, &api_call),
         "profiles" => store.profiles(caller, workspace_id),
         "profile" => store.profile(caller, profile_id),
-        "create_profile" => store.create_profile(caller, &profile),
-        "update_profile" => store.update_profile(caller, &updated),
+        "create_profile" => store.create_profile(&Origin::cli(), caller, &profile),
+        "update_profile" => store.update_profile(&Origin::cli(), caller, &updated),
         "profile_users" => store.profile_users(caller, profile_id),
         "create_workspace" => store.create_workspace(&workspace),
-        "set_manager" => store.set_manager(c, user(2), Some(user(1))),
-        "assign_profile" => store.assign_profile(c, user(2), profile_id),
-        "update_user" => store.update_user(c, user(2), &update),
-        "set_private" => store.set_private(c, call(101), true),
+        "set_manager" => store.set_manager(&Origin::cli(), c, user(2), Some(user(1))),
+        "assign_profile" => store.assign_profile(&Origin::cli(), c, user(2), profile_id),
+        "update_user" => store.update_user(&Origin::cli(), c, user(2), &update),
+        "set_private" => store.set_private(&Origin::cli(), c, call(101), true),
         "create_company" => store.create_company(&new_company),
         "companies" => store.companies(),
         "set_rate_limit" => store.set_rate_limit(c, RateLimit::default()),
         "acquire" => store.acquire(c, RateWindow::Second, second, 3, None),
-        "create_api_key" => store.create_api_key(&new_key),
+        "create_api_key" => store.create_api_key(&Origin::cli(), &new_key),
         "api_keys" => store.api_keys(None),
-        "revoke_api_key" => store.revoke_api_key("K", Timestamp::now()),
-        "create_token" => store.create_token(&new_token),
+        "revoke_api_key" => store.revoke_api_key(&Origin::cli(), "K", Timestamp::now()),
+        "create_token" => store.create_token(&Origin::cli(), &new_token),
         "tokens" => store.tokens(None),
-        "revoke_token" => store.revoke_token("x", Timestamp::now()),
-        "add_user" => store.add_user(&new_user),
+        "revoke_token" => store.revoke_token(&Origin::cli(), "x", Timestamp::now()),
+        "add_user" => store.add_user(&Origin::cli(), &new_user),
         "users" => store.users(c),
-        "set_calls_access" => store.set_calls_access(c, user(1), CallsAccess::All),
-        "add_call" => store.add_call(&new_call),
+        "set_calls_access" => store.set_calls_access(&Origin::cli(), c, user(1), CallsAccess::All),
+        "add_call" => store.add_call(&Origin::cli(), &new_call),
         "calls" => store.calls(c),
-        "add_share" => store.add_share(c, call(101), user(2)),
+        "add_share" => store.add_share(&Origin::cli(), c, call(101), user(2)),
         "shares" => store.shares(c),
-        "remove_share" => store.remove_share(c, call(101), user(2)),
+        "remove_share" => store.remove_share(&Origin::cli(), c, call(101), user(2)),
         "call_access" => store.call_access(c, call(101)),
-        "apply_seed" => store.apply_seed(seed),
+        "apply_seed" => store.apply_seed(&Origin::cli(), seed),
     ]
 }
 
@@ -157,7 +158,11 @@ async fn every_call_fails_fast_while_the_server_is_down_and_the_store_recovers()
         .unwrap();
     world(&store).await;
     store
-        .grant_access(Caller::verified(company(ACME)), &change(&[(101, &[1, 3])]))
+        .grant_access(
+            &Origin::cli(),
+            Caller::verified(company(ACME)),
+            &change(&[(101, &[1, 3])]),
+        )
         .await
         .unwrap();
     let seed = Seed::parse(r#"{"companies": [{"id": "5", "name": "Seeded"}]}"#).unwrap();

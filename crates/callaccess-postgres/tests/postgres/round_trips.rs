@@ -3,6 +3,7 @@
 //! and every directory read one, every directory write two — whatever the
 //! depth of the org chart behind a PUT.
 
+use callaccess_domain::Origin;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -96,25 +97,27 @@ async fn hierarchy(store: &PostgresStore) -> WorkspaceId {
     let c = company(ACME);
     for id in 30..40 {
         store
-            .add_user(&callaccess_domain::User::new(
-                c,
-                user(id),
-                format!("m{id}@acme.test"),
-            ))
+            .add_user(
+                &Origin::cli(),
+                &callaccess_domain::User::new(c, user(id), format!("m{id}@acme.test")),
+            )
             .await
             .unwrap();
     }
     store
-        .set_manager(c, user(11), Some(user(30)))
+        .set_manager(&Origin::cli(), c, user(11), Some(user(30)))
         .await
         .unwrap();
     for id in 30..39 {
         store
-            .set_manager(c, user(id), Some(user(id + 1)))
+            .set_manager(&Origin::cli(), c, user(id), Some(user(id + 1)))
             .await
             .unwrap();
     }
-    store.set_manager(c, user(39), Some(user(1))).await.unwrap();
+    store
+        .set_manager(&Origin::cli(), c, user(39), Some(user(1)))
+        .await
+        .unwrap();
     let workspace = store.workspaces(caller(ACME)).await.unwrap()[0].id;
     let mut profile = legacy_profile(
         c,
@@ -127,8 +130,14 @@ async fn hierarchy(store: &PostgresStore) -> WorkspaceId {
         level: CallsAccess::ReportToThem,
         team_leads: vec![],
     };
-    store.create_profile(caller(ACME), &profile).await.unwrap();
-    store.assign_profile(c, user(1), profile.id).await.unwrap();
+    store
+        .create_profile(&Origin::cli(), caller(ACME), &profile)
+        .await
+        .unwrap();
+    store
+        .assign_profile(&Origin::cli(), c, user(1), profile.id)
+        .await
+        .unwrap();
     workspace
 }
 
@@ -150,7 +159,11 @@ async fn each_operation_takes_its_round_trips() {
     // User 1 opens call 100 through ten managers: PUT records nothing.
     let no_effect = change(&[(100, &[1])]);
     assert_eq!(
-        warm!(totals, "grant_access", store.grant_access(acme, &no_effect)),
+        warm!(
+            totals,
+            "grant_access",
+            store.grant_access(&Origin::cli(), acme, &no_effect)
+        ),
         2
     );
     assert!(store.list_api_grants(acme, &[call(100)]).await.unwrap()[0]
@@ -159,11 +172,19 @@ async fn each_operation_takes_its_round_trips() {
     // Users 2 and 3 cannot: PUT records them, in the same two.
     let records = change(&[(100, &[2, 3]), (101, &[2])]);
     assert_eq!(
-        warm!(totals, "grant_access", store.grant_access(acme, &records)),
+        warm!(
+            totals,
+            "grant_access",
+            store.grant_access(&Origin::cli(), acme, &records)
+        ),
         2
     );
     assert_eq!(
-        warm!(totals, "revoke_access", store.revoke_access(acme, &records)),
+        warm!(
+            totals,
+            "revoke_access",
+            store.revoke_access(&Origin::cli(), acme, &records)
+        ),
         2
     );
     assert_eq!(
@@ -218,7 +239,7 @@ async fn each_operation_takes_its_round_trips() {
         warm!(
             totals,
             "update_profile",
-            store.update_profile(acme, &stored)
+            store.update_profile(&Origin::cli(), acme, &stored)
         ),
         2
     );
@@ -226,9 +247,15 @@ async fn each_operation_takes_its_round_trips() {
     let before = totals.round_trips("create_call");
     let mut ids = 700..;
     let mut new_call = || Call::new(company(ACME), call(ids.next().unwrap()), user(1));
-    store.create_call(acme, &new_call()).await.unwrap();
+    store
+        .create_call(&Origin::cli(), acme, &new_call())
+        .await
+        .unwrap();
     let warmed = totals.round_trips("create_call");
-    store.create_call(acme, &new_call()).await.unwrap();
+    store
+        .create_call(&Origin::cli(), acme, &new_call())
+        .await
+        .unwrap();
     assert!(warmed > before);
     assert_eq!(totals.round_trips("create_call") - warmed, 2);
 }

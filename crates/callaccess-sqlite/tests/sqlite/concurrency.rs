@@ -1,3 +1,4 @@
+use callaccess_domain::Origin;
 use std::sync::Arc;
 
 use callaccess_domain::contract::{change, company, grants};
@@ -26,20 +27,22 @@ async fn many_concurrent_grants_are_all_acknowledged_and_stored() {
         .unwrap();
     for id in 1..=USERS {
         fixture
-            .add_user(&User {
-                calls_access: Some(CallsAccess::None),
-                ..User::new(c, contract_user(id), format!("u{id}@busy.test"))
-            })
+            .add_user(
+                &Origin::cli(),
+                &User {
+                    calls_access: Some(CallsAccess::None),
+                    ..User::new(c, contract_user(id), format!("u{id}@busy.test"))
+                },
+            )
             .await
             .unwrap();
     }
     for id in [1, 2] {
         fixture
-            .add_call(&Call::new(
-                c,
-                callaccess_domain::contract::call(id),
-                contract_user(1),
-            ))
+            .add_call(
+                &Origin::cli(),
+                &Call::new(c, callaccess_domain::contract::call(id), contract_user(1)),
+            )
             .await
             .unwrap();
     }
@@ -54,12 +57,17 @@ async fn many_concurrent_grants_are_all_acknowledged_and_stored() {
             let result = match id % 10 {
                 0 => {
                     store
-                        .grant_access(Caller::verified(c), &change(&[(1, &[id]), (999, &[id])]))
+                        .grant_access(
+                            &Origin::cli(),
+                            Caller::verified(c),
+                            &change(&[(1, &[id]), (999, &[id])]),
+                        )
                         .await
                 }
                 5 => {
                     store
                         .grant_access(
+                            &Origin::cli(),
                             Caller::verified(c),
                             &change(&[(1, &[id]), (2, &[id + 1000])]),
                         )
@@ -67,7 +75,11 @@ async fn many_concurrent_grants_are_all_acknowledged_and_stored() {
                 }
                 _ => {
                     store
-                        .grant_access(Caller::verified(c), &change(&[(1, &[id]), (2, &[id])]))
+                        .grant_access(
+                            &Origin::cli(),
+                            Caller::verified(c),
+                            &change(&[(1, &[id]), (2, &[id])]),
+                        )
                         .await
                 }
             };

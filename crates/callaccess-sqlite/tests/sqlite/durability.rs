@@ -1,4 +1,5 @@
 use callaccess_domain::contract::{self, caller, change, company, grants, ACME};
+use callaccess_domain::Origin;
 use callaccess_domain::{NewCompany, RateLimit, Store, StoreError};
 use callaccess_sqlite::SqliteStore;
 
@@ -22,7 +23,11 @@ async fn everything_survives_a_restart() {
     let path = fixture.path();
     contract::world(&*fixture).await;
     fixture
-        .grant_access(caller(ACME), &change(&[(101, &[1, 2]), (102, &[3])]))
+        .grant_access(
+            &Origin::cli(),
+            caller(ACME),
+            &change(&[(101, &[1, 2]), (102, &[3])]),
+        )
         .await
         .unwrap();
     let before = contract::snapshot(&*fixture).await;

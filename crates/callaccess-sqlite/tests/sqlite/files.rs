@@ -1,3 +1,4 @@
+use callaccess_domain::Origin;
 use std::path::{Path, PathBuf};
 
 use callaccess_domain::StoreError;
@@ -260,11 +261,13 @@ async fn a_version_1_database_keeps_its_grants_through_the_foreign_key_migration
     );
     assert_eq!(listed(&store).await, vec![(10, vec![2]), (11, vec![1, 2])]);
     store
-        .grant_access(caller(1), &change(&[(10, &[1])]))
+        .grant_access(&Origin::cli(), caller(1), &change(&[(10, &[1])]))
         .await
         .unwrap();
     assert!(matches!(
-        store.grant_access(caller(1), &change(&[(10, &[99])])).await,
+        store
+            .grant_access(&Origin::cli(), caller(1), &change(&[(10, &[99])]))
+            .await,
         Err(StoreError::UsersNotFound(_))
     ));
     assert_eq!(

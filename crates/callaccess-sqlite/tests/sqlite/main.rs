@@ -1,6 +1,9 @@
 //! The SQLite backend's integration tests, one binary:
 //!
-//! - `contract`: the storage contract suite, each case on a fresh file.
+//! - `contract`: the storage contract suite (and its audit cases), each
+//!   case on a fresh file.
+//! - `audit`: the audit trail in the file: immutable through SQL, kept by
+//!   migration 7, written by another process.
 //! - `files`: which files `open` accepts or refuses, and that a refused file
 //!   is left exactly as it was; migrations.
 //! - `durability`: the write connection's settings, restarts, `close`.
@@ -13,6 +16,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+mod audit;
 mod concurrency;
 mod contract;
 mod durability;

@@ -1,6 +1,7 @@
 //! A database of schema version 4 (per-user levels, no workspaces or
 //! profiles) opened by this binary: migration 5 must keep every answer.
 
+use callaccess_domain::Origin;
 use std::collections::BTreeSet;
 
 use callaccess_domain::access::Route;
@@ -290,7 +291,7 @@ async fn a_version_4_database_keeps_every_answer_through_the_directory_migration
             .map(|id| (id, everyone.as_slice()))
             .collect();
         store
-            .grant_access(caller(c), &change(&items))
+            .grant_access(&Origin::cli(), caller(c), &change(&items))
             .await
             .unwrap();
         let mut expected: BTreeSet<(i64, i64)> = GRANTS

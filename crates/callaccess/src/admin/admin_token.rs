@@ -1,5 +1,6 @@
 //! `admin-token create | list | revoke`: the admin API's tokens.
 
+use callaccess_domain::Origin;
 use callaccess_domain::Store;
 use callaccess_domain::Timestamp;
 
@@ -20,9 +21,15 @@ pub(super) async fn run(
             note,
             output,
         } => {
-            let made =
-                admin_tokens::create(store, read_only, expires.as_deref(), note.as_deref(), now)
-                    .await?;
+            let made = admin_tokens::create(
+                store,
+                &Origin::cli(),
+                read_only,
+                expires.as_deref(),
+                note.as_deref(),
+                now,
+            )
+            .await?;
             let shown = with_secret(&made.info, "token", &made.token)?;
             let info = &made.info;
             render(&output, &shown, || {
@@ -60,7 +67,7 @@ pub(super) async fn run(
             })
         }
         AdminTokenCommand::Revoke { id, output } => {
-            let (info, earlier) = admin_tokens::revoke(store, &id, now).await?;
+            let (info, earlier) = admin_tokens::revoke(store, &Origin::cli(), &id, now).await?;
             render(&output, &info, || {
                 revoked("admin token", info.id.as_str(), earlier)
             })

@@ -1,5 +1,6 @@
 //! `call add | list | set-private`.
 
+use callaccess_domain::Origin;
 use serde_json::json;
 
 use callaccess_domain::{Call, CallDetails, Store};
@@ -38,7 +39,7 @@ pub(super) async fn run(command: CallCommand, store: &dyn Store) -> anyhow::Resu
                 },
                 ..Call::new(company, id, primary_user)
             };
-            let call = crate::ops::directory::add_call(store, call).await?;
+            let call = crate::ops::directory::add_call(store, &Origin::cli(), call).await?;
             render(&output, &call, || {
                 format!(
                     "added {}call {id} to company {company} (primary user {primary_user}, participants: {})\n",
@@ -78,7 +79,9 @@ pub(super) async fn run(command: CallCommand, store: &dyn Store) -> anyhow::Resu
             output,
         } => {
             require_company(store, company).await?;
-            store.set_private(company, call, private).await?;
+            store
+                .set_private(&Origin::cli(), company, call, private)
+                .await?;
             render(
                 &output,
                 &json!({"company": company, "id": call, "isPrivate": private}),

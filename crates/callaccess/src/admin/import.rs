@@ -1,5 +1,6 @@
 //! `import FILE`: a seed file (docs/SEED.md) applied in one transaction.
 
+use callaccess_domain::Origin;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -24,7 +25,7 @@ pub(super) async fn run(
     store: &dyn Store,
 ) -> anyhow::Result<String> {
     let seed = seed.context("the seed file was not read")?;
-    let summary = match store.apply_seed(&seed).await {
+    let summary = match store.apply_seed(&Origin::seed(), &seed).await {
         Ok(summary) => summary,
         Err(StoreError::SeedRejected(messages)) => {
             return Err(rejected(&args.file, &messages));

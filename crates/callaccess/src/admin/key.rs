@@ -1,5 +1,6 @@
 //! `key create | list | revoke`: API keys, for Basic authentication.
 
+use callaccess_domain::Origin;
 use callaccess_domain::{ApiKeyInfo, Store, Timestamp};
 
 use super::output::{expiry, listing, render, scope_list};
@@ -22,6 +23,7 @@ pub(super) async fn run(
         } => {
             let made = crate::ops::directory::create_api_key(
                 store,
+                &Origin::cli(),
                 company,
                 scopes,
                 expires.as_deref(),
@@ -64,7 +66,9 @@ pub(super) async fn run(
             // Looked up first: revoking again keeps the first time, which
             // within the same second is indistinguishable from a new one.
             let earlier = store.api_key(&access_key).await?.and_then(|k| k.revoked_at);
-            let info: ApiKeyInfo = store.revoke_api_key(&access_key, now).await?;
+            let info: ApiKeyInfo = store
+                .revoke_api_key(&Origin::cli(), &access_key, now)
+                .await?;
             render(&output, &info, || {
                 revoked("API key", &info.access_key, earlier)
             })

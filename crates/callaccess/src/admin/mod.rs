@@ -7,11 +7,13 @@
 //! One file per command group: [`company`], [`key`], [`token`],
 //! [`admin_token`],
 //! [`workspace`], [`profile`], [`user`], [`call`], [`share`], [`grants`],
+//! [`audit`] (the audit trail),
 //! [`import`] (seed files), [`state`] (export and reset) and [`migrate`];
 //! [`output`] renders tables, sentences and JSON. What several groups check
 //! or show the same way is here.
 
 mod admin_token;
+mod audit;
 mod call;
 mod company;
 mod grants;
@@ -34,7 +36,7 @@ use serde_json::Value;
 
 use callaccess_domain::{CompanyId, Scope, Store, Timestamp};
 
-use crate::cli::{Command, GrantsCommand};
+use crate::cli::{AuditCommand, Command, GrantsCommand};
 use crate::config::Settings;
 
 pub use output::emit;
@@ -55,6 +57,15 @@ pub async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
     let store = crate::db::open_store_with(database, &settings.pool)
         .await
         .map_err(|e| anyhow!("cannot open {database}: {e}"))?;
+    // Following the trail prints as entries come, not once at the end.
+    if let Command::Audit(AuditCommand::List(args)) = &command {
+        if args.follow {
+            let followed = audit::follow(args, store.as_ref()).await;
+            let closed = store.close().await;
+            followed?;
+            return closed.map_err(|e| anyhow!("the database did not close cleanly: {e}"));
+        }
+    }
     let result = execute(command, seed, store.as_ref()).await;
     let closed = store.close().await;
     let output = result?;
@@ -88,6 +99,7 @@ async fn execute(
             call,
             output,
         }) => grants::list(company, call, &output, store).await,
+        Command::Audit(AuditCommand::List(args)) => audit::list(&args, store).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! one workspace, and who holds them.
 
 use anyhow::{anyhow, bail};
+use callaccess_domain::Origin;
 use serde_json::{json, Map, Value};
 
 use callaccess_domain::seed::profile_fields;
@@ -39,7 +40,7 @@ pub(super) async fn run(command: ProfileCommand, store: &dyn Store) -> anyhow::R
                 other,
             )?;
             let created = store
-                .create_profile(Caller::verified(company), &profile)
+                .create_profile(&Origin::cli(), Caller::verified(company), &profile)
                 .await?;
             render(&output, &shown(&created), || {
                 format!(
@@ -95,7 +96,9 @@ pub(super) async fn run(command: ProfileCommand, store: &dyn Store) -> anyhow::R
                 rule(level.unwrap_or(current.calls.level), leads),
                 other,
             )?;
-            let updated = store.update_profile(caller, &changed).await?;
+            let updated = store
+                .update_profile(&Origin::cli(), caller, &changed)
+                .await?;
             render(&output, &shown(&updated), || {
                 format!(
                     "permission profile {} is now \"{}\" ({}{})\n",
@@ -158,8 +161,15 @@ pub(super) async fn run(command: ProfileCommand, store: &dyn Store) -> anyhow::R
                 profiles: vec![profile],
                 ..UserUpdate::default()
             };
-            crate::ops::directory::update_user(store, company, user, &change, "nothing to change")
-                .await?;
+            crate::ops::directory::update_user(
+                store,
+                &Origin::cli(),
+                company,
+                user,
+                &change,
+                "nothing to change",
+            )
+            .await?;
             let held = store.profile(Caller::verified(company), profile).await?;
             render(
                 &output,

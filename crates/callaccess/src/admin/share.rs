@@ -1,5 +1,6 @@
 //! `share add | remove`: access to a call outside the API.
 
+use callaccess_domain::Origin;
 use serde_json::json;
 
 use callaccess_domain::Store;
@@ -23,9 +24,9 @@ pub(super) async fn run(command: ShareCommand, store: &dyn Store) -> anyhow::Res
         } => (false, company, call, user, output),
     };
     if shared {
-        crate::ops::directory::add_share(store, company, call, user).await?;
+        crate::ops::directory::add_share(store, &Origin::cli(), company, call, user).await?;
     } else {
-        crate::ops::directory::remove_share(store, company, call, user).await?;
+        crate::ops::directory::remove_share(store, &Origin::cli(), company, call, user).await?;
     }
     render(
         &output,

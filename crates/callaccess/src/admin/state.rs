@@ -4,6 +4,7 @@
 //! `callaccess_domain::seed::export`'s.
 
 use anyhow::bail;
+use callaccess_domain::Origin;
 
 use callaccess_domain::seed::{self, Seed};
 use callaccess_domain::{Store, StoreError};
@@ -38,7 +39,10 @@ pub(super) async fn reset(
     seed: Option<Seed>,
     store: &dyn Store,
 ) -> anyhow::Result<String> {
-    let summary = match store.reset(args.company, seed.as_ref()).await {
+    let summary = match store
+        .reset(&Origin::cli(), args.company, seed.as_ref())
+        .await
+    {
         Ok(summary) => summary,
         Err(StoreError::SeedRejected(messages)) => {
             let path = args.seed.as_deref().unwrap_or(std::path::Path::new("seed"));

@@ -1,5 +1,6 @@
 //! `token create | list | revoke`: bearer tokens.
 
+use callaccess_domain::Origin;
 use callaccess_domain::{Store, Timestamp, TokenInfo};
 
 use super::output::{expiry, listing, render, scope_list};
@@ -22,6 +23,7 @@ pub(super) async fn run(
         } => {
             let made = crate::ops::directory::create_token(
                 store,
+                &Origin::cli(),
                 company,
                 scopes,
                 expires.as_deref(),
@@ -65,7 +67,7 @@ pub(super) async fn run(
                 .into_iter()
                 .find(|t| t.id == id)
                 .and_then(|t| t.revoked_at);
-            let info: TokenInfo = store.revoke_token(&id, now).await?;
+            let info: TokenInfo = store.revoke_token(&Origin::cli(), &id, now).await?;
             render(&output, &info, || revoked("token", &info.id, earlier))
         }
     }

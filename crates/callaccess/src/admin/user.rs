@@ -1,6 +1,7 @@
 //! `user add | list | set-access | set-manager`: users, their call access
 //! in the default workspace, and the org chart.
 
+use callaccess_domain::Origin;
 use serde_json::json;
 
 use callaccess_domain::{Store, User, UserUpdate};
@@ -33,7 +34,7 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
                 active: !inactive,
                 ..User::new(company, id, email)
             };
-            let user = crate::ops::directory::add_user(store, user).await?;
+            let user = crate::ops::directory::add_user(store, &Origin::cli(), user).await?;
             render(&output, &user, || {
                 let access = match calls_access {
                     Some(level) => format!("calls access {level}"),
@@ -70,7 +71,15 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
                 calls_access: Some(calls_access),
                 ..UserUpdate::default()
             };
-            crate::ops::directory::update_user(store, company, id, &change, NOTHING).await?;
+            crate::ops::directory::update_user(
+                store,
+                &Origin::cli(),
+                company,
+                id,
+                &change,
+                NOTHING,
+            )
+            .await?;
             render(
                 &output,
                 &json!({"company": company, "id": id, "callsAccess": calls_access}),
@@ -89,7 +98,15 @@ pub(super) async fn run(command: UserCommand, store: &dyn Store) -> anyhow::Resu
                 manager: Some(manager),
                 ..UserUpdate::default()
             };
-            crate::ops::directory::update_user(store, company, user, &change, NOTHING).await?;
+            crate::ops::directory::update_user(
+                store,
+                &Origin::cli(),
+                company,
+                user,
+                &change,
+                NOTHING,
+            )
+            .await?;
             render(
                 &output,
                 &json!({"company": company, "id": user, "managerId": manager}),

@@ -38,8 +38,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use callaccess_domain::secret;
 use callaccess_domain::{
-    Caller, CompanyId, CredentialCheck, RateLimit, Scope, Store, StoreError, StoredCredential,
-    Timestamp,
+    Actor, Caller, CompanyId, CredentialCheck, ExpiredCredential, Origin, RateLimit, Scope, Store,
+    StoreError, StoredCredential, Timestamp,
 };
 
 use super::error::ApiError;
@@ -58,6 +58,9 @@ pub struct Principal {
     /// Set when the credential came from the cache: what the store must
     /// check, and the header to verify again if the check fails.
     cached: Option<Recheck>,
+    /// The id of the request the principal made, for the audit entries of
+    /// its writes.
+    request_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +83,11 @@ impl Principal {
     /// the credential came from the cache.
     pub fn check(&self) -> Option<CredentialCheck> {
         self.cached.as_ref().map(|r| r.check)
+    }
+
+    /// Who a write of this request is recorded as made by.
+    pub fn origin(&self) -> Origin {
+        Origin::new(self.credential.actor(), self.request_id.clone())
     }
 
     /// Who the store runs an operation for.
@@ -208,8 +216,9 @@ fn usable(credential: &StoredCredential, now: Timestamp) -> bool {
 async fn authenticate(
     state: &AppState,
     header: Option<&HeaderValue>,
+    request_id: Option<&str>,
 ) -> Result<(Principal, RateLimit), ApiError> {
-    authenticate_at(state, header, Instant::now(), true).await
+    authenticate_at(state, header, Instant::now(), true, request_id).await
 }
 
 /// [`authenticate`] at a given moment, so tests can move the clock;
@@ -219,6 +228,7 @@ async fn authenticate_at(
     header: Option<&HeaderValue>,
     now: Instant,
     use_cache: bool,
+    request_id: Option<&str>,
 ) -> Result<(Principal, RateLimit), ApiError> {
     let value = header.ok_or(ApiError::Unauthenticated)?;
     let text = value.to_str().map_err(|_| ApiError::Unauthenticated)?;
@@ -239,7 +249,7 @@ async fn authenticate_at(
     // Read before the credential, so a change committed meanwhile leaves
     // the entry already stale.
     let epoch = cache.and_then(|_| state.store.credentials_epoch());
-    let verified = verify(state, text).await;
+    let verified = verify(state, text, request_id).await;
     let (principal, rate_limit, expires_at) = match verified {
         Ok(verified) => verified,
         Err(e) => {
@@ -271,7 +281,8 @@ async fn authenticate_at(
 /// principal with no check left to make, or 401 if it no longer holds.
 async fn reverify(state: &AppState, principal: &Principal) -> Result<Principal, ApiError> {
     let header = principal.cached.as_ref().map(|r| &r.header);
-    authenticate_at(state, header, Instant::now(), false)
+    let request_id = principal.request_id.as_deref();
+    authenticate_at(state, header, Instant::now(), false, request_id)
         .await
         .map(|(principal, _)| principal)
 }
@@ -286,7 +297,13 @@ pub trait Operation: Send + Sync {
     type Output: Send;
     /// The scope a scoped credential needs for it.
     const SCOPE: &'static str;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output>;
+    /// `origin`: who the operation's writes are recorded as made by.
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output>;
     /// The answer to a store error of this operation: by default the one
     /// every operation gives; an operation can say which of its inputs an
     /// error is about.
@@ -311,12 +328,13 @@ pub async fn perform<O: Operation>(
         Err(error) => return Err(confirm(state, principal, error).await),
     };
     let store = state.store.as_ref();
-    match operation.run(store, principal.caller()).await {
+    let origin = principal.origin();
+    match operation.run(store, principal.caller(), &origin).await {
         Err(StoreError::CredentialsChanged) => {
             let fresh = reverify(state, principal).await?;
             fresh.require(O::SCOPE)?;
             operation
-                .run(store, fresh.caller())
+                .run(store, fresh.caller(), &origin)
                 .await
                 .map_err(|e| operation.refine(e))
         }
@@ -349,6 +367,7 @@ async fn confirm(state: &AppState, principal: &Principal, error: ApiError) -> Ap
 async fn verify(
     state: &AppState,
     header: &str,
+    request_id: Option<&str>,
 ) -> Result<(Principal, RateLimit, Option<Timestamp>), ApiError> {
     let presented = parse_header(header).ok_or(ApiError::Unauthenticated)?;
     let bearer = matches!(presented, Presented::Bearer(_));
@@ -378,10 +397,30 @@ async fn verify(
                 },
                 scopes: c.scopes.map(Arc::from),
                 cached: None,
+                request_id: None,
             },
             c.rate_limit,
             c.expires_at,
         )),
+        Some(c) if c.revoked_at.is_none() => {
+            // Expired in use: the audit trail records it, once per
+            // credential. Its failure changes nothing about the answer.
+            let expired = if bearer {
+                ExpiredCredential::Token(&c.handle)
+            } else {
+                ExpiredCredential::ApiKey(&c.handle)
+            };
+            let actor = if bearer {
+                Actor::Token(c.handle.clone())
+            } else {
+                Actor::ApiKey(c.handle.clone())
+            };
+            let origin = Origin::new(actor, request_id.map(str::to_owned));
+            if let Err(e) = state.store.note_expired_use(&origin, expired).await {
+                tracing::warn!(error = %e, "an expired credential's use could not be recorded in the audit trail");
+            }
+            Err(ApiError::Unauthenticated)
+        }
         _ => Err(ApiError::Unauthenticated),
     }
 }
@@ -391,8 +430,12 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts.headers.get(AUTHORIZATION);
-        let (principal, rate_limit) = authenticate(state, header).await?;
-        if let Some(context) = parts.extensions.get::<Arc<RequestContext>>() {
+        let context = parts.extensions.get::<Arc<RequestContext>>().cloned();
+        let request_id = context.as_ref().map(|c| c.id.to_string());
+        let (principal, rate_limit) = authenticate(state, header, request_id.as_deref()).await?;
+        let mut principal = principal;
+        if let Some(context) = context {
+            principal.request_id = Some(context.id.to_string());
             let _ = context.company.set(principal.company);
             let _ = context.credential.set(principal.credential.clone());
         }
@@ -422,7 +465,7 @@ mod tests {
     )]
 
     use super::*;
-    use callaccess_domain::{NewApiKey, NewCompany};
+    use callaccess_domain::{NewApiKey, NewCompany, Origin};
     use callaccess_sqlite::SqliteStore;
 
     /// A store with one company and one full-access key, the state the
@@ -444,13 +487,16 @@ mod tests {
         let key = secret::generate_access_key();
         let key_secret = secret::generate_secret();
         store
-            .create_api_key(&NewApiKey {
-                access_key: key.clone(),
-                company,
-                digest: secret::digest(&key_secret),
-                scopes: None,
-                expires_at: None,
-            })
+            .create_api_key(
+                &Origin::cli(),
+                &NewApiKey {
+                    access_key: key.clone(),
+                    company,
+                    digest: secret::digest(&key_secret),
+                    scopes: None,
+                    expires_at: None,
+                },
+            )
             .await
             .unwrap();
         let store: Arc<dyn Store> = Arc::new(store);
@@ -466,6 +512,8 @@ mod tests {
             clock: callaccess_domain::Clock::system(),
             journal: Arc::new(crate::journal::Journal::new(0)),
             faults: Arc::new(crate::faults::Faults::new()),
+            changes: None,
+            changes_heartbeat: crate::http::admin::audit::DEFAULT_HEARTBEAT,
         };
         let header = HeaderValue::from_str(&format!(
             "Basic {}",
@@ -485,6 +533,7 @@ mod tests {
             &'a self,
             store: &'a dyn Store,
             caller: Caller,
+            _origin: &'a Origin,
         ) -> StoreFuture<'a, Self::Output> {
             store.list_api_grants(caller, &[])
         }
@@ -498,7 +547,7 @@ mod tests {
         header: &HeaderValue,
         now: Instant,
     ) -> Result<bool, ApiError> {
-        let (principal, _) = authenticate_at(state, Some(header), now, true).await?;
+        let (principal, _) = authenticate_at(state, Some(header), now, true, None).await?;
         let cached = principal.check().is_some();
         perform(state, &principal, Ok(ListNothing)).await?;
         Ok(cached)
@@ -528,7 +577,10 @@ mod tests {
         let other = SqliteStore::open(&dir.path().join("auth.db"))
             .await
             .unwrap();
-        other.revoke_api_key(&key, Timestamp::now()).await.unwrap();
+        other
+            .revoke_api_key(&Origin::cli(), &key, Timestamp::now())
+            .await
+            .unwrap();
         other.close().await.unwrap();
 
         // The very next request, at the same instant, still finds the entry,
@@ -544,7 +596,7 @@ mod tests {
     async fn a_cached_credential_is_checked_in_the_operations_own_transaction() {
         let (_dir, state, _key, header) = keyed().await;
         let t0 = Instant::now();
-        let (principal, _) = authenticate_at(&state, Some(&header), t0, true)
+        let (principal, _) = authenticate_at(&state, Some(&header), t0, true, None)
             .await
             .unwrap();
         assert_eq!(
@@ -552,7 +604,7 @@ mod tests {
             None,
             "verified by the store: nothing to check"
         );
-        let (principal, _) = authenticate_at(&state, Some(&header), t0, true)
+        let (principal, _) = authenticate_at(&state, Some(&header), t0, true, None)
             .await
             .unwrap();
         let check = principal.check().unwrap();
@@ -591,7 +643,7 @@ mod tests {
     async fn without_any_change_a_cached_credential_is_checked_again_after_the_bound() {
         let (_dir, state, _key, header) = keyed().await;
         let t0 = Instant::now();
-        assert!(authenticate_at(&state, Some(&header), t0, true)
+        assert!(authenticate_at(&state, Some(&header), t0, true, None)
             .await
             .is_ok());
         let cache = state.credentials.as_deref().unwrap();
@@ -610,7 +662,7 @@ mod tests {
         assert!(request(&state, &header, t0).await.unwrap());
         state
             .store
-            .revoke_api_key(&key, Timestamp::now())
+            .revoke_api_key(&Origin::cli(), &key, Timestamp::now())
             .await
             .unwrap();
         assert!(refused(&request(&state, &header, t0).await));
@@ -621,7 +673,7 @@ mod tests {
         let (_dir, state, key, header) = keyed().await;
         let t0 = Instant::now();
         assert!(request(&state, &header, t0).await.is_ok());
-        let (principal, _) = authenticate_at(&state, Some(&header), t0, true)
+        let (principal, _) = authenticate_at(&state, Some(&header), t0, true, None)
             .await
             .unwrap();
         let bad = || ApiError::bad_request("bad body");
@@ -631,7 +683,7 @@ mod tests {
         ));
         state
             .store
-            .revoke_api_key(&key, Timestamp::now())
+            .revoke_api_key(&Origin::cli(), &key, Timestamp::now())
             .await
             .unwrap();
         assert!(matches!(
@@ -649,13 +701,16 @@ mod tests {
         let key_secret = secret::generate_secret();
         state
             .store
-            .create_api_key(&NewApiKey {
-                access_key: key.clone(),
-                company: CompanyId::from_i64(1).unwrap(),
-                digest: secret::digest(&key_secret),
-                scopes: None,
-                expires_at: Some(start.plus_seconds(3600)),
-            })
+            .create_api_key(
+                &Origin::cli(),
+                &NewApiKey {
+                    access_key: key.clone(),
+                    company: CompanyId::from_i64(1).unwrap(),
+                    digest: secret::digest(&key_secret),
+                    scopes: None,
+                    expires_at: Some(start.plus_seconds(3600)),
+                },
+            )
             .await
             .unwrap();
         let header = HeaderValue::from_str(&format!(
@@ -673,7 +728,7 @@ mod tests {
         state.clock.advance(Duration::from_secs(1)).unwrap();
         assert!(refused(&request(&state, &header, t0).await), "cached");
         assert!(refused(
-            &authenticate_at(&state, Some(&header), t0, false).await
+            &authenticate_at(&state, Some(&header), t0, false, None).await
         ));
     }
 
@@ -688,7 +743,7 @@ mod tests {
         ))
         .unwrap();
         assert!(refused(
-            &authenticate_at(&state, Some(&wrong), t0, true).await
+            &authenticate_at(&state, Some(&wrong), t0, true, None).await
         ));
     }
 

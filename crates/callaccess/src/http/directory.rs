@@ -17,8 +17,8 @@ use callaccess_domain::page::{
     query_digest, CallFilter, Cursor, Page, PageAfter, UserFilter, PAGE_SIZE,
 };
 use callaccess_domain::{
-    Call, CallDetails, CallId, Caller, CallsAccess, CallsRule, Party, Profile, ProfileId, Store,
-    StoreError, Timestamp, User, UserId, Workspace, WorkspaceId,
+    Call, CallDetails, CallId, Caller, CallsAccess, CallsRule, Origin, Party, Profile, ProfileId,
+    Store, StoreError, Timestamp, User, UserId, Workspace, WorkspaceId,
 };
 use serde_json::{Map, Value};
 
@@ -128,7 +128,12 @@ struct ListWorkspaces;
 impl auth::Operation for ListWorkspaces {
     type Output = Vec<Workspace>;
     const SCOPE: &'static str = scopes::WORKSPACES_READ;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        _origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         store.workspaces(caller)
     }
 }
@@ -141,7 +146,12 @@ struct ListUsers {
 impl auth::Operation for ListUsers {
     type Output = Page<User>;
     const SCOPE: &'static str = scopes::USERS_READ;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        _origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         store.list_users(caller, &self.filter, self.page)
     }
 }
@@ -151,7 +161,12 @@ struct GetUser(UserId);
 impl auth::Operation for GetUser {
     type Output = Option<User>;
     const SCOPE: &'static str = scopes::USERS_READ;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        _origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         store.user(caller, self.0)
     }
 }
@@ -170,7 +185,12 @@ impl<const EXTENSIVE: bool> auth::Operation for ListCalls<EXTENSIVE> {
     } else {
         scopes::CALLS_READ_BASIC
     };
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        _origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         store.list_calls(caller, &self.filter, self.page)
     }
     fn refine(&self, error: StoreError) -> ApiError {
@@ -190,7 +210,12 @@ struct GetCall(CallId);
 impl auth::Operation for GetCall {
     type Output = Option<Call>;
     const SCOPE: &'static str = scopes::CALLS_READ_BASIC;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        _origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         store.call(caller, self.0)
     }
 }
@@ -200,12 +225,17 @@ struct AddCall(Call);
 impl auth::Operation for AddCall {
     type Output = Call;
     const SCOPE: &'static str = scopes::CALLS_CREATE;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         Box::pin(async move {
             let mut call = self.0.clone();
             let mut attempt = 1;
             loop {
-                match store.create_call(caller, &call).await {
+                match store.create_call(origin, caller, &call).await {
                     Err(StoreError::CallExists { .. }) if attempt < FRESH_ID_ATTEMPTS => {
                         call.id = CallId::random();
                         attempt += 1;
@@ -225,7 +255,12 @@ struct ListProfiles(WorkspaceId);
 impl auth::Operation for ListProfiles {
     type Output = Vec<Profile>;
     const SCOPE: &'static str = scopes::PROFILES_READ;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        _origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         store.profiles(caller, self.0)
     }
     fn refine(&self, error: StoreError) -> ApiError {
@@ -238,7 +273,12 @@ struct GetProfile(ProfileId);
 impl auth::Operation for GetProfile {
     type Output = Profile;
     const SCOPE: &'static str = scopes::PROFILES_READ;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        _origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         store.profile(caller, self.0)
     }
     fn refine(&self, error: StoreError) -> ApiError {
@@ -251,12 +291,17 @@ struct CreateProfile(Profile);
 impl auth::Operation for CreateProfile {
     type Output = Profile;
     const SCOPE: &'static str = scopes::PROFILES_WRITE;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         Box::pin(async move {
             let mut profile = self.0.clone();
             let mut attempt = 1;
             loop {
-                match store.create_profile(caller, &profile).await {
+                match store.create_profile(origin, caller, &profile).await {
                     Err(StoreError::ProfileExists(_)) if attempt < FRESH_ID_ATTEMPTS => {
                         profile.id = ProfileId::random();
                         attempt += 1;
@@ -278,13 +323,18 @@ struct UpdateProfile(ProfileId, ProfileDraft);
 impl auth::Operation for UpdateProfile {
     type Output = Profile;
     const SCOPE: &'static str = scopes::PROFILES_WRITE;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         Box::pin(async move {
             // A profile never moves, so its workspace read first is the
             // one it has when it is replaced.
             let stored = store.profile(caller, self.0).await?;
             let profile = self.1.clone().into_profile(stored.workspace, self.0);
-            store.update_profile(caller, &profile).await
+            store.update_profile(origin, caller, &profile).await
         })
     }
     fn refine(&self, error: StoreError) -> ApiError {
@@ -297,7 +347,12 @@ struct ProfileUsers(ProfileId);
 impl auth::Operation for ProfileUsers {
     type Output = Vec<User>;
     const SCOPE: &'static str = scopes::USERS_READ;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> StoreFuture<'a, Self::Output> {
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        _origin: &'a Origin,
+    ) -> StoreFuture<'a, Self::Output> {
         store.profile_users(caller, self.0)
     }
     fn refine(&self, error: StoreError) -> ApiError {

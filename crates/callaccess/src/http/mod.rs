@@ -41,7 +41,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
-use callaccess_domain::{AccessChange, CallGrants, CallId, Caller, Scope, Store};
+use callaccess_domain::{AccessChange, CallGrants, CallId, Caller, Origin, Scope, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 
@@ -99,6 +99,11 @@ pub struct AppState {
     pub journal: Arc<crate::journal::Journal>,
     /// Rules that make `/v2` answers fail on purpose.
     pub faults: Arc<crate::faults::Faults>,
+    /// The node's change stream; `None` where it was not started (a
+    /// harness that needs no stream).
+    pub changes: Option<Arc<crate::changes::Changes>>,
+    /// How often an idle change stream sends a heartbeat.
+    pub changes_heartbeat: std::time::Duration,
 }
 
 /// The whole application, ready to serve: the API and the admin API.
@@ -319,16 +324,26 @@ struct List(Vec<CallId>);
 impl auth::Operation for Grant {
     type Output = ();
     const SCOPE: &'static str = Scope::WRITE;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> auth::StoreFuture<'a, ()> {
-        store.grant_access(caller, &self.0)
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        origin: &'a Origin,
+    ) -> auth::StoreFuture<'a, ()> {
+        store.grant_access(origin, caller, &self.0)
     }
 }
 
 impl auth::Operation for Revoke {
     type Output = ();
     const SCOPE: &'static str = Scope::WRITE;
-    fn run<'a>(&'a self, store: &'a dyn Store, caller: Caller) -> auth::StoreFuture<'a, ()> {
-        store.revoke_access(caller, &self.0)
+    fn run<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        caller: Caller,
+        origin: &'a Origin,
+    ) -> auth::StoreFuture<'a, ()> {
+        store.revoke_access(origin, caller, &self.0)
     }
 }
 
@@ -339,6 +354,7 @@ impl auth::Operation for List {
         &'a self,
         store: &'a dyn Store,
         caller: Caller,
+        _origin: &'a Origin,
     ) -> auth::StoreFuture<'a, Vec<CallGrants>> {
         store.list_api_grants(caller, &self.0)
     }

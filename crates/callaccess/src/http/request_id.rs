@@ -78,6 +78,16 @@ pub enum CredentialId {
     Token(String),
 }
 
+impl CredentialId {
+    /// The credential as the audit trail names who made a change.
+    pub fn actor(&self) -> callaccess_domain::Actor {
+        match self {
+            Self::ApiKey(key) => callaccess_domain::Actor::ApiKey(key.clone()),
+            Self::Token(id) => callaccess_domain::Actor::Token(id.clone()),
+        }
+    }
+}
+
 impl fmt::Display for CredentialId {
     /// `apiKey:<accessKey>` or `token:<id>`, as the audit trail names actors.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

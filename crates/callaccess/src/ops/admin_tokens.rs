@@ -1,7 +1,7 @@
 //! Admin tokens: created (the text shown once), listed, revoked.
 
 use callaccess_domain::admin_token::{self, AdminTokenId, AdminTokenInfo};
-use callaccess_domain::{Store, StoreError, Timestamp};
+use callaccess_domain::{Origin, Store, StoreError, Timestamp};
 
 use super::{invalid, parse_expiry};
 
@@ -16,6 +16,7 @@ pub struct Created {
 /// [`parse_expiry`] reads it.
 pub async fn create(
     store: &dyn Store,
+    origin: &Origin,
     read_only: bool,
     expires: Option<&str>,
     note: Option<&str>,
@@ -24,7 +25,7 @@ pub async fn create(
     let expires_at = expires.map(|e| parse_expiry(e, now)).transpose()?;
     let note = admin_token::check_note(note).map_err(invalid)?;
     let issued = admin_token::issue(read_only, note, now, expires_at);
-    let info = store.create_admin_token(&issued.new).await?;
+    let info = store.create_admin_token(origin, &issued.new).await?;
     Ok(Created {
         token: issued.text,
         info,
@@ -39,6 +40,7 @@ pub fn parse_id(text: &str) -> Result<AdminTokenId, StoreError> {
 /// (revoking again keeps the first time).
 pub async fn revoke(
     store: &dyn Store,
+    origin: &Origin,
     id: &str,
     now: Timestamp,
 ) -> Result<(AdminTokenInfo, Option<Timestamp>), StoreError> {
@@ -47,6 +49,6 @@ pub async fn revoke(
         .admin_token(&id)
         .await?
         .and_then(|t| t.info.revoked_at);
-    let info = store.revoke_admin_token(&id, now).await?;
+    let info = store.revoke_admin_token(origin, &id, now).await?;
     Ok((info, earlier))
 }

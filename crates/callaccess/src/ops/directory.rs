@@ -3,8 +3,8 @@
 
 use callaccess_domain::{
     secret, ApiKeyInfo, Call, CallDetails, CallId, Company, CompanyId, Limit, NewApiKey,
-    NewCompany, NewToken, RateLimit, Scope, Store, StoreError, Timestamp, TokenInfo, User, UserId,
-    UserUpdate, Workspace, WorkspaceId,
+    NewCompany, NewToken, Origin, RateLimit, Scope, Store, StoreError, Timestamp, TokenInfo, User,
+    UserId, UserUpdate, Workspace, WorkspaceId,
 };
 
 use super::{
@@ -89,7 +89,7 @@ pub async fn create_workspace(
 /// Adds the user (with their manager and default-workspace access, in one
 /// write) once the company exists and the email reads as one; blank names
 /// and title are none.
-pub async fn add_user(store: &dyn Store, user: User) -> Result<User, StoreError> {
+pub async fn add_user(store: &dyn Store, origin: &Origin, user: User) -> Result<User, StoreError> {
     require_company(store, user.company).await?;
     check_email(&user.email_address)?;
     let user = User {
@@ -98,7 +98,7 @@ pub async fn add_user(store: &dyn Store, user: User) -> Result<User, StoreError>
         title: blank_is_none(user.title),
         ..user
     };
-    store.add_user(&user).await?;
+    store.add_user(origin, &user).await?;
     Ok(user)
 }
 
@@ -108,6 +108,7 @@ pub async fn add_user(store: &dyn Store, user: User) -> Result<User, StoreError>
 /// the caller's terms.
 pub async fn update_user(
     store: &dyn Store,
+    origin: &Origin,
     company: CompanyId,
     user: UserId,
     change: &UserUpdate,
@@ -117,7 +118,7 @@ pub async fn update_user(
     if change.is_empty() {
         return Err(invalid(nothing));
     }
-    store.update_user(company, user, change).await
+    store.update_user(origin, company, user, change).await
 }
 
 /// The company's shares as (call, user), by call then user, once the
@@ -134,7 +135,7 @@ pub async fn shares(
 
 /// Adds the call once the company exists; each participant once, blank
 /// texts none.
-pub async fn add_call(store: &dyn Store, call: Call) -> Result<Call, StoreError> {
+pub async fn add_call(store: &dyn Store, origin: &Origin, call: Call) -> Result<Call, StoreError> {
     require_company(store, call.company).await?;
     let mut participants = call.participant_ids;
     let mut seen = std::collections::HashSet::new();
@@ -149,7 +150,7 @@ pub async fn add_call(store: &dyn Store, call: Call) -> Result<Call, StoreError>
         },
         ..call
     };
-    store.add_call(&call).await?;
+    store.add_call(origin, &call).await?;
     Ok(call)
 }
 
@@ -157,24 +158,26 @@ pub async fn add_call(store: &dyn Store, call: Call) -> Result<Call, StoreError>
 
 pub async fn add_share(
     store: &dyn Store,
+    origin: &Origin,
     company: CompanyId,
     call: CallId,
     user: UserId,
 ) -> Result<(), StoreError> {
     require_company(store, company).await?;
-    store.add_share(company, call, user).await
+    store.add_share(origin, company, call, user).await
 }
 
 /// Removing a share that is not there is most likely a mistyped id, which
 /// the operator should hear about.
 pub async fn remove_share(
     store: &dyn Store,
+    origin: &Origin,
     company: CompanyId,
     call: CallId,
     user: UserId,
 ) -> Result<(), StoreError> {
     require_company(store, company).await?;
-    if store.remove_share(company, call, user).await? {
+    if store.remove_share(origin, company, call, user).await? {
         Ok(())
     } else {
         Err(StoreError::Invalid(format!(
@@ -202,6 +205,7 @@ pub struct CreatedToken {
 /// A new API key with a fresh access key and secret; no scopes: full access.
 pub async fn create_api_key(
     store: &dyn Store,
+    origin: &Origin,
     company: CompanyId,
     scopes: Vec<Scope>,
     expires: Option<&str>,
@@ -211,13 +215,16 @@ pub async fn create_api_key(
     let access_key = secret::generate_access_key();
     let key_secret = secret::generate_secret();
     let info = store
-        .create_api_key(&NewApiKey {
-            access_key,
-            company,
-            digest: secret::digest(&key_secret),
-            scopes: (!scopes.is_empty()).then_some(scopes),
-            expires_at,
-        })
+        .create_api_key(
+            origin,
+            &NewApiKey {
+                access_key,
+                company,
+                digest: secret::digest(&key_secret),
+                scopes: (!scopes.is_empty()).then_some(scopes),
+                expires_at,
+            },
+        )
         .await?;
     Ok(CreatedKey {
         info,
@@ -228,6 +235,7 @@ pub async fn create_api_key(
 /// A new bearer token; it carries at least one scope.
 pub async fn create_token(
     store: &dyn Store,
+    origin: &Origin,
     company: CompanyId,
     scopes: Vec<Scope>,
     expires: Option<&str>,
@@ -239,12 +247,15 @@ pub async fn create_token(
     }
     let token = secret::generate_secret();
     let info = store
-        .create_token(&NewToken {
-            company,
-            digest: secret::digest(&token),
-            scopes,
-            expires_at,
-        })
+        .create_token(
+            origin,
+            &NewToken {
+                company,
+                digest: secret::digest(&token),
+                scopes,
+                expires_at,
+            },
+        )
         .await?;
     Ok(CreatedToken { info, token })
 }

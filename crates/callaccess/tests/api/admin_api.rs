@@ -3,6 +3,7 @@
 //! revocation and expiry; tokens stored hashed and never logged; the
 //! directory CRUD with the CLI's rules and messages, paged lists.
 
+use callaccess_domain::Origin;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -151,7 +152,7 @@ async fn revoked_and_expired_tokens_get_401() {
     };
     let (id, _) = callaccess_domain::admin_token::split(text).unwrap();
     app.store
-        .revoke_admin_token(&id, app.clock.now())
+        .revoke_admin_token(&Origin::cli(), &id, app.clock.now())
         .await
         .unwrap();
     // Seen on the very next request: nothing keeps a verified admin token.

@@ -1,5 +1,6 @@
 //! Authentication (contract §4): Basic API keys, Bearer tokens and scopes.
 
+use callaccess_domain::Origin;
 use callaccess_domain::{Scope, Timestamp};
 
 use crate::helpers::ids::*;
@@ -62,7 +63,7 @@ async fn a_revoked_key_is_refused_on_the_next_request() {
     let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_3, &[NONE_A]).await;
     app.store
-        .revoke_api_key(&c.access_key, Timestamp::now())
+        .revoke_api_key(&Origin::cli(), &c.access_key, Timestamp::now())
         .await
         .unwrap();
     assert_unauthenticated(&app.put(&c.auth, change(CALL_3, &[NONE_B])).await);
@@ -119,7 +120,10 @@ async fn a_revoked_token_is_refused_on_the_next_request() {
     let tokens = app.store.tokens(Some(c.id)).await.unwrap();
     assert_eq!(tokens.len(), 1);
     let id = tokens[0].id.clone();
-    app.store.revoke_token(&id, Timestamp::now()).await.unwrap();
+    app.store
+        .revoke_token(&Origin::cli(), &id, Timestamp::now())
+        .await
+        .unwrap();
     assert_unauthenticated(
         &app.post(
             &token,

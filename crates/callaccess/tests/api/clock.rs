@@ -9,6 +9,7 @@
 
 use callaccess::db::DatabaseUrl;
 use callaccess::server::ServeOptions;
+use callaccess_domain::Origin;
 use callaccess_domain::{
     secret, Clock, Limit, NewToken, RateLimit, Scope, Timestamp, User, UserId,
 };
@@ -130,12 +131,15 @@ async fn a_key_and_a_token_expire_when_the_clock_passes_their_expiry() {
     let key = app.api_key(&c, None, in_an_hour).await;
     let token_text = secret::generate_secret();
     app.store
-        .create_token(&NewToken {
-            company: c.id,
-            digest: secret::digest(&token_text),
-            scopes: vec![Scope::parse(Scope::READ).unwrap()],
-            expires_at: in_an_hour,
-        })
+        .create_token(
+            &Origin::cli(),
+            &NewToken {
+                company: c.id,
+                digest: secret::digest(&token_text),
+                scopes: vec![Scope::parse(Scope::READ).unwrap()],
+                expires_at: in_an_hour,
+            },
+        )
         .await
         .unwrap();
     let token = Auth::Bearer(token_text);
@@ -197,7 +201,10 @@ async fn every_stored_time_is_the_clocks() {
     ok(&advance(&app, &admin, "1h").await);
     let later = now.plus_seconds(3600);
     app.store
-        .add_user(&User::new(c.id, user(2001), "late@c1.test".to_owned()))
+        .add_user(
+            &Origin::cli(),
+            &User::new(c.id, user(2001), "late@c1.test".to_owned()),
+        )
         .await
         .unwrap();
     let reply = app

@@ -2,6 +2,7 @@
 //! and permission profiles, driven through the `gong-rs` client unchanged
 //! and over raw HTTP for every validation, tenancy and paging rule.
 
+use callaccess_domain::Origin;
 use std::collections::{BTreeSet, HashSet};
 
 use callaccess_domain::{
@@ -103,7 +104,7 @@ async fn the_gong_rs_client_drives_every_directory_operation_unchanged() {
     let (app, c) = TestApp::spawn_with_company().await;
     let config = gong(&app, &c);
     app.store
-        .set_manager(c.id, user(OWN_OTHER), Some(user(ALL)))
+        .set_manager(&Origin::cli(), c.id, user(OWN_OTHER), Some(user(ALL)))
         .await
         .unwrap();
 
@@ -378,7 +379,12 @@ async fn the_gong_rs_client_drives_every_directory_operation_unchanged() {
     .expect("listPermissionProfileUsers");
     assert_eq!(holders.users, Some(vec![]), "no users: 200 with []");
     app.store
-        .assign_profile(c.id, user(OWN_OTHER), profile_id.parse().unwrap())
+        .assign_profile(
+            &Origin::cli(),
+            c.id,
+            user(OWN_OTHER),
+            profile_id.parse().unwrap(),
+        )
         .await
         .unwrap();
     let holders = list_permission_profile_users(
@@ -425,7 +431,7 @@ async fn stored_values_come_back_and_missing_ones_are_left_out() {
         created: Some(Timestamp::from_unix(1_700_000_000)),
         ..User::new(c.id, user(2001), "ada@c1.test")
     };
-    app.store.add_user(&named).await.unwrap();
+    app.store.add_user(&Origin::cli(), &named).await.unwrap();
     let reply = get(&app, &c.auth, "/v2/users/2001").await;
     reply.assert_ok();
     assert_eq!(
@@ -452,7 +458,7 @@ async fn stored_values_come_back_and_missing_ones_are_left_out() {
     );
     // Private, as stored.
     app.store
-        .set_private(c.id, crate::helpers::call(CALL_2), true)
+        .set_private(&Origin::cli(), c.id, crate::helpers::call(CALL_2), true)
         .await
         .unwrap();
     let reply = get(&app, &c.auth, &format!("/v2/calls/{CALL_2}")).await;
@@ -470,7 +476,7 @@ async fn stored_values_come_back_and_missing_ones_are_left_out() {
     created.assert_ok();
     let profile = created.body["profile"]["id"].as_str().unwrap().to_owned();
     app.store
-        .assign_profile(c.id, user(2001), profile.parse().unwrap())
+        .assign_profile(&Origin::cli(), c.id, user(2001), profile.parse().unwrap())
         .await
         .unwrap();
     let reply = get(
@@ -899,15 +905,18 @@ async fn filters_select_by_dates_ids_owners_and_workspace() {
         (14, ALL, day + 86_400),
     ] {
         app.store
-            .add_call(&started_call(c.id, id, primary, started))
+            .add_call(&Origin::cli(), &started_call(c.id, id, primary, started))
             .await
             .unwrap();
     }
     app.store
-        .add_call(&Call {
-            workspace: Some(second),
-            ..started_call(c.id, 15, ALL, day + 5)
-        })
+        .add_call(
+            &Origin::cli(),
+            &Call {
+                workspace: Some(second),
+                ..started_call(c.id, 15, ALL, day + 5)
+            },
+        )
         .await
         .unwrap();
     let ids = |reply: &Reply, key: &str| -> Vec<i64> {
@@ -953,10 +962,13 @@ async fn filters_select_by_dates_ids_owners_and_workspace() {
     // Users by creation date.
     for (id, created) in [(3001, day - 1), (3002, day), (3003, day + 1)] {
         app.store
-            .add_user(&User {
-                created: Some(Timestamp::from_unix(created)),
-                ..User::new(c.id, user(id), format!("u{id}@c1.test"))
-            })
+            .add_user(
+                &Origin::cli(),
+                &User {
+                    created: Some(Timestamp::from_unix(created)),
+                    ..User::new(c.id, user(id), format!("u{id}@c1.test"))
+                },
+            )
             .await
             .unwrap();
     }
@@ -983,12 +995,18 @@ async fn another_companys_ids_answer_exactly_like_unknown_ones_in_both_direction
     for (n, c) in [(1, &a), (2, &b)] {
         let user_id = 5000 + n;
         app.store
-            .add_user(&User::new(c.id, user(user_id), format!("x@c{n}.test")))
+            .add_user(
+                &Origin::cli(),
+                &User::new(c.id, user(user_id), format!("x@c{n}.test")),
+            )
             .await
             .unwrap();
         let call_id = 6_000_000_000_000_000_000 + n;
         app.store
-            .add_call(&started_call(c.id, call_id, NONE_A, 1_714_521_600))
+            .add_call(
+                &Origin::cli(),
+                &started_call(c.id, call_id, NONE_A, 1_714_521_600),
+            )
             .await
             .unwrap();
         let workspace = default_workspace(&app, c).await;
@@ -1259,7 +1277,10 @@ async fn paging_through_users_while_users_are_added_skips_and_repeats_nothing() 
     for n in 0..300 {
         let id = 10_000 + n * 10;
         app.store
-            .add_user(&User::new(c.id, user(id), format!("u{id}@c1.test")))
+            .add_user(
+                &Origin::cli(),
+                &User::new(c.id, user(id), format!("u{id}@c1.test")),
+            )
             .await
             .unwrap();
     }
@@ -1280,7 +1301,10 @@ async fn paging_through_users_while_users_are_added_skips_and_repeats_nothing() 
             for k in 0..15 {
                 let id = 10_005 + k * 200 + round as i64 * 10;
                 store
-                    .add_user(&User::new(company, user(id), format!("late{id}@c1.test")))
+                    .add_user(
+                        &Origin::cli(),
+                        &User::new(company, user(id), format!("late{id}@c1.test")),
+                    )
                     .await
                     .unwrap();
             }
@@ -1343,7 +1367,7 @@ async fn paging_through_calls_while_calls_are_added_skips_and_repeats_nothing() 
     let id_of = |n: i64| 1_000_000_000_000_000_000 + n * 30_000_000_000_000_000;
     for n in 0..250 {
         app.store
-            .add_call(&started_call(c.id, id_of(n), ALL, day + n))
+            .add_call(&Origin::cli(), &started_call(c.id, id_of(n), ALL, day + n))
             .await
             .unwrap();
     }
@@ -1425,7 +1449,10 @@ async fn a_cursor_is_refused_when_altered_or_used_on_another_query_or_company() 
     for n in 0..150 {
         for c in [&a, &b] {
             app.store
-                .add_user(&User::new(c.id, user(20_000 + n), format!("u{n}@x.test")))
+                .add_user(
+                    &Origin::cli(),
+                    &User::new(c.id, user(20_000 + n), format!("u{n}@x.test")),
+                )
                 .await
                 .unwrap();
         }
@@ -1523,7 +1550,7 @@ async fn a_repeated_client_unique_id_is_a_conflict_naming_the_existing_call() {
         client_unique_id: Some("seeded-1".to_owned()),
         ..Call::new(c.id, CallId::from_i64(77).unwrap(), user(ALL))
     };
-    app.store.add_call(&seeded).await.unwrap();
+    app.store.add_call(&Origin::cli(), &seeded).await.unwrap();
     send(
         &app,
         Method::POST,

@@ -6,6 +6,7 @@
 //! answer, a body cut short. Rules are loaded into `ServeOptions::faults`,
 //! through `POST /admin/v1/faults`, or from `serve --faults FILE`.
 
+use callaccess_domain::Origin;
 use std::error::Error as _;
 use std::io;
 use std::sync::Arc;
@@ -192,12 +193,15 @@ async fn each_match_field_must_hold() {
     let token = secret::generate_secret();
     let info = app
         .store
-        .create_token(&NewToken {
-            company: c.id,
-            digest: secret::digest(&token),
-            scopes: vec![Scope::parse("api:users:read").unwrap()],
-            expires_at: None,
-        })
+        .create_token(
+            &Origin::cli(),
+            &NewToken {
+                company: c.id,
+                digest: secret::digest(&token),
+                scopes: vec![Scope::parse("api:users:read").unwrap()],
+                expires_at: None,
+            },
+        )
         .await
         .unwrap();
     let bearer = Auth::Bearer(token);

@@ -5,6 +5,7 @@
 //! nothing but a base URL and a key pointing it at callaccess.
 
 use callaccess_domain::seed::Seed;
+use callaccess_domain::Origin;
 use gong_rs::apis::calls_api::{
     add_call, get_call, list_calls, AddCallParams, GetCallParams, ListCallsParams,
 };
@@ -65,7 +66,7 @@ fn seed() -> String {
 async fn a_program_written_against_gongs_docs_runs_unchanged() {
     let app = TestApp::spawn().await;
     app.store
-        .apply_seed(&Seed::parse(&seed()).unwrap())
+        .apply_seed(&Origin::cli(), &Seed::parse(&seed()).unwrap())
         .await
         .unwrap();
     let mut config = Configuration::new();

@@ -11,6 +11,7 @@
 //! the test advances it: rate-limit windows, credential expiry and the
 //! times the store records all read it, so no test waits out a window.
 
+use callaccess_domain::Origin;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -459,12 +460,15 @@ impl TestApp {
     pub async fn token(&self, company: &Company, scopes: &[&str]) -> Auth {
         let token = secret::generate_secret();
         self.store
-            .create_token(&NewToken {
-                company: company.id,
-                digest: secret::digest(&token),
-                scopes: scopes.iter().map(|s| Scope::parse(s).unwrap()).collect(),
-                expires_at: None,
-            })
+            .create_token(
+                &Origin::cli(),
+                &NewToken {
+                    company: company.id,
+                    digest: secret::digest(&token),
+                    scopes: scopes.iter().map(|s| Scope::parse(s).unwrap()).collect(),
+                    expires_at: None,
+                },
+            )
             .await
             .unwrap();
         Auth::Bearer(token)
@@ -493,10 +497,13 @@ pub async fn create_world(store: &dyn Store, id: i64) -> Company {
     ];
     for (uid, access) in profiles {
         store
-            .add_user(&User {
-                calls_access: Some(access),
-                ..User::new(company, user(uid), format!("u{uid}@c{id}.test"))
-            })
+            .add_user(
+                &Origin::cli(),
+                &User {
+                    calls_access: Some(access),
+                    ..User::new(company, user(uid), format!("u{uid}@c{id}.test"))
+                },
+            )
             .await
             .unwrap();
     }
@@ -507,16 +514,19 @@ pub async fn create_world(store: &dyn Store, id: i64) -> Company {
     ];
     for (cid, primary, participants) in calls {
         store
-            .add_call(&Call {
-                title: Some(format!("call {cid}")),
-                participant_ids: participants.into_iter().map(user).collect(),
-                ..Call::new(company, call(cid), user(primary))
-            })
+            .add_call(
+                &Origin::cli(),
+                &Call {
+                    title: Some(format!("call {cid}")),
+                    participant_ids: participants.into_iter().map(user).collect(),
+                    ..Call::new(company, call(cid), user(primary))
+                },
+            )
             .await
             .unwrap();
     }
     store
-        .add_share(company, call(CALL_1), user(SHARED))
+        .add_share(&Origin::cli(), company, call(CALL_1), user(SHARED))
         .await
         .unwrap();
     let (access_key, auth) = new_api_key(store, company, None, None).await;
@@ -544,7 +554,7 @@ pub async fn new_api_key(
         scopes,
         expires_at,
     };
-    store.create_api_key(&key).await.unwrap();
+    store.create_api_key(&Origin::cli(), &key).await.unwrap();
     (access_key.clone(), Auth::Basic(access_key, key_secret))
 }
 
@@ -629,7 +639,10 @@ impl TestApp {
             self.clock.now(),
             expires_at,
         );
-        self.store.create_admin_token(&issued.new).await.unwrap();
+        self.store
+            .create_admin_token(&Origin::cli(), &issued.new)
+            .await
+            .unwrap();
         Auth::Bearer(issued.text)
     }
 

@@ -3,6 +3,7 @@
 
 use crate::helpers::ids::*;
 use crate::helpers::{change, TestApp};
+use callaccess_domain::Origin;
 
 /// Drops the request id so two answers can be compared.
 fn shape(reply: &crate::helpers::Reply) -> (u16, serde_json::Value) {
@@ -31,11 +32,14 @@ async fn two_companies_are_isolated_in_both_directions() {
     // A call that only company 2 has.
     let only_b = 5_555_555_555_555_555_555;
     app.store
-        .add_call(&callaccess_domain::Call::new(
-            b.id,
-            crate::helpers::call(only_b),
-            crate::helpers::user(NONE_A),
-        ))
+        .add_call(
+            &Origin::cli(),
+            &callaccess_domain::Call::new(
+                b.id,
+                crate::helpers::call(only_b),
+                crate::helpers::user(NONE_A),
+            ),
+        )
         .await
         .unwrap();
     for (owner, stranger) in [(&b, &a)] {
@@ -82,10 +86,13 @@ async fn another_companys_user_is_an_unknown_user() {
     let b = app.company(2).await;
     let only_b_user = 4242;
     app.store
-        .add_user(&callaccess_domain::User {
-            calls_access: Some(callaccess_domain::CallsAccess::None),
-            ..callaccess_domain::User::new(b.id, crate::helpers::user(only_b_user), "x@b.test")
-        })
+        .add_user(
+            &Origin::cli(),
+            &callaccess_domain::User {
+                calls_access: Some(callaccess_domain::CallsAccess::None),
+                ..callaccess_domain::User::new(b.id, crate::helpers::user(only_b_user), "x@b.test")
+            },
+        )
         .await
         .unwrap();
     app.grant(&b.auth, CALL_3, &[only_b_user]).await;

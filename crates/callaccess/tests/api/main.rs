@@ -14,6 +14,7 @@ mod workload;
 
 mod admin_api;
 mod admin_state;
+mod audit;
 mod auth;
 mod backend;
 mod binary;

@@ -16,6 +16,7 @@ use rand::seq::IndexedRandom;
 use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::audit::Stream;
 use crate::helpers::{postgres_server, send_with_key, PATH};
 use crate::server_process::{cli_ok, count_messages, write_json, Server};
 use callaccess_postgres::scratch::ScratchDatabase;
@@ -549,6 +550,115 @@ async fn a_key_revoked_under_load_is_refused_by_every_node_from_the_commit_on() 
          all {after} sent after it were refused on 3 nodes; \
          {lookups_before} key lookups for {served_before} requests before the revocation"
     );
+    for node in nodes {
+        assert_eq!(node.terminate().await.code, 0);
+    }
+}
+
+/// Entries the stream test writes: 3 writers × 40 flips of one pair each.
+const STREAMED: usize = 120;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_streams_every_change_committed_through_any_node_once_in_order() {
+    let Some(server) = postgres_server() else {
+        return;
+    };
+    let db = ScratchDatabase::create(&server).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let seed_file = write_json(dir.path(), "seed.json", &seed());
+    let args = [
+        "--database",
+        db.url(),
+        "--seed",
+        seed_file.to_str().unwrap(),
+    ];
+    let nodes: Vec<Server> = join_all((0..3).map(|_| Server::start(&args))).await;
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let made = cli_ok(&["admin-token", "create", "--json", "--database", db.url()]).await;
+    let made: Value = serde_json::from_str(&made).unwrap();
+    let authorization = format!("Bearer {}", made["token"].as_str().unwrap());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let audit = |base: &str, query: &str| {
+        let request = client
+            .get(format!("{base}/admin/v1/audit?{query}"))
+            .header("authorization", &authorization);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let newest = audit(&bases[0], "order=newest&limit=1").await;
+    let start = newest["items"][0]["seq"].as_u64().unwrap_or(0);
+
+    // A stream on each node, from the same point; a fourth on node 0 that
+    // will disconnect part way and resume on node 1.
+    let query = format!("after={start}");
+    let mut streams = Vec::new();
+    for base in &bases {
+        streams.push(Stream::open_at(&client, base, &authorization, &query, None).await);
+    }
+    let mut resuming = Stream::open_at(&client, &bases[0], &authorization, &query, None).await;
+
+    // Three writers, one per node, each flipping pairs of its own: every
+    // request changes exactly one pair, so records exactly one entry.
+    let writers = (0..3).map(|w| {
+        let client = client.clone();
+        let base = bases[w].clone();
+        async move {
+            for flip in 0..STREAMED / 3 {
+                let user = USERS[flip % 4];
+                let call = CALLS[w];
+                let method = if (flip / 4) % 2 == 0 {
+                    reqwest::Method::PUT
+                } else {
+                    reqwest::Method::DELETE
+                };
+                let body = json!({"callAccessList": [
+                    {"callId": call.to_string(), "userIds": [user.to_string()]}
+                ]});
+                let answer = send(&client, method, format!("{base}{PATH}"), WRITER, body).await;
+                assert_eq!(answer.status, 200, "{}", answer.body);
+            }
+        }
+    });
+    let reading = async {
+        let mut seen: Vec<Vec<u64>> = Vec::new();
+        for stream in &mut streams {
+            let mut seqs = Vec::new();
+            for _ in 0..STREAMED {
+                seqs.push(stream.entry().await["seq"].as_u64().unwrap());
+            }
+            seen.push(seqs);
+        }
+        // The resuming reader: part on node 0, the rest on node 1 after
+        // the last id it got, as an EventSource reconnects.
+        let mut resumed = Vec::new();
+        for _ in 0..STREAMED / 4 {
+            resumed.push(resuming.entry().await["seq"].as_u64().unwrap());
+        }
+        drop(resuming);
+        let last = *resumed.last().unwrap();
+        let mut again = Stream::open_at(&client, &bases[1], &authorization, "", Some(last)).await;
+        while resumed.len() < STREAMED {
+            resumed.push(again.entry().await["seq"].as_u64().unwrap());
+        }
+        seen.push(resumed);
+        seen
+    };
+    let (_, seen) = tokio::join!(join_all(writers), reading);
+
+    let listed = audit(&bases[2], "limit=1000").await;
+    let all: Vec<u64> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .filter(|&seq| seq > start)
+        .collect();
+    assert_eq!(all.len(), STREAMED, "{listed}");
+    for (i, seqs) in seen.iter().enumerate() {
+        assert_eq!(seqs, &all, "stream {i} saw another sequence");
+    }
     for node in nodes {
         assert_eq!(node.terminate().await.code, 0);
     }

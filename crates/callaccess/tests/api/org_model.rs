@@ -4,6 +4,7 @@
 //! shares no code with the service's rules), and the service refuses
 //! exactly the manager changes the model says close a loop.
 
+use callaccess_domain::Origin;
 use std::collections::{BTreeMap, BTreeSet};
 
 use callaccess_domain::access::Route;
@@ -222,13 +223,13 @@ async fn world(app: &TestApp) -> (CompanyId, Auth) {
     }
     for u in 1..=USERS {
         let user = callaccess_domain::User::new(company, uid(u), format!("u{u}@org.test"));
-        store.add_user(&user).await.unwrap();
+        store.add_user(&Origin::cli(), &user).await.unwrap();
     }
     // The chart starts as one chain, each user reporting to the next, so
     // that deep chains are the rule; the operations then reshape it.
     for u in 1..USERS {
         store
-            .set_manager(company, uid(u), Some(uid(u + 1)))
+            .set_manager(&Origin::cli(), company, uid(u), Some(uid(u + 1)))
             .await
             .unwrap();
     }
@@ -250,7 +251,7 @@ async fn world(app: &TestApp) -> (CompanyId, Auth) {
                 fields,
             };
             store
-                .create_profile(Caller::verified(company), &profile)
+                .create_profile(&Origin::cli(), Caller::verified(company), &profile)
                 .await
                 .unwrap();
         }
@@ -259,7 +260,7 @@ async fn world(app: &TestApp) -> (CompanyId, Auth) {
         let mut call = callaccess_domain::Call::new(company, cid(c), uid(primary(c)));
         call.workspace = WorkspaceId::from_i64(workspace_of(c));
         call.participant_ids = vec![uid(participant(c))];
-        store.add_call(&call).await.unwrap();
+        store.add_call(&Origin::cli(), &call).await.unwrap();
     }
     let (_, auth) = new_api_key(store, company, None, None).await;
     (company, auth)
@@ -337,7 +338,7 @@ proptest! {
                 let accepted = match op {
                     Op::Put(items) => app.put(&auth, body(items)).await.status == 200,
                     Op::Delete(items) => app.delete(&auth, body(items)).await.status == 200,
-                    Op::Manager(u, m) => match store.set_manager(company, uid(*u), m.map(uid)).await {
+                    Op::Manager(u, m) => match store.set_manager(&Origin::cli(), company, uid(*u), m.map(uid)).await {
                         Ok(()) => true,
                         Err(StoreError::ManagerLoop(chain)) => {
                             assert_eq!(chain.first(), Some(&uid(*u)), "{chain:?}");
@@ -348,11 +349,11 @@ proptest! {
                     },
                     Op::Assign(u, w, p) => {
                         let profile = ProfileId::from_i64(profile_id(WORKSPACES[*w], *p)).unwrap();
-                        store.assign_profile(company, uid(*u), profile).await.unwrap();
+                        store.assign_profile(&Origin::cli(), company, uid(*u), profile).await.unwrap();
                         true
                     }
                     Op::Private(c, p) => {
-                        store.set_private(company, cid(*c), *p).await.unwrap();
+                        store.set_private(&Origin::cli(), company, cid(*c), *p).await.unwrap();
                         true
                     }
                 };

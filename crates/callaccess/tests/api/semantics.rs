@@ -1,6 +1,7 @@
 //! The access rules of contract §2, seen through the three endpoints and the
 //! stored routes.
 
+use callaccess_domain::Origin;
 use serde_json::json;
 
 use crate::helpers::ids::*;
@@ -73,7 +74,7 @@ async fn a_grant_made_before_a_share_survives_until_deleted() {
     let (app, c) = TestApp::spawn_with_company().await;
     app.grant(&c.auth, CALL_2, &[NONE_A]).await;
     app.store
-        .add_share(c.id, call(CALL_2), user(NONE_A))
+        .add_share(&Origin::cli(), c.id, call(CALL_2), user(NONE_A))
         .await
         .unwrap();
     assert_eq!(

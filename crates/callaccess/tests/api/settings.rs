@@ -731,10 +731,109 @@ async fn the_pool_settings_bound_the_connections_serve_opens() {
     done.store(true, Ordering::SeqCst);
     let samples = sampling.await.unwrap();
     let most = samples.iter().copied().max().unwrap_or(0);
+    // The pool's 3, and the one connection that listens for audit entries
+    // committed through other nodes (the change stream).
     assert!(
-        (1..=3).contains(&most),
-        "serve had up to {most} connections open with --pool-max-connections 3 ({} samples)",
+        (2..=4).contains(&most),
+        "serve had up to {most} connections open with --pool-max-connections 3 (+1 listening) ({} samples)",
         samples.len()
     );
+    assert_eq!(server.terminate().await.code, 0);
+}
+
+/// `callaccess ARGS… --database DATABASE --json`, which must succeed.
+async fn json_of(args: &[&str], database: &str) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--database", database, "--json"]);
+    let output = run(&all, &[]).await;
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_audit_settings_take_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = sqlite(dir.path(), "audit.db");
+    // Entries written now, by the command line's (system) clock.
+    json_of(
+        &["company", "create", "--id", "100", "--name", "A"],
+        &database,
+    )
+    .await;
+    json_of(
+        &[
+            "user",
+            "add",
+            "--company",
+            "100",
+            "--id",
+            "1",
+            "--email",
+            "a@a.test",
+        ],
+        &database,
+    )
+    .await;
+    let admin = json_of(&["admin-token", "create"], &database).await;
+    let token = admin["token"].as_str().unwrap().to_owned();
+    let before = json_of(&["audit", "list"], &database).await;
+    assert_eq!(before.as_array().unwrap().len(), 2, "{before}");
+
+    // audit_retention from the file, changes_heartbeat from the flag, on a
+    // clock years ahead: every entry is past its retention at start.
+    let config = config(dir.path(), "[control]\naudit_retention = \"90d\"\n");
+    let server = Server::start_with(
+        &[
+            "--config",
+            &config,
+            "--database",
+            &database,
+            "--listen",
+            "127.0.0.1:0",
+            "--clock",
+            "manual=2040-01-01T00:00:00Z",
+            "--changes-heartbeat",
+            "100ms",
+        ],
+        &[],
+    )
+    .await;
+    let client = client();
+    let mut stream = client
+        .get(format!("{}/admin/v1/changes", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let mut text = String::new();
+    while !text.contains(": heartbeat\n\n: heartbeat") {
+        let chunk = tokio::time::timeout(GUARD, stream.chunk())
+            .await
+            .expect("no heartbeat")
+            .unwrap()
+            .expect("the stream ended");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // Retention runs beside serving; each heartbeat is a moment to look
+    // again, for as long as the guard allows.
+    let pruned = tokio::time::timeout(GUARD, async {
+        loop {
+            let audit = client
+                .get(format!("{}/admin/v1/audit", server.base))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let listed: Value = audit.json().await.unwrap();
+            if listed["items"] == json!([]) {
+                return;
+            }
+            stream.chunk().await.unwrap().expect("the stream ended");
+        }
+    })
+    .await;
+    assert!(pruned.is_ok(), "the entries past their retention stayed");
+    drop(stream);
     assert_eq!(server.terminate().await.code, 0);
 }

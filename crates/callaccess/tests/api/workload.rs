@@ -10,13 +10,21 @@
 //! may not have been applied, as a whole. The crash comes after a random
 //! number of acknowledged requests, not after a time, so nothing here waits
 //! on a clock.
+//!
+//! The audit trail is checked with the grants: replayed in sequence order,
+//! its `grant.add` and `grant.remove` entries give exactly the grants the
+//! file holds (no change without its entry, no entry without its change),
+//! each request recorded all 8 of its pairs or none, and every acknowledged
+//! request has its entries, under its request id.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use callaccess_domain::{CallId, Caller, CompanyId, Store};
+use callaccess_domain::{
+    Action, AuditEntry, AuditFilter, AuditOrder, AuditPage, CallId, Caller, CompanyId, Store,
+};
 use callaccess_sqlite::SqliteStore;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -122,6 +130,8 @@ pub(crate) struct Ledger {
     pub(crate) acked: usize,
     /// Groups whose request was in flight at a crash, over all cycles.
     pub(crate) in_flight_at_crash: usize,
+    /// The request id of every acknowledged request, over all cycles.
+    acked_requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl Ledger {
@@ -153,6 +163,7 @@ impl Ledger {
             violations.push(format!("cycle {cycle}: the file is damaged: {integrity:?}"));
         }
         let observed = observe(&store).await;
+        let trail = trail(&store).await;
         store.close().await.unwrap();
         // Every connection closed, so that the disk may be unmounted.
         drop(store);
@@ -179,8 +190,107 @@ impl Ledger {
                 in_flight: false,
             };
         }
+        drop(known);
+        let acked = self.acked_requests.lock().unwrap().clone();
+        violations.extend(check_trail(&trail, &observed, &acked, cycle));
         violations
     }
+}
+
+/// Every grant entry of the workload's company, oldest first.
+async fn trail(store: &SqliteStore) -> Vec<AuditEntry> {
+    let filter = AuditFilter {
+        company: Some(CompanyId::from_i64(COMPANY).unwrap()),
+        ..AuditFilter::default()
+    };
+    let mut entries = Vec::new();
+    let mut from = None;
+    loop {
+        let page = AuditPage {
+            order: AuditOrder::Oldest,
+            from,
+            limit: 1000,
+        };
+        let got = store.audit(&filter, page).await.unwrap();
+        let Some(last) = got.last() else {
+            return entries;
+        };
+        from = Some(last.seq);
+        entries.extend(
+            got.into_iter()
+                .filter(|e| matches!(e.action, Action::GrantAdd | Action::GrantRemove)),
+        );
+    }
+}
+
+/// What the trail must say of the grants the file holds (`observed`, per
+/// group) and of the acknowledged requests.
+fn check_trail(
+    trail: &[AuditEntry],
+    observed: &[usize],
+    acked: &[String],
+    cycle: usize,
+) -> Vec<String> {
+    let mut violations = Vec::new();
+    let mut held: std::collections::HashSet<(i64, i64)> = Default::default();
+    let mut per_request: HashMap<&str, usize> = HashMap::new();
+    let mut last_seq = 0;
+    for entry in trail {
+        if entry.seq <= last_seq {
+            violations.push(format!(
+                "cycle {cycle}: entry {} after {last_seq}",
+                entry.seq
+            ));
+        }
+        last_seq = entry.seq;
+        let (Some(call), Some(user)) = (entry.call, entry.user) else {
+            violations.push(format!("cycle {cycle}: entry {} names no pair", entry.seq));
+            continue;
+        };
+        let pair = (call.get(), user.get());
+        let changed = if entry.action == Action::GrantAdd {
+            held.insert(pair)
+        } else {
+            held.remove(&pair)
+        };
+        if !changed {
+            violations.push(format!(
+                "cycle {cycle}: entry {} ({}) records no change",
+                entry.seq, entry.action
+            ));
+        }
+        match entry.request_id.as_deref() {
+            Some(id) => *per_request.entry(id).or_default() += 1,
+            None => violations.push(format!(
+                "cycle {cycle}: entry {} has no request id",
+                entry.seq
+            )),
+        }
+    }
+    for (g, &pairs) in observed.iter().enumerate() {
+        let calls = calls_of(g);
+        let replayed = held.iter().filter(|(c, _)| calls.contains(c)).count();
+        if replayed != pairs {
+            violations.push(format!(
+                "cycle {cycle}: group {g} holds {pairs} pairs, its entries replay to {replayed}"
+            ));
+        }
+    }
+    for (id, &n) in &per_request {
+        if n != 8 {
+            violations.push(format!(
+                "cycle {cycle}: request {id} recorded {n} of its 8 pairs"
+            ));
+        }
+    }
+    for id in acked {
+        if !per_request.contains_key(id.as_str()) {
+            violations.push(format!(
+                "cycle {cycle}: acknowledged request {id} has no entries"
+            ));
+        }
+    }
+    violations
 }
 
 /// The granted pairs of every group, straight from the file.
@@ -224,6 +334,7 @@ impl Load {
                     worker: w,
                     base: base.to_owned(),
                     known: ledger.known.clone(),
+                    acked_requests: ledger.acked_requests.clone(),
                     acked: acked.clone(),
                     crash_after,
                     reached: reached.clone(),
@@ -268,6 +379,7 @@ struct Worker {
     worker: usize,
     base: String,
     known: Arc<Mutex<Vec<Known>>>,
+    acked_requests: Arc<Mutex<Vec<String>>>,
     acked: Arc<AtomicUsize>,
     crash_after: usize,
     reached: Arc<Notify>,
@@ -299,12 +411,17 @@ async fn drive(w: Worker) {
             .json(&group_body(g))
             .send()
             .await;
-        let status = match sent {
+        let (status, request_id) = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
+                let request_id = response
+                    .headers()
+                    .get("x-traceid")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 // The answer counts only once its body has arrived whole.
                 match response.bytes().await {
-                    Ok(_) => status,
+                    Ok(_) => (status, request_id),
                     Err(_) => return,
                 }
             }
@@ -316,6 +433,10 @@ async fn drive(w: Worker) {
             return;
         }
         assert_eq!(status, 200, "a request was refused while the server ran");
+        w.acked_requests
+            .lock()
+            .unwrap()
+            .push(request_id.expect("an answer without x-traceid"));
         {
             let mut known = w.known.lock().unwrap();
             known[g] = Known {

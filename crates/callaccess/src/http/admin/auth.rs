@@ -20,7 +20,7 @@ use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use callaccess_domain::admin_token::{self, AdminTokenId, StoredAdminToken};
-use callaccess_domain::secret;
+use callaccess_domain::{secret, Actor, Origin};
 
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -46,6 +46,13 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
     if actor.read_only && !matches!(*request.method(), Method::GET | Method::HEAD) {
         return ApiError::Forbidden(READ_ONLY_MESSAGE.to_owned()).into_response();
     }
+    // Who the request's writes are recorded as made by (the audit trail).
+    let request_id = request
+        .extensions()
+        .get::<std::sync::Arc<crate::http::request_id::RequestContext>>()
+        .map(|context| context.id.to_string());
+    let origin = Origin::new(Actor::Admin(actor.token_id.clone()), request_id);
+    request.extensions_mut().insert(origin);
     request.extensions_mut().insert(actor);
     next.run(request).await
 }

@@ -6,10 +6,11 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{delete, get};
+use axum::Extension;
 use axum::Router;
 use callaccess_domain::page::{CallFilter, PageAfter, UserFilter};
 use callaccess_domain::{
-    Call, CallDetails, CallId, Caller, CallsAccess, CompanyId, Limit, ProfileId, RateLimit,
+    Call, CallDetails, CallId, Caller, CallsAccess, CompanyId, Limit, Origin, ProfileId, RateLimit,
     StoreError, Timestamp, User, UserId, UserUpdate, WorkspaceId,
 };
 use serde::{Deserialize, Deserializer};
@@ -376,6 +377,7 @@ async fn get_user(
 
 async fn add_user(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -395,7 +397,7 @@ async fn add_user(
         manager_id: new.manager_id,
         ..User::new(company, new.id, new.email_address)
     };
-    let added = ops::directory::add_user(state.store.as_ref(), user)
+    let added = ops::directory::add_user(state.store.as_ref(), &origin, user)
         .await
         .map_err(store_error)?;
     Ok(ok(&read_user(&state, company, added.id).await?))
@@ -405,6 +407,7 @@ async fn add_user(
 /// checks the profiles and the manager in the transaction that writes them.
 async fn update_user(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path((id, user)): Path<(String, String)>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -427,6 +430,7 @@ async fn update_user(
     };
     ops::directory::update_user(
         state.store.as_ref(),
+        &origin,
         company,
         user,
         &update,
@@ -501,6 +505,7 @@ async fn get_call(
 
 async fn add_call(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -525,7 +530,7 @@ async fn add_call(
         },
         ..Call::new(company, new.id, new.primary_user_id)
     };
-    let added = ops::directory::add_call(state.store.as_ref(), call)
+    let added = ops::directory::add_call(state.store.as_ref(), &origin, call)
         .await
         .map_err(store_error)?;
     Ok(ok(&read_call(&state, company, added.id).await?))
@@ -533,6 +538,7 @@ async fn add_call(
 
 async fn update_call(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path((id, call)): Path<(String, String)>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -542,7 +548,7 @@ async fn update_call(
     let change: CallChange = parse_body(body?.0)?;
     state
         .store
-        .set_private(company, call, change.is_private)
+        .set_private(&origin, company, call, change.is_private)
         .await
         .map_err(store_error)?;
     Ok(ok(&read_call(&state, company, call).await?))
@@ -587,14 +593,21 @@ async fn list_shares(
 
 async fn add_share(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
     let company = company_of(&state, &id).await?;
     let share: Share = parse_body(body?.0)?;
-    ops::directory::add_share(state.store.as_ref(), company, share.call_id, share.user_id)
-        .await
-        .map_err(store_error)?;
+    ops::directory::add_share(
+        state.store.as_ref(),
+        &origin,
+        company,
+        share.call_id,
+        share.user_id,
+    )
+    .await
+    .map_err(store_error)?;
     Ok(ok(&json!({
         "callId": share.call_id.to_string(),
         "userId": share.user_id.to_string(),
@@ -604,18 +617,25 @@ async fn add_share(
 
 async fn remove_share(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
     let company = company_of(&state, &id).await?;
     let share: Share = parse_body(body?.0)?;
-    ops::directory::remove_share(state.store.as_ref(), company, share.call_id, share.user_id)
-        .await
-        .map_err(|e| match e {
-            // Not shared: nothing to remove, 404 rather than a bad request.
-            StoreError::Invalid(message) => ApiError::NoRecords(message),
-            other => store_error(other),
-        })?;
+    ops::directory::remove_share(
+        state.store.as_ref(),
+        &origin,
+        company,
+        share.call_id,
+        share.user_id,
+    )
+    .await
+    .map_err(|e| match e {
+        // Not shared: nothing to remove, 404 rather than a bad request.
+        StoreError::Invalid(message) => ApiError::NoRecords(message),
+        other => store_error(other),
+    })?;
     Ok(ok(&json!({
         "callId": share.call_id.to_string(),
         "userId": share.user_id.to_string(),
@@ -703,6 +723,7 @@ async fn get_profile(
 /// `?workspaceId=` names the workspace, as in `/v2/permission-profile`.
 async fn create_profile(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
     query: QueryParams,
     body: Result<JsonBody, ApiError>,
@@ -720,7 +741,7 @@ async fn create_profile(
     )?;
     let created = state
         .store
-        .create_profile(Caller::verified(company), &profile)
+        .create_profile(&origin, Caller::verified(company), &profile)
         .await
         .map_err(store_error)?;
     Ok(ok(&shown_profile(&created)))
@@ -728,6 +749,7 @@ async fn create_profile(
 
 async fn update_profile(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path((id, profile)): Path<(String, String)>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -748,7 +770,7 @@ async fn update_profile(
     )?;
     let updated = state
         .store
-        .update_profile(caller, &changed)
+        .update_profile(&origin, caller, &changed)
         .await
         .map_err(store_error)?;
     Ok(ok(&shown_profile(&updated)))
@@ -791,6 +813,7 @@ async fn list_api_keys(
 
 async fn create_api_key(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -799,6 +822,7 @@ async fn create_api_key(
     let scopes = ops::directory::parse_scopes(&new.scopes).map_err(store_error)?;
     let made = ops::directory::create_api_key(
         state.store.as_ref(),
+        &origin,
         company,
         scopes,
         new.expires.as_deref(),
@@ -815,6 +839,7 @@ async fn create_api_key(
 
 async fn revoke_api_key(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let company = company_of(&state, &id).await?;
@@ -831,7 +856,7 @@ async fn revoke_api_key(
     }
     let info = state
         .store
-        .revoke_api_key(&key, state.clock.now())
+        .revoke_api_key(&origin, &key, state.clock.now())
         .await
         .map_err(store_error)?;
     Ok(ok(&info))
@@ -854,6 +879,7 @@ async fn list_tokens(
 
 async fn create_token(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -862,6 +888,7 @@ async fn create_token(
     let scopes = ops::directory::parse_scopes(&new.scopes).map_err(store_error)?;
     let made = ops::directory::create_token(
         state.store.as_ref(),
+        &origin,
         company,
         scopes,
         new.expires.as_deref(),
@@ -874,6 +901,7 @@ async fn create_token(
 
 async fn revoke_token(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     Path((id, token)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let company = company_of(&state, &id).await?;
@@ -889,7 +917,7 @@ async fn revoke_token(
     }
     let info = state
         .store
-        .revoke_token(&token, state.clock.now())
+        .revoke_token(&origin, &token, state.clock.now())
         .await
         .map_err(store_error)?;
     Ok(ok(&info))

@@ -1,8 +1,10 @@
-//! The admin API under `/admin/v1` (control-plane.md §1–6): directory
-//! management, state for tests, the request journal, fault rules and the
-//! clock. Authenticated by admin tokens ([`auth`]); never rate limited,
-//! never journaled, never faulted.
+//! The admin API under `/admin/v1` (control-plane.md §1–9): directory
+//! management, state for tests, the request journal, fault rules, the
+//! clock, and the audit trail with its change stream. Authenticated by
+//! admin tokens ([`auth`]); never rate limited, never journaled, never
+//! faulted.
 //!
+//! - [`audit`]: the audit trail, listed and streamed as it commits.
 //! - [`auth`]: admin tokens on each request; read-only tokens get GETs only.
 //! - [`directory`]: companies and everything in them, as JSON CRUD.
 //! - [`state`]: import, export and reset.
@@ -11,6 +13,7 @@
 //! - [`clock`]: reading and moving a manual clock.
 //! - [`openapi`]: `/admin/v1/openapi.json`, this API's own document.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod directory;
@@ -46,6 +49,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(journal::routes())
         .merge(faults::routes())
         .merge(clock::routes())
+        .merge(audit::routes())
         .merge(openapi::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

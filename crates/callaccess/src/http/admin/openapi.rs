@@ -69,6 +69,8 @@ const OPERATIONS: &[(HttpMethod, &str, &str, &str)] = &[
     (HttpMethod::Delete, "/admin/v1/faults/{id}", "removeFault", "Remove one fault rule."),
     (HttpMethod::Get, "/admin/v1/clock", "getClock", "The service's time and clock mode."),
     (HttpMethod::Post, "/admin/v1/clock", "moveClock", "Move a manual clock: {advance: \"1d\"} or {set: RFC 3339}; never backwards."),
+    (HttpMethod::Get, "/admin/v1/audit", "listAudit", "The audit trail, oldest first (?company=&call=&user=&actor=&action=&since=&until=&order=oldest|newest&limit=&cursor=), paged."),
+    (HttpMethod::Get, "/admin/v1/changes", "streamChanges", "Audit entries as Server-Sent Events as they commit (id: the sequence number); resumes after Last-Event-ID or ?after=; filters ?company=&call=&user=&actor=&action=; a heartbeat comment when idle."),
     (HttpMethod::Get, "/admin/v1/openapi.json", "adminOpenApi", "This document."),
 ];
 

@@ -20,9 +20,9 @@ use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{extract::FromRequest as _, Router};
+use axum::{extract::FromRequest as _, Extension, Router};
 use callaccess_domain::seed::{self, Seed};
-use callaccess_domain::{CompanyId, StoreError};
+use callaccess_domain::{CompanyId, Origin, StoreError};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -102,12 +102,13 @@ fn seed_error(error: StoreError, prefix: &str) -> ApiError {
 
 async fn import(
     State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
     body: Result<JsonBody, ApiError>,
 ) -> Result<Response, ApiError> {
     let seed = seed_of(&body?.0, "")?;
     let summary = state
         .store
-        .apply_seed(&seed)
+        .apply_seed(&origin, &seed)
         .await
         .map_err(|e| seed_error(e, ""))?;
     Ok(ok(&summary))
@@ -135,7 +136,11 @@ fn has_no_body(request: &Request) -> bool {
     }
 }
 
-async fn reset(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+async fn reset(
+    State(state): State<AppState>,
+    Extension(origin): Extension<Origin>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let company = company_of(request.uri())?;
     let seed = if has_no_body(&request) {
         None
@@ -146,7 +151,7 @@ async fn reset(State(state): State<AppState>, request: Request) -> Result<Respon
     };
     let summary = state
         .store
-        .reset(company, seed.as_ref())
+        .reset(&origin, company, seed.as_ref())
         .await
         .map_err(|e| seed_error(e, "seed."))?;
     // What the removed companies spent is gone with them.
