@@ -23,6 +23,9 @@
 //!   calls and shares: the facts an admin check needs in one round trip
 //!   (`fetch_known`), and each table's write, once, for admin changes, API
 //!   writes and seeds alike.
+//! - `explain`: explain and reverse lookup: a call's viewers and a user's
+//!   calls, paged, from the sources the domain names, a few round trips
+//!   a page.
 //! - `admin_tokens`: the admin API's tokens (no company's data), one
 //!   statement each.
 //! - `seed`: executing the domain's plan of a seed file in one transaction.
@@ -48,6 +51,7 @@ mod admin;
 mod admin_tokens;
 mod directory;
 mod error;
+mod explain;
 mod migrate;
 mod rate;
 mod rows;

@@ -11,10 +11,10 @@ use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::Clock;
 use callaccess_domain::{
-    AccessChange, Admitted, ApiKeyInfo, Budget, Call, CallAccessFacts, CallGrants, CallId, Caller,
-    CallsAccess, Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile,
-    ProfileId, RateLimit, RateWindow, SecretDigest, SharedRateBudget, Store, StoreError,
-    StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace, WorkspaceId,
+    AccessChange, Admitted, ApiKeyInfo, Budget, Call, CallGrants, CallId, Caller, CallsAccess,
+    Company, CompanyId, CredentialCheck, NewApiKey, NewCompany, NewToken, Profile, ProfileId,
+    RateLimit, RateWindow, SecretDigest, SharedRateBudget, Store, StoreError, StoredCredential,
+    Timestamp, TokenInfo, User, UserId, UserUpdate, Viewer, Workspace, WorkspaceId,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 
@@ -22,7 +22,9 @@ use crate::error::from_pool;
 use crate::error::Fail;
 use crate::run::{pipelined, statement, transaction, Counters, Mode, RetryStats};
 use crate::tally::Db;
-use crate::{access, admin, directory, migrate, rate, rows, seed};
+use crate::{access, admin, directory, explain, migrate, rate, rows, seed};
+use callaccess_domain::access::Route;
+use callaccess_domain::explain::CallRoutes;
 
 /// How the pool behaves. The timeouts are what keeps a request from hanging
 /// when PostgreSQL is down or overloaded: a request that cannot get a
@@ -570,9 +572,36 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn call_access(&self, company: CompanyId, call: CallId) -> Result<CallAccessFacts> {
-        transaction!(self, Mode::Read, "call_access", |tx| {
-            access::call_access(&tx, company, call)
+    async fn access_routes(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<Vec<Route>> {
+        statement!(self, "access_routes", |db| explain::routes(
+            db, company, call, user
+        ))
+    }
+
+    async fn call_viewers(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        page: PageAfter,
+    ) -> Result<Page<Viewer>> {
+        transaction!(self, Mode::Read, "call_viewers", |tx| {
+            explain::viewers(&tx, company, call, page)
+        })
+    }
+
+    async fn user_calls(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        page: PageAfter,
+    ) -> Result<Page<CallRoutes>> {
+        transaction!(self, Mode::Read, "user_calls", |tx| {
+            explain::calls(&tx, company, user, page)
         })
     }
 

@@ -109,7 +109,7 @@ pub(super) async fn list(
 /// is `all`, or the chain of managers from the call's primary user.
 fn describe(route: &Route, call: &Call, user: UserId) -> String {
     match route {
-        Route::ApiGrant => "api grant".to_owned(),
+        Route::ApiGrant(_) => "api grant".to_owned(),
         Route::Shared => "shared".to_owned(),
         Route::Profile {
             name,
