@@ -1,10 +1,12 @@
-//! The admin API under `/admin/v1` (control-plane.md §1–6): directory
+//! The admin API under `/admin/v1` (control-plane.md §1–6 and §8): directory
 //! management, state for tests, the request journal, fault rules and the
 //! clock. Authenticated by admin tokens ([`auth`]); never rate limited,
 //! never journaled, never faulted.
 //!
 //! - [`auth`]: admin tokens on each request; read-only tokens get GETs only.
 //! - [`directory`]: companies and everything in them, as JSON CRUD.
+//! - [`explain`]: why a user can open a call, a call's viewers and a
+//!   user's calls, each with every route.
 //! - [`state`]: import, export and reset.
 //! - [`journal`]: the request journal.
 //! - [`faults`]: fault rules.
@@ -14,6 +16,7 @@
 pub mod auth;
 pub mod clock;
 pub mod directory;
+pub mod explain;
 pub mod faults;
 pub mod journal;
 pub mod openapi;
@@ -42,6 +45,7 @@ pub const PREFIX: &str = "/admin/v1";
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(directory::routes())
+        .merge(explain::routes())
         .merge(state::routes())
         .merge(journal::routes())
         .merge(faults::routes())
