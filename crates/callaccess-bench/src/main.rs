@@ -36,6 +36,9 @@
 //!   rounds on restarts of the same server: the request journal
 //!   (`--journal-rounds`) and the fault check (`--fault-rounds`).
 //! - `report`: the table and the JSON.
+//! - `viewers`: the first page of a call's viewers in the 100,000-user
+//!   company over the admin API, 20 times (`--scenarios viewers`, not in
+//!   the default set).
 //! - `reset`: a reset and re-seed of a 1,000-user, 1,000-call company over
 //!   the admin API, `--reset-rounds` times (`--scenarios reset`, not in the
 //!   default set).
@@ -63,6 +66,7 @@ mod report;
 mod reset;
 mod server;
 mod store;
+mod viewers;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,6 +106,8 @@ enum Choice {
     Attack,
     /// `reset`: see the `reset` module.
     Reset,
+    /// `viewers`: see the `viewers` module.
+    Viewers,
 }
 
 impl Choice {
@@ -112,9 +118,12 @@ impl Choice {
         if name == "reset" {
             return Ok(Choice::Reset);
         }
+        if name == "viewers" {
+            return Ok(Choice::Viewers);
+        }
         Scenario::parse(name)
             .map(Choice::Load)
-            .map_err(|e| format!("{e}, attack, reset"))
+            .map_err(|e| format!("{e}, attack, reset, viewers"))
     }
 }
 
@@ -360,7 +369,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .iter()
             .filter_map(|choice| match choice {
                 Choice::Load(scenario) => Some(*scenario),
-                Choice::Attack | Choice::Reset => None,
+                Choice::Attack | Choice::Reset | Choice::Viewers => None,
             })
             .collect()
     };
@@ -395,7 +404,21 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             print!("{}", outcome.markdown());
         }
     }
-    if scenarios.is_empty() && pressure.is_none() && reset_ran {
+    let viewers_ran = args.scenarios.contains(&Choice::Viewers);
+    if viewers_ran {
+        let binary = binary
+            .as_deref()
+            .context("viewers needs a server the benchmark starts (not --url)")?;
+        let dir = temporary_folder(args.dir.as_deref())?;
+        let rounds = if args.smoke { 3 } else { 20 };
+        let outcome = viewers::run(&backend, binary, dir.path(), rounds).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+        } else {
+            print!("{}", outcome.markdown());
+        }
+    }
+    if scenarios.is_empty() && pressure.is_none() && (reset_ran || viewers_ran) {
         return Ok(true);
     }
     if scenarios.is_empty() {

@@ -30,6 +30,8 @@ pub enum Purpose {
     Pgbench,
     /// The reset scenario's server (`reset`).
     Reset,
+    /// The viewers scenario's server (`viewers`).
+    Viewers,
 }
 
 impl Purpose {
@@ -41,6 +43,7 @@ impl Purpose {
             Purpose::Attack => "_attack",
             Purpose::Pgbench => "_pgbench",
             Purpose::Reset => "_reset",
+            Purpose::Viewers => "_viewers",
         };
         format!("callaccess_bench_{}{suffix}", std::process::id())
     }
@@ -123,6 +126,7 @@ impl Backend {
                     Purpose::Scenarios => "bench.db",
                     Purpose::Attack => "attack.db",
                     Purpose::Reset => "reset.db",
+                    Purpose::Viewers => "viewers.db",
                     Purpose::Pgbench => anyhow::bail!("pgbench needs PostgreSQL"),
                 };
                 Ok(Fresh {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
-use crate::model::{AccessChange, CallsAccess, CallsRule, Viewer};
+use crate::model::{AccessChange, CallsAccess, CallsRule, Timestamp, Viewer};
 use crate::store::StoreError;
 
 /// One company's org chart: who manages whom.
@@ -72,8 +72,9 @@ pub trait Facts: OrgChart {
     fn is_participant(&self, call: CallId, user: UserId) -> Result<bool, StoreError>;
     /// Whether the call is shared with the user.
     fn is_shared(&self, call: CallId, user: UserId) -> Result<bool, StoreError>;
-    /// Whether the user holds an API grant to the call.
-    fn is_granted(&self, call: CallId, user: UserId) -> Result<bool, StoreError>;
+    /// When the user's API grant to the call was recorded; `None` when
+    /// they hold none.
+    fn granted_at(&self, call: CallId, user: UserId) -> Result<Option<Timestamp>, StoreError>;
 }
 
 /// What the rules need of a call.
@@ -99,12 +100,48 @@ pub struct ProfileFacts {
     pub calls: CallsRule,
 }
 
+/// What is known of an API grant. A struct of its own, flattened into the
+/// route, so that what is learnt later (who granted it, in which request)
+/// is a new field rather than a new shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant {
+    /// When the grant was first recorded (granting again keeps it).
+    pub granted_at: Timestamp,
+    /// Who recorded it, as the audit trail names actors; absent when the
+    /// trail no longer has its entry (pruned, or written before auditing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted_by: Option<String>,
+    /// The request that recorded it, when a request did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Grant {
+    pub fn at(granted_at: Timestamp) -> Self {
+        Self {
+            granted_at,
+            granted_by: None,
+            request_id: None,
+        }
+    }
+
+    /// The grant with who made it, from its `grant.add` entry.
+    pub fn by(self, entry: &crate::audit::AuditEntry) -> Self {
+        Self {
+            granted_by: Some(entry.actor.clone()),
+            request_id: entry.request_id.clone(),
+            ..self
+        }
+    }
+}
+
 /// One way a user can open a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "route", rename_all = "camelCase")]
 pub enum Route {
     /// Given through `PUT /v2/calls/users-access`.
-    ApiGrant,
+    ApiGrant(Grant),
     /// The call was shared with the user.
     Shared,
     /// The user's permission profile in the call's workspace opens it.
@@ -230,8 +267,8 @@ pub fn routes(
         return Err(StoreError::NoUser { company, user });
     }
     let mut routes = Vec::new();
-    if facts.is_granted(call, user)? {
-        routes.push(Route::ApiGrant);
+    if let Some(at) = facts.granted_at(call, user)? {
+        routes.push(Route::ApiGrant(Grant::at(at)));
     }
     if facts.is_shared(call, user)? {
         routes.push(Route::Shared);
@@ -389,7 +426,7 @@ pub struct Prefetched {
     profiles: HashMap<(UserId, WorkspaceId), Arc<ProfileFacts>>,
     participants: HashSet<(CallId, UserId)>,
     shares: HashSet<(CallId, UserId)>,
-    grants: HashSet<(CallId, UserId)>,
+    grants: HashMap<(CallId, UserId), Timestamp>,
 }
 
 /// The ids a request's facts are about: every call and user it names.
@@ -428,8 +465,8 @@ impl Prefetched {
     pub fn share(&mut self, call: CallId, user: UserId) {
         self.shares.insert((call, user));
     }
-    pub fn grant(&mut self, call: CallId, user: UserId) {
-        self.grants.insert((call, user));
+    pub fn grant(&mut self, call: CallId, user: UserId, at: Timestamp) {
+        self.grants.insert((call, user), at);
     }
 }
 
@@ -456,8 +493,8 @@ impl Facts for Prefetched {
     fn is_shared(&self, call: CallId, user: UserId) -> Result<bool, StoreError> {
         Ok(self.shares.contains(&(call, user)))
     }
-    fn is_granted(&self, call: CallId, user: UserId) -> Result<bool, StoreError> {
-        Ok(self.grants.contains(&(call, user)))
+    fn granted_at(&self, call: CallId, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.grants.get(&(call, user)).copied())
     }
 }
 
@@ -602,7 +639,7 @@ mod tests {
         add_call(&mut facts, 1, 9, 1, true);
         facts.participant(call(1), user(7));
         facts.share(call(1), user(3));
-        facts.grant(call(1), user(4));
+        facts.grant(call(1), user(4), Timestamp::from_unix(40));
         for u in [1, 2, 20] {
             assert_eq!(opens(&facts, 1, u), None, "user {u}");
         }
@@ -615,7 +652,10 @@ mod tests {
         // Grants and shares still open it.
         let r = |u| routes(&facts, company(), call(1), user(u)).unwrap();
         assert_eq!(r(3), vec![Route::Shared]);
-        assert_eq!(r(4), vec![Route::ApiGrant]);
+        assert_eq!(
+            r(4),
+            vec![Route::ApiGrant(Grant::at(Timestamp::from_unix(40)))]
+        );
         // The same call, not private, opens for all three.
         add_call(&mut facts, 1, 9, 1, false);
         for u in [1, 2, 20] {
@@ -737,12 +777,15 @@ mod tests {
         let mut facts = chart();
         add_call(&mut facts, 1, 7, 1, false);
         give(&mut facts, 1, 1, CallsAccess::ReportToThem, &[]);
-        facts.grant(call(1), user(1));
+        facts.grant(call(1), user(1), Timestamp::from_unix(10));
         facts.share(call(1), user(9));
         let viewers = viewers(&facts, company(), call(1), (1..=9).map(user)).unwrap();
         let users: Vec<i64> = viewers.iter().map(|v| v.user.get()).collect();
         assert_eq!(users, vec![1, 9]);
         assert_eq!(viewers[0].routes.len(), 2);
-        assert_eq!(viewers[0].routes[0], Route::ApiGrant);
+        assert_eq!(
+            viewers[0].routes[0],
+            Route::ApiGrant(Grant::at(Timestamp::from_unix(10)))
+        );
     }
 }

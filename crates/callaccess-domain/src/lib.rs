@@ -9,6 +9,8 @@
 //!   (`AccessChange`) and what the store returns.
 //! - [`access`]: who can open a call, and what PUT, DELETE and POST do about
 //!   it, over a small facts trait each backend answers.
+//! - [`explain`]: where the users who can open a call, and the calls a
+//!   user can open, are found, and paging through them.
 //! - [`admin`]: the checks of every admin change, in order (manager loops
 //!   through [`access::check_manager`]).
 //! - [`audit`]: the audit trail: who made a change ([`audit::Origin`]),
@@ -35,6 +37,7 @@ pub mod admin_token;
 pub mod audit;
 pub mod clock;
 pub mod encoding;
+pub mod explain;
 pub mod ids;
 pub mod migrations;
 pub mod model;

@@ -883,7 +883,7 @@ impl CallAccessFacts {
 
     /// The users with an API grant, ascending.
     pub fn api_grants(&self) -> Vec<UserId> {
-        self.users_by(|route| matches!(route, crate::access::Route::ApiGrant))
+        self.users_by(|route| matches!(route, crate::access::Route::ApiGrant(_)))
     }
 
     /// The users the call is shared with, ascending.

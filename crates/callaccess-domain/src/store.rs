@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::access::Route;
 use crate::admin_token::{AdminTokenId, AdminTokenInfo, NewAdminToken, StoredAdminToken};
 use crate::audit::{AuditEntry, AuditFilter, AuditPage, Origin};
+use crate::explain::CallRoutes;
 use crate::ids::{CallId, CompanyId, ProfileId, UserId, WorkspaceId};
 use crate::model::{
     AccessChange, ApiKeyInfo, Call, CallAccessFacts, CallGrants, CallsAccess, Company, NewApiKey,
     NewCompany, NewToken, Profile, RateLimit, RateWindow, SecretDigest, StoredCredential,
-    Timestamp, TokenInfo, User, UserUpdate, Workspace,
+    Timestamp, TokenInfo, User, UserUpdate, Viewer, Workspace,
 };
 use crate::page::{CallFilter, Page, PageAfter, UserFilter};
 use crate::seed::{ResetSummary, Seed, SeedSummary, Snapshot};
@@ -500,13 +502,71 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
     ) -> Result<bool, StoreError>;
 
-    /// Every route to one call, for `callaccess grants list`
-    /// ([`crate::access::call_access`] decides the profile routes).
+    // --- explain and reverse lookup (control-plane.md §8): the facts are
+    // the backend's, the candidates [`crate::explain`]'s and every route
+    // [`crate::access::routes`]'s ---
+
+    /// Every route by which `user` opens `call`, API grant first; empty
+    /// when they cannot open it. `NoCall` / `NoUser` when either is not
+    /// the company's.
+    async fn access_routes(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<Vec<Route>, StoreError>;
+
+    /// One page of the users who can open `call`, by id after
+    /// `page.after`, each with every route; never a total. `NoCall` when
+    /// the company has no such call.
+    async fn call_viewers(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        page: PageAfter,
+    ) -> Result<Page<Viewer>, StoreError>;
+
+    /// One page of the calls `user` can open, by id after `page.after`,
+    /// each with every route; never a total. `NoUser` when the company has
+    /// no such user.
+    async fn user_calls(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        page: PageAfter,
+    ) -> Result<Page<CallRoutes>, StoreError>;
+
+    /// The call and every user who can open it, for the CLI's
+    /// `grants list` and tests: [`Store::call_viewers`], page after page.
     async fn call_access(
         &self,
         company: CompanyId,
         call: CallId,
-    ) -> Result<CallAccessFacts, StoreError>;
+    ) -> Result<CallAccessFacts, StoreError> {
+        let found = self
+            .call(Caller::verified(company), call)
+            .await?
+            .ok_or(StoreError::NoCall { company, call })?;
+        let mut viewers = Vec::new();
+        let mut after = None;
+        loop {
+            let page = PageAfter {
+                after,
+                limit: crate::page::PAGE_SIZE * 10,
+                count: false,
+            };
+            let page = self.call_viewers(company, call, page).await?;
+            after = page.items.last().map(|viewer| viewer.user.get());
+            viewers.extend(page.items);
+            if !page.more || after.is_none() {
+                break;
+            }
+        }
+        Ok(CallAccessFacts {
+            call: found,
+            viewers,
+        })
+    }
 
     /// Applies a parsed seed in one transaction, as
     /// [`crate::seed::plan`] lays it out: creates or updates what it names,

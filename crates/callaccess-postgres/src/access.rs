@@ -27,8 +27,8 @@ use std::sync::Arc;
 use crate::tally::Db;
 use callaccess_domain::access::{self as rules, CallFacts, Prefetched, ProfileFacts};
 use callaccess_domain::{
-    AccessChange, Action, CallAccessFacts, CallGrants, CallId, Caller, CallsRule, CompanyId,
-    NewEntry, Origin, ProfileId, StoreError, Timestamp, UserId, WorkspaceId,
+    AccessChange, Action, CallGrants, CallId, Caller, CallsRule, CompanyId, NewEntry, Origin,
+    ProfileId, StoreError, Timestamp, UserId, WorkspaceId,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -130,6 +130,32 @@ const FACTS: &str = facts!("= ANY($2::BIGINT[])", "= ANY($3::BIGINT[])", "$3::BI
 /// every execution (which cost more than running it).
 const FACTS_ONE: &str = facts!("= $2::BIGINT", "= $3::BIGINT", "ARRAY[$3::BIGINT]");
 
+/// [`facts!`], and the API grants among `$2 × $3` with when each was
+/// recorded (`c`): what explaining a pair asks besides PUT's facts.
+macro_rules! facts_with_grants {
+    ($calls:literal, $users:literal, $user_array:literal) => {
+        concat!(
+            facts!($calls, $users, $user_array),
+            "
+UNION ALL
+SELECT 'grant', call_id, user_id, granted_at, NULL, NULL, NULL, NULL
+  FROM api_grants
+ WHERE company_id = $1 AND call_id ",
+            $calls,
+            " AND user_id ",
+            $users
+        )
+    };
+}
+
+/// [`facts_with_grants!`] for any number of calls and users (arrays).
+pub(crate) const EXPLAIN_FACTS: &str =
+    facts_with_grants!("= ANY($2::BIGINT[])", "= ANY($3::BIGINT[])", "$3::BIGINT[]");
+
+/// The same for one call and one user.
+pub(crate) const EXPLAIN_FACTS_ONE: &str =
+    facts_with_grants!("= $2::BIGINT", "= $3::BIGINT", "ARRAY[$3::BIGINT]");
+
 /// What DELETE's rules ask about: the count of credential changes and the
 /// calls among `$2`, as [`FACTS`] tags them.
 const CALLS: &str = "\
@@ -142,7 +168,7 @@ SELECT 'call', id, primary_user_id, workspace_id, is_private
 /// Reads rows tagged as [`FACTS`] tags them (and `grant`, a pair like
 /// `share`) into facts for the rules; the count of credential changes, if
 /// an `epoch` row came.
-fn read_facts(found: &[Row]) -> Result<(Prefetched, Option<u64>), Fail> {
+pub(crate) fn read_facts(found: &[Row]) -> Result<(Prefetched, Option<u64>), Fail> {
     let mut facts = Prefetched::default();
     let mut epoch = None;
     let mut profiles: HashMap<ProfileId, Arc<ProfileFacts>> = HashMap::new();
@@ -161,23 +187,19 @@ fn read_facts(found: &[Row]) -> Result<(Prefetched, Option<u64>), Fail> {
             "user" => facts.insert_user(rows::user_at(row, 2)?, rows::optional_user_at(row, 3)?),
             "participant" => facts.participant(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
             "share" => facts.share(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
-            "grant" => facts.grant(rows::call_at(row, 1)?, rows::user_at(row, 2)?),
+            "grant" => facts.grant(
+                rows::call_at(row, 1)?,
+                rows::user_at(row, 2)?,
+                rows::timestamp_at(row, 3)?,
+            ),
             "holds" => held.push((
                 rows::user_at(row, 2)?,
                 rows::workspace_at(row, 3)?,
                 rows::profile_at(row, 1)?,
             )),
             "profile" => {
-                let id = rows::profile_at(row, 1)?;
-                let profile = ProfileFacts {
-                    id,
-                    name: rows::at(row, 5)?,
-                    calls: CallsRule {
-                        level: rows::calls_access_at(row, 6)?,
-                        team_leads: rows::team_leads_at(row, 7)?,
-                    },
-                };
-                profiles.insert(id, Arc::new(profile));
+                let profile = profile_row(row)?;
+                profiles.insert(profile.id, Arc::new(profile));
             }
             other => return Err(rows::unknown_tag(other)),
         }
@@ -190,6 +212,19 @@ fn read_facts(found: &[Row]) -> Result<(Prefetched, Option<u64>), Fail> {
         }
     }
     Ok((facts, epoch))
+}
+
+/// A `profile` row as [`FACTS`] tags it: the profile (`a`) with its name,
+/// level and team leads.
+pub(crate) fn profile_row(row: &Row) -> Result<ProfileFacts, Fail> {
+    Ok(ProfileFacts {
+        id: rows::profile_at(row, 1)?,
+        name: rows::at(row, 5)?,
+        calls: CallsRule {
+            level: rows::calls_access_at(row, 6)?,
+            team_leads: rows::team_leads_at(row, 7)?,
+        },
+    })
 }
 
 /// Opens the transaction and runs `sql` (tagged as [`FACTS`] tags) with
@@ -442,68 +477,4 @@ pub(crate) async fn list(
             users: grants.remove(&call).unwrap_or_default(),
         })
         .collect())
-}
-
-/// Everything the rules ask about one call (`$2`, in workspace `$3`) for
-/// every user of the company, tagged as [`FACTS`] tags: every user with
-/// their manager, the call's participants, shares and API grants, and the
-/// profiles the users hold in the call's workspace.
-const CALL_FACTS: &str = "\
-SELECT 'user' AS fact, NULL::BIGINT AS a, id AS b, manager_id AS c,
-       NULL::BOOLEAN AS private, NULL::TEXT AS name, NULL::TEXT AS level, NULL::TEXT AS leads
-  FROM users WHERE company_id = $1
-UNION ALL
-SELECT 'participant', call_id, user_id, NULL, NULL, NULL, NULL, NULL
-  FROM call_participants WHERE company_id = $1 AND call_id = $2
-UNION ALL
-SELECT 'share', call_id, user_id, NULL, NULL, NULL, NULL, NULL
-  FROM shares WHERE company_id = $1 AND call_id = $2
-UNION ALL
-SELECT 'grant', call_id, user_id, NULL, NULL, NULL, NULL, NULL
-  FROM api_grants WHERE company_id = $1 AND call_id = $2
-UNION ALL
-SELECT 'holds', profile_id, user_id, workspace_id, NULL, NULL, NULL, NULL
-  FROM user_profiles WHERE company_id = $1 AND workspace_id = $3
-UNION ALL
-SELECT 'profile', id, NULL, NULL, NULL, name, level, team_lead_ids
-  FROM permission_profiles WHERE company_id = $1 AND workspace_id = $3";
-
-/// Every route to one call, for operators: the call, then the facts about
-/// it for every user of the company, then [`rules::viewers`]. `NoCall` if
-/// the company has no such call. Two statements, in the caller's one
-/// snapshot.
-pub(crate) async fn call_access(
-    db: &impl Db,
-    company: CompanyId,
-    id: CallId,
-) -> Result<CallAccessFacts, Fail> {
-    let sql = format!(
-        "SELECT {} FROM calls c WHERE c.company_id = $1 AND c.id = $2",
-        admin::CALL_COLUMNS
-    );
-    let Some(row) = rows::first(db, &sql, &[&company.get(), &id.get()]).await? else {
-        return Err(StoreError::NoCall { company, call: id }.into());
-    };
-    let call = admin::call_row(company, &row, 0)?;
-    let workspace = call
-        .workspace
-        .ok_or_else(|| admin::no_default_workspace(company))?;
-    let params: [&(dyn ToSql + Sync); 3] = [&company.get(), &id.get(), &workspace.get()];
-    let found = rows::query(db, CALL_FACTS, &params).await?;
-    let (mut facts, _) = read_facts(&found)?;
-    facts.insert_call(
-        id,
-        CallFacts {
-            primary: call.primary_user_id,
-            workspace,
-            private: call.is_private,
-        },
-    );
-    let users: Vec<UserId> = found
-        .iter()
-        .filter(|row| matches!(rows::at::<&str>(row, 0), Ok("user")))
-        .map(|row| rows::user_at(row, 2))
-        .collect::<Result<_, _>>()?;
-    let viewers = rules::viewers(&facts, company, id, users)?;
-    Ok(CallAccessFacts { call, viewers })
 }

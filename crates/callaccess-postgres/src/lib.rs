@@ -26,6 +26,9 @@
 //! - `audit`: the audit trail: recording entries in the writes'
 //!   transactions, listing them, and `changes_after` / `wait_for_changes`
 //!   in commit order across nodes (a `LISTEN` connection per store).
+//! - `explain`: explain and reverse lookup: a call's viewers and a user's
+//!   calls, paged, from the sources the domain names, a few round trips
+//!   a page.
 //! - `admin_tokens`: the admin API's tokens (no company's data), one
 //!   statement each.
 //! - `seed`: executing the domain's plan of a seed file in one transaction.
@@ -52,6 +55,7 @@ mod admin_tokens;
 mod audit;
 mod directory;
 mod error;
+mod explain;
 mod migrate;
 mod rate;
 mod rows;

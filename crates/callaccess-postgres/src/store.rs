@@ -12,10 +12,10 @@ use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::Clock;
 use callaccess_domain::{
     AccessChange, Admitted, ApiKeyInfo, AuditEntry, AuditFilter, AuditPage, Budget, Call,
-    CallAccessFacts, CallGrants, CallId, Caller, CallsAccess, Company, CompanyId, CredentialCheck,
+    CallGrants, CallId, Caller, CallsAccess, Company, CompanyId, CredentialCheck,
     ExpiredCredential, NewApiKey, NewCompany, NewEntry, NewToken, Origin, Profile, ProfileId,
     RateLimit, RateWindow, SecretDigest, SharedRateBudget, Store, StoreError, StoredCredential,
-    Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace, WorkspaceId,
+    Timestamp, TokenInfo, User, UserId, UserUpdate, Viewer, Workspace, WorkspaceId,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 
@@ -23,7 +23,9 @@ use crate::error::from_pool;
 use crate::error::Fail;
 use crate::run::{pipelined, statement, transaction, Counters, Mode, RetryStats};
 use crate::tally::Db;
-use crate::{access, admin, audit, directory, migrate, rate, rows, seed};
+use crate::{access, admin, audit, directory, explain, migrate, rate, rows, seed};
+use callaccess_domain::access::Route;
+use callaccess_domain::explain::CallRoutes;
 
 /// How the pool behaves. The timeouts are what keeps a request from hanging
 /// when PostgreSQL is down or overloaded: a request that cannot get a
@@ -672,9 +674,36 @@ impl Store for PostgresStore {
         .map(|removed| removed.is_some())
     }
 
-    async fn call_access(&self, company: CompanyId, call: CallId) -> Result<CallAccessFacts> {
-        transaction!(self, Mode::Read, "call_access", |tx| {
-            access::call_access(&tx, company, call)
+    async fn access_routes(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        user: UserId,
+    ) -> Result<Vec<Route>> {
+        statement!(self, "access_routes", |db| explain::routes(
+            db, company, call, user
+        ))
+    }
+
+    async fn call_viewers(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        page: PageAfter,
+    ) -> Result<Page<Viewer>> {
+        transaction!(self, Mode::Read, "call_viewers", |tx| {
+            explain::viewers(&tx, company, call, page)
+        })
+    }
+
+    async fn user_calls(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        page: PageAfter,
+    ) -> Result<Page<CallRoutes>> {
+        transaction!(self, Mode::Read, "user_calls", |tx| {
+            explain::calls(&tx, company, user, page)
         })
     }
 

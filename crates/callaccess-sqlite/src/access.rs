@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use callaccess_domain::access::{self, CallFacts, Facts, OrgChart, ProfileFacts, UserFacts};
 use callaccess_domain::{
-    AccessChange, CallGrants, CallId, Caller, CallsRule, CompanyId, NewEntry, StoreError, UserId,
-    WorkspaceId,
+    AccessChange, CallGrants, CallId, Caller, CallsRule, CompanyId, NewEntry, StoreError,
+    Timestamp, UserId, WorkspaceId,
 };
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, Row};
@@ -334,16 +334,7 @@ impl Facts for ConnFacts<'_> {
              FROM user_profiles up JOIN permission_profiles p ON p.id = up.profile_id
              WHERE up.company_id = ?1 AND up.user_id = ?2 AND up.workspace_id = ?3",
             params![self.company.get(), user.get(), workspace.get()],
-            |row| {
-                Ok(ProfileFacts {
-                    id: rows::profile_at(row, 0)?,
-                    name: row.get(1)?,
-                    calls: CallsRule {
-                        level: rows::calls_access_at(row, 2)?,
-                        team_leads: rows::user_list_at(row, 3)?,
-                    },
-                })
-            },
+            |row| profile_facts_at(row, 0),
         )?
         .map(Arc::new);
         self.profiles
@@ -380,13 +371,25 @@ impl Facts for ConnFacts<'_> {
         Ok(shared.binary_search(&user).is_ok())
     }
 
-    fn is_granted(&self, call: CallId, user: UserId) -> Result<bool, StoreError> {
-        Ok(rows::is_linked(
+    fn granted_at(&self, call: CallId, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+        Ok(rows::lookup(
             self.conn,
-            LinkTable::ApiGrants,
-            self.company,
-            call,
-            user,
+            "SELECT granted_at FROM api_grants WHERE company_id = ?1 AND call_id = ?2 AND user_id = ?3",
+            params![self.company.get(), call.get(), user.get()],
+            |row| rows::timestamp_at(row, 0),
         )?)
     }
+}
+
+/// A profile's facts from the columns `id, name, level, team_lead_ids`
+/// of `permission_profiles`, from column `from` on.
+pub(crate) fn profile_facts_at(row: &Row<'_>, from: usize) -> rusqlite::Result<ProfileFacts> {
+    Ok(ProfileFacts {
+        id: rows::profile_at(row, from)?,
+        name: row.get(from + 1)?,
+        calls: CallsRule {
+            level: rows::calls_access_at(row, from + 2)?,
+            team_leads: rows::user_list_at(row, from + 3)?,
+        },
+    })
 }

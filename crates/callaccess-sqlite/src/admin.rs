@@ -9,15 +9,13 @@ use callaccess_domain::admin::{self, Directory};
 use callaccess_domain::encoding;
 use callaccess_domain::secret::generate_token_id;
 use callaccess_domain::{
-    access, legacy_profile, legacy_profile_name, parties_from_json, parties_to_json, ApiKeyInfo,
-    Call, CallAccessFacts, CallDetails, CallId, CallsAccess, CallsRule, Company, CompanyId,
-    NewApiKey, NewCompany, NewEntry, NewToken, Profile, ProfileId, RateLimit, Scope, SecretDigest,
-    StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace,
-    WorkspaceId,
+    legacy_profile, legacy_profile_name, parties_from_json, parties_to_json, ApiKeyInfo, Call,
+    CallDetails, CallId, CallsAccess, CallsRule, Company, CompanyId, NewApiKey, NewCompany,
+    NewEntry, NewToken, Profile, ProfileId, RateLimit, Scope, SecretDigest, StoreError,
+    StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Workspace, WorkspaceId,
 };
 use rusqlite::{params, Connection, Params, Row};
 
-use crate::access::{CallRead, ConnFacts};
 use crate::audit::Audit;
 use crate::error::Fail;
 use crate::rows::{self, LinkTable};
@@ -1278,23 +1276,4 @@ pub(crate) fn remove_share(
         audit.record(conn, NewEntry::share_removed(company, call, user))?;
     }
     Ok(removed > 0)
-}
-
-/// The call, and every user of the company who can open it with every
-/// route, as `access::viewers` decides.
-pub(crate) fn call_access(
-    conn: &Connection,
-    company: CompanyId,
-    id: CallId,
-) -> Result<CallAccessFacts, Fail> {
-    let call = load_call(conn, company, id)?.ok_or(StoreError::NoCall { company, call: id })?;
-    let users = all(
-        conn,
-        "SELECT id FROM users WHERE company_id = ?1 ORDER BY id",
-        [company.get()],
-        |row| rows::user_at(row, 0),
-    )?;
-    let facts = ConnFacts::new(conn, company, CallRead::WithShares);
-    let viewers = access::viewers(&facts, company, id, users)?;
-    Ok(CallAccessFacts { call, viewers })
 }

@@ -23,6 +23,8 @@
 //!   lookups and from blocking tasks for the rest.
 //! - `access`: grant, revoke and list API grants (the three endpoints): the
 //!   domain's `Facts`, answered lazily from the connection, and the writes.
+//! - `explain`: explain and reverse lookup: a call's viewers and a user's
+//!   calls, paged, from the sources the domain names.
 //! - `admin`: companies, credentials, workspaces, profiles, users,
 //!   managers, calls and shares: the domain's `Directory` on the
 //!   connection, each check, then the write.
@@ -45,6 +47,7 @@ mod audit;
 mod checkpoint;
 mod directory;
 mod error;
+mod explain;
 mod migrate;
 mod open;
 mod readers;

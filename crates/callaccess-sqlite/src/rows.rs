@@ -224,6 +224,34 @@ pub(crate) fn linked_users(
     Ok(users)
 }
 
+/// One side of a link table: a call's users, or a user's calls.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LinkedTo {
+    Call(CallId),
+    User(UserId),
+}
+
+/// The ids linked to `to` in `table` (users of a call, calls of a user)
+/// after `after`, ascending, at most `limit`.
+pub(crate) fn linked_after(
+    conn: &Connection,
+    table: LinkTable,
+    company: CompanyId,
+    to: LinkedTo,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<i64>, Fail> {
+    let (sql, id) = match to {
+        LinkedTo::Call(call) => (table.users_after_sql(), call.get()),
+        LinkedTo::User(user) => (table.calls_after_sql(), user.get()),
+    };
+    let mut statement = conn.prepare_cached(sql)?;
+    let ids = statement
+        .query_map(params![company.get(), id, after, limit], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(ids)
+}
+
 /// The tables that link users to a call. Their names are fixed here so that
 /// no SQL is ever assembled from a value.
 #[derive(Debug, Clone, Copy)]
@@ -241,6 +269,29 @@ impl LinkTable {
             }
             Self::Shares => "SELECT user_id FROM shares WHERE company_id = ?1 AND call_id = ?2 ORDER BY user_id",
             Self::ApiGrants => "SELECT user_id FROM api_grants WHERE company_id = ?1 AND call_id = ?2 ORDER BY user_id",
+        }
+    }
+
+    /// The table's users of call `?2` after `?3`, ascending, at most `?4`.
+    fn users_after_sql(self) -> &'static str {
+        match self {
+            Self::Participants => {
+                "SELECT user_id FROM call_participants WHERE company_id = ?1 AND call_id = ?2 AND user_id > ?3 ORDER BY user_id LIMIT ?4"
+            }
+            Self::Shares => "SELECT user_id FROM shares WHERE company_id = ?1 AND call_id = ?2 AND user_id > ?3 ORDER BY user_id LIMIT ?4",
+            Self::ApiGrants => "SELECT user_id FROM api_grants WHERE company_id = ?1 AND call_id = ?2 AND user_id > ?3 ORDER BY user_id LIMIT ?4",
+        }
+    }
+
+    /// The table's calls of user `?2` after `?3`, ascending, at most `?4`
+    /// (along the key, which leads with the call).
+    fn calls_after_sql(self) -> &'static str {
+        match self {
+            Self::Participants => {
+                "SELECT call_id FROM call_participants WHERE company_id = ?1 AND user_id = ?2 AND call_id > ?3 ORDER BY call_id LIMIT ?4"
+            }
+            Self::Shares => "SELECT call_id FROM shares WHERE company_id = ?1 AND user_id = ?2 AND call_id > ?3 ORDER BY call_id LIMIT ?4",
+            Self::ApiGrants => "SELECT call_id FROM api_grants WHERE company_id = ?1 AND user_id = ?2 AND call_id > ?3 ORDER BY call_id LIMIT ?4",
         }
     }
 

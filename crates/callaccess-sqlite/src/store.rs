@@ -5,15 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use callaccess_domain::access::Route;
+use callaccess_domain::explain::CallRoutes;
 use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::seed::{Seed, SeedSummary};
 use callaccess_domain::Clock;
 use callaccess_domain::{
-    AccessChange, ApiKeyInfo, AuditEntry, AuditFilter, AuditPage, Call, CallAccessFacts,
-    CallGrants, CallId, Caller, CallsAccess, Company, CompanyId, CredentialCheck,
-    ExpiredCredential, NewApiKey, NewCompany, NewToken, Origin, Profile, ProfileId, RateLimit,
-    SecretDigest, Store, StoreError, StoredCredential, Timestamp, TokenInfo, User, UserId,
-    UserUpdate, Workspace, WorkspaceId,
+    AccessChange, ApiKeyInfo, AuditEntry, AuditFilter, AuditPage, Call, CallGrants, CallId, Caller,
+    CallsAccess, Company, CompanyId, CredentialCheck, ExpiredCredential, NewApiKey, NewCompany,
+    NewToken, Origin, Profile, ProfileId, RateLimit, SecretDigest, Store, StoreError,
+    StoredCredential, Timestamp, TokenInfo, User, UserId, UserUpdate, Viewer, Workspace,
+    WorkspaceId,
 };
 use rusqlite::Connection;
 
@@ -23,7 +25,7 @@ use crate::error::Fail;
 use crate::open::{self, Found};
 use crate::readers::Readers;
 use crate::writer::{self, WriteStats, Writer};
-use crate::{access, admin, directory, migrate, seed};
+use crate::{access, admin, directory, explain, migrate, seed};
 
 /// POSTs listing at most this many calls are read on the calling thread.
 const INLINE_LIST_CALLS: usize = 16;
@@ -732,13 +734,36 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn call_access(
+    async fn access_routes(
         &self,
         company: CompanyId,
         call: CallId,
-    ) -> Result<CallAccessFacts, StoreError> {
+        user: UserId,
+    ) -> Result<Vec<Route>, StoreError> {
         self.readers
-            .read(move |conn| admin::call_access(conn, company, call))
+            .read(move |conn| explain::routes(conn, company, call, user))
+            .await
+    }
+
+    async fn call_viewers(
+        &self,
+        company: CompanyId,
+        call: CallId,
+        page: PageAfter,
+    ) -> Result<Page<Viewer>, StoreError> {
+        self.readers
+            .read(move |conn| explain::viewers(conn, company, call, page))
+            .await
+    }
+
+    async fn user_calls(
+        &self,
+        company: CompanyId,
+        user: UserId,
+        page: PageAfter,
+    ) -> Result<Page<CallRoutes>, StoreError> {
+        self.readers
+            .read(move |conn| explain::calls(conn, company, user, page))
             .await
     }
 

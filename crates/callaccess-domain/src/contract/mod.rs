@@ -29,6 +29,7 @@ mod admin;
 mod admin_tokens;
 pub mod audit;
 mod directory;
+mod explain;
 mod hierarchy;
 mod seed;
 mod state;
@@ -37,6 +38,7 @@ pub use access::*;
 pub use admin::*;
 pub use admin_tokens::*;
 pub use directory::*;
+pub use explain::*;
 pub use hierarchy::*;
 pub use seed::*;
 pub use state::*;
@@ -114,6 +116,9 @@ macro_rules! contract_tests {
             a_snapshot_of_one_company_is_that_company_only,
             update_user_writes_every_field_at_once_or_nothing,
             shares_list_by_call_then_user_in_their_company,
+            explain_names_each_route_with_its_facts,
+            explain_viewers_and_calls_refuse_unknown_calls_and_users,
+            viewers_and_calls_page_in_id_order_each_once,
         );
     };
 }

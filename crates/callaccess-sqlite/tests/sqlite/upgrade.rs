@@ -67,7 +67,7 @@ fn old_routes(c: i64, id: i64, u: i64) -> Vec<String> {
 
 fn described(route: &Route) -> String {
     match route {
-        Route::ApiGrant => "apiGrant".to_owned(),
+        Route::ApiGrant(_) => "apiGrant".to_owned(),
         Route::Shared => "shared".to_owned(),
         Route::Profile {
             name,

@@ -1,6 +1,7 @@
-//! `grants list`: who can open a call, and by which route — for a profile
-//! route, the profile, its level and the chain of managers that connects
-//! the two users.
+//! `grants list`: who can open a call, and by which route — an API grant
+//! with when it was recorded; for a profile route, the profile, its level
+//! and the chain of managers that connects the two users — as the admin
+//! API's `…/calls/{callId}/viewers` lists them (the same store method).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -109,7 +110,9 @@ pub(super) async fn list(
 /// is `all`, or the chain of managers from the call's primary user.
 fn describe(route: &Route, call: &Call, user: UserId) -> String {
     match route {
-        Route::ApiGrant => "api grant".to_owned(),
+        // When it was granted is in the JSON (`grantedAt`); the table
+        // keeps one word a route.
+        Route::ApiGrant(_) => "api grant".to_owned(),
         Route::Shared => "shared".to_owned(),
         Route::Profile {
             name,
@@ -139,7 +142,8 @@ fn describe(route: &Route, call: &Call, user: UserId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callaccess_domain::ProfileId;
+    use callaccess_domain::access::Grant;
+    use callaccess_domain::{ProfileId, Timestamp};
 
     fn u(n: i64) -> UserId {
         UserId::from_i64(n).unwrap()
@@ -161,7 +165,11 @@ mod tests {
             team_of: team_of.map(u),
         };
         let cases = [
-            (Route::ApiGrant, 1, "api grant"),
+            (
+                Route::ApiGrant(Grant::at(Timestamp::from_unix(1_800_000_000))),
+                1,
+                "api grant",
+            ),
             (Route::Shared, 1, "shared"),
             (
                 profile("Managers", CallsAccess::ReportToThem, &[7, 6, 1], None),

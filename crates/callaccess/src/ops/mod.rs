@@ -12,9 +12,11 @@
 //! - [`admin_tokens`]: admin tokens (create, list, revoke).
 //! - [`directory`]: companies, workspaces, users, calls, shares, profiles,
 //!   API keys and bearer tokens.
+//! - [`explain`]: why a user can open a call, with who granted it.
 
 pub mod admin_tokens;
 pub mod directory;
+pub mod explain;
 
 use callaccess_domain::{Company, CompanyId, Store, StoreError, Timestamp};
 

@@ -1322,11 +1322,22 @@ async fn the_admin_api_documents_itself_behind_an_admin_token() {
         if item.get("get").is_none() || !path.starts_with("/admin/v1/companies") {
             continue;
         }
-        let concrete = path
+        let mut concrete = path
             .replace("{id}", "1")
             .replace("{userId}", "1001")
             .replace("{callId}", "1")
             .replace("{profileId}", "1");
+        // The query parameters it says are required, each an id.
+        let query: Vec<String> = item["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .map(|p| format!("{}=1", p["name"].as_str().unwrap()))
+            .collect();
+        if !query.is_empty() {
+            concrete = format!("{concrete}?{}", query.join("&"));
+        }
         let reply = app.admin(Method::GET, &concrete, &full, None).await;
         assert!(
             reply.status == 200 || reply.errors()[0].contains("does not exist"),
@@ -1369,4 +1380,248 @@ async fn serve_with_admin_listen_moves_the_admin_api_to_its_address() {
             .await;
     on_admin.assert_admin_ok();
     assert_eq!(server.terminate().await.code, 0);
+}
+
+#[tokio::test]
+async fn explain_viewers_and_user_calls_answer_every_route_paged_for_any_admin_token() {
+    use crate::helpers::ids::*;
+    let (app, company) = TestApp::spawn_with_company().await;
+    let admin = app.admin_token().await;
+    let read_only = app.read_only_admin_token().await;
+    let base = format!("{COMPANIES}/{}", company.id);
+    // NONE_B (CALL_2's primary user) reports to OWN_OTHER, whose level
+    // becomes report-to-them; NONE_A gets an API grant on CALL_2.
+    app.admin(
+        Method::PATCH,
+        &format!("{base}/users/{NONE_B}"),
+        &admin,
+        Some(json!({"managerId": OWN_OTHER.to_string()})),
+    )
+    .await
+    .assert_admin_ok();
+    app.admin(
+        Method::PATCH,
+        &format!("{base}/users/{OWN_OTHER}"),
+        &admin,
+        Some(json!({"callsAccess": "report-to-them"})),
+    )
+    .await
+    .assert_admin_ok();
+    app.grant(&company.auth, CALL_2, &[NONE_A]).await;
+
+    let explain = |call: i64, user: i64| format!("{base}/access?callId={call}&userId={user}");
+    let granted = app
+        .admin(Method::GET, &explain(CALL_2, NONE_A), &read_only, None)
+        .await;
+    granted.assert_admin_ok();
+    assert_eq!(granted.body["canOpen"], true, "{}", granted.body);
+    assert_eq!(granted.body["callId"], CALL_2.to_string());
+    assert_eq!(granted.body["userId"], NONE_A.to_string());
+    let route = &granted.body["routes"][0];
+    assert_eq!(route["route"], "apiGrant", "{route}");
+    let at = route["grantedAt"].as_str().unwrap();
+    assert!(
+        callaccess_domain::Timestamp::parse_rfc3339(at).is_ok(),
+        "grantedAt {at:?} is RFC 3339"
+    );
+
+    let chain = app
+        .admin(Method::GET, &explain(CALL_2, OWN_OTHER), &read_only, None)
+        .await;
+    chain.assert_admin_ok();
+    let route = &chain.body["routes"][0];
+    assert_eq!(route["route"], "profile", "{route}");
+    assert_eq!(route["level"], "report-to-them");
+    assert_eq!(route["name"], "Calls access: report-to-them");
+    assert!(route["profile"].is_string(), "{route}");
+    assert_eq!(
+        route["chain"],
+        json!([NONE_B.to_string(), OWN_OTHER.to_string()])
+    );
+
+    let shared = app
+        .admin(Method::GET, &explain(CALL_1, SHARED), &admin, None)
+        .await;
+    assert_eq!(shared.body["routes"], json!([{"route": "shared"}]));
+    let nothing = app
+        .admin(Method::GET, &explain(CALL_1, NONE_A), &admin, None)
+        .await;
+    nothing.assert_admin_ok();
+    assert_eq!(
+        nothing.body,
+        json!({"callId": CALL_1.to_string(), "userId": NONE_A.to_string(), "canOpen": false, "routes": []})
+    );
+
+    // Unknown call, user or company: 404 with the envelope; a missing
+    // parameter is 400.
+    app.admin(Method::GET, &explain(UNKNOWN_CALL, NONE_A), &admin, None)
+        .await
+        .assert_error(
+            404,
+            &format!(
+                "call \"{UNKNOWN_CALL}\" does not exist in company \"{}\"",
+                company.id
+            ),
+        );
+    app.admin(Method::GET, &explain(CALL_1, UNKNOWN_USER), &admin, None)
+        .await
+        .assert_error(
+            404,
+            &format!(
+                "user \"{UNKNOWN_USER}\" does not exist in company \"{}\"",
+                company.id
+            ),
+        );
+    app.admin(
+        Method::GET,
+        &format!("{COMPANIES}/9/access?callId={CALL_1}&userId={NONE_A}"),
+        &admin,
+        None,
+    )
+    .await
+    .assert_error(404, "company \"9\" does not exist");
+    let missing = app
+        .admin(
+            Method::GET,
+            &format!("{base}/access?callId={CALL_1}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert!(missing.body["requestId"].is_string());
+
+    // The viewers of CALL_1, one a page, with a read-only token: each
+    // once, by user id, and the same routes explain gives.
+    let viewers = format!("{base}/calls/{CALL_1}/viewers");
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{viewers}?limit=1&cursor={c}"),
+            None => format!("{viewers}?limit=1"),
+        };
+        let page = app.admin(Method::GET, &url, &read_only, None).await;
+        page.assert_admin_ok();
+        let items = page.body["items"].as_array().unwrap().clone();
+        assert!(items.len() <= 1, "{}", page.body);
+        for item in items {
+            let user = item["userId"].as_str().unwrap().to_owned();
+            let explained = app
+                .admin(
+                    Method::GET,
+                    &format!("{base}/access?callId={CALL_1}&userId={user}"),
+                    &admin,
+                    None,
+                )
+                .await;
+            assert_eq!(item["routes"], explained.body["routes"], "{user}");
+            seen.push(user);
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = [SHARED, ALL, OWN_PRIMARY, OWN_PARTICIPANT]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(seen, expected);
+    let whole = app.admin(Method::GET, &viewers, &admin, None).await;
+    assert_eq!(whole.body["nextCursor"], Value::Null);
+
+    // The calls of ALL (level all): every call, paged; of NONE_A: CALL_2.
+    let calls = |user: i64| format!("{base}/users/{user}/calls");
+    let first = app
+        .admin(
+            Method::GET,
+            &format!("{}?limit=2", calls(ALL)),
+            &read_only,
+            None,
+        )
+        .await;
+    first.assert_admin_ok();
+    let ids: Vec<&str> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["callId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![CALL_1.to_string(), CALL_2.to_string()]);
+    let cursor = first.body["nextCursor"].as_str().unwrap();
+    let second = app
+        .admin(
+            Method::GET,
+            &format!("{}?limit=2&cursor={cursor}", calls(ALL)),
+            &read_only,
+            None,
+        )
+        .await;
+    assert_eq!(second.body["items"][0]["callId"], CALL_3.to_string());
+    assert_eq!(second.body["nextCursor"], Value::Null);
+    let granted_calls = app.admin(Method::GET, &calls(NONE_A), &admin, None).await;
+    // The same route, without who recorded it: only explain reads the
+    // audit trail for that.
+    let mut routes = granted.body["routes"].clone();
+    for route in routes.as_array_mut().unwrap() {
+        let route = route.as_object_mut().unwrap();
+        assert!(route.remove("grantedBy").is_some(), "{route:?}");
+        route.remove("requestId");
+    }
+    assert_eq!(
+        granted_calls.body["items"],
+        json!([{"callId": CALL_2.to_string(), "routes": routes}])
+    );
+    // A cursor of another list is refused; unknown ids are 404.
+    let bad = app
+        .admin(
+            Method::GET,
+            &format!("{viewers}?cursor={cursor}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    app.admin(
+        Method::GET,
+        &format!("{base}/calls/{UNKNOWN_CALL}/viewers"),
+        &admin,
+        None,
+    )
+    .await
+    .assert_error(
+        404,
+        &format!(
+            "call \"{UNKNOWN_CALL}\" does not exist in company \"{}\"",
+            company.id
+        ),
+    );
+    app.admin(Method::GET, &calls(UNKNOWN_USER), &admin, None)
+        .await
+        .assert_error(
+            404,
+            &format!(
+                "user \"{UNKNOWN_USER}\" does not exist in company \"{}\"",
+                company.id
+            ),
+        );
+
+    // The admin document lists the three.
+    let doc = app
+        .admin(Method::GET, "/admin/v1/openapi.json", &read_only, None)
+        .await;
+    for (path, id) in [
+        ("/admin/v1/companies/{id}/access", "explainAccess"),
+        (
+            "/admin/v1/companies/{id}/calls/{callId}/viewers",
+            "listCallViewers",
+        ),
+        (
+            "/admin/v1/companies/{id}/users/{userId}/calls",
+            "listUserCalls",
+        ),
+    ] {
+        assert_eq!(doc.body["paths"][path]["get"]["operationId"], id, "{path}");
+    }
 }

@@ -538,3 +538,27 @@ async fn an_idle_stream_sends_heartbeats() {
         assert_eq!(event.comment.as_deref(), Some("heartbeat"), "{event:?}");
     }
 }
+
+#[tokio::test]
+async fn explain_says_who_recorded_an_api_grant_and_in_which_request() {
+    let (app, c) = TestApp::spawn_with_company().await;
+    let admin = app.admin_token().await;
+    let put = app.put(&c.auth, change(CALL_3, &[NONE_B])).await;
+    put.assert_ok();
+    let path = format!(
+        "/admin/v1/companies/{}/access?callId={CALL_3}&userId={NONE_B}",
+        c.id
+    );
+    let explained = app.admin(Method::GET, &path, &admin, None).await;
+    explained.assert_admin_ok();
+    assert_eq!(explained.body["canOpen"], true);
+    assert_eq!(
+        explained.body["routes"],
+        json!([{
+            "route": "apiGrant",
+            "grantedAt": app.clock.now().to_string(),
+            "grantedBy": format!("apiKey:{}", c.access_key),
+            "requestId": trace(&put),
+        }])
+    );
+}

@@ -603,6 +603,13 @@ fn grants_list_names_every_route() {
     .map(|(u, r)| (u.to_owned(), r.into_iter().map(str::to_owned).collect()))
     .collect();
     assert_eq!(route_texts(&grants), expected, "{grants}");
+    // The API grant says when, as the admin API's viewers do.
+    let grant = &grants["users"][0]["routes"][0];
+    assert_eq!(grant["route"], "apiGrant", "{grant}");
+    assert!(
+        callaccess_domain::Timestamp::parse_rfc3339(grant["grantedAt"].as_str().unwrap()).is_ok(),
+        "{grant}"
+    );
     let all = &grants["users"][2]["routes"][1];
     assert_eq!(
         (&all["route"], &all["name"], &all["level"]),

@@ -84,7 +84,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A path id, or 404 (an id that cannot exist names nothing).
-fn path_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
+pub(super) fn path_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
     text.parse()
         .map_err(|_| ApiError::NoRecords(format!("{what} \"{}\" does not exist", shown(text))))
 }
@@ -210,7 +210,7 @@ async fn update_company(
 // --- what the company's lists and changes share ---
 
 /// The company of the path, which must exist (404 otherwise).
-async fn company_of(state: &AppState, id: &str) -> Result<CompanyId, ApiError> {
+pub(super) async fn company_of(state: &AppState, id: &str) -> Result<CompanyId, ApiError> {
     let company = path_id(id, "company")?;
     ops::require_company(state.store.as_ref(), company)
         .await
@@ -235,7 +235,7 @@ fn time(text: &str, field: &str) -> Result<Timestamp, ApiError> {
 }
 
 /// A page of a list the store pages by id.
-fn store_page<T: serde::Serialize>(
+pub(super) fn store_page<T: serde::Serialize>(
     paging: &Paging,
     page: callaccess_domain::page::Page<T>,
     id: impl Fn(&T) -> i64,
@@ -258,7 +258,7 @@ fn store_page<T: serde::Serialize>(
     }
 }
 
-fn store_paging(paging: &Paging) -> Result<PageAfter, ApiError> {
+pub(super) fn store_paging(paging: &Paging) -> Result<PageAfter, ApiError> {
     Ok(PageAfter {
         after: paging.after_id()?,
         limit: paging.limit,

@@ -1,12 +1,14 @@
 //! The admin API under `/admin/v1` (control-plane.md §1–9): directory
 //! management, state for tests, the request journal, fault rules, the
-//! clock, and the audit trail with its change stream. Authenticated by
-//! admin tokens ([`auth`]); never rate limited, never journaled, never
-//! faulted.
+//! clock, explain and reverse lookup, and the audit trail with its change
+//! stream. Authenticated by admin tokens ([`auth`]); never rate limited,
+//! never journaled, never faulted.
 //!
 //! - [`audit`]: the audit trail, listed and streamed as it commits.
 //! - [`auth`]: admin tokens on each request; read-only tokens get GETs only.
 //! - [`directory`]: companies and everything in them, as JSON CRUD.
+//! - [`explain`]: why a user can open a call, a call's viewers and a
+//!   user's calls, each with every route.
 //! - [`state`]: import, export and reset.
 //! - [`journal`]: the request journal.
 //! - [`faults`]: fault rules.
@@ -17,6 +19,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod directory;
+pub mod explain;
 pub mod faults;
 pub mod journal;
 pub mod openapi;
@@ -45,6 +48,7 @@ pub const PREFIX: &str = "/admin/v1";
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(directory::routes())
+        .merge(explain::routes())
         .merge(state::routes())
         .merge(journal::routes())
         .merge(faults::routes())

@@ -57,6 +57,9 @@ const OPERATIONS: &[(HttpMethod, &str, &str, &str)] = &[
     (HttpMethod::Get, "/admin/v1/companies/{id}/tokens", "listTokens", "A company's bearer tokens, never the tokens (paged)."),
     (HttpMethod::Post, "/admin/v1/companies/{id}/tokens", "createToken", "Create a bearer token: {scopes, expires?}; the token is in this answer only."),
     (HttpMethod::Delete, "/admin/v1/companies/{id}/tokens/{tokenId}", "revokeToken", "Revoke a bearer token."),
+    (HttpMethod::Get, "/admin/v1/companies/{id}/access", "explainAccess", "Whether ?userId= can open ?callId=, and every route that opens it: apiGrant (grantedAt), shared, profile (profile, name, level; chain and teamOf for hierarchy levels)."),
+    (HttpMethod::Get, "/admin/v1/companies/{id}/calls/{callId}/viewers", "listCallViewers", "Every user who can open the call, by user id, each with its routes (paged)."),
+    (HttpMethod::Get, "/admin/v1/companies/{id}/users/{userId}/calls", "listUserCalls", "Every call the user can open, by call id, each with its routes (paged)."),
     (HttpMethod::Post, "/admin/v1/import", "importSeed", "Apply a seed document, as `callaccess import`."),
     (HttpMethod::Get, "/admin/v1/export", "exportSeed", "The state as a seed document (?company=)."),
     (HttpMethod::Post, "/admin/v1/reset", "reset", "Remove all data or one company's (?company=), optionally applying {seed} in the same transaction."),
@@ -88,6 +91,25 @@ fn path_parameters(path: &str) -> Vec<utoipa::openapi::path::Parameter> {
         .collect()
 }
 
+/// The required query parameters of an operation: explain names its pair
+/// there.
+fn query_parameters(operation: &str) -> Vec<utoipa::openapi::path::Parameter> {
+    let names: &[&str] = match operation {
+        "explainAccess" => &["callId", "userId"],
+        _ => &[],
+    };
+    names
+        .iter()
+        .map(|name| {
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .build()
+        })
+        .collect()
+}
+
 /// Every write reads a JSON body but a DELETE that names its target in
 /// the path (or clears a list).
 fn reads_body(method: &HttpMethod, path: &str) -> bool {
@@ -107,7 +129,12 @@ pub fn document() -> OpenApi {
             .operation_id(Some(*id))
             .summary(Some(*summary))
             .tag("Admin")
-            .parameters(Some(path_parameters(path)))
+            .parameters(Some(
+                path_parameters(path)
+                    .into_iter()
+                    .chain(query_parameters(id))
+                    .collect::<Vec<_>>(),
+            ))
             .response(
                 "200",
                 ResponseBuilder::new()

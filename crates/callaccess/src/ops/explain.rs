@@ -1,0 +1,40 @@
+//! Why a user can open a call: the store's routes, with who recorded an
+//! API grant taken from the audit trail.
+
+use callaccess_domain::access::Route;
+use callaccess_domain::{
+    Action, AuditFilter, AuditOrder, AuditPage, CallId, CompanyId, Store, StoreError, UserId,
+};
+
+/// Every route by which `user` opens `call` ([`Store::access_routes`]);
+/// an API grant says who recorded it and in which request, from the
+/// newest `grant.add` entry of the pair.
+pub async fn access(
+    store: &dyn Store,
+    company: CompanyId,
+    call: CallId,
+    user: UserId,
+) -> Result<Vec<Route>, StoreError> {
+    let mut routes = store.access_routes(company, call, user).await?;
+    let Some(index) = routes.iter().position(|r| matches!(r, Route::ApiGrant(_))) else {
+        return Ok(routes);
+    };
+    let filter = AuditFilter {
+        company: Some(company),
+        call: Some(call),
+        user: Some(user),
+        action: Some(Action::GrantAdd),
+        ..AuditFilter::default()
+    };
+    let newest = AuditPage {
+        order: AuditOrder::Newest,
+        from: None,
+        limit: 1,
+    };
+    if let Some(entry) = store.audit(&filter, newest).await?.first() {
+        if let Route::ApiGrant(grant) = &routes[index] {
+            routes[index] = Route::ApiGrant(grant.clone().by(entry));
+        }
+    }
+    Ok(routes)
+}
