@@ -562,3 +562,199 @@ async fn explain_says_who_recorded_an_api_grant_and_in_which_request() {
         }])
     );
 }
+
+/// The entries of `action` recorded after `start`.
+async fn of(app: &TestApp, admin: &Auth, start: u64, action: &str) -> Vec<Value> {
+    after(app, admin, start)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
+#[tokio::test]
+async fn v2_calls_and_permission_profiles_are_recorded_with_their_request() {
+    let (app, c) = TestApp::spawn_with_company().await;
+    let admin = app.admin_token().await;
+    let start = newest_seq(&app, &admin).await;
+    let json = [("content-type", "application/json")];
+    let body = |v: Value| Some(serde_json::to_vec(&v).unwrap());
+
+    let added = app
+        .request(
+            Method::POST,
+            "/v2/calls",
+            &c.auth,
+            body(json!({
+                "clientUniqueId": "crm-9",
+                "actualStart": "2024-05-01T10:00:00Z",
+                "direction": "Outbound",
+                "primaryUser": OWN_PRIMARY.to_string(),
+                "parties": [{"userId": OWN_PRIMARY.to_string()}],
+            })),
+            &json,
+        )
+        .await;
+    added.assert_ok();
+    let created = of(&app, &admin, start, "call.create").await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["call"], added.body["callId"]);
+    assert_eq!(created[0]["user"], OWN_PRIMARY.to_string());
+    assert_eq!(created[0]["requestId"], trace(&added));
+    assert_eq!(created[0]["actor"], format!("apiKey:{}", c.access_key));
+    assert_eq!(created[0]["after"]["created"], app.clock.now().to_string());
+
+    let workspaces = app
+        .request(Method::GET, "/v2/workspaces", &c.auth, None, &[])
+        .await;
+    let workspace = workspaces.body["workspaces"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let made = app
+        .request(
+            Method::POST,
+            &format!("/v2/permission-profile?workspaceId={workspace}"),
+            &c.auth,
+            body(json!({"name": "Reviewers"})),
+            &json,
+        )
+        .await;
+    made.assert_ok();
+    let profile = made.body["profile"]["id"].as_str().unwrap().to_owned();
+    let changed = app
+        .request(
+            Method::PUT,
+            &format!("/v2/permission-profile?profileId={profile}"),
+            &c.auth,
+            body(json!({"name": "Auditors"})),
+            &json,
+        )
+        .await;
+    changed.assert_ok();
+    let create = of(&app, &admin, start, "profile.create").await;
+    assert_eq!(create.len(), 1, "{create:?}");
+    assert_eq!(create[0]["after"]["name"], "Reviewers");
+    assert_eq!(create[0]["requestId"], trace(&made));
+    let update = of(&app, &admin, start, "profile.update").await;
+    assert_eq!(update.len(), 1, "{update:?}");
+    assert_eq!(update[0]["before"]["name"], "Reviewers");
+    assert_eq!(update[0]["after"]["name"], "Auditors");
+    assert_eq!(update[0]["requestId"], trace(&changed));
+}
+
+#[tokio::test]
+async fn admin_users_profiles_imports_and_resets_are_recorded() {
+    let (app, c) = TestApp::spawn_with_company().await;
+    let admin = app.admin_token().await;
+    let start = newest_seq(&app, &admin).await;
+    let company = c.id.to_string();
+    let users = format!("/admin/v1/companies/{company}/users");
+    let added = app
+        .admin(
+            Method::POST,
+            &users,
+            &admin,
+            Some(json!({"id": "77", "emailAddress": "new@c.test", "managerId": ALL.to_string()})),
+        )
+        .await;
+    added.assert_admin_ok();
+    let created = of(&app, &admin, start, "user.create").await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["user"], "77");
+    assert_eq!(created[0]["after"]["managerId"], ALL.to_string());
+    assert_eq!(created[0]["requestId"], trace(&added));
+
+    let profiles = app
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/companies/{company}/profiles"),
+            &admin,
+            None,
+        )
+        .await;
+    let profile = profiles.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let assigned = app
+        .admin(
+            Method::PATCH,
+            &format!("{users}/77"),
+            &admin,
+            Some(json!({"profileIds": [profile]})),
+        )
+        .await;
+    assigned.assert_admin_ok();
+    let held = of(&app, &admin, start, "user.profile").await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["before"]["profileId"], Value::Null);
+    assert_eq!(held[0]["after"]["profileId"], profile);
+
+    let imported = app
+        .admin(
+            Method::POST,
+            "/admin/v1/import",
+            &admin,
+            Some(json!({"companies": [{"id": "900", "name": "Imported",
+                "users": [{"id": "1", "emailAddress": "one@imported.test"}]}]})),
+        )
+        .await;
+    imported.assert_admin_ok();
+    let from_seed = of(&app, &admin, start, "user.create").await;
+    let imported_user = from_seed.iter().find(|e| e["company"] == "900").unwrap();
+    assert!(imported_user["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("admin:"));
+    assert_eq!(imported_user["requestId"], trace(&imported));
+
+    // A reset of company 900 removes its entries and records itself.
+    let reset = app
+        .admin(Method::POST, "/admin/v1/reset?company=900", &admin, None)
+        .await;
+    reset.assert_admin_ok();
+    let left = audit(&app, &admin, "company=900").await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["action"], "reset");
+    assert_eq!(left[0]["requestId"], trace(&reset));
+    // Company 1's entries are untouched.
+    assert!(!of(&app, &admin, start, "user.profile").await.is_empty());
+}
+
+#[test]
+fn cli_credentials_and_managers_are_recorded_as_cli() {
+    let db = Db::fresh();
+    db.ok(&format!("company create --id {ACME} --name Acme"));
+    for id in ["1", "2"] {
+        db.ok(&format!(
+            "user add --company {ACME} --id {id} --email u{id}@acme.test"
+        ));
+    }
+    db.ok(&format!("user set-manager --company {ACME} 2 1"));
+    let key = db.json(&format!("key create --company {ACME}"));
+    let access_key = key["accessKey"].as_str().unwrap().to_owned();
+    db.ok(&format!("key revoke {access_key}"));
+    let admin = db.json("admin-token create");
+    let admin_id = admin["id"].as_str().unwrap().to_owned();
+
+    let entries = db.json("audit list");
+    let actions: Vec<(&str, &str)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    for wanted in [
+        "user.manager",
+        "apiKey.create",
+        "apiKey.revoke",
+        "adminToken.create",
+    ] {
+        assert!(actions.contains(&(wanted, "cli")), "{wanted}: {actions:?}");
+    }
+    let manager = db.json("audit list --action user.manager --user 2");
+    assert_eq!(manager[0]["after"], json!({"managerId": "1"}));
+    let token = db.json("audit list --action adminToken.create");
+    assert_eq!(token[0]["after"]["tokenId"], admin_id);
+    assert_eq!(token[0]["company"], Value::Null);
+    let revoked = db.json("audit list --action apiKey.revoke");
+    assert_eq!(revoked[0]["after"]["accessKey"], access_key);
+}
