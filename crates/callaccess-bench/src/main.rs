@@ -36,6 +36,9 @@
 //!   rounds on restarts of the same server: the request journal
 //!   (`--journal-rounds`) and the fault check (`--fault-rounds`).
 //! - `report`: the table and the JSON.
+//! - `audit`: a 10,000,000-entry audit trail: start-up on it, and pages of
+//!   it by company, call, user, time and cursor (`--scenarios audit`, not
+//!   in the default set).
 //! - `viewers`: the first page of a call's viewers in the 100,000-user
 //!   company over the admin API, 20 times (`--scenarios viewers`, not in
 //!   the default set).
@@ -56,6 +59,7 @@
 //! the server `--database` names, and pgbench's too.
 
 mod attack;
+mod audit;
 mod dataset;
 mod load;
 mod metrics;
@@ -108,6 +112,8 @@ enum Choice {
     Reset,
     /// `viewers`: see the `viewers` module.
     Viewers,
+    /// `audit`: see the `audit` module.
+    Audit,
 }
 
 impl Choice {
@@ -121,9 +127,12 @@ impl Choice {
         if name == "viewers" {
             return Ok(Choice::Viewers);
         }
+        if name == "audit" {
+            return Ok(Choice::Audit);
+        }
         Scenario::parse(name)
             .map(Choice::Load)
-            .map_err(|e| format!("{e}, attack, reset, viewers"))
+            .map_err(|e| format!("{e}, attack, reset, viewers, audit"))
     }
 }
 
@@ -146,8 +155,8 @@ struct Args {
     warmup: Duration,
 
     /// Scenarios to run, comma-separated: healthz, put1, delete1, post1,
-    /// put1000, delete1000, mix, attack [default: all but attack; --smoke
-    /// adds attack].
+    /// put1000, delete1000, mix, attack, reset, viewers, audit [default:
+    /// the closed-loop ones; --smoke adds attack].
     #[arg(long, value_delimiter = ',', value_parser = Choice::parse)]
     scenarios: Vec<Choice>,
 
@@ -235,6 +244,10 @@ struct Args {
     /// reset: how many resets (each with its re-seed) to time.
     #[arg(long, default_value_t = 10, value_name = "N")]
     reset_rounds: usize,
+
+    /// audit: entries written into the trail before it is read.
+    #[arg(long, default_value_t = 10_000_000, value_name = "N")]
+    audit_entries: u64,
 
     /// Print JSON instead of a markdown table.
     #[arg(long)]
@@ -369,7 +382,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .iter()
             .filter_map(|choice| match choice {
                 Choice::Load(scenario) => Some(*scenario),
-                Choice::Attack | Choice::Reset | Choice::Viewers => None,
+                Choice::Attack | Choice::Reset | Choice::Viewers | Choice::Audit => None,
             })
             .collect()
     };
@@ -418,7 +431,21 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             print!("{}", outcome.markdown());
         }
     }
-    if scenarios.is_empty() && pressure.is_none() && (reset_ran || viewers_ran) {
+    let audit_ran = args.scenarios.contains(&Choice::Audit);
+    if audit_ran {
+        let binary = binary
+            .as_deref()
+            .context("audit needs a server the benchmark starts (not --url)")?;
+        let dir = temporary_folder(args.dir.as_deref())?;
+        let (entries, rounds) = if args.smoke {
+            (10_000, 3)
+        } else {
+            (args.audit_entries, 20)
+        };
+        let measured = audit::run(&backend, binary, dir.path(), entries, rounds).await?;
+        print!("{}", measured.markdown());
+    }
+    if scenarios.is_empty() && pressure.is_none() && (reset_ran || viewers_ran || audit_ran) {
         return Ok(true);
     }
     if scenarios.is_empty() {

@@ -56,12 +56,20 @@ impl Outcome {
         self.sorted().last().copied().unwrap_or(f64::NAN)
     }
 
+    /// The header of a table of outcomes.
+    pub const HEADER: &'static str =
+        "| scenario | backend | rounds | median ms | max ms | target |\n\
+         |---|---|---:|---:|---:|---|\n";
+
     /// One table, header and one row.
     pub fn markdown(&self) -> String {
+        format!("{}{}", Self::HEADER, self.row())
+    }
+
+    /// This outcome's row of a table.
+    pub fn row(&self) -> String {
         format!(
-            "| scenario | backend | rounds | median ms | max ms | target |\n\
-             |---|---|---:|---:|---:|---|\n\
-             | {} ({} users, {} calls) | {} | {} | {:.1} | {:.1} | < {} ms: {} |\n",
+            "| {} ({} users, {} calls) | {} | {} | {:.1} | {:.1} | < {} ms: {} |\n",
             self.scenario,
             self.users,
             self.calls,

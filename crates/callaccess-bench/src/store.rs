@@ -32,6 +32,8 @@ pub enum Purpose {
     Reset,
     /// The viewers scenario's server (`viewers`).
     Viewers,
+    /// The audit scenario's server (`audit`).
+    Audit,
 }
 
 impl Purpose {
@@ -44,6 +46,7 @@ impl Purpose {
             Purpose::Pgbench => "_pgbench",
             Purpose::Reset => "_reset",
             Purpose::Viewers => "_viewers",
+            Purpose::Audit => "_audit",
         };
         format!("callaccess_bench_{}{suffix}", std::process::id())
     }
@@ -127,6 +130,7 @@ impl Backend {
                     Purpose::Attack => "attack.db",
                     Purpose::Reset => "reset.db",
                     Purpose::Viewers => "viewers.db",
+                    Purpose::Audit => "audit.db",
                     Purpose::Pgbench => anyhow::bail!("pgbench needs PostgreSQL"),
                 };
                 Ok(Fresh {
