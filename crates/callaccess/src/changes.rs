@@ -113,7 +113,7 @@ impl Changes {
 }
 
 /// The newest entry's sequence number, 0 when there is none.
-async fn newest(store: &dyn Store) -> Result<u64, StoreError> {
+pub async fn newest(store: &dyn Store) -> Result<u64, StoreError> {
     let page = AuditPage {
         order: AuditOrder::Newest,
         from: None,

@@ -82,15 +82,7 @@ pub(super) async fn follow(args: &AuditListArgs, store: &dyn Store) -> anyhow::R
     let filter = filter_of(args);
     let mut last = match args.after {
         Some(after) => after,
-        None => {
-            let newest = AuditPage {
-                order: AuditOrder::Newest,
-                from: None,
-                limit: 1,
-            };
-            let entries = store.audit(&AuditFilter::default(), newest).await?;
-            entries.first().map_or(0, |e| e.seq)
-        }
+        None => crate::changes::newest(store).await?,
     };
     let mut left = args.limit;
     if !args.output.json {

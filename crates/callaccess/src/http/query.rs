@@ -140,6 +140,23 @@ impl QueryParams {
     }
 }
 
+/// Names, once each, the parameters of `query` that are not among `known`,
+/// in `what`'s words ("the journal"): for the admin lists, where a misspelt
+/// filter must not silently select everything.
+pub fn unknown_parameters(query: &str, known: &[&str], what: &str) -> Vec<String> {
+    let mut unknown: Vec<String> = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        if !known.contains(&name) && !unknown.iter().any(|u| u.starts_with(&format!("{name}:"))) {
+            unknown.push(format!(
+                "{name}: unknown parameter; {what} takes {}",
+                known.join(", ")
+            ));
+        }
+    }
+    unknown
+}
+
 /// Gathers the problems of several parameters into one 400.
 #[derive(Default)]
 pub struct Problems(Vec<String>);

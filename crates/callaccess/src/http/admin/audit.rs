@@ -24,17 +24,16 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use callaccess_domain::audit::MAX_PAGE;
 use callaccess_domain::{
     Action, Actor, AuditFilter, AuditOrder, AuditPage, CallId, CompanyId, Timestamp, UserId,
 };
 use futures_util::stream;
 use serde_json::json;
 
-use super::{ok, store_error, Listed, DEFAULT_LIMIT};
+use super::{ok, store_error, Listed, Paging};
 use crate::changes::Next;
 use crate::http::error::ApiError;
-use crate::http::query::{Problems, QueryParams};
+use crate::http::query::{unknown_parameters, Problems, QueryParams};
 use crate::http::AppState;
 
 pub const AUDIT_PATH: &str = "/admin/v1/audit";
@@ -60,19 +59,9 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Names the query parameters nobody asked for.
+/// 400 naming every parameter of `query` not among `known`.
 fn refuse_unknown(query: &str, known: &[&str], what: &str) -> Result<(), ApiError> {
-    let mut unknown: Vec<String> = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        let message = format!(
-            "{name}: unknown parameter; {what} takes {}",
-            known.join(", ")
-        );
-        if !known.contains(&name) && !unknown.contains(&message) {
-            unknown.push(message);
-        }
-    }
+    let unknown = unknown_parameters(query, known, what);
     if unknown.is_empty() {
         Ok(())
     } else {
@@ -113,35 +102,13 @@ fn filter_of(params: &QueryParams, problems: &mut Problems) -> AuditFilter {
     }
 }
 
-const BAD_CURSOR: &str =
-    "cursor: not a cursor of this list; pass the nextCursor of the previous page unchanged";
-
-/// A cursor names the order it continues, so one of the other order is
-/// refused rather than misread.
-fn cursor_text(order: AuditOrder, seq: u64) -> String {
-    use base64::Engine as _;
-    let tag = match order {
+/// The list a cursor continues: one per order, so that a cursor of one
+/// order is refused by the other rather than misread.
+fn listing(order: AuditOrder) -> &'static str {
+    match order {
         AuditOrder::Oldest => "audit-oldest",
         AuditOrder::Newest => "audit-newest",
-    };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{tag}\0{seq}"))
-}
-
-fn cursor_seq(order: AuditOrder, text: &str) -> Result<u64, String> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| BAD_CURSOR.to_owned())?;
-    let text = String::from_utf8(bytes).map_err(|_| BAD_CURSOR.to_owned())?;
-    let (tag, seq) = text.split_once('\0').ok_or_else(|| BAD_CURSOR.to_owned())?;
-    let wanted = match order {
-        AuditOrder::Oldest => "audit-oldest",
-        AuditOrder::Newest => "audit-newest",
-    };
-    if tag != wanted {
-        return Err(BAD_CURSOR.to_owned());
     }
-    seq.parse().map_err(|_| BAD_CURSOR.to_owned())
 }
 
 async fn list_audit(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
@@ -157,18 +124,13 @@ async fn list_audit(State(state): State<AppState>, uri: Uri) -> Result<Response,
         other => Err(format!("{other:?} is not an order; give oldest or newest")),
     })
     .unwrap_or_default();
-    let limit = parsed(&params, &mut problems, "limit", |t| {
-        t.parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| format!("{t:?} is not a page size (1 to {MAX_PAGE})"))
-    })
-    .unwrap_or(DEFAULT_LIMIT);
-    let from = match problems.take(params.get("cursor")).flatten() {
-        None | Some("") => None,
-        Some(text) => problems.take(cursor_seq(order, text)),
-    };
     problems.finish()?;
+    let paging = Paging::from_query(&params, listing(order))?;
+    let from = paging
+        .after_id()?
+        .map(|seq| u64::try_from(seq).map_err(|_| ApiError::bad_request(super::BAD_CURSOR)))
+        .transpose()?;
+    let limit = paging.limit;
     // One more than asked: whether there is a next page, without a count.
     let page = AuditPage {
         order,
@@ -183,7 +145,11 @@ async fn list_audit(State(state): State<AppState>, uri: Uri) -> Result<Response,
     let more = entries.len() > limit;
     entries.truncate(limit);
     let next_cursor = more
-        .then(|| entries.last().map(|e| cursor_text(order, e.seq)))
+        .then(|| {
+            entries
+                .last()
+                .map(|e| paging.cursor_after(&e.seq.to_string()))
+        })
         .flatten();
     let items = entries
         .iter()
@@ -282,17 +248,4 @@ async fn changes(
                 .text("heartbeat"),
         )
         .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cursor_continues_only_its_own_order() {
-        let c = cursor_text(AuditOrder::Oldest, 42);
-        assert_eq!(cursor_seq(AuditOrder::Oldest, &c), Ok(42));
-        assert!(cursor_seq(AuditOrder::Newest, &c).is_err());
-        assert!(cursor_seq(AuditOrder::Oldest, "bm9wZQ").is_err());
-    }
 }

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::http::body::JsonBody;
 use crate::http::error::ApiError;
-use crate::http::query::{Problems, QueryParams};
+use crate::http::query::{unknown_parameters, Problems, QueryParams};
 use crate::http::AppState;
 use crate::journal::{self, Entry, Filter, PathMatch, StatusMatch, SETTLE_WAIT};
 
@@ -205,24 +205,9 @@ fn path_of(name: &str, text: &str) -> Result<PathMatch, String> {
     }
 }
 
-/// Names the query parameters nobody asked for.
-fn unknown_parameters(query: &str, known: &[&str]) -> Vec<String> {
-    let mut unknown: Vec<String> = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        if !known.contains(&name) && !unknown.iter().any(|u| u.starts_with(&format!("{name}:"))) {
-            unknown.push(format!(
-                "{name}: unknown parameter; the journal takes {}",
-                known.join(", ")
-            ));
-        }
-    }
-    unknown
-}
-
 /// A listing's filter and limit, from its query string.
 fn list_filter(query: &str, capacity: usize) -> Result<(Filter, usize), ApiError> {
-    let unknown = unknown_parameters(query, &LIST_PARAMETERS);
+    let unknown = unknown_parameters(query, &LIST_PARAMETERS, "the journal");
     if !unknown.is_empty() {
         return Err(ApiError::BadRequest(unknown));
     }

@@ -109,7 +109,7 @@ pub struct Paging {
     listing: &'static str,
 }
 
-const BAD_CURSOR: &str =
+pub(super) const BAD_CURSOR: &str =
     "cursor: not a cursor of this list; pass the nextCursor of the previous page unchanged";
 
 impl Paging {
