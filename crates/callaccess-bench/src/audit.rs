@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-use crate::dataset::{self, World, COMPANY_ID};
-use crate::reset::{admin_request, admin_token, millis, Outcome};
-use crate::server::{self, Server};
+use crate::dataset::{World, COMPANY_ID};
+use crate::reset::{admin_request, millis, seeded, Outcome};
+use crate::server::Server;
 use crate::store::{Backend, Purpose, Store};
 
 pub const USERS: u64 = 1_000;
@@ -126,12 +126,8 @@ pub async fn run(
     if entries < 2 * CALLS {
         bail!("--audit-entries must be at least {}", 2 * CALLS);
     }
-    let fresh = backend.fresh(folder, Purpose::Audit).await?;
-    let world = World::new(USERS, CALLS)?;
-    let seed_path = folder.join("audit-seed.json");
-    world.write_seed(&seed_path, &dataset::random_secret())?;
-    server::import(binary, &fresh.store, &seed_path)?;
-    let token = admin_token(binary, &fresh.store.url())?;
+    let (fresh, world, token) =
+        seeded(backend, binary, folder, Purpose::Audit, USERS, CALLS).await?;
     eprintln!("(audit) writing {entries} entries into the store's table");
     let started = Instant::now();
     let sqlite = matches!(fresh.store, Store::Sqlite(_));

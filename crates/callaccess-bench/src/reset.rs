@@ -19,8 +19,8 @@ use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::Request;
 
 use crate::dataset::{self, World, COMPANY_ID};
-use crate::server::Server;
-use crate::store::{Backend, Purpose, Store};
+use crate::server::{self, Server};
+use crate::store::{Backend, Fresh, Purpose, Store};
 
 /// The company a reset works on.
 pub const USERS: u64 = 1_000;
@@ -145,6 +145,26 @@ pub async fn run(
 
 pub fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// A fresh store of `backend` for `purpose`, holding a company of `users`
+/// users and `calls` calls imported with the CLI, and a full admin token
+/// for it: where the admin API's scenarios start.
+pub async fn seeded(
+    backend: &Backend,
+    binary: &Path,
+    folder: &Path,
+    purpose: Purpose,
+    users: u64,
+    calls: u64,
+) -> anyhow::Result<(Fresh, World, String)> {
+    let fresh = backend.fresh(folder, purpose).await?;
+    let world = World::new(users, calls)?;
+    let seed_path = folder.join(format!("{purpose:?}-seed.json").to_lowercase());
+    world.write_seed(&seed_path, &dataset::random_secret())?;
+    server::import(binary, &fresh.store, &seed_path)?;
+    let token = admin_token(binary, &fresh.store.url())?;
+    Ok((fresh, world, token))
 }
 
 /// A full admin token, made with the CLI on the store the server will use.

@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use anyhow::bail;
 
-use crate::dataset::{self, Chart, World, COMPANY_ID};
-use crate::reset::{admin_request, admin_token, millis, Outcome};
-use crate::server::{self, Server};
+use crate::dataset::{Chart, COMPANY_ID};
+use crate::reset::{admin_request, millis, seeded, Outcome};
+use crate::server::Server;
 use crate::store::{Backend, Purpose, Store};
 
 pub const USERS: u64 = 100_000;
@@ -27,12 +27,8 @@ pub async fn run(
     folder: &Path,
     rounds: usize,
 ) -> anyhow::Result<Outcome> {
-    let fresh = backend.fresh(folder, Purpose::Viewers).await?;
-    let world = World::new(USERS, CALLS)?;
-    let seed_path = folder.join("viewers-seed.json");
-    world.write_seed(&seed_path, &dataset::random_secret())?;
-    server::import(binary, &fresh.store, &seed_path)?;
-    let token = admin_token(binary, &fresh.store.url())?;
+    let (fresh, world, token) =
+        seeded(backend, binary, folder, Purpose::Viewers, USERS, CALLS).await?;
     let server = Server::start(binary, &fresh.store, None)?;
     // Call k's primary user is user k (k < USERS).
     let (_, deepest) = Chart { users: USERS }.deepest();

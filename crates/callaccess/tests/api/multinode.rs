@@ -222,20 +222,30 @@ async fn stored_state(client: &reqwest::Client, base: &str, ids: &mut Vec<String
     state
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_on_one_database_behave_as_one_service() {
-    let Some(server) = postgres_server() else {
-        return;
-    };
+/// Three `serve` processes on a scratch database of their own, started at
+/// once on the empty database (they race to migrate and to apply the same
+/// seed, which must be harmless); `None` without a PostgreSQL server. The
+/// database and the seed's folder live as long as the nodes need them.
+async fn three_nodes() -> Option<(ScratchDatabase, tempfile::TempDir, Vec<Server>)> {
+    let server = postgres_server()?;
     let db = ScratchDatabase::create(&server).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let seed_file = write_json(dir.path(), "seed.json", &seed());
-    let seed_arg = seed_file.to_str().unwrap();
-
-    // All three start at once on the empty database: they race to migrate
-    // and to apply the same seed, which must be harmless.
-    let args = ["--database", db.url(), "--seed", seed_arg];
+    let args = [
+        "--database",
+        db.url(),
+        "--seed",
+        seed_file.to_str().unwrap(),
+    ];
     let nodes: Vec<Server> = join_all((0..3).map(|_| Server::start(&args))).await;
+    Some((db, dir, nodes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_on_one_database_behave_as_one_service() {
+    let Some((db, _dir, nodes)) = three_nodes().await else {
+        return;
+    };
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -431,19 +441,9 @@ async fn metric_sum(client: &reqwest::Client, base: &str, name: &str, filter: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_under_load_is_refused_by_every_node_from_the_commit_on() {
-    let Some(server) = postgres_server() else {
+    let Some((db, _dir, nodes)) = three_nodes().await else {
         return;
     };
-    let db = ScratchDatabase::create(&server).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let seed_file = write_json(dir.path(), "seed.json", &seed());
-    let args = [
-        "--database",
-        db.url(),
-        "--seed",
-        seed_file.to_str().unwrap(),
-    ];
-    let nodes: Vec<Server> = join_all((0..3).map(|_| Server::start(&args))).await;
     let bases: Arc<Vec<String>> = Arc::new(nodes.iter().map(|n| n.base.clone()).collect());
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -560,19 +560,9 @@ const STREAMED: usize = 120;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_streams_every_change_committed_through_any_node_once_in_order() {
-    let Some(server) = postgres_server() else {
+    let Some((db, _dir, nodes)) = three_nodes().await else {
         return;
     };
-    let db = ScratchDatabase::create(&server).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let seed_file = write_json(dir.path(), "seed.json", &seed());
-    let args = [
-        "--database",
-        db.url(),
-        "--seed",
-        seed_file.to_str().unwrap(),
-    ];
-    let nodes: Vec<Server> = join_all((0..3).map(|_| Server::start(&args))).await;
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let made = cli_ok(&["admin-token", "create", "--json", "--database", db.url()]).await;
     let made: Value = serde_json::from_str(&made).unwrap();
