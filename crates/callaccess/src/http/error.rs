@@ -302,6 +302,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Marks a response whose error status comes with a body of its own (a
+/// console page): the envelope leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnBody;
+
 /// The message for an error status that carries no [`ErrorMessages`].
 pub fn generic_message(status: StatusCode) -> ErrorMessages {
     let message = match status {

@@ -12,6 +12,8 @@
 //!   checked and documented by the tables of [`shape`], and their query
 //!   strings read by [`query`].
 //! - [`openapi`]: the OpenAPI document generated from the handlers and DTOs.
+//! - [`admin`]: the admin API under `/admin/v1`; [`console`]: the operator
+//!   console under `/console`, served wherever the admin API is.
 //!
 //! [`router`] wires the three `/v2/calls/users-access` operations, the
 //! directory operations, the operations endpoints and the fallbacks; [`envelope`] is the outermost
@@ -21,6 +23,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod directory;
 pub mod dto;
 pub mod error;
@@ -111,15 +114,18 @@ pub fn router(state: AppState) -> Router {
     build_router(state, true)
 }
 
-/// The API without the admin API, for `--admin-listen`: `/admin/v1` on
+/// The API without the admin API and the console, for `--admin-listen`:
+/// `/admin/v1` and `/console` on
 /// this address then answers 404 like any path it does not serve.
 pub fn api_router(state: AppState) -> Router {
     build_router(state, false)
 }
 
-/// Only the admin API, for `--admin-listen`, with the same envelope.
+/// Only the admin API and the console, for `--admin-listen`, with the
+/// same envelope.
 pub fn admin_router(state: AppState) -> Router {
     admin::routes(&state)
+        .merge(console::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -192,7 +198,7 @@ fn build_router(state: AppState, with_admin: bool) -> Router {
         router = router.route("/metrics", get(metrics).fallback(read_only_methods));
     }
     if with_admin {
-        router = router.merge(admin::routes(&state));
+        router = router.merge(admin::routes(&state)).merge(console::routes());
     }
     router
         .fallback(not_found)
@@ -314,10 +320,10 @@ pub(crate) async fn delete_users_access(
     change_access(&state, &context, &principal, body, Revoke).await
 }
 
-/// PUT of users-access: grant.
-struct Grant(AccessChange);
-/// DELETE of users-access: revoke.
-struct Revoke(AccessChange);
+/// PUT of users-access: grant (also the console's grant button).
+pub(crate) struct Grant(pub(crate) AccessChange);
+/// DELETE of users-access: revoke (also the console's revoke button).
+pub(crate) struct Revoke(pub(crate) AccessChange);
 /// POST of users-access: list the API grants of these calls.
 struct List(Vec<CallId>);
 
@@ -558,11 +564,13 @@ where
 
     let mut response = run(request).await;
     let status = response.status();
+    // A page of the console is its own answer, even an error one.
+    let own_body = response.extensions().get::<error::OwnBody>().is_some();
     let messages = response
         .extensions_mut()
         .remove::<ErrorMessages>()
         .or_else(|| {
-            (status.is_client_error() || status.is_server_error())
+            (!own_body && (status.is_client_error() || status.is_server_error()))
                 .then(|| error::generic_message(status))
         });
     let mut cause = None;

@@ -73,6 +73,12 @@ impl QueryParams {
         )
     }
 
+    /// The parameters with a value: an empty field of a submitted form
+    /// means "not given".
+    pub fn without_empty(self) -> Self {
+        Self(self.0.into_iter().filter(|(_, v)| !v.is_empty()).collect())
+    }
+
     /// The value of `name`; a parameter given twice is refused, since which
     /// one was meant cannot be known.
     pub fn get(&self, name: &str) -> Result<Option<&str>, String> {

@@ -13,10 +13,14 @@
 //! - [`directory`]: companies, workspaces, users, calls, shares, profiles,
 //!   API keys and bearer tokens.
 //! - [`explain`]: why a user can open a call, with who granted it.
+//! - [`find`]: what the console looks up by what an operator knows: calls
+//!   by title, id or host, a user by id or email, a user's profiles and
+//!   manager chain.
 
 pub mod admin_tokens;
 pub mod directory;
 pub mod explain;
+pub mod find;
 
 use callaccess_domain::{Company, CompanyId, Store, StoreError, Timestamp};
 

@@ -69,7 +69,7 @@ fn refuse_unknown(query: &str, known: &[&str], what: &str) -> Result<(), ApiErro
     }
 }
 
-fn parsed<T>(
+pub(crate) fn parsed<T>(
     params: &QueryParams,
     problems: &mut Problems,
     name: &str,
@@ -83,8 +83,8 @@ fn time(text: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(text)
 }
 
-/// The filters both routes take.
-fn filter_of(params: &QueryParams, problems: &mut Problems) -> AuditFilter {
+/// The filters both routes take (and the console's audit page).
+pub(crate) fn filter_of(params: &QueryParams, problems: &mut Problems) -> AuditFilter {
     AuditFilter {
         company: parsed(params, problems, "company", |t| {
             CompanyId::parse(t).map_err(|e| e.to_string())
@@ -160,7 +160,10 @@ async fn list_audit(State(state): State<AppState>, uri: Uri) -> Result<Response,
 
 /// Where a stream resumes: `Last-Event-ID` (what a browser's EventSource
 /// sends when it reconnects) wins over `after`.
-fn resume_after(headers: &HeaderMap, after: Option<u64>) -> Result<Option<u64>, ApiError> {
+pub(crate) fn resume_after(
+    headers: &HeaderMap,
+    after: Option<u64>,
+) -> Result<Option<u64>, ApiError> {
     match headers.get("last-event-id") {
         None => Ok(after),
         Some(value) => value
@@ -198,6 +201,16 @@ async fn changes(
     });
     problems.finish()?;
     let after = resume_after(&headers, after)?;
+    stream(&state, after, filter).await
+}
+
+/// The entries `filter` selects as Server-Sent Events, after `after`:
+/// `/admin/v1/changes` and the console's live audit trail.
+pub(crate) async fn stream(
+    state: &AppState,
+    after: Option<u64>,
+    filter: AuditFilter,
+) -> Result<Response, ApiError> {
     let Some(changes) = state.changes.clone() else {
         return Err(ApiError::Unavailable(
             "the change stream is not running on this server".to_owned(),

@@ -73,7 +73,14 @@ pub async fn authenticate(
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::AdminUnauthenticated);
     }
-    let (id, presented) = admin_token::split(token.trim()).ok_or(ApiError::AdminUnauthenticated)?;
+    verify(state, token.trim()).await
+}
+
+/// The admin token `token` (its text, `caadm_…`), if the store has it and
+/// it may be used now: the one check of the admin API and of the
+/// console's session cookie.
+pub async fn verify(state: &AppState, token: &str) -> Result<AdminActor, ApiError> {
+    let (id, presented) = admin_token::split(token).ok_or(ApiError::AdminUnauthenticated)?;
     let found: Option<StoredAdminToken> = state.store.admin_token(&id).await?;
     let now = state.clock.now();
     match found {
