@@ -1145,6 +1145,132 @@ async fn console_audit_page_shows_a_v2_put_live_without_reloading() {
     browser.close().await;
 }
 
+/// `(seq, action, call cell)` of every row of the audit table, top first.
+const AUDIT_ROWS: &str = "return [...document.querySelectorAll('table#audit tbody tr[data-seq]')]
+  .map(tr => [Number(tr.dataset.seq),
+              (tr.querySelector('.action') || {textContent: ''}).textContent.trim(),
+              (tr.querySelector('.call') || {textContent: ''}).textContent.trim()])";
+
+#[tokio::test]
+async fn console_audit_filters_narrow_the_list_and_the_live_stream() {
+    let console = Console::start().await;
+    let company = console.company();
+    let discovery = console.call("Discovery");
+    let pricing = console.call("Pricing review");
+    let ada = console.user("Ada");
+    let browser = console.signed_in(&console.admin).await;
+    browser
+        .goto(&format!("/console/companies/{company}/audit"))
+        .await;
+    // The seed wrote several actions; filtered by one, only it is listed.
+    browser
+        .fill("form#audit-filters input[name=action]", "call.create")
+        .await;
+    browser
+        .fill("form#audit-filters input[name=call]", &discovery)
+        .await;
+    browser.submit("form#audit-filters").await;
+    browser.find("#live[data-state=open]").await;
+    let rows = browser.js(AUDIT_ROWS, vec![]).await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "one call.create of Discovery: {rows:?}");
+    assert_eq!(rows[0][1], "call.create", "{rows:?}");
+
+    // The same filters on the stream: a grant on another call, then one on
+    // this call, with the filter changed to grants. Entries stream in
+    // order, so once the second is shown the first would have been too.
+    browser
+        .fill("form#audit-filters input[name=action]", "grant.add")
+        .await;
+    browser.submit("form#audit-filters").await;
+    browser.find("#live[data-state=open]").await;
+    assert_eq!(browser.js(AUDIT_ROWS, vec![]).await, json!([]));
+    for call in [&pricing, &discovery] {
+        console
+            .app
+            .put(
+                &console.key,
+                json!({"callAccessList": [{"callId": call, "userIds": [ada]}]}),
+            )
+            .await
+            .assert_ok();
+    }
+    browser
+        .js_until(
+            "the grant on Discovery in the filtered audit table",
+            "return document.querySelector('table#audit tbody tr[data-seq] .action')",
+            vec![],
+        )
+        .await;
+    let rows = browser.js(AUDIT_ROWS, vec![]).await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "only the grant on Discovery: {rows:?}");
+    assert_eq!(rows[0][1], "grant.add", "{rows:?}");
+    let cell = rows[0][2].as_str().unwrap();
+    assert!(
+        cell.contains(&discovery) || cell.contains("Discovery"),
+        "{rows:?}"
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn console_calls_are_paged_and_every_call_is_on_exactly_one_page() {
+    use callaccess_domain::{Call, Origin, UserId};
+    let console = Console::start().await;
+    let company = console.company();
+    let bob = UserId::parse(&console.user("Bob")).unwrap();
+    // More calls than a page holds (50, and any page size up to 120).
+    for n in 0..120 {
+        let id = CallId::from_i64(9_100_000_000_000_000_000 + n).unwrap();
+        console
+            .app
+            .store
+            .add_call(
+                &Origin::cli(),
+                &Call {
+                    title: Some(format!("Weekly sync {n}")),
+                    ..Call::new(console.demo.company.id, id, bob)
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let browser = console.signed_in(&console.admin).await;
+    browser
+        .goto(&format!("/console/companies/{company}/calls"))
+        .await;
+    let mut seen: Vec<String> = Vec::new();
+    let mut pages = 0;
+    loop {
+        browser.find("table#calls").await;
+        pages += 1;
+        seen.extend(call_rows(&browser, "table#calls").await);
+        if browser.count("a#next-page").await == 0 {
+            break;
+        }
+        assert!(pages < 20, "a#next-page never ends");
+        browser
+            .navigates("the next page of calls", browser.click("a#next-page"))
+            .await;
+    }
+    assert!(pages >= 2, "125 calls on one page");
+    let total = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), total, "a call listed on two pages");
+    let mut all: Vec<String> = console
+        .demo
+        .calls()
+        .iter()
+        .map(|c| c.id.to_string())
+        .chain((0..120).map(|n| (9_100_000_000_000_000_000_i64 + n).to_string()))
+        .collect();
+    all.sort();
+    assert_eq!(seen, all, "the pages list every call");
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn console_fault_rule_added_from_the_form_fails_the_next_v2_request() {
     let console = Console::start().await;
@@ -1536,12 +1662,24 @@ async fn console_every_page_at_1280_and_390_px_is_saved_as_a_screenshot_and_fits
         .await
         .unwrap();
     assert_eq!(newest.as_deref(), Some(last_request.as_str()));
-    browser
-        .find("table#journal tbody tr[data-request-id] details pre.request-body")
+    let bodies = browser
+        .js(
+            "const tr = document.querySelector('table#journal tbody tr[data-request-id]');
+             const pre = c => { const e = tr.querySelector('details ' + c); return e ? e.textContent : null; };
+             return [pre('pre.request-body'), pre('pre.response-body')]",
+            vec![],
+        )
         .await;
-    browser
-        .find("table#journal tbody tr[data-request-id] details pre.response-body")
-        .await;
+    assert!(
+        bodies[0].as_str().is_some_and(|b| b.contains("callIds")),
+        "the POST's body: {bodies}"
+    );
+    assert!(
+        bodies[1]
+            .as_str()
+            .is_some_and(|b| b.contains(&last_request)),
+        "the answer's body: {bodies}"
+    );
     browser.close().await;
     for (page, _, _) in std::iter::once(&("sign-in", String::new(), "")).chain(&pages) {
         for width in [WIDE, NARROW] {
