@@ -20,6 +20,7 @@ mod backend;
 mod binary;
 mod cli;
 mod clock;
+mod console_http;
 mod contract_table;
 mod crash;
 mod directory;
