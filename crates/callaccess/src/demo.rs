@@ -442,11 +442,16 @@ impl Demo {
             );
         }
 
+        let admin_url = admin_url.trim_end_matches('/');
         let _ = writeln!(
             text,
-            "\nadmin token (Bearer, for {}/admin/v1; shown only now)\n  {}",
-            admin_url.trim_end_matches('/'),
+            "\nadmin token (Bearer, for {admin_url}/admin/v1; shown only now)\n  {}",
             self.admin_token
+        );
+        let _ = writeln!(
+            text,
+            "\nconsole (sign in with the admin token above)\n  {admin_url}{}",
+            crate::http::console::PREFIX
         );
         let admin_intros = [
             "make the next DELETE above answer 429 with Retry-After: 7 (a fault rule, to try a client's retries):",
@@ -521,6 +526,13 @@ mod tests {
         assert_eq!(lines.len(), 8, "{banner}");
         // The admin API's two, with the admin token, on the admin address.
         assert!(banner.contains(&demo.admin_token));
+        // The console, where the admin API is.
+        assert!(
+            banner.contains(
+                "\nconsole (sign in with the admin token above)\n  http://127.0.0.1:8081/console\n"
+            ),
+            "{banner}"
+        );
         for (line, (method, path)) in lines[6..].iter().zip([
             ("POST", "/admin/v1/faults"),
             ("GET", "/admin/v1/requests?limit=5"),

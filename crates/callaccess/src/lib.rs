@@ -16,10 +16,13 @@
 //! - [`faults`]: fault rules that make `/v2` answers fail on purpose.
 //! - [`journal`]: the request journal, recent `/v2` requests for tests.
 //! - [`http`]: the HTTP edge: Gong's DTOs, request ids, authentication, the
-//!   error envelope, the handlers and the OpenAPI document.
+//!   error envelope, the handlers and the OpenAPI document; the admin API
+//!   (`http::admin`) and the operator console (`http::console`, its
+//!   templates in `templates/console/`, its CSS and script in
+//!   `assets/console/`).
 //! - [`logsink`]: log lines written in batches by a thread of their own.
-//! - [`ops`]: the admin operations the CLI and the admin API share, with
-//!   every check they make before the store's.
+//! - [`ops`]: the admin operations the CLI, the admin API and the console
+//!   share, with every check they make before the store's.
 //! - [`ratelimit`]: per-company rate limits, in process or shared through
 //!   the database, on a clock tests can move by hand.
 //! - [`server`]: binding, serving (connection limits, timeouts, metrics) and

@@ -21,6 +21,7 @@ mod binary;
 mod cli;
 mod clock;
 mod console_browser;
+mod console_http;
 mod contract_table;
 mod crash;
 mod directory;
