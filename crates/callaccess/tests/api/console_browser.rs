@@ -1215,8 +1215,8 @@ async fn console_audit_filters_narrow_the_list_and_the_live_stream() {
 }
 
 #[tokio::test]
-async fn console_calls_are_paged_and_every_call_is_on_exactly_one_page() {
-    use callaccess_domain::{Call, Origin, UserId};
+async fn console_calls_and_viewers_are_paged_and_each_is_on_exactly_one_page() {
+    use callaccess_domain::{Call, Origin, User, UserId};
     let console = Console::start().await;
     let company = console.company();
     let bob = UserId::parse(&console.user("Bob")).unwrap();
@@ -1268,6 +1268,75 @@ async fn console_calls_are_paged_and_every_call_is_on_exactly_one_page() {
         .collect();
     all.sort();
     assert_eq!(seen, all, "the pages list every call");
+
+    // The viewers of one call, paged the same way: 70 users with an API
+    // grant besides those who open it by a profile.
+    let discovery = console.call("Discovery");
+    let granted: Vec<String> = (0..70_i64)
+        .map(|n| (5_550_000_000 + n).to_string())
+        .collect();
+    for id in &granted {
+        console
+            .app
+            .store
+            .add_user(
+                &Origin::cli(),
+                &User::new(
+                    console.demo.company.id,
+                    UserId::parse(id).unwrap(),
+                    format!("viewer{id}@demo.test"),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    console
+        .app
+        .put(
+            &console.key,
+            json!({"callAccessList": [{"callId": discovery, "userIds": granted}]}),
+        )
+        .await
+        .assert_ok();
+    browser.goto(&console.call_page(&discovery)).await;
+    let mut seen: Vec<String> = Vec::new();
+    let mut pages = 0;
+    loop {
+        browser.find("table#viewers").await;
+        pages += 1;
+        let rows = browser.js(VIEWERS, vec![]).await;
+        seen.extend(
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["user"].as_str().unwrap().to_owned()),
+        );
+        if browser.count("a#viewers-next").await == 0 {
+            break;
+        }
+        assert!(pages < 20, "a#viewers-next never ends");
+        browser
+            .navigates("the next page of viewers", browser.click("a#viewers-next"))
+            .await;
+    }
+    assert!(pages >= 2, "{} viewers on one page", seen.len());
+    let api = console
+        .admin_get(&format!(
+            "/admin/v1/companies/{company}/calls/{discovery}/viewers?limit=1000"
+        ))
+        .await;
+    let mut viewers: Vec<String> = api["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["userId"].as_str().unwrap().to_owned())
+        .collect();
+    let total = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), total, "a viewer listed on two pages");
+    viewers.sort();
+    assert_eq!(seen, viewers, "the pages list every viewer");
     browser.close().await;
 }
 
