@@ -638,6 +638,19 @@ impl Console {
         reply.body
     }
 
+    /// The `field` of each item an admin API list answers, sorted.
+    async fn admin_ids(&self, path: &str, field: &str) -> Vec<String> {
+        let body = self.admin_get(path).await;
+        let mut ids: Vec<String> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item[field].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// The audit entries of the demo company with `action`, oldest first.
     async fn audit(&self, action: &str) -> Vec<Value> {
         let body = self
@@ -965,19 +978,13 @@ async fn console_user_page_shows_profiles_manager_chain_and_the_calls_the_user_o
         "Rita's managers, nearest first"
     );
     let mut shown = call_rows(&browser, "table#user-calls").await;
-    let api = console
-        .admin_get(&format!(
-            "/admin/v1/companies/{company}/users/{rita}/calls?limit=100"
-        ))
+    let opens = console
+        .admin_ids(
+            &format!("/admin/v1/companies/{company}/users/{rita}/calls?limit=100"),
+            "callId",
+        )
         .await;
-    let mut opens: Vec<String> = api["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["callId"].as_str().unwrap().to_owned())
-        .collect();
     shown.sort();
-    opens.sort();
     assert_eq!(shown, opens, "the calls Rita opens");
     assert!(shown.contains(&console.call("Demo for Initech")));
     let badge = format!(
@@ -1214,6 +1221,44 @@ async fn console_audit_filters_narrow_the_list_and_the_live_stream() {
     browser.close().await;
 }
 
+/// The `data-<attribute>` of the rows of `table` on the page shown and on
+/// every page after it (following the `next` link while there is one),
+/// sorted, checked to hold no id twice; and how many pages there were.
+async fn every_page(
+    browser: &Browser,
+    table: &str,
+    attribute: &str,
+    next: &str,
+) -> (Vec<String>, usize) {
+    let rows = format!("{table} tbody tr[data-{attribute}]");
+    let mut seen: Vec<String> = Vec::new();
+    let mut pages = 0;
+    loop {
+        browser.find(table).await;
+        pages += 1;
+        let ids = browser
+            .js(
+                "return [...document.querySelectorAll(arguments[0])]
+                   .map(tr => tr.getAttribute(arguments[1]))",
+                vec![json!(rows), json!(format!("data-{attribute}"))],
+            )
+            .await;
+        seen.extend(serde_json::from_value::<Vec<String>>(ids).unwrap());
+        if browser.count(next).await == 0 {
+            break;
+        }
+        assert!(pages < 20, "{next} never ends");
+        browser
+            .navigates(&format!("the page {next} leads to"), browser.click(next))
+            .await;
+    }
+    let total = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), total, "a row of {table} listed on two pages");
+    (seen, pages)
+}
+
 #[tokio::test]
 async fn console_calls_and_viewers_are_paged_and_each_is_on_exactly_one_page() {
     use callaccess_domain::{Call, Origin, User, UserId};
@@ -1240,25 +1285,8 @@ async fn console_calls_and_viewers_are_paged_and_each_is_on_exactly_one_page() {
     browser
         .goto(&format!("/console/companies/{company}/calls"))
         .await;
-    let mut seen: Vec<String> = Vec::new();
-    let mut pages = 0;
-    loop {
-        browser.find("table#calls").await;
-        pages += 1;
-        seen.extend(call_rows(&browser, "table#calls").await);
-        if browser.count("a#next-page").await == 0 {
-            break;
-        }
-        assert!(pages < 20, "a#next-page never ends");
-        browser
-            .navigates("the next page of calls", browser.click("a#next-page"))
-            .await;
-    }
+    let (seen, pages) = every_page(&browser, "table#calls", "call-id", "a#next-page").await;
     assert!(pages >= 2, "125 calls on one page");
-    let total = seen.len();
-    seen.sort();
-    seen.dedup();
-    assert_eq!(seen.len(), total, "a call listed on two pages");
     let mut all: Vec<String> = console
         .demo
         .calls()
@@ -1299,43 +1327,14 @@ async fn console_calls_and_viewers_are_paged_and_each_is_on_exactly_one_page() {
         .await
         .assert_ok();
     browser.goto(&console.call_page(&discovery)).await;
-    let mut seen: Vec<String> = Vec::new();
-    let mut pages = 0;
-    loop {
-        browser.find("table#viewers").await;
-        pages += 1;
-        let rows = browser.js(VIEWERS, vec![]).await;
-        seen.extend(
-            rows.as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["user"].as_str().unwrap().to_owned()),
-        );
-        if browser.count("a#viewers-next").await == 0 {
-            break;
-        }
-        assert!(pages < 20, "a#viewers-next never ends");
-        browser
-            .navigates("the next page of viewers", browser.click("a#viewers-next"))
-            .await;
-    }
+    let (seen, pages) = every_page(&browser, "table#viewers", "user-id", "a#viewers-next").await;
     assert!(pages >= 2, "{} viewers on one page", seen.len());
-    let api = console
-        .admin_get(&format!(
-            "/admin/v1/companies/{company}/calls/{discovery}/viewers?limit=1000"
-        ))
+    let viewers = console
+        .admin_ids(
+            &format!("/admin/v1/companies/{company}/calls/{discovery}/viewers?limit=1000"),
+            "userId",
+        )
         .await;
-    let mut viewers: Vec<String> = api["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["userId"].as_str().unwrap().to_owned())
-        .collect();
-    let total = seen.len();
-    seen.sort();
-    seen.dedup();
-    assert_eq!(seen.len(), total, "a viewer listed on two pages");
-    viewers.sort();
     assert_eq!(seen, viewers, "the pages list every viewer");
     browser.close().await;
 }
