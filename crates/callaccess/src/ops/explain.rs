@@ -15,7 +15,19 @@ pub async fn access(
     call: CallId,
     user: UserId,
 ) -> Result<Vec<Route>, StoreError> {
-    let mut routes = store.access_routes(company, call, user).await?;
+    let routes = store.access_routes(company, call, user).await?;
+    with_granter(store, company, call, user, routes).await
+}
+
+/// `routes` of `user` to `call` (as a listing of viewers or of a user's
+/// calls gives them), an API grant among them saying who recorded it.
+pub async fn with_granter(
+    store: &dyn Store,
+    company: CompanyId,
+    call: CallId,
+    user: UserId,
+    mut routes: Vec<Route>,
+) -> Result<Vec<Route>, StoreError> {
     let Some(index) = routes.iter().position(|r| matches!(r, Route::ApiGrant(_))) else {
         return Ok(routes);
     };

@@ -352,7 +352,10 @@ async fn a_grant_from_the_console_is_a_v2_grant_in_the_audit_trail_as_the_admin_
     );
     assert!(page
         .body
-        .contains(r#"<span class="badge" data-route="apiGrant">"#));
+        .contains(r#"<span class="badge" data-route="apiGrant">API grant ("#));
+    // Who made it, from the audit trail.
+    let by = format!(", by admin:{})</span>", token_id(&admin).as_str());
+    assert!(page.body.contains(&by), "{}", page.body);
     assert_eq!(
         app.grantees(&company.auth, CALL_2).await,
         [NONE_A.to_string()]

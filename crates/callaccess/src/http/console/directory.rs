@@ -110,6 +110,21 @@ async fn people(
     Ok(page.items.into_iter().map(|u| (u.id, u)).collect())
 }
 
+/// The routes of each (call, user) pair, an API grant saying who made it.
+async fn with_granters<'a>(
+    state: &AppState,
+    company: CompanyId,
+    pairs: impl Iterator<Item = (CallId, UserId, &'a Vec<Route>)>,
+) -> Result<Vec<Vec<Route>>, StoreError> {
+    let mut explained = Vec::new();
+    for (call, user, routes) in pairs {
+        let store = state.store.as_ref();
+        explained
+            .push(ops::explain::with_granter(store, company, call, user, routes.clone()).await?);
+    }
+    Ok(explained)
+}
+
 fn person(users: &HashMap<UserId, User>, id: UserId) -> Person {
     Person::new(id, users.get(&id).map_or_else(|| id.to_string(), name_of))
 }
@@ -278,12 +293,19 @@ async fn call_page(
         .flat_map(|v| std::iter::once(v.user).chain(view::chain_users(&v.routes)))
         .chain([call.primary_user_id]);
     let users = people(state, company, named.collect::<Vec<_>>()).await?;
+    let routes = with_granters(
+        state,
+        company,
+        page.items.iter().map(|v| (call_id, v.user, &v.routes)),
+    )
+    .await?;
     let name = |id: UserId| person(&users, id).name;
     let viewers = page
         .items
         .iter()
-        .map(|viewer| {
-            let badges: Vec<Badge> = viewer.routes.iter().map(|r| Badge::of(r, name)).collect();
+        .zip(&routes)
+        .map(|(viewer, routes)| {
+            let badges: Vec<Badge> = routes.iter().map(|r| Badge::of(r, name)).collect();
             ViewerRow {
                 user: person(&users, viewer.user),
                 api_grant: badges.iter().any(Badge::is_api_grant),
@@ -539,16 +561,23 @@ pub async fn user(
     )
     .await?;
     let name = |id: UserId| person(&users, id).name;
+    let routes = with_granters(
+        &state,
+        company,
+        page.items.iter().map(|c| (c.call, user_id, &c.routes)),
+    )
+    .await?;
     let calls = page
         .items
         .iter()
-        .map(|found| UserCallRow {
+        .zip(&routes)
+        .map(|(found, routes)| UserCallRow {
             id: found.call.to_string(),
             title: titles
                 .get(&found.call)
                 .cloned()
                 .unwrap_or_else(|| format!("Call {}", found.call)),
-            badges: found.routes.iter().map(|r| Badge::of(r, name)).collect(),
+            badges: routes.iter().map(|r| Badge::of(r, name)).collect(),
         })
         .collect();
     let next = page.more.then(|| page.items.last()).flatten().map(|last| {

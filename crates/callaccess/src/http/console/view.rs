@@ -112,8 +112,8 @@ impl Badge {
     pub fn of(route: &Route, name: impl Fn(UserId) -> String) -> Self {
         let text = match route {
             Route::ApiGrant(grant) => match &grant.granted_by {
-                Some(by) => format!("API grant (by {by})"),
-                None => "API grant".to_owned(),
+                Some(by) => format!("API grant ({}, by {by})", grant.granted_at),
+                None => format!("API grant ({})", grant.granted_at),
             },
             Route::Shared => "Shared".to_owned(),
             Route::Profile {
