@@ -1017,10 +1017,6 @@ async fn console_grant_and_revoke_act_like_v2_and_are_audited() {
     browser.submit("form#grant").await;
     let flash = browser.text("p#flash[role=status]").await;
     assert!(!flash.trim().is_empty(), "the flash says nothing");
-    let badge = browser
-        .text(&format!("{ada_row} span.badge[data-route=apiGrant]"))
-        .await;
-    assert_eq!(badge.trim(), "API grant");
     assert_eq!(
         console.grantees(&discovery).await,
         std::slice::from_ref(&ada)
@@ -1030,9 +1026,15 @@ async fn console_grant_and_revoke_act_like_v2_and_are_audited() {
         .iter()
         .find(|e| e["call"] == discovery && e["user"] == ada)
         .unwrap_or_else(|| panic!("no audit entry of the grant: {added:?}"));
+    let actor = entry["actor"].as_str().unwrap();
+    assert!(actor.starts_with("admin:"), "{entry}");
+    // The badge names the route and, from the audit trail, who granted it.
+    let badge = browser
+        .text(&format!("{ada_row} span.badge[data-route=apiGrant]"))
+        .await;
     assert!(
-        entry["actor"].as_str().unwrap().starts_with("admin:"),
-        "{entry}"
+        badge.trim().starts_with("API grant") && badge.contains(actor),
+        "Ada's badge reads {badge:?}, not \"API grant … {actor}\""
     );
 
     // Revoking from Ada's row.
@@ -1776,25 +1778,39 @@ const OVERFLOWING: &str = "const edge = document.documentElement.clientWidth + 1
           ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
       + ' \\'' + e.textContent.trim().slice(0, 40) + '\\'')";
 
-/// What is wrong with the page shown: at 390 px, a document wider than the
-/// window; at any width, a field without a label.
+/// Tables wider than the box that holds them (which scrolls them
+/// sideways), each with its width, the box's, and its columns' widths.
+const WIDER_TABLES: &str = "return [...document.querySelectorAll('table')]
+  .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1)
+  .map(t => (t.id ? 'table#' + t.id : 'table') + ' ' + t.scrollWidth + ' px in '
+    + t.parentElement.clientWidth + ' px; columns: '
+    + [...t.querySelectorAll('thead th')]
+        .map(th => th.textContent.trim() + ' ' + Math.round(th.getBoundingClientRect().width))
+        .join(', '))";
+
+/// What is wrong with the page shown, at either width: a document wider
+/// than the window, a table wider than its box, a field without a label.
 async fn page_problems(browser: &Browser, page: &str) -> Vec<String> {
     let mut found = Vec::new();
     let width = browser.width;
-    if width == NARROW {
-        let widths = browser
-            .js(
-                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
-                vec![],
-            )
-            .await;
-        let (scroll, client) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
-        if scroll > client {
-            let culprits = browser.js(OVERFLOWING, vec![]).await;
-            found.push(format!(
-                "{page} at {width} px: the document is {scroll} px wide in a {client} px viewport (it scrolls sideways); what sticks out: {culprits}"
-            ));
-        }
+    let widths = browser
+        .js(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+            vec![],
+        )
+        .await;
+    let (scroll, client) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    if scroll > client {
+        let culprits = browser.js(OVERFLOWING, vec![]).await;
+        found.push(format!(
+            "{page} at {width} px: the document is {scroll} px wide in a {client} px viewport (it scrolls sideways); what sticks out: {culprits}"
+        ));
+    }
+    let tables = browser.js(WIDER_TABLES, vec![]).await;
+    if tables != json!([]) {
+        found.push(format!(
+            "{page} at {width} px: tables wider than their box (scrolled sideways inside it): {tables}"
+        ));
     }
     let unlabelled = browser.js(UNLABELLED, vec![]).await;
     if unlabelled != json!([]) {
