@@ -453,7 +453,20 @@ impl Browser {
         }
     }
 
-    /// `tag#id.class…` of the element with the focus.
+    /// Types `text` key by key where the focus is.
+    pub async fn type_keys(&self, text: &str) {
+        let keys = text
+            .chars()
+            .fold(KeyActions::new("typing".to_owned()), |keys, value| {
+                keys.then(KeyAction::Down { value })
+                    .then(KeyAction::Up { value })
+            });
+        if let Err(e) = self.client.perform_actions(keys).await {
+            self.fail(&format!("cannot type {text:?}: {e}")).await;
+        }
+    }
+
+    /// `tag#id[type=…]` of the element with the focus.
     pub async fn focused(&self) -> String {
         self.js(
             "const e = document.activeElement; if (!e) return '';
@@ -1605,24 +1618,74 @@ async fn console_sign_in_works_from_the_keyboard() {
         "Tab visited {visited:?}: the token field, then the submit button"
     );
 
-    // Back to the field (Shift+Tab would do; a click is plainer), type the
-    // token key by key and press Enter.
-    browser.click("input#token").await;
-    let typing =
-        token(&console.admin)
-            .chars()
-            .fold(KeyActions::new("typing".to_owned()), |keys, value| {
-                keys.then(KeyAction::Down { value })
-                    .then(KeyAction::Up { value })
-            });
-    if let Err(e) = browser.client.perform_actions(typing).await {
-        browser.fail(&format!("cannot type the token: {e}")).await;
+    // Back to the field with Shift+Tab, type the token key by key and
+    // press Enter.
+    let shift: char = Key::Shift.into();
+    let tab: char = Key::Tab.into();
+    let back = KeyActions::new("keyboard".to_owned())
+        .then(KeyAction::Down { value: shift })
+        .then(KeyAction::Down { value: tab })
+        .then(KeyAction::Up { value: tab })
+        .then(KeyAction::Up { value: shift });
+    if let Err(e) = browser.client.perform_actions(back).await {
+        browser.fail(&format!("cannot press Shift+Tab: {e}")).await;
     }
+    assert_eq!(browser.focused().await, FIELD, "Shift+Tab from the button");
+    browser.type_keys(token(&console.admin)).await;
     browser
         .navigates("the page after Enter", browser.press(Key::Enter))
         .await;
     browser.find("nav#console-nav").await;
     browser.assert_path("/console").await;
+    browser.close().await;
+}
+
+/// How the focused element shows its focus: its outline style and box
+/// shadow, and whether it matches `:focus-visible`.
+const FOCUS_RING: &str = "const e = document.activeElement; const style = getComputedStyle(e);
+  return {visible: e.matches(':focus-visible'), outline: style.outlineStyle,
+          width: style.outlineWidth, shadow: style.boxShadow}";
+
+#[tokio::test]
+async fn console_grant_form_works_from_the_keyboard_with_a_visible_focus() {
+    let console = Console::start().await;
+    let discovery = console.call("Discovery");
+    let ada = console.user("Ada");
+    let browser = console.signed_in(&console.admin).await;
+    browser.goto(&console.call_page(&discovery)).await;
+    browser.find("form#grant").await;
+
+    // Tab from the top of the page to the grant field; every stop on the
+    // way shows where the focus is.
+    let mut visited = Vec::new();
+    loop {
+        browser.press(Key::Tab).await;
+        let focused = browser.focused().await;
+        let ring = browser.js(FOCUS_RING, vec![]).await;
+        let shown = ring["outline"] != "none" && ring["width"] != "0px" || ring["shadow"] != "none";
+        assert!(shown, "the focus on {focused} is invisible: {ring}");
+        visited.push(focused.clone());
+        if focused == "input#grant-user[type=text]" || focused.starts_with("input#grant-user") {
+            break;
+        }
+        assert!(
+            visited.len() < 60,
+            "Tab never reached input#grant-user: {visited:?}"
+        );
+    }
+    // Type the email key by key and press Enter: the grant is made.
+    browser.type_keys("ada@demo.test").await;
+    browser
+        .navigates(
+            "the page after Enter in the grant form",
+            browser.press(Key::Enter),
+        )
+        .await;
+    browser.text("p#flash[role=status]").await;
+    assert_eq!(
+        console.grantees(&discovery).await,
+        std::slice::from_ref(&ada)
+    );
     browser.close().await;
 }
 
