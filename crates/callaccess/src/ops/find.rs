@@ -1,5 +1,7 @@
 //! Finding things by what an operator knows, for the console.
 //!
+//! Calls are found by title, id or host, users by id, email or name.
+//!
 //! The store has no text search, and none is added for this: a company's
 //! directory is read in id order through the store's own pages
 //! ([`Store::list_calls`], [`Store::users`]) and filtered here. Companies
@@ -91,6 +93,36 @@ pub async fn calls(
             break;
         }
     }
+    let more = found.len() > limit;
+    found.truncate(limit);
+    Ok(Page {
+        items: found,
+        more,
+        total: None,
+    })
+}
+
+/// One page (`limit` at most) of the company's users, by id after
+/// `after`, that `query` finds: every user when it is blank, else those
+/// whose id is `query` or whose email address or name contains it
+/// (case-insensitively).
+pub async fn users(
+    store: &dyn Store,
+    company: CompanyId,
+    query: &str,
+    after: Option<i64>,
+    limit: usize,
+) -> Result<Page<User>, StoreError> {
+    let needle = query.trim().to_lowercase();
+    let id = UserId::parse(query.trim()).ok();
+    let mut found: Vec<User> = store
+        .users(company)
+        .await?
+        .into_iter()
+        .filter(|user| after.is_none_or(|after| user.id.get() > after))
+        .filter(|user| needle.is_empty() || Some(user.id) == id || user_matches(user, &needle))
+        .collect();
+    found.sort_by_key(|user| user.id);
     let more = found.len() > limit;
     found.truncate(limit);
     Ok(Page {
