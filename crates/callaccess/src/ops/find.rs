@@ -21,6 +21,17 @@ use callaccess_domain::{
 /// Calls read per store page while searching.
 const SCAN_PAGE: usize = 500;
 
+/// The first `limit` of `found`, and whether there were more.
+fn first<T>(mut found: Vec<T>, limit: usize) -> Page<T> {
+    let more = found.len() > limit;
+    found.truncate(limit);
+    Page {
+        items: found,
+        more,
+        total: None,
+    }
+}
+
 /// Whether `user`'s email or name contains `needle` (lowercase).
 fn user_matches(user: &User, needle: &str) -> bool {
     let name = format!(
@@ -93,13 +104,7 @@ pub async fn calls(
             break;
         }
     }
-    let more = found.len() > limit;
-    found.truncate(limit);
-    Ok(Page {
-        items: found,
-        more,
-        total: None,
-    })
+    Ok(first(found, limit))
 }
 
 /// One page (`limit` at most) of the company's users, by id after
@@ -123,13 +128,7 @@ pub async fn users(
         .filter(|user| needle.is_empty() || Some(user.id) == id || user_matches(user, &needle))
         .collect();
     found.sort_by_key(|user| user.id);
-    let more = found.len() > limit;
-    found.truncate(limit);
-    Ok(Page {
-        items: found,
-        more,
-        total: None,
-    })
+    Ok(first(found, limit))
 }
 
 /// The company's user named by `text`: their id, or their email address

@@ -193,9 +193,12 @@ pub async fn calls(
     Path(company): Path<String>,
     query: QueryParams,
 ) -> Result<Response, Failure> {
-    let (company, company_name) = company_of(&state, &company).await?;
-    let q = search_text(&query)?;
-    let after = cursor_of(&query)?;
+    let Search {
+        company,
+        company_name,
+        q,
+        after,
+    } = Search::of(&state, &company, &query).await?;
     let page = ops::find::calls(state.store.as_ref(), company, &q, after, PAGE_ROWS).await?;
     let hosts = people(
         &state,
@@ -254,9 +257,12 @@ pub async fn users(
     Path(company): Path<String>,
     query: QueryParams,
 ) -> Result<Response, Failure> {
-    let (company, company_name) = company_of(&state, &company).await?;
-    let q = search_text(&query)?;
-    let after = cursor_of(&query)?;
+    let Search {
+        company,
+        company_name,
+        q,
+        after,
+    } = Search::of(&state, &company, &query).await?;
     let page = ops::find::users(state.store.as_ref(), company, &q, after, PAGE_ROWS).await?;
     let managers = people(
         &state,
@@ -288,13 +294,26 @@ pub async fn users(
     ))
 }
 
-/// `?q=` of a search page.
-fn search_text(query: &QueryParams) -> Result<String, Failure> {
-    Ok(query
-        .get("q")
-        .map_err(Failure::bad_request)?
-        .unwrap_or("")
-        .to_owned())
+/// What a search page asks: the company (which must exist), the text
+/// (`?q=`) and where the page starts (`?cursor=`).
+struct Search {
+    company: CompanyId,
+    company_name: String,
+    q: String,
+    after: Option<i64>,
+}
+
+impl Search {
+    async fn of(state: &AppState, company: &str, query: &QueryParams) -> Result<Self, Failure> {
+        let (company, company_name) = company_of(state, company).await?;
+        let q = query.get("q").map_err(Failure::bad_request)?.unwrap_or("");
+        Ok(Self {
+            company,
+            company_name,
+            q: q.to_owned(),
+            after: cursor_of(query)?,
+        })
+    }
 }
 
 /// The next page of a search (`list`: `calls` or `users`) after `page`.
