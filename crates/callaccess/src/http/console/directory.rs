@@ -684,7 +684,7 @@ pub async fn user(
     Ok(view::render(
         StatusCode::OK,
         &UserPage {
-            nav: Nav::new(&session, Some(company), "calls"),
+            nav: Nav::new(&session, Some(company), "users"),
             company: company.to_string(),
             name: name_of(&user),
             user_id: user_id.to_string(),
