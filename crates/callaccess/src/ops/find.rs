@@ -1,5 +1,7 @@
 //! Finding things by what an operator knows, for the console.
 //!
+//! Calls are found by title, id or host, users by id, email or name.
+//!
 //! The store has no text search, and none is added for this: a company's
 //! directory is read in id order through the store's own pages
 //! ([`Store::list_calls`], [`Store::users`]) and filtered here. Companies
@@ -18,6 +20,17 @@ use callaccess_domain::{
 
 /// Calls read per store page while searching.
 const SCAN_PAGE: usize = 500;
+
+/// The first `limit` of `found`, and whether there were more.
+fn first<T>(mut found: Vec<T>, limit: usize) -> Page<T> {
+    let more = found.len() > limit;
+    found.truncate(limit);
+    Page {
+        items: found,
+        more,
+        total: None,
+    }
+}
 
 /// Whether `user`'s email or name contains `needle` (lowercase).
 fn user_matches(user: &User, needle: &str) -> bool {
@@ -91,13 +104,31 @@ pub async fn calls(
             break;
         }
     }
-    let more = found.len() > limit;
-    found.truncate(limit);
-    Ok(Page {
-        items: found,
-        more,
-        total: None,
-    })
+    Ok(first(found, limit))
+}
+
+/// One page (`limit` at most) of the company's users, by id after
+/// `after`, that `query` finds: every user when it is blank, else those
+/// whose id is `query` or whose email address or name contains it
+/// (case-insensitively).
+pub async fn users(
+    store: &dyn Store,
+    company: CompanyId,
+    query: &str,
+    after: Option<i64>,
+    limit: usize,
+) -> Result<Page<User>, StoreError> {
+    let needle = query.trim().to_lowercase();
+    let id = UserId::parse(query.trim()).ok();
+    let mut found: Vec<User> = store
+        .users(company)
+        .await?
+        .into_iter()
+        .filter(|user| after.is_none_or(|after| user.id.get() > after))
+        .filter(|user| needle.is_empty() || Some(user.id) == id || user_matches(user, &needle))
+        .collect();
+    found.sort_by_key(|user| user.id);
+    Ok(first(found, limit))
 }
 
 /// The company's user named by `text`: their id, or their email address

@@ -514,6 +514,32 @@ async fn calls_are_found_by_title_id_or_host_and_paged() {
 }
 
 #[tokio::test]
+async fn users_are_found_by_id_or_email() {
+    let (app, _company) = TestApp::spawn_with_company().await;
+    let console = Console::signed_in(&app.base, &app.admin_token().await).await;
+    let cases = [
+        // The fixed world's users have the ids 1001 to 1007.
+        ("", (NONE_A..=OWN_OTHER).collect()),
+        ("1003", vec![SHARED]),
+        ("U1005%40C1.test", vec![OWN_PRIMARY]),
+        ("nobody", vec![]),
+    ];
+    for (q, users) in cases {
+        let page = console
+            .get(&format!("/console/companies/1/users?q={q}"))
+            .await;
+        assert_eq!(page.status, 200, "{q}");
+        let rows: Vec<String> = page
+            .body
+            .match_indices("<tr data-user-id=\"")
+            .map(|(at, _)| page.body[at + 18..].split('"').next().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> = users.iter().map(ToString::to_string).collect();
+        assert_eq!(rows, expected, "{q}");
+    }
+}
+
+#[tokio::test]
 async fn every_page_renders_for_a_signed_in_token() {
     let (app, company) = TestApp::spawn_with_company().await;
     app.grant(&company.auth, CALL_2, &[NONE_A]).await;

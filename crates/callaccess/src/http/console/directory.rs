@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use callaccess_domain::access::Route;
-use callaccess_domain::page::{CallFilter, PageAfter, UserFilter};
+use callaccess_domain::page::{CallFilter, Page, PageAfter, UserFilter};
 use callaccess_domain::{AccessChange, Call, CallId, Caller, CompanyId, StoreError, User, UserId};
 
 use super::session::Session;
@@ -193,13 +193,12 @@ pub async fn calls(
     Path(company): Path<String>,
     query: QueryParams,
 ) -> Result<Response, Failure> {
-    let (company, company_name) = company_of(&state, &company).await?;
-    let q = query
-        .get("q")
-        .map_err(Failure::bad_request)?
-        .unwrap_or("")
-        .to_owned();
-    let after = cursor_of(&query)?;
+    let Search {
+        company,
+        company_name,
+        q,
+        after,
+    } = Search::of(&state, &company, &query).await?;
     let page = ops::find::calls(state.store.as_ref(), company, &q, after, PAGE_ROWS).await?;
     let hosts = people(
         &state,
@@ -207,13 +206,7 @@ pub async fn calls(
         page.items.iter().map(|c| c.primary_user_id),
     )
     .await?;
-    let next = page.more.then(|| page.items.last()).flatten().map(|last| {
-        format!(
-            "/console/companies/{company}/calls?q={}&cursor={}",
-            view::form_encode(&q),
-            last.id
-        )
-    });
+    let next = next_search(&page, "calls", company, &q, |c| c.id.get());
     let calls = page
         .items
         .iter()
@@ -236,6 +229,108 @@ pub async fn calls(
             next,
         },
     ))
+}
+
+// --- users ---
+
+struct UserRow {
+    user: Person,
+    email: String,
+    manager: Option<Person>,
+    active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct Users {
+    nav: Nav,
+    company: String,
+    company_name: String,
+    q: String,
+    users: Vec<UserRow>,
+    next: Option<String>,
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    session: Session,
+    Path(company): Path<String>,
+    query: QueryParams,
+) -> Result<Response, Failure> {
+    let Search {
+        company,
+        company_name,
+        q,
+        after,
+    } = Search::of(&state, &company, &query).await?;
+    let page = ops::find::users(state.store.as_ref(), company, &q, after, PAGE_ROWS).await?;
+    let managers = people(
+        &state,
+        company,
+        page.items.iter().filter_map(|u| u.manager_id),
+    )
+    .await?;
+    let next = next_search(&page, "users", company, &q, |u| u.id.get());
+    let users = page
+        .items
+        .iter()
+        .map(|user| UserRow {
+            user: Person::new(user.id, name_of(user)),
+            email: user.email_address.clone(),
+            manager: user.manager_id.map(|m| person(&managers, m)),
+            active: user.active,
+        })
+        .collect();
+    Ok(view::render(
+        StatusCode::OK,
+        &Users {
+            nav: Nav::new(&session, Some(company), "users"),
+            company: company.to_string(),
+            company_name,
+            q,
+            users,
+            next,
+        },
+    ))
+}
+
+/// What a search page asks: the company (which must exist), the text
+/// (`?q=`) and where the page starts (`?cursor=`).
+struct Search {
+    company: CompanyId,
+    company_name: String,
+    q: String,
+    after: Option<i64>,
+}
+
+impl Search {
+    async fn of(state: &AppState, company: &str, query: &QueryParams) -> Result<Self, Failure> {
+        let (company, company_name) = company_of(state, company).await?;
+        let q = query.get("q").map_err(Failure::bad_request)?.unwrap_or("");
+        Ok(Self {
+            company,
+            company_name,
+            q: q.to_owned(),
+            after: cursor_of(query)?,
+        })
+    }
+}
+
+/// The next page of a search (`list`: `calls` or `users`) after `page`.
+fn next_search<T>(
+    page: &Page<T>,
+    list: &str,
+    company: CompanyId,
+    q: &str,
+    id: impl Fn(&T) -> i64,
+) -> Option<String> {
+    page.more.then(|| page.items.last()).flatten().map(|last| {
+        format!(
+            "/console/companies/{company}/{list}?q={}&cursor={}",
+            view::form_encode(q),
+            id(last)
+        )
+    })
 }
 
 // --- one call ---
@@ -589,7 +684,7 @@ pub async fn user(
     Ok(view::render(
         StatusCode::OK,
         &UserPage {
-            nav: Nav::new(&session, Some(company), "calls"),
+            nav: Nav::new(&session, Some(company), "users"),
             company: company.to_string(),
             name: name_of(&user),
             user_id: user_id.to_string(),

@@ -11,8 +11,8 @@
 //!   the CSRF value of every write form.
 //! - [`view`]: what the pages share: rendering a template, the navigation,
 //!   a route as a badge, the page of a refused or failed request.
-//! - [`directory`]: the company picker, calls (search, paged), one call
-//!   (its viewers, grant and revoke) and one user.
+//! - [`directory`]: the company picker, calls and users (searched, paged),
+//!   one call (its viewers, grant and revoke) and one user.
 //! - [`audit`]: the audit trail with its filters, and its live stream.
 //! - [`controls`]: the request journal and the fault rules.
 //! - [`assets`]: the console's own stylesheet and script, embedded.
@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
             "/console/companies/{company}/calls/{call}/{button}",
             post(directory::change),
         )
+        .route("/console/companies/{company}/users", get(directory::users))
         .route(
             "/console/companies/{company}/users/{user}",
             get(directory::user),
