@@ -962,13 +962,38 @@ async fn console_finds_a_call_by_search_and_shows_its_viewers_with_routes_and_ma
 }
 
 #[tokio::test]
-async fn console_user_page_shows_profiles_manager_chain_and_the_calls_the_user_opens() {
+async fn console_user_found_by_name_shows_profiles_manager_chain_and_the_calls_they_open() {
     let console = Console::start().await;
     let company = console.company();
     let rita = console.user("Rita");
     let browser = console.signed_in(&console.admin).await;
+    // Found by name on the users page.
     browser
-        .goto(&format!("/console/companies/{company}/users/{rita}"))
+        .goto(&format!("/console/companies/{company}/users"))
+        .await;
+    browser
+        .fill("form#user-search input#user-q[name=q]", "Rita")
+        .await;
+    browser.submit("form#user-search").await;
+    let rows = browser
+        .js(
+            "return [...document.querySelectorAll('table#users tbody tr[data-user-id]')]
+               .map(tr => tr.dataset.userId)",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows, json!([rita]), "the users named Rita");
+    browser
+        .navigates(
+            "Rita's page",
+            browser.click(&format!(
+                "table#users tbody tr{} a",
+                with("data-user-id", &rita)
+            )),
+        )
+        .await;
+    browser
+        .assert_path(&format!("/console/companies/{company}/users/{rita}"))
         .await;
     assert!(browser.text("h1").await.contains("Rita"), "the heading");
     let profiles = browser.text("table#profiles").await;
@@ -1737,6 +1762,11 @@ async fn console_every_page_at_1280_and_390_px_is_saved_as_a_screenshot_and_fits
             "calls",
             format!("/console/companies/{company}/calls"),
             "table#calls",
+        ),
+        (
+            "users",
+            format!("/console/companies/{company}/users"),
+            "table#users",
         ),
         (
             "call",
