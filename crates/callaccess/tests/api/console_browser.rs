@@ -722,20 +722,30 @@ const VIEWERS: &str =
     chain: [...tr.querySelectorAll('ol.chain > li[data-user-id]')].map(li => li.dataset.userId),
   }))";
 
-/// The call ids of the rows of `table` (a `tbody tr[data-call-id]` table).
-async fn call_rows(browser: &Browser, table: &str) -> Vec<String> {
-    browser
+/// The `data-<attribute>` of each row of `table` (`tbody tr`), in order.
+async fn row_ids(browser: &Browser, table: &str, attribute: &str) -> Vec<String> {
+    let ids = browser
         .js(
-            "return [...document.querySelectorAll(arguments[0] + ' tbody tr[data-call-id]')]
-               .map(tr => tr.dataset.callId)",
-            vec![json!(table)],
+            "return [...document.querySelectorAll(arguments[0])].map(tr => tr.getAttribute(arguments[1]))",
+            vec![
+                json!(format!("{table} tbody tr[data-{attribute}]")),
+                json!(format!("data-{attribute}")),
+            ],
         )
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|id| id.as_str().unwrap().to_owned())
-        .collect()
+        .await;
+    serde_json::from_value(ids).unwrap()
+}
+
+/// Clicks the link in the row of `table` whose `data-<attribute>` is `id`
+/// and waits for the page it leads to.
+async fn open_row(browser: &Browser, table: &str, attribute: &str, id: &str) {
+    let link = format!(
+        "{table} tbody tr{} a",
+        with(&format!("data-{attribute}"), id)
+    );
+    browser
+        .navigates(&format!("the page {link} leads to"), browser.click(&link))
+        .await;
 }
 
 /// Searches the calls page for `query` and answers the call ids listed.
@@ -748,7 +758,7 @@ async fn search_calls(browser: &Browser, company: &str, query: &str) -> Vec<Stri
         .await;
     browser.submit("form#call-search").await;
     browser.find("table#calls").await;
-    call_rows(browser, "table#calls").await
+    row_ids(browser, "table#calls", "call-id").await
 }
 
 #[tokio::test]
@@ -857,15 +867,7 @@ async fn console_finds_a_call_by_search_and_shows_its_viewers_with_routes_and_ma
 
     // Rita's call: who opens it and why, as the explain API says.
     search_calls(&browser, &company, "Initech").await;
-    browser
-        .navigates(
-            "the call page",
-            browser.click(&format!(
-                "table#calls tbody tr{} a",
-                with("data-call-id", &initech)
-            )),
-        )
-        .await;
+    open_row(&browser, "table#calls", "call-id", &initech).await;
     browser.assert_path(&console.call_page(&initech)).await;
     assert_eq!(browser.text("h1").await.trim(), "Demo for Initech");
     browser.find("table#viewers tbody tr[data-user-id]").await;
@@ -975,23 +977,12 @@ async fn console_user_found_by_name_shows_profiles_manager_chain_and_the_calls_t
         .fill("form#user-search input#user-q[name=q]", "Rita")
         .await;
     browser.submit("form#user-search").await;
-    let rows = browser
-        .js(
-            "return [...document.querySelectorAll('table#users tbody tr[data-user-id]')]
-               .map(tr => tr.dataset.userId)",
-            vec![],
-        )
-        .await;
-    assert_eq!(rows, json!([rita]), "the users named Rita");
-    browser
-        .navigates(
-            "Rita's page",
-            browser.click(&format!(
-                "table#users tbody tr{} a",
-                with("data-user-id", &rita)
-            )),
-        )
-        .await;
+    assert_eq!(
+        row_ids(&browser, "table#users", "user-id").await,
+        std::slice::from_ref(&rita),
+        "the users named Rita"
+    );
+    open_row(&browser, "table#users", "user-id", &rita).await;
     browser
         .assert_path(&format!("/console/companies/{company}/users/{rita}"))
         .await;
@@ -1015,7 +1006,7 @@ async fn console_user_found_by_name_shows_profiles_manager_chain_and_the_calls_t
         [console.user("Theo"), console.user("Maya")],
         "Rita's managers, nearest first"
     );
-    let mut shown = call_rows(&browser, "table#user-calls").await;
+    let mut shown = row_ids(&browser, "table#user-calls", "call-id").await;
     let opens = console
         .admin_ids(
             &format!("/admin/v1/companies/{company}/users/{rita}/calls?limit=100"),
@@ -1270,20 +1261,12 @@ async fn every_page(
     attribute: &str,
     next: &str,
 ) -> (Vec<String>, usize) {
-    let rows = format!("{table} tbody tr[data-{attribute}]");
     let mut seen: Vec<String> = Vec::new();
     let mut pages = 0;
     loop {
         browser.find(table).await;
         pages += 1;
-        let ids = browser
-            .js(
-                "return [...document.querySelectorAll(arguments[0])]
-                   .map(tr => tr.getAttribute(arguments[1]))",
-                vec![json!(rows), json!(format!("data-{attribute}"))],
-            )
-            .await;
-        seen.extend(serde_json::from_value::<Vec<String>>(ids).unwrap());
+        seen.extend(row_ids(browser, table, attribute).await);
         if browser.count(next).await == 0 {
             break;
         }
