@@ -158,6 +158,7 @@ async fn sign_in_sets_a_session_cookie_and_refuses_bad_revoked_and_gong_tokens()
         "",
         "caadm_nothing_here",
         wrong_secret.as_str(),
+        expired.as_str(),
         gong_key.as_str(),
     ] {
         let page = console.sign_in_with(bad).await;
