@@ -147,12 +147,18 @@ async fn sign_in_sets_a_session_cookie_and_refuses_bad_revoked_and_gong_tokens()
         )
     );
 
+    let expired = app.new_admin_token(false, Some(app.clock.now())).await;
+    app.clock
+        .advance(std::time::Duration::from_secs(1))
+        .unwrap();
+    let expired = token_text(&expired);
     let wrong_secret = format!("{}x", token_text(&admin));
     let gong_key = company.access_key.clone();
     for bad in [
         "",
         "caadm_nothing_here",
         wrong_secret.as_str(),
+        expired.as_str(),
         gong_key.as_str(),
     ] {
         let page = console.sign_in_with(bad).await;
