@@ -1710,15 +1710,30 @@ const UNLABELLED: &str = "return [...document.querySelectorAll('input, select, t
 async fn console_every_page_at_1280_and_390_px_is_saved_as_a_screenshot_and_fits_its_width() {
     let console = Console::start().await;
     let company = console.company();
-    // Something on every page: a grant, a fault rule, journal entries.
+    // Something on every page: grants, a fault rule, journal entries; and
+    // on the call pictured every kind of route (an API grant, a share,
+    // profiles with and without a chain).
+    let initech = console.call("Demo for Initech");
+    for call in [console.call("Discovery"), initech.clone()] {
+        console
+            .app
+            .grant(
+                &console.key,
+                CallId::parse(&call).unwrap().get(),
+                &[console.user("Ada").parse().unwrap()],
+            )
+            .await;
+    }
     console
         .app
-        .grant(
-            &console.key,
-            CallId::parse(&console.call("Discovery")).unwrap().get(),
-            &[console.user("Ada").parse().unwrap()],
+        .admin(
+            Method::POST,
+            &format!("/admin/v1/companies/{company}/shares"),
+            &console.admin,
+            Some(json!({"callId": initech, "userId": console.user("Dee")})),
         )
-        .await;
+        .await
+        .assert_admin_ok();
     console
         .app
         .admin(
@@ -1751,11 +1766,7 @@ async fn console_every_page_at_1280_and_390_px_is_saved_as_a_screenshot_and_fits
             format!("/console/companies/{company}/users"),
             "table#users",
         ),
-        (
-            "call",
-            console.call_page(&console.call("Demo for Initech")),
-            "table#viewers",
-        ),
+        ("call", console.call_page(&initech), "table#viewers"),
         (
             "user",
             format!(
