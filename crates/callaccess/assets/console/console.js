@@ -6,7 +6,7 @@
   "use strict";
   var live = document.getElementById("live");
   var table = document.getElementById("audit");
-  if (!live || !table || !window.EventSource) {
+  if (!live || !table || !live.getAttribute("data-stream") || !window.EventSource) {
     return;
   }
   var body = table.tBodies[0];

@@ -174,10 +174,15 @@ impl Problems {
     }
 
     pub fn finish(self) -> Result<(), ApiError> {
+        self.messages().map_err(ApiError::BadRequest)
+    }
+
+    /// Every problem found, for a page that shows them itself.
+    pub fn messages(self) -> Result<(), Vec<String>> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::BadRequest(self.0))
+            Err(self.0)
         }
     }
 }

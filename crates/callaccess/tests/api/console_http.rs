@@ -701,6 +701,20 @@ async fn the_live_audit_stream_sends_a_v2_change_to_a_signed_in_page() {
         assert_eq!(entry["actor"], format!("apiKey:{}", company.access_key));
     }
 
+    // Filters that do not parse: the form again, saying what is wrong.
+    let page = console
+        .get("/console/companies/1/audit?since=yesterday&action=grant.add")
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page
+        .body
+        .contains(r#"<div id="filter-errors" role="alert">"#));
+    assert!(page.body.contains("since: "), "{}", page.body);
+    assert!(page.body.contains(r#"value="yesterday""#));
+    assert!(!page.body.contains("data-stream="));
+    let bad = "/console/companies/1/audit/stream?user=someone";
+    assert_eq!(console.get(bad).await.status, 400);
+
     // Without a session, no stream.
     let page = Console::at(&app.base).get(&stream_url).await;
     assert_eq!(page.status, 303);

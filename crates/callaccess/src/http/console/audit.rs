@@ -17,6 +17,7 @@ use super::directory::{company_of, PAGE_ROWS};
 use super::session::Session;
 use super::view::{self, form_encode, Failure, Nav};
 use crate::http::admin::audit as admin_audit;
+use crate::http::error::ApiError;
 use crate::http::query::{Problems, QueryParams};
 use crate::http::AppState;
 
@@ -27,14 +28,14 @@ const FILTERS: [&str; 6] = ["actor", "call", "user", "action", "since", "until"]
 type Given = Vec<(&'static str, String)>;
 
 /// The filters a query gives (empty fields are not given), the company
-/// the path's whatever the query says, and the filters as a query string
-/// for the next page and the stream.
-fn filters(company: CompanyId, query: QueryParams) -> Result<(AuditFilter, Given), Failure> {
+/// the path's whatever the query says, or what is wrong with them; and the
+/// filters as given, for the form, the next page and the stream.
+fn filters(company: CompanyId, query: QueryParams) -> (Result<AuditFilter, Vec<String>>, Given) {
     let params = query.without_empty();
     let mut problems = Problems::default();
     let mut filter = admin_audit::filter_of(&params, &mut problems);
-    problems.finish().map_err(Failure::Api)?;
     filter.company = Some(company);
+    let filter = problems.messages().map(|()| filter);
     let given = FILTERS
         .iter()
         .filter_map(|&name| {
@@ -45,7 +46,7 @@ fn filters(company: CompanyId, query: QueryParams) -> Result<(AuditFilter, Given
                 .map(|value| (name, value.to_owned()))
         })
         .collect();
-    Ok((filter, given))
+    (filter, given)
 }
 
 fn query_string(given: &[(&'static str, String)]) -> String {
@@ -106,8 +107,11 @@ struct Audit {
     fields: Vec<FilterField>,
     rows: Vec<Row>,
     next: Option<String>,
-    /// Where the page's script listens, `after` the newest entry drawn.
-    stream: String,
+    /// Where the page's script listens, `after` the newest entry drawn;
+    /// `None` when the filters do not parse.
+    stream: Option<String>,
+    /// What is wrong with the filters.
+    errors: Vec<String>,
 }
 
 pub async fn page(
@@ -125,31 +129,40 @@ pub async fn page(
             )
         })?),
     };
-    let (filter, given) = filters(company, query)?;
-    let mut entries = state
-        .store
-        .audit(
-            &filter,
-            AuditPage {
-                order: AuditOrder::Newest,
-                from: cursor,
-                limit: PAGE_ROWS + 1,
-            },
-        )
-        .await?;
-    let more = entries.len() > PAGE_ROWS;
-    entries.truncate(PAGE_ROWS);
+    let (filter, given) = filters(company, query);
     let filters = query_string(&given);
-    let next = more.then(|| entries.last()).flatten().map(|last| {
-        format!(
-            "/console/companies/{company}/audit?{filters}&cursor={}",
-            last.seq
-        )
-    });
-    // The stream goes on from the newest entry there is when the page is
-    // drawn, so nothing committed in between is missed or shown twice.
-    let newest = crate::changes::newest(state.store.as_ref()).await?;
-    let stream = format!("/console/companies/{company}/audit/stream?{filters}&after={newest}");
+    let (entries, next, stream, errors, status) = match filter {
+        Ok(filter) => {
+            let mut entries = state
+                .store
+                .audit(
+                    &filter,
+                    AuditPage {
+                        order: AuditOrder::Newest,
+                        from: cursor,
+                        limit: PAGE_ROWS + 1,
+                    },
+                )
+                .await?;
+            let more = entries.len() > PAGE_ROWS;
+            entries.truncate(PAGE_ROWS);
+            let next = more.then(|| entries.last()).flatten().map(|last| {
+                format!(
+                    "/console/companies/{company}/audit?{filters}&cursor={}",
+                    last.seq
+                )
+            });
+            // The stream goes on from the newest entry there is when the
+            // page is drawn, so nothing committed in between is missed or
+            // shown twice.
+            let newest = crate::changes::newest(state.store.as_ref()).await?;
+            let stream =
+                format!("/console/companies/{company}/audit/stream?{filters}&after={newest}");
+            (entries, next, Some(stream), Vec::new(), StatusCode::OK)
+        }
+        // The form again, with what is wrong and nothing listed.
+        Err(errors) => (Vec::new(), None, None, errors, StatusCode::BAD_REQUEST),
+    };
     let value = |name: &str| {
         given
             .iter()
@@ -174,7 +187,7 @@ pub async fn page(
     })
     .collect();
     Ok(view::render(
-        StatusCode::OK,
+        status,
         &Audit {
             nav: Nav::new(&session, Some(company), "audit"),
             company: company.to_string(),
@@ -183,6 +196,7 @@ pub async fn page(
             rows: entries.iter().map(Row::of).collect(),
             next,
             stream,
+            errors,
         },
     ))
 }
@@ -203,7 +217,7 @@ pub async fn stream(
             .map_err(|_| format!("{t:?} is not a sequence number"))
     });
     problems.finish()?;
-    let (filter, _) = filters(company, query)?;
+    let filter = filters(company, query).0.map_err(ApiError::BadRequest)?;
     let after = admin_audit::resume_after(&headers, after)?;
     Ok(admin_audit::stream(&state, after, filter).await?)
 }
