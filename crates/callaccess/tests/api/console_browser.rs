@@ -1249,6 +1249,27 @@ async fn console_audit_filters_narrow_the_list_and_the_live_stream() {
         cell.contains(&discovery) || cell.contains("Discovery"),
         "{rows:?}"
     );
+
+    // A time that does not parse: the form again, saying what is wrong,
+    // and no live stream.
+    browser
+        .fill("form#audit-filters input[name=since]", "yesterday")
+        .await;
+    browser.submit("form#audit-filters").await;
+    let errors = browser.text("div#filter-errors[role=alert]").await;
+    assert!(errors.contains("since"), "the errors read {errors:?}");
+    browser.find("form#audit-filters").await;
+    let live = browser
+        .find("#live")
+        .await
+        .attr("data-state")
+        .await
+        .unwrap();
+    assert_ne!(
+        live.as_deref(),
+        Some("open"),
+        "a stream for filters that do not parse"
+    );
     browser.close().await;
 }
 
