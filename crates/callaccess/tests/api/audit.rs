@@ -13,7 +13,7 @@ use crate::helpers::ids::*;
 use crate::helpers::*;
 
 /// Every entry the admin API lists for `query`, all pages.
-async fn audit(app: &TestApp, admin: &Auth, query: &str) -> Vec<Value> {
+pub(crate) async fn audit(app: &TestApp, admin: &Auth, query: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -32,7 +32,7 @@ async fn audit(app: &TestApp, admin: &Auth, query: &str) -> Vec<Value> {
 }
 
 /// The entries recorded after `after` (a sequence number).
-async fn after(app: &TestApp, admin: &Auth, after: u64) -> Vec<Value> {
+pub(crate) async fn after(app: &TestApp, admin: &Auth, after: u64) -> Vec<Value> {
     audit(app, admin, "limit=1000")
         .await
         .into_iter()
@@ -40,7 +40,7 @@ async fn after(app: &TestApp, admin: &Auth, after: u64) -> Vec<Value> {
         .collect()
 }
 
-async fn newest_seq(app: &TestApp, admin: &Auth) -> u64 {
+pub(crate) async fn newest_seq(app: &TestApp, admin: &Auth) -> u64 {
     let reply = app
         .admin(
             Method::GET,

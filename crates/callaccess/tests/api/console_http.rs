@@ -181,6 +181,10 @@ async fn sign_in_sets_a_session_cookie_and_refuses_bad_revoked_and_gong_tokens()
     // A session whose token is revoked ends on its next request.
     let signed_in = Console::signed_in(&app.base, &admin).await;
     assert_eq!(signed_in.get("/console").await.status, 200);
+    let again = signed_in.get("/console/sign-in").await;
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains(r#"<p id="signed-in" role="status">"#));
+    assert!(again.body.contains(r#"<form id="sign-in""#));
     app.store
         .revoke_admin_token(&Origin::cli(), &token_id(&admin), app.clock.now())
         .await
@@ -193,6 +197,8 @@ async fn sign_in_sets_a_session_cookie_and_refuses_bad_revoked_and_gong_tokens()
         .unwrap()
         .contains("Max-Age=0"));
     assert_eq!(console.sign_in_with(&token_text(&admin)).await.status, 401);
+    let again = signed_in.get("/console/sign-in").await;
+    assert!(!again.body.contains(r#"id="signed-in""#));
 }
 
 /// The value of the attribute whose opening (`name="`) is `opening`.

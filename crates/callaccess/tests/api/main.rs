@@ -15,6 +15,7 @@ mod workload;
 mod admin_api;
 mod admin_state;
 mod audit;
+mod audit_paths;
 mod auth;
 mod backend;
 mod binary;

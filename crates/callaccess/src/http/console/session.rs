@@ -167,10 +167,24 @@ impl FromRequestParts<AppState> for Session {
 #[template(path = "console/sign_in.html")]
 struct SignIn<'a> {
     error: Option<&'a str>,
+    /// The request's session works already.
+    signed_in: bool,
 }
 
-pub async fn sign_in_page() -> Response {
-    view::render(StatusCode::OK, &SignIn { error: None })
+/// `GET /console/sign-in`: the form, saying so when the session still
+/// works (signing in again replaces it).
+pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let signed_in = match cookie_token(&headers) {
+        Some(token) => admin_auth::verify(&state, &token).await.is_ok(),
+        None => false,
+    };
+    view::render(
+        StatusCode::OK,
+        &SignIn {
+            error: None,
+            signed_in,
+        },
+    )
 }
 
 /// `POST /console/sign-in` with the form field `token`.
@@ -200,6 +214,7 @@ fn refused_sign_in() -> Response {
         StatusCode::UNAUTHORIZED,
         &SignIn {
             error: Some(REFUSED_MESSAGE),
+            signed_in: false,
         },
     )
 }
