@@ -803,12 +803,11 @@ async fn console_sign_in_keeps_the_token_in_an_http_only_cookie_and_refuses_a_ba
     // read, the role shown.
     browser.sign_in(token(&console.admin)).await;
     browser.assert_path("/console").await;
-    let link = browser
-        .find(&format!(
-            "ul#companies > li > a{}",
-            with("data-company-id", &console.company())
-        ))
-        .await;
+    let link = format!(
+        "ul#companies > li > a{}",
+        with("data-company-id", &console.company())
+    );
+    browser.find(&link).await;
     let cookie = browser
         .client
         .get_named_cookie("callaccess_console")
@@ -824,12 +823,15 @@ async fn console_sign_in_keeps_the_token_in_an_http_only_cookie_and_refuses_a_ba
         "script reads the session cookie: {visible}"
     );
     assert_eq!(browser.text("span#role").await.trim(), "full");
+    // The sign-in page, opened again, says the session still works.
+    browser.goto("/console/sign-in").await;
+    browser.find("p#signed-in").await;
+    browser.find("form#sign-in input#token").await;
+    browser.goto("/console").await;
 
     // The picker's link leads to the company's calls.
     browser
-        .navigates("the calls page", async {
-            link.click().await.unwrap();
-        })
+        .navigates("the calls page", browser.click(&link))
         .await;
     browser
         .assert_path(&format!("/console/companies/{}/calls", console.company()))
