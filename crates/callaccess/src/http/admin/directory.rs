@@ -83,8 +83,9 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// A path id, or 404 (an id that cannot exist names nothing).
-pub(super) fn path_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
+/// A path id, or 404 (an id that cannot exist names nothing); the
+/// console's too.
+pub(crate) fn path_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
     text.parse()
         .map_err(|_| ApiError::NoRecords(format!("{what} \"{}\" does not exist", shown(text))))
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use callaccess_domain::{AuditEntry, AuditFilter, AuditOrder, AuditPage, CompanyId};
 
-use super::directory::{company_of, PAGE_ROWS};
+use super::directory::{company_of, cursor_of, PAGE_ROWS};
 use super::session::Session;
 use super::view::{self, form_encode, Failure, Nav};
 use crate::http::admin::audit as admin_audit;
@@ -121,14 +121,7 @@ pub async fn page(
     query: QueryParams,
 ) -> Result<Response, Failure> {
     let (company, company_name) = company_of(&state, &company).await?;
-    let cursor = match query.get("cursor").map_err(Failure::bad_request)? {
-        None | Some("") => None,
-        Some(text) => Some(text.parse::<u64>().map_err(|_| {
-            Failure::bad_request(
-                "cursor: not a cursor of this list; follow the page's own next link",
-            )
-        })?),
-    };
+    let cursor = cursor_of::<u64>(&query)?;
     let (filter, given) = filters(company, query);
     let filters = query_string(&given);
     let (entries, next, stream, errors, status) = match filter {

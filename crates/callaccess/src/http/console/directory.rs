@@ -32,19 +32,9 @@ use crate::ops;
 /// Rows of a console list page.
 pub const PAGE_ROWS: usize = 50;
 
-/// A path id that cannot exist names nothing: 404.
+/// A path id, or 404: the admin API's.
 fn path_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, Failure> {
-    text.parse().map_err(|_| not_found(text, what))
-}
-
-fn not_found(text: &str, what: &str) -> Failure {
-    Failure::Page(
-        StatusCode::NOT_FOUND,
-        format!(
-            "{what} \"{}\" does not exist",
-            text.chars().take(40).collect::<String>()
-        ),
-    )
+    crate::http::admin::directory::path_id(text, what).map_err(Failure::Api)
 }
 
 /// The company of the path, which must exist; with its name.
@@ -54,11 +44,12 @@ pub async fn company_of(state: &AppState, text: &str) -> Result<(CompanyId, Stri
     Ok((company.id, company.name))
 }
 
-/// `?cursor=` of a list that pages by id: the last id of the page before.
-fn cursor_of(query: &QueryParams) -> Result<Option<i64>, Failure> {
+/// `?cursor=` of a console list: the key of the last row of the page
+/// before (an id, or the audit trail's sequence number).
+pub fn cursor_of<T: std::str::FromStr>(query: &QueryParams) -> Result<Option<T>, Failure> {
     match query.get("cursor").map_err(Failure::bad_request)? {
         None | Some("") => Ok(None),
-        Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
+        Some(text) => text.parse::<T>().map(Some).map_err(|_| {
             Failure::bad_request(
                 "cursor: not a cursor of this list; follow the page's own next link",
             )
@@ -438,7 +429,7 @@ pub async fn call(
 ) -> Result<Response, Failure> {
     let (company, _) = company_of(&state, &company).await?;
     let call = path_id(&call, "call")?;
-    let after = cursor_of(&query)?;
+    let after = cursor_of::<i64>(&query)?;
     call_page(&state, &session, company, call, after, None, StatusCode::OK).await
 }
 
@@ -482,7 +473,12 @@ pub async fn change(
     let change = match button.as_str() {
         "grant" => Change::Grant,
         "revoke" => Change::Revoke,
-        other => return Err(not_found(other, "console page")),
+        _ => {
+            return Err(Failure::Page(
+                StatusCode::NOT_FOUND,
+                "a call's page takes only grant and revoke".to_owned(),
+            ))
+        }
     };
     let target = (company.as_str(), call.as_str());
     change_access(&state, &session, &context, target, &body, change).await
