@@ -49,7 +49,14 @@
     tr.appendChild(cell("User", "user", user, user && base + "/users/" + user));
     tr.appendChild(cell("At", "at", entry.at));
     tr.appendChild(cell("Request", "request-id", entry.requestId || ""));
-    tr.appendChild(cell("Change", "change", change));
+    var changed = cell("Change", "change", "");
+    if (change) {
+      var text = document.createElement("div");
+      text.className = "change-text";
+      text.textContent = change;
+      changed.appendChild(text);
+    }
+    tr.appendChild(changed);
     return tr;
   }
 
