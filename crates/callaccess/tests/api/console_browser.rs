@@ -111,14 +111,28 @@ impl Driver {
                 "{program} is missing: {INSTALL}"
             );
         }
-        // The port is free when chosen; should another process take it
-        // before chromedriver binds it, chromedriver exits and the message
-        // below says so.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // A port is free when chosen, but another process may take it
+        // before chromedriver binds it; then chromedriver exits, and
+        // another port is tried.
+        let mut failures = String::new();
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            match Self::start_on(port).await {
+                Ok(driver) => return driver,
+                Err(why) => failures.push_str(&why),
+            }
+        }
+        panic!("chromedriver would not start:\n{failures}");
+    }
+
+    /// chromedriver on `port`, once it has said it listens there (so the
+    /// answer to `/status` is its own, not another process's) and is
+    /// ready; `Err` with its log if it exits first.
+    async fn start_on(port: u16) -> Result<Driver, String> {
         let mut child = tokio::process::Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
@@ -136,20 +150,22 @@ impl Driver {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "chromedriver exited ({status}) before it was ready:\n{}",
+                return Err(format!(
+                    "chromedriver on port {port} exited ({status}) before it was ready:\n{}\n",
                     log.lock().unwrap()
-                );
+                ));
             }
-            let ready = match http.get(format!("{url}/status")).send().await {
-                Ok(reply) => reply
-                    .json::<Value>()
-                    .await
-                    .is_ok_and(|body| body["value"]["ready"] == true),
-                Err(_) => false,
-            };
+            let listening = log.lock().unwrap().contains("started successfully");
+            let ready = listening
+                && match http.get(format!("{url}/status")).send().await {
+                    Ok(reply) => reply
+                        .json::<Value>()
+                        .await
+                        .is_ok_and(|body| body["value"]["ready"] == true),
+                    Err(_) => false,
+                };
             if ready {
-                return Driver { child, url, log };
+                return Ok(Driver { child, url, log });
             }
             assert!(
                 start.elapsed() < DEADLINE,
