@@ -10,6 +10,8 @@ use callaccess_domain::audit::{
     AuditEntry, AuditFilter, AuditOrder, AuditPage, NewEntry, MAX_PAGE,
 };
 use callaccess_domain::{CompanyId, ExpiredCredential, Origin, StoreError, Timestamp};
+use std::cell::RefCell;
+
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -20,13 +22,28 @@ use crate::rows;
 /// Made on the writer thread as the job starts, so `now` is read in commit
 /// order (entries are then in time order as well as in seq order, which
 /// [`seq_bound`] relies on).
+///
+/// The entries a job records are kept here and inserted once the job's
+/// savepoint is released ([`Audit::finish`], run by the writer before the
+/// next job), in the order they were recorded and in the same
+/// transaction: inside the savepoint SQLite would first copy every page
+/// they touch into the savepoint's journal, for each job again (see
+/// `writer`). A job that fails is rolled back and its entries are never
+/// inserted. A job that records more than [`HELD`] entries (a seed)
+/// inserts each full run at once, inside its savepoint, so that memory
+/// stays bounded; its savepoint then rolls those back with the rest.
 pub(crate) struct Audit {
     actor: String,
     request_id: Option<String>,
     /// The store's clock as the job runs: the time of the entries, and of
     /// the rows the write stamps (grants, shares, creations).
     pub(crate) now: Timestamp,
+    held: RefCell<Vec<NewEntry>>,
 }
+
+/// Entries an [`Audit`] holds for after the savepoint: more than a
+/// 1,000-pair PUT records.
+const HELD: usize = 1024;
 
 const INSERT: &str = "INSERT INTO audit_entries
     (at, company_id, actor, request_id, action, call_id, user_id, before, after)
@@ -38,13 +55,18 @@ impl Audit {
             actor: origin.actor.to_string(),
             request_id: origin.request_id.clone(),
             now,
+            held: RefCell::new(Vec::new()),
         }
     }
 
-    /// Records one entry.
+    /// Records one entry (see the type's notes for when it is inserted).
     pub(crate) fn record(&self, conn: &Connection, entry: NewEntry) -> Result<(), Fail> {
-        let mut insert = conn.prepare_cached(INSERT)?;
-        self.insert(&mut insert, &entry)
+        let mut held = self.held.borrow_mut();
+        held.push(entry);
+        if held.len() >= HELD {
+            self.insert(conn, &mut held)?;
+        }
+        Ok(())
     }
 
     /// Records the entry, if the change made one.
@@ -55,30 +77,39 @@ impl Audit {
         }
     }
 
-    /// The statement [`Audit::insert`] runs, prepared once for a write that
-    /// records many entries (a PUT of a thousand grants).
-    pub(crate) fn statement<'c>(
-        conn: &'c Connection,
-    ) -> Result<rusqlite::CachedStatement<'c>, Fail> {
-        Ok(conn.prepare_cached(INSERT)?)
+    /// What the writer runs once the job's savepoint is released: the
+    /// insert of the entries still held, if there are any.
+    pub(crate) fn finish(self) -> Option<crate::writer::Then> {
+        if self.held.borrow().is_empty() {
+            return None;
+        }
+        Some(Box::new(move |conn: &Connection| {
+            self.insert(conn, &mut self.held.borrow_mut())
+        }))
     }
 
-    pub(crate) fn insert(
-        &self,
-        insert: &mut rusqlite::CachedStatement<'_>,
-        entry: &NewEntry,
-    ) -> Result<(), Fail> {
-        insert.execute(params![
-            self.now.unix(),
-            entry.company.map(|c| c.get()),
-            self.actor,
-            self.request_id,
-            entry.action.as_str(),
-            entry.call.map(|c| c.get()),
-            entry.user.map(|u| u.get()),
-            entry.before.as_ref().map(ToString::to_string),
-            entry.after.as_ref().map(ToString::to_string),
-        ])?;
+    /// Inserts the entries held so far now, inside the job: before a
+    /// statement of the job that must see them.
+    fn insert_held(&self, conn: &Connection) -> Result<(), Fail> {
+        self.insert(conn, &mut self.held.borrow_mut())
+    }
+
+    /// Inserts `entries`, in order, and empties it.
+    fn insert(&self, conn: &Connection, entries: &mut Vec<NewEntry>) -> Result<(), Fail> {
+        let mut insert = conn.prepare_cached(INSERT)?;
+        for entry in entries.drain(..) {
+            insert.execute(params![
+                self.now.unix(),
+                entry.company.map(|c| c.get()),
+                self.actor,
+                self.request_id,
+                entry.action.as_str(),
+                entry.call.map(|c| c.get()),
+                entry.user.map(|u| u.get()),
+                entry.before.as_ref().map(ToString::to_string),
+                entry.after.as_ref().map(ToString::to_string),
+            ])?;
+        }
         Ok(())
     }
 }
@@ -301,6 +332,8 @@ pub(crate) fn reset(
     company: Option<CompanyId>,
     audit: &Audit,
 ) -> Result<(), Fail> {
+    // Entries the job recorded before the reset go with the rest.
+    audit.insert_held(conn)?;
     rows::execute(
         conn,
         "DELETE FROM audit_entries WHERE ?1 IS NULL OR company_id = ?1",
@@ -393,6 +426,9 @@ mod tests {
             UserId::from_i64(user + 1).unwrap(),
         );
         audit.record(conn, entry).unwrap();
+        if let Some(then) = audit.finish() {
+            then(conn).unwrap();
+        }
     }
 
     fn plan(conn: &Connection, filter: &AuditFilter, order: AuditOrder) -> String {
