@@ -649,6 +649,17 @@ pub trait Store: Send + Sync + 'static {
     /// caller reads [`Store::changes_after`] either way.
     async fn wait_for_changes(&self, after: u64, timeout: Duration) -> Result<(), StoreError>;
 
+    /// A sequence number at or below which every entry is settled now
+    /// (committed, or never to be): a reader that starts after it and
+    /// reads [`Store::changes_after`] from there misses none committed
+    /// later. `None` where the backend cannot tell without reading the
+    /// trail through [`Store::changes_after`]. The change stream's tailer
+    /// pauses while no stream is open only where this answers, and starts
+    /// again from here (crates/callaccess/src/changes.rs).
+    async fn settled_through(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+
     /// Removes the entries recorded before `before`, at most `limit` of
     /// them (oldest first), and answers how many went: retention, run in
     /// batches so that no transaction holds the table for long.

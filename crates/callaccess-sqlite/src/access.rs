@@ -53,7 +53,6 @@ pub(crate) fn grant(
     let facts = ConnFacts::new(conn, company, CallRead::WithShares);
     let record = access::grants_to_record(&facts, change)?;
     let mut insert = conn.prepare_cached(INSERT_GRANT)?;
-    let mut entries = Audit::statement(conn)?;
     for (call, user) in record {
         let added = insert.execute(params![
             company.get(),
@@ -62,7 +61,7 @@ pub(crate) fn grant(
             audit.now.unix()
         ])?;
         if added > 0 {
-            audit.insert(&mut entries, &NewEntry::grant_added(company, call, user))?;
+            audit.record(conn, NewEntry::grant_added(company, call, user))?;
         }
     }
     Ok(())
@@ -81,10 +80,9 @@ pub(crate) fn revoke(
     let mut delete = conn.prepare_cached(
         "DELETE FROM api_grants WHERE company_id = ?1 AND call_id = ?2 AND user_id = ?3",
     )?;
-    let mut entries = Audit::statement(conn)?;
     for (call, user) in remove {
         if delete.execute(params![company.get(), call.get(), user.get()])? > 0 {
-            audit.insert(&mut entries, &NewEntry::grant_removed(company, call, user))?;
+            audit.record(conn, NewEntry::grant_removed(company, call, user))?;
         }
     }
     Ok(())

@@ -10,6 +10,8 @@ use callaccess_domain::audit::{
     AuditEntry, AuditFilter, AuditOrder, AuditPage, NewEntry, MAX_PAGE,
 };
 use callaccess_domain::{CompanyId, ExpiredCredential, Origin, StoreError, Timestamp};
+use std::cell::RefCell;
+
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -20,17 +22,67 @@ use crate::rows;
 /// Made on the writer thread as the job starts, so `now` is read in commit
 /// order (entries are then in time order as well as in seq order, which
 /// [`seq_bound`] relies on).
+///
+/// The entries a job records are kept here and inserted once the job's
+/// savepoint is released ([`Audit::finish`], run by the writer before the
+/// next job), in the order they were recorded and in the same
+/// transaction: inside the savepoint SQLite would first copy every page
+/// they touch into the savepoint's journal, for each job again (see
+/// `writer`). A job that fails is rolled back and its entries are never
+/// inserted. A job that records more than [`HELD`] entries (a seed)
+/// inserts each full run at once, inside its savepoint, so that memory
+/// stays bounded; its savepoint then rolls those back with the rest.
 pub(crate) struct Audit {
     actor: String,
     request_id: Option<String>,
     /// The store's clock as the job runs: the time of the entries, and of
     /// the rows the write stamps (grants, shares, creations).
     pub(crate) now: Timestamp,
+    held: RefCell<Vec<NewEntry>>,
 }
 
-const INSERT: &str = "INSERT INTO audit_entries
-    (at, company_id, actor, request_id, action, call_id, user_id, before, after)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// Entries an [`Audit`] holds for after the savepoint: more than a
+/// 1,000-pair PUT records.
+const HELD: usize = 1024;
+
+/// Most entries one statement inserts: [`insert_sql`]'s statements take
+/// runs of 1, 2, 4, … up to this many rows, so that a write of a thousand
+/// entries runs six statements, each of them prepared once.
+const MOST_ROWS: usize = 512;
+
+/// The statement that inserts `rows` entries: `?1`…`?3` are the time, the
+/// actor and the request, shared by every row; each row takes six more
+/// (company, action, call, user, before, after). One statement rather than
+/// one per entry: SQLite then updates `sqlite_sequence` (AUTOINCREMENT)
+/// once per statement, not once per entry, and steps and resets one
+/// statement. `OR FAIL`: a row that breaks a constraint stops the
+/// statement without undoing the rows before it, which spares SQLite the
+/// statement journal a multi-row `INSERT` otherwise keeps (a copy of every
+/// page it touches); nothing is left half done, because an insert that
+/// fails fails its job (inside the job's savepoint) or its whole batch
+/// (after it), and either is rolled back.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT OR FAIL INTO audit_entries
+    (at, company_id, actor, request_id, action, call_id, user_id, before, after) VALUES ",
+    );
+    for row in 0..rows {
+        let p = 4 + 6 * row;
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(?1, ?{}, ?2, ?3, ?{}, ?{}, ?{}, ?{}, ?{})",
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5
+        ));
+    }
+    sql
+}
 
 impl Audit {
     pub(crate) fn new(origin: &Origin, now: Timestamp) -> Self {
@@ -38,13 +90,18 @@ impl Audit {
             actor: origin.actor.to_string(),
             request_id: origin.request_id.clone(),
             now,
+            held: RefCell::new(Vec::new()),
         }
     }
 
-    /// Records one entry.
+    /// Records one entry (see the type's notes for when it is inserted).
     pub(crate) fn record(&self, conn: &Connection, entry: NewEntry) -> Result<(), Fail> {
-        let mut insert = conn.prepare_cached(INSERT)?;
-        self.insert(&mut insert, &entry)
+        let mut held = self.held.borrow_mut();
+        held.push(entry);
+        if held.len() >= HELD {
+            self.insert(conn, &mut held)?;
+        }
+        Ok(())
     }
 
     /// Records the entry, if the change made one.
@@ -55,30 +112,48 @@ impl Audit {
         }
     }
 
-    /// The statement [`Audit::insert`] runs, prepared once for a write that
-    /// records many entries (a PUT of a thousand grants).
-    pub(crate) fn statement<'c>(
-        conn: &'c Connection,
-    ) -> Result<rusqlite::CachedStatement<'c>, Fail> {
-        Ok(conn.prepare_cached(INSERT)?)
+    /// What the writer runs once the job's savepoint is released: the
+    /// insert of the entries still held, if there are any.
+    pub(crate) fn finish(self) -> Option<crate::writer::Then> {
+        if self.held.borrow().is_empty() {
+            return None;
+        }
+        Some(Box::new(move |conn: &Connection| {
+            self.insert(conn, &mut self.held.borrow_mut())
+        }))
     }
 
-    pub(crate) fn insert(
-        &self,
-        insert: &mut rusqlite::CachedStatement<'_>,
-        entry: &NewEntry,
-    ) -> Result<(), Fail> {
-        insert.execute(params![
-            self.now.unix(),
-            entry.company.map(|c| c.get()),
-            self.actor,
-            self.request_id,
-            entry.action.as_str(),
-            entry.call.map(|c| c.get()),
-            entry.user.map(|u| u.get()),
-            entry.before.as_ref().map(ToString::to_string),
-            entry.after.as_ref().map(ToString::to_string),
-        ])?;
+    /// Inserts the entries held so far now, inside the job: before a
+    /// statement of the job that must see them.
+    fn insert_held(&self, conn: &Connection) -> Result<(), Fail> {
+        self.insert(conn, &mut self.held.borrow_mut())
+    }
+
+    /// Inserts `entries`, in order, and empties it.
+    fn insert(&self, conn: &Connection, entries: &mut Vec<NewEntry>) -> Result<(), Fail> {
+        let mut rest = &entries[..];
+        while !rest.is_empty() {
+            // The largest power of two that fits: in order, as few
+            // statements as the binary digits of the count.
+            let rows = 1usize << rest.len().min(MOST_ROWS).ilog2();
+            let (run, after) = rest.split_at(rows);
+            let mut insert = conn.prepare_cached(&insert_sql(rows))?;
+            insert.raw_bind_parameter(1, self.now.unix())?;
+            insert.raw_bind_parameter(2, &self.actor)?;
+            insert.raw_bind_parameter(3, &self.request_id)?;
+            for (row, entry) in run.iter().enumerate() {
+                let p = 4 + 6 * row;
+                insert.raw_bind_parameter(p, entry.company.map(|c| c.get()))?;
+                insert.raw_bind_parameter(p + 1, entry.action.as_str())?;
+                insert.raw_bind_parameter(p + 2, entry.call.map(|c| c.get()))?;
+                insert.raw_bind_parameter(p + 3, entry.user.map(|u| u.get()))?;
+                insert.raw_bind_parameter(p + 4, entry.before.as_ref().map(ToString::to_string))?;
+                insert.raw_bind_parameter(p + 5, entry.after.as_ref().map(ToString::to_string))?;
+            }
+            insert.raw_execute()?;
+            rest = after;
+        }
+        entries.clear();
         Ok(())
     }
 }
@@ -301,6 +376,8 @@ pub(crate) fn reset(
     company: Option<CompanyId>,
     audit: &Audit,
 ) -> Result<(), Fail> {
+    // Entries the job recorded before the reset go with the rest.
+    audit.insert_held(conn)?;
     rows::execute(
         conn,
         "DELETE FROM audit_entries WHERE ?1 IS NULL OR company_id = ?1",
@@ -393,6 +470,9 @@ mod tests {
             UserId::from_i64(user + 1).unwrap(),
         );
         audit.record(conn, entry).unwrap();
+        if let Some(then) = audit.finish() {
+            then(conn).unwrap();
+        }
     }
 
     fn plan(conn: &Connection, filter: &AuditFilter, order: AuditOrder) -> String {
@@ -478,6 +558,41 @@ mod tests {
                 "{order:?}: {shown}"
             );
             assert!(!shown.contains("TEMP B-TREE"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn entries_are_inserted_in_the_order_recorded_whatever_their_number() {
+        let (_dir, conn) = migrated();
+        let company = CompanyId::from_i64(1).unwrap();
+        let call = CallId::from_i64(7).unwrap();
+        // One past the held entries (inserted in the job), runs of every
+        // size below the largest, and a lone one.
+        for count in [1usize, 3, 700, HELD + 7] {
+            let first = last_seq(&conn).unwrap();
+            let audit = Audit::new(&Origin::cli(), Timestamp::from_unix(5));
+            for user in 1..=count {
+                let user = UserId::from_i64(i64::try_from(user).unwrap()).unwrap();
+                audit
+                    .record(&conn, NewEntry::grant_added(company, call, user))
+                    .unwrap();
+            }
+            if let Some(then) = audit.finish() {
+                then(&conn).unwrap();
+            }
+            let users: Vec<(i64, i64)> = conn
+                .prepare("SELECT seq, user_id FROM audit_entries WHERE seq > ?1 ORDER BY seq")
+                .unwrap()
+                .query_map([i64::try_from(first).unwrap()], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let expected: Vec<(i64, i64)> = (1..=i64::try_from(count).unwrap())
+                .map(|n| (i64::try_from(first).unwrap() + n, n))
+                .collect();
+            assert_eq!(users, expected, "{count} entries");
         }
     }
 

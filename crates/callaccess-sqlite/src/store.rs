@@ -206,8 +206,9 @@ impl SqliteStore {
 
     /// An audited write: `work` runs in one writer job with the entries'
     /// [`Audit`], whose time is read from the clock as the job runs (so
-    /// that entries are in time order as well as in commit order); durable
-    /// on return, with its entries.
+    /// that entries are in time order as well as in commit order), and the
+    /// entries it holds are inserted once the job's savepoint is released;
+    /// durable on return, with its entries.
     async fn audited<T, F>(&self, origin: &Origin, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -216,7 +217,11 @@ impl SqliteStore {
         let origin = origin.clone();
         let clock = self.clock.clone();
         self.writer
-            .write(move |conn| work(conn, &Audit::new(&origin, clock.now())))
+            .write_then(move |conn| {
+                let audit = Audit::new(&origin, clock.now());
+                let value = work(conn, &audit)?;
+                Ok((value, audit.finish()))
+            })
             .await
     }
 
@@ -885,6 +890,12 @@ impl Store for SqliteStore {
         // sender lives as long as the store, so the wait cannot fail early.
         let _ = tokio::time::timeout(timeout, committed.wait_for(|seq| *seq > after)).await;
         Ok(())
+    }
+
+    async fn settled_through(&self) -> Result<Option<u64>, StoreError> {
+        // One writer at a time takes numbers in commit order (see
+        // `audit`): below the newest committed entry, everything is.
+        self.readers.read_now(crate::audit::last_seq).map(Some)
     }
 
     async fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError> {

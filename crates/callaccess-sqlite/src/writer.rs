@@ -9,6 +9,15 @@
 //! one disk flush acknowledges hundreds of requests, and no caller is ever
 //! told "done" for a write that is not yet on disk.
 //!
+//! A job may leave work for after its savepoint ([`Writer::write_then`]):
+//! the audit trail's entries are inserted there, in the same transaction
+//! and in job order, but outside the savepoint, so that SQLite does not
+//! copy every page the entries touch into the savepoint's journal first
+//! (the entries' pages, and the rightmost leaves that every job of a batch
+//! appends to, were copied once per job; docs/PERFORMANCE.md). Such a
+//! follow-up that fails fails the whole batch: its job's changes can no
+//! longer be rolled back alone.
+//!
 //! The thread also keeps the health of the write path. A batch that fails
 //! for a fault of the storage (a file that cannot be written, a full or
 //! failing disk; see `error::Fault`) marks writes as failing until one
@@ -61,14 +70,21 @@ fn max_batch() -> usize {
 /// blocking a runtime thread) instead of piling up memory.
 const QUEUE: usize = 4096;
 
-/// Work for the writer, run inside the batch's transaction.
-type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T, Fail> + Send>;
+/// Work for the writer, run inside the batch's transaction and the job's
+/// savepoint, with what to run after the savepoint is released, if
+/// anything.
+type Work<T> = Box<dyn FnOnce(&Connection) -> Result<(T, Option<Then>), Fail> + Send>;
+
+/// What a job runs after its savepoint is released, still inside the
+/// batch's transaction ([`Writer::write_then`]).
+pub(crate) type Then = Box<dyn FnOnce(&Connection) -> Result<(), Fail> + Send>;
 
 /// A job with its result type erased, so one queue carries them all.
 trait Job: Send {
-    /// Runs the work; `Ok` if it succeeded and its changes should stay,
+    /// Runs the work; `Ok` (with the follow-up to run once its savepoint
+    /// is released, if any) if it succeeded and its changes should stay,
     /// else what it failed with.
-    fn run(&mut self, conn: &Connection) -> Result<(), Fail>;
+    fn run(&mut self, conn: &Connection) -> Result<Option<Then>, Fail>;
     /// Sends the answer once the batch's fate is known: the job's own result
     /// if the batch committed, `failure` if it did not.
     fn answer(self: Box<Self>, failure: Option<&StoreError>);
@@ -81,7 +97,7 @@ struct Pending<T> {
 }
 
 impl<T: Send> Job for Pending<T> {
-    fn run(&mut self, conn: &Connection) -> Result<(), Fail> {
+    fn run(&mut self, conn: &Connection) -> Result<Option<Then>, Fail> {
         let Some(work) = self.work.take() else {
             return Err(StoreError::Other("a write job ran twice".to_owned()).into());
         };
@@ -92,9 +108,9 @@ impl<T: Send> Job for Pending<T> {
             Err(_) => Err(StoreError::Other("a write job panicked".to_owned()).into()),
         };
         match outcome {
-            Ok(value) => {
+            Ok((value, then)) => {
                 self.outcome = Some(Ok(value));
-                Ok(())
+                Ok(then)
             }
             Err(Fail(error, fault)) => {
                 self.outcome = Some(Err(error.clone()));
@@ -261,6 +277,17 @@ impl Writer {
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, Fail> + Send + 'static,
+    {
+        self.write_then(move |conn| Ok((work(conn)?, None))).await
+    }
+
+    /// [`Writer::write`], where `work` may also return what to run once
+    /// its savepoint is released, in the same transaction, before the next
+    /// job: a failure there fails the whole batch.
+    pub(crate) async fn write_then<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<(T, Option<Then>), Fail> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Pending {
@@ -557,21 +584,35 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), Fail> 
     sql("BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         sql("SAVEPOINT job")?;
-        if let Err(Fail(error, fault)) = job.run(conn) {
-            // Some errors (an I/O error, a full disk) make SQLite abandon the
-            // whole transaction; the rest of the batch cannot commit then.
-            if conn.is_autocommit() {
-                let error = match fault {
-                    Some(_) => error,
-                    None => StoreError::Unavailable(format!(
-                        "the database aborted the transaction ({error})"
-                    )),
-                };
-                return Err(Fail(error, fault));
+        let then = match job.run(conn) {
+            Ok(then) => then,
+            Err(Fail(error, fault)) => {
+                // Some errors (an I/O error, a full disk) make SQLite abandon
+                // the whole transaction; the rest of the batch cannot commit
+                // then.
+                if conn.is_autocommit() {
+                    let error = match fault {
+                        Some(_) => error,
+                        None => StoreError::Unavailable(format!(
+                            "the database aborted the transaction ({error})"
+                        )),
+                    };
+                    return Err(Fail(error, fault));
+                }
+                sql("ROLLBACK TO job")?;
+                None
             }
-            sql("ROLLBACK TO job")?;
-        }
+        };
         sql("RELEASE job")?;
+        if let Some(then) = then {
+            // The job's changes are part of the transaction now: if what
+            // must go with them cannot be written, nothing of the batch may
+            // commit (the caller rolls it back and fails every job).
+            match catch_unwind(AssertUnwindSafe(|| then(conn))) {
+                Ok(done) => done?,
+                Err(_) => return Err(StoreError::Other("a write job panicked".to_owned()).into()),
+            }
+        }
     }
     sql("COMMIT")
 }
@@ -730,6 +771,52 @@ mod tests {
         // The writer carries on with the next batch.
         spawn_insert(&writer, 5, || Ok(())).await.unwrap().unwrap();
         assert_eq!(values(&writer).await, vec![5]);
+    }
+
+    #[tokio::test]
+    async fn a_follow_up_runs_after_its_jobs_savepoint_and_a_failing_one_fails_the_batch() {
+        let (_dir, writer, release) = start_held().await;
+        let before = spawn_insert(&writer, 1, || Ok(()));
+        let followed = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move {
+                writer
+                    .write_then(|conn| {
+                        conn.execute("INSERT INTO t (v) VALUES (2)", [])?;
+                        let then: Then = Box::new(|conn: &Connection| {
+                            // Outside the job's savepoint: releasing it
+                            // again fails.
+                            assert!(conn.execute_batch("RELEASE job").is_err());
+                            conn.execute("INSERT INTO t (v) VALUES (3)", [])?;
+                            Err(StoreError::Invalid("after".to_owned()).into())
+                        });
+                        Ok(((), Some(then)))
+                    })
+                    .await
+            })
+        };
+        queued(&writer, 2).await;
+        release.send(()).unwrap();
+        assert!(matches!(followed.await.unwrap(), Err(StoreError::Invalid(m)) if m == "after"));
+        assert!(
+            matches!(before.await.unwrap(), Err(StoreError::Invalid(m)) if m == "after"),
+            "the batch did not commit"
+        );
+        assert_eq!(values(&writer).await, Vec::<i64>::new());
+
+        // A follow-up that succeeds commits with its job.
+        writer
+            .write_then(|conn| {
+                conn.execute("INSERT INTO t (v) VALUES (4)", [])?;
+                let then: Then = Box::new(|conn: &Connection| {
+                    conn.execute("INSERT INTO t (v) VALUES (5)", [])?;
+                    Ok(())
+                });
+                Ok(((), Some(then)))
+            })
+            .await
+            .unwrap();
+        assert_eq!(values(&writer).await, vec![4, 5]);
     }
 
     #[tokio::test]

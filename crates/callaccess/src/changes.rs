@@ -13,13 +13,45 @@
 //! A stream that starts from an earlier entry first reads the store until
 //! it has caught up, then takes the broadcast; it subscribes before it
 //! reads, so no entry falls between the two (see [`Subscription::next`]).
+//!
+//! ## Pausing while no stream is open
+//!
+//! Reading every entry back after every commit costs the writes when
+//! nobody listens (on SQLite it was about a sixth of a single-pair PUT's
+//! instructions, docs/PERFORMANCE.md). So where the store can say up to
+//! which number the trail is settled ([`Store::settled_through`]), the
+//! tailer pauses while the channel has no receiver, and a new stream wakes
+//! it. It does not read what was committed meanwhile: no stream wanted it,
+//! and a stream that starts from an earlier entry reads the store anyway.
+//! It starts again after the settled number `J` it reads on waking.
+//!
+//! What the streams rely on is [`Tail`]: while `live`, every entry after
+//! `position` is sent, in order, to every receiver that exists when it is
+//! sent. A paused tailer breaks that for the entries committed while it
+//! pauses, so it says so (`live: false`) before it pauses, and a stream
+//! takes its `position` only from a live [`Tail`]:
+//!
+//! 1. the tailer publishes `live: false`, then checks for receivers; only
+//!    if there are none does it wait for a wake-up;
+//! 2. [`Changes::subscribe`] takes its receiver, wakes the tailer, then
+//!    waits for `live: true` and reads `position`.
+//!
+//! A stream that read `live: true` before step 1 had its receiver then, so
+//! the tailer found it in step 1 and went on from where it was, without
+//! pausing and without skipping anything (it jumps only after a real
+//! pause). A stream that reads `live` after step 1 waits for the tailer's
+//! next `live: true`, published with `position = J` after it woke: every
+//! entry up to `J` is in the store (settled), every later one is sent to
+//! its receiver, which existed before the tailer woke. Either way the
+//! stream reads the store up to `position` and takes the rest from the
+//! channel, skipping what it read already, as before.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use callaccess_domain::{AuditEntry, AuditFilter, AuditOrder, AuditPage, Store, StoreError};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, Notify};
 
 /// Entries a stream may fall behind the tailer before it is closed.
 pub const BUFFER: usize = 1024;
@@ -37,10 +69,23 @@ const RETRY: Duration = Duration::from_secs(1);
 pub struct Changes {
     store: Arc<dyn Store>,
     sender: broadcast::Sender<Arc<AuditEntry>>,
-    /// The last sequence number the tailer delivered (0 before any).
-    position: watch::Receiver<u64>,
+    /// Where the tailer is.
+    tail: watch::Receiver<Tail>,
+    /// Wakes a paused tailer: a stream has subscribed.
+    wake: Arc<Notify>,
     /// Set when the server shuts down, so that open streams end.
     stopping: watch::Receiver<bool>,
+}
+
+/// Where the tailer is (see the module's notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tail {
+    /// The last sequence number the tailer delivered (0 before any), or
+    /// started again after.
+    position: u64,
+    /// Every entry after `position` will be sent; `false` while the tailer
+    /// may be paused.
+    live: bool,
 }
 
 impl Changes {
@@ -61,14 +106,25 @@ impl Changes {
     ) -> Result<Arc<Self>, StoreError> {
         let newest = newest(store.as_ref()).await?;
         let (sender, _) = broadcast::channel(buffer.max(1));
-        let (position_tx, position) = watch::channel(newest);
+        let (tail_tx, tail_rx) = watch::channel(Tail {
+            position: newest,
+            live: true,
+        });
+        let wake = Arc::new(Notify::new());
         let changes = Arc::new(Self {
             store: store.clone(),
             sender: sender.clone(),
-            position,
+            tail: tail_rx,
+            wake: Arc::clone(&wake),
             stopping: stopping.clone(),
         });
-        tokio::spawn(tail(store, sender, position_tx, newest, stopping));
+        let tailer = Tailer {
+            store,
+            sender,
+            tail: tail_tx,
+            wake,
+        };
+        tokio::spawn(tailer.run(newest, stopping));
         Ok(changes)
     }
 
@@ -81,9 +137,19 @@ impl Changes {
         filter: AuditFilter,
     ) -> Result<Subscription, StoreError> {
         // Subscribed first: whatever the tailer sends from here on is
-        // received, and the store has everything sent before.
+        // received, and the store has everything sent before. Then the
+        // position of a live tailer (step 2 of the module's notes).
         let receiver = self.sender.subscribe();
-        let position = *self.position.borrow();
+        self.wake.notify_one();
+        let mut tail = self.tail.clone();
+        let mut stopping = self.stopping.clone();
+        let position = tokio::select! {
+            // Ended: the tailer stopped with the server, nothing more is
+            // sent.
+            live = tail.wait_for(|t| t.live) => live.map_or_else(|_| self.position(), |t| t.position),
+            // The stream ends at its first `next`.
+            Ok(_) = stopping.wait_for(|stop| *stop) => self.position(),
+        };
         let after = match after {
             Some(after) => after,
             None => newest(self.store.as_ref()).await?,
@@ -102,13 +168,14 @@ impl Changes {
 
     /// The last sequence number the tailer has delivered.
     pub fn position(&self) -> u64 {
-        *self.position.borrow()
+        self.tail.borrow().position
     }
 
-    /// Returns once the tailer has delivered `seq` (or stopped).
+    /// Returns once the tailer has delivered `seq` (or stopped). It pauses
+    /// while no stream is open, so only with a stream open.
     pub async fn reached(&self, seq: u64) {
-        let mut position = self.position.clone();
-        let _ = position.wait_for(|at| *at >= seq).await;
+        let mut tail = self.tail.clone();
+        let _ = tail.wait_for(|t| t.position >= seq).await;
     }
 }
 
@@ -123,45 +190,113 @@ pub async fn newest(store: &dyn Store) -> Result<u64, StoreError> {
     Ok(entries.first().map_or(0, |e| e.seq))
 }
 
-async fn tail(
+/// The tailer's side: it alone sends on the channel and moves [`Tail`].
+struct Tailer {
     store: Arc<dyn Store>,
     sender: broadcast::Sender<Arc<AuditEntry>>,
-    position: watch::Sender<u64>,
-    mut last: u64,
-    mut stopping: watch::Receiver<bool>,
-) {
-    loop {
-        if *stopping.borrow() {
-            return;
-        }
-        let read = tokio::select! {
-            read = store.changes_after(last, READ) => read,
-            _ = stopping.changed() => return,
-        };
-        match read {
-            Ok(entries) if entries.is_empty() => {
-                let waited = tokio::select! {
-                    waited = store.wait_for_changes(last, POLL) => waited,
+    tail: watch::Sender<Tail>,
+    wake: Arc<Notify>,
+}
+
+impl Tailer {
+    async fn run(self, mut last: u64, mut stopping: watch::Receiver<bool>) {
+        loop {
+            if *stopping.borrow() {
+                return;
+            }
+            if self.sender.receiver_count() == 0 {
+                let resumed = tokio::select! {
+                    resumed = self.pause(last) => resumed,
                     _ = stopping.changed() => return,
                 };
-                if let Err(e) = waited {
-                    tracing::warn!(error = %e, "waiting for audit entries failed; reading again shortly");
+                last = resumed;
+            }
+            let read = tokio::select! {
+                read = self.store.changes_after(last, READ) => read,
+                _ = stopping.changed() => return,
+            };
+            match read {
+                Ok(entries) if entries.is_empty() => {
+                    let waited = tokio::select! {
+                        waited = self.store.wait_for_changes(last, POLL) => waited,
+                        _ = stopping.changed() => return,
+                    };
+                    if let Err(e) = waited {
+                        tracing::warn!(error = %e, "waiting for audit entries failed; reading again shortly");
+                        tokio::time::sleep(RETRY).await;
+                    }
+                }
+                Ok(entries) => {
+                    for entry in entries {
+                        last = entry.seq;
+                        // A stream that closed since is no error: the entry
+                        // is in the store.
+                        let _ = self.sender.send(Arc::new(entry));
+                    }
+                    self.tail.send_replace(Tail {
+                        position: last,
+                        live: true,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading audit entries for the change stream failed; trying again shortly");
                     tokio::time::sleep(RETRY).await;
                 }
             }
-            Ok(entries) => {
-                for entry in entries {
-                    last = entry.seq;
-                    // No stream open is no error: the entry is in the store.
-                    let _ = sender.send(Arc::new(entry));
-                }
-                let _ = position.send(last);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading audit entries for the change stream failed; trying again shortly");
-                tokio::time::sleep(RETRY).await;
-            }
         }
+    }
+
+    /// With no stream open: waits for one, unless the store cannot say
+    /// where to start again ([`Store::settled_through`]), and answers where
+    /// to read from (step 1 of the module's notes).
+    async fn pause(&self, last: u64) -> u64 {
+        // Not live first, then the check: a stream that saw it live had
+        // its receiver before, and is found here.
+        self.tail.send_replace(Tail {
+            position: last,
+            live: false,
+        });
+        let from = if self.sender.receiver_count() > 0 {
+            last
+        } else {
+            loop {
+                // Asked before the wait, so that a store that cannot tell
+                // keeps the tailer reading as it did.
+                match self.store.settled_through().await {
+                    Ok(None) => break last,
+                    Ok(Some(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading where the audit trail is settled failed; trying again shortly");
+                        tokio::time::sleep(RETRY).await;
+                        continue;
+                    }
+                }
+                // A wake-up left by a stream that has gone since only
+                // brings the tailer round again.
+                self.wake.notified().await;
+                if self.sender.receiver_count() == 0 {
+                    continue;
+                }
+                // Read after the stream subscribed: every entry up to here
+                // is in the store for it, every later one is sent to it.
+                match self.store.settled_through().await {
+                    Ok(Some(settled)) => break settled.max(last),
+                    Ok(None) => break last,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading where the audit trail is settled failed; trying again shortly");
+                        tokio::time::sleep(RETRY).await;
+                        // Still not live: the stream waits, and a wake-up
+                        // is due again for the next round.
+                        self.wake.notify_one();
+                    }
+                }
+            }
+        };
+        self.tail.send_replace(Tail {
+            position: from,
+            live: true,
+        });
+        from
     }
 }
 
@@ -343,6 +478,41 @@ mod tests {
         (company, AccessChange::new([(call, ids)]))
     }
 
+    /// What a test keeps to its end: the store's folder and the stream's
+    /// stop signal.
+    struct Guard {
+        _dir: tempfile::TempDir,
+        _stop: watch::Sender<bool>,
+    }
+
+    /// A store with [`world`]'s company of `users` users and a change
+    /// stream on it that closes streams `buffer` entries behind.
+    async fn started(
+        users: i64,
+        buffer: usize,
+    ) -> (Guard, Arc<dyn Store>, CompanyId, AccessChange, Arc<Changes>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let (company, grant_all) = world(store.as_ref(), users).await;
+        let (stop, stopping) = watch::channel(false);
+        let changes = Changes::start_with(store.clone(), buffer, stopping)
+            .await
+            .unwrap();
+        let guard = Guard {
+            _dir: dir,
+            _stop: stop,
+        };
+        (guard, store, company, grant_all, changes)
+    }
+
+    /// A stream of every entry after `after`.
+    async fn open(changes: &Changes, after: Option<u64>) -> Subscription {
+        changes
+            .subscribe(after, AuditFilter::default())
+            .await
+            .unwrap()
+    }
+
     async fn next_entry(subscription: &mut Subscription) -> u64 {
         match tokio::time::timeout(Duration::from_secs(10), subscription.next())
             .await
@@ -356,22 +526,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_stream_that_falls_behind_is_closed_without_holding_back_writers_or_others() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let (company, grant_all) = world(store.as_ref(), 20).await;
-        let (_stop, stopping) = watch::channel(false);
-        let changes = Changes::start_with(store.clone(), 8, stopping)
-            .await
-            .unwrap();
+        let (_guard, store, company, grant_all, changes) = started(20, 8).await;
         let start = changes.position();
-        let mut slow = changes
-            .subscribe(None, AuditFilter::default())
-            .await
-            .unwrap();
-        let mut reader = changes
-            .subscribe(None, AuditFilter::default())
-            .await
-            .unwrap();
+        let mut slow = open(&changes, None).await;
+        let mut reader = open(&changes, None).await;
         let reading = tokio::spawn(async move {
             let mut seen = Vec::new();
             for _ in 0..20 {
@@ -405,10 +563,7 @@ mod tests {
             other => panic!("expected an overflow, got {other:?}"),
         }
         // Opened again after that, it reads the rest from the store.
-        let mut resumed = changes
-            .subscribe(Some(start), AuditFilter::default())
-            .await
-            .unwrap();
+        let mut resumed = open(&changes, Some(start)).await;
         for expected in start + 1..=start + 20 {
             assert_eq!(next_entry(&mut resumed).await, expected);
         }
@@ -416,29 +571,112 @@ mod tests {
 
     #[tokio::test]
     async fn a_stream_that_catches_up_from_far_behind_is_not_closed_for_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let (company, grant_all) = world(store.as_ref(), 30).await;
-        let (_stop, stopping) = watch::channel(false);
-        let changes = Changes::start_with(store.clone(), 4, stopping)
-            .await
-            .unwrap();
+        let (_guard, store, company, grant_all, changes) = started(30, 4).await;
         let start = changes.position();
+        // An open stream keeps the tailer reading.
+        let _open = open(&changes, None).await;
         store
             .grant_access(&Origin::cli(), Caller::verified(company), &grant_all)
             .await
             .unwrap();
         // The tailer has passed them all.
         changes.reached(start + 30).await;
-        let mut late = changes
-            .subscribe(Some(0), AuditFilter::default())
-            .await
-            .unwrap();
+        let mut late = open(&changes, Some(0)).await;
         let mut seen = Vec::new();
         while seen.last() != Some(&(start + 30)) {
             seen.push(next_entry(&mut late).await);
         }
         assert!(seen.windows(2).all(|w| w[1] == w[0] + 1), "{seen:?}");
         assert_eq!(seen.first(), Some(&1));
+    }
+
+    /// Grants `user` (of [`world`]'s users) the call, one entry.
+    async fn grant_one(
+        store: &dyn Store,
+        company: CompanyId,
+        grant_all: &AccessChange,
+        user: usize,
+    ) {
+        let (call, users) = &grant_all.items()[0];
+        let one = AccessChange::new([(*call, vec![users[user]])]);
+        store
+            .grant_access(&Origin::cli(), Caller::verified(company), &one)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn with_no_stream_open_the_tailer_pauses_and_streams_opened_later_miss_nothing() {
+        let (_guard, store, company, grant_all, changes) = started(40, 8).await;
+        let start = changes.position();
+        // Written with no stream open: the tailer reads none of them.
+        for user in 0..5 {
+            grant_one(store.as_ref(), company, &grant_all, user).await;
+        }
+        assert_eq!(newest(store.as_ref()).await.unwrap(), start + 5);
+        assert_eq!(changes.position(), start, "paused, it read nothing");
+
+        // A stream from an entry before the pause reads those from the
+        // store, then the next from the tailer, once each, in order.
+        let mut resumed = open(&changes, Some(start + 2)).await;
+        // A stream from now gets only what comes next.
+        let mut fresh = open(&changes, None).await;
+        grant_one(store.as_ref(), company, &grant_all, 5).await;
+        for expected in start + 3..=start + 6 {
+            assert_eq!(next_entry(&mut resumed).await, expected);
+        }
+        assert_eq!(next_entry(&mut fresh).await, start + 6);
+
+        // Closed and opened again, around writes with no stream open in
+        // between: each time the tailer pauses and starts again further on.
+        drop((resumed, fresh));
+        let mut seen = start + 6;
+        for round in 0..10 {
+            let user = 6 + 3 * round;
+            grant_one(store.as_ref(), company, &grant_all, user).await;
+            let mut from_seen = open(&changes, Some(seen)).await;
+            let mut from_now = open(&changes, None).await;
+            grant_one(store.as_ref(), company, &grant_all, user + 1).await;
+            grant_one(store.as_ref(), company, &grant_all, user + 2).await;
+            for expected in seen + 1..=seen + 3 {
+                assert_eq!(next_entry(&mut from_seen).await, expected, "round {round}");
+            }
+            for expected in seen + 2..=seen + 3 {
+                assert_eq!(next_entry(&mut from_now).await, expected, "round {round}");
+            }
+            seen += 3;
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_opened_and_closed_during_concurrent_writes_see_each_entry_once_in_order() {
+        let (_guard, store, company, grant_all, changes) = started(200, BUFFER).await;
+        let start = changes.position();
+        let writes = 200u64;
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for user in 0..200 {
+                    grant_one(store.as_ref(), company, &grant_all, user).await;
+                }
+            })
+        };
+        // Streams come and go (so the tailer pauses and starts again while
+        // the entries are written); each one resumes after the last entry
+        // the one before it saw, like a client that reconnects.
+        let mut seen = start;
+        while seen < start + writes {
+            let mut stream = open(&changes, Some(seen)).await;
+            for _ in 0..7 {
+                if seen == start + writes {
+                    break;
+                }
+                assert_eq!(next_entry(&mut stream).await, seen + 1);
+                seen += 1;
+            }
+            drop(stream);
+            tokio::task::yield_now().await;
+        }
+        writer.await.unwrap();
     }
 }
