@@ -159,7 +159,7 @@ impl Cursors {
 /// Takes `count` numbers from a counter; a whole number of blocks starts on
 /// a block boundary, so it names whole calls.
 fn take(counter: &AtomicU64, count: u64) -> u64 {
-    if count % BLOCK == 0 {
+    if count.is_multiple_of(BLOCK) {
         let first = counter.fetch_add(count + BLOCK - 1, Ordering::Relaxed);
         first.div_ceil(BLOCK) * BLOCK
     } else {

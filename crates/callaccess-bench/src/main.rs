@@ -925,7 +925,7 @@ async fn preload(target: &Arc<Target>, grants: u64, connections: usize) -> anyho
                     .await
                     .map_err(|e| anyhow::anyhow!("preloading grants failed: {e}"))?;
                 let done = first + count;
-                if done % 1_000_000 == 0 {
+                if done.is_multiple_of(1_000_000) {
                     eprintln!("  {done} grants stored");
                 }
             }
