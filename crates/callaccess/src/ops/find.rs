@@ -11,8 +11,9 @@
 //! a few milliseconds, and both backends answer it with the queries they
 //! already have, so they cannot disagree about what a search finds.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use callaccess_domain::access::{OrgChart, Prefetched};
 use callaccess_domain::page::{CallFilter, Page, PageAfter};
 use callaccess_domain::{
     Call, CallId, Caller, CompanyId, Profile, Store, StoreError, User, UserId, Workspace,
@@ -176,27 +177,27 @@ pub async fn profiles_of(
     Ok(held)
 }
 
-/// `user`'s managers, nearest first, up to the top of the org chart (a
-/// chain that loops, through data written around the checks, stops where
-/// it would repeat).
+/// `user`'s managers, nearest first, up to the top of the org chart: the
+/// walk of [`OrgChart::managers_above`] (which also decides where a chain
+/// written around the checks stops), over the company's users read once.
 pub async fn manager_chain(
     store: &dyn Store,
     company: CompanyId,
     user: &User,
 ) -> Result<Vec<User>, StoreError> {
-    let caller = Caller::verified(company);
-    let mut seen = HashSet::from([user.id]);
-    let mut chain = Vec::new();
-    let mut next = user.manager_id;
-    while let Some(id) = next {
-        if !seen.insert(id) || chain.len() >= callaccess_domain::access::MAX_CHAIN {
-            break;
-        }
-        let Some(manager) = store.user(caller, id).await? else {
-            break;
-        };
-        next = manager.manager_id;
-        chain.push(manager);
+    let users: HashMap<UserId, User> = store
+        .users(company)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user))
+        .collect();
+    let mut chart = Prefetched::default();
+    for each in users.values() {
+        chart.insert_user(each.id, each.manager_id);
     }
-    Ok(chain)
+    Ok(chart
+        .managers_above(user.id)?
+        .into_iter()
+        .filter_map(|id| users.get(&id).cloned())
+        .collect())
 }
