@@ -517,6 +517,19 @@ pub(crate) async fn changes_after(
     if !gap {
         return Ok(prefix);
     }
+    if !writers_before_now_finished(client).await? {
+        return Ok(prefix);
+    }
+    let again = read_rows(&rows::query(client, AFTER, &params).await?)?;
+    Ok(contiguous(after, settled, again).0)
+}
+
+/// Waits, at most [`MOST_WAIT`], until every transaction that had its xid
+/// before this call has ended, and answers whether they all did: then
+/// every sequence number drawn before the call is settled (committed, or
+/// never to be). See [`changes_after`] for why the wait takes an xid of
+/// its own rather than the list of a snapshot.
+async fn writers_before_now_finished(client: &deadpool_postgres::Client) -> Result<bool, Fail> {
     // `X`: an xid assigned now, after `S`, and committed at once, so that
     // every later snapshot's xmax is above it and its xip lists every
     // transaction below `X` still running. Nothing depends on that commit
@@ -554,16 +567,34 @@ pub(crate) async fn changes_after(
             )
             .await?;
         if rows::at::<bool>(&row, 0)? {
-            break;
+            return Ok(true);
         }
         if Instant::now() + pause > deadline {
-            return Ok(prefix);
+            return Ok(false);
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MOST_POLL);
     }
-    let again = read_rows(&rows::query(client, AFTER, &params).await?)?;
-    Ok(contiguous(after, settled, again).0)
+}
+
+/// The highest sequence number of a committed entry, once every number
+/// below it is settled: `None` when a transaction stays open past
+/// [`MOST_WAIT`] (the caller then reads the trail as before).
+///
+/// The highest visible entry `m` is read first; every gap below it was
+/// drawn before `m` was, by a transaction whose xid was assigned before
+/// this read (see [`changes_after`]). Once those have ended, nothing at or
+/// below `m` can still commit.
+pub(crate) async fn settled_through(
+    client: &deadpool_postgres::Client,
+) -> Result<Option<u64>, Fail> {
+    let row = client
+        .query_one("SELECT COALESCE(max(seq), 0) FROM audit_entries", &[])
+        .await?;
+    let highest = u64::try_from(rows::at::<i64>(&row, 0)?).unwrap_or(0);
+    Ok(writers_before_now_finished(client)
+        .await?
+        .then_some(highest))
 }
 
 fn read_rows(found: &[Row]) -> Result<Vec<AuditEntry>, Fail> {

@@ -852,6 +852,15 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    /// See [`audit::settled_through`]: the highest entry, once the
+    /// transactions that may hold a number below it have ended.
+    async fn settled_through(&self) -> Result<Option<u64>, StoreError> {
+        let client = self.client().await?;
+        audit::settled_through(&client)
+            .await
+            .map_err(Fail::into_store_error)
+    }
+
     async fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError> {
         statement!(self, "prune_audit", |db| audit::prune(db, before, limit))
     }

@@ -66,6 +66,7 @@ macro_rules! audit_contract_tests {
             audit_filters_select_as_the_domain_says_in_both_orders,
             audit_changes_after_pages_without_gaps_or_repeats,
             audit_wait_for_changes_wakes_on_a_commit_or_times_out,
+            audit_settled_through_is_the_newest_entry_with_no_write_in_flight,
             audit_prune_removes_the_oldest_first_and_seq_is_never_reused,
         );
     };
@@ -1584,6 +1585,31 @@ pub async fn audit_wait_for_changes_wakes_on_a_commit_or_times_out(store: &dyn S
         new.iter().map(as_new).collect::<Vec<_>>(),
         vec![NewEntry::share_added(company(ACME), call(101), user(2))]
     );
+}
+
+/// With no write in flight, a backend that can say where the trail is
+/// settled answers its newest entry, and a reader that starts there gets
+/// exactly the entries committed later. (A backend may answer `None`
+/// instead; both of this project's answer.)
+pub async fn audit_settled_through_is_the_newest_entry_with_no_write_in_flight(store: &dyn Store) {
+    let empty = store.settled_through().await.unwrap();
+    assert!(matches!(empty, Some(0) | None), "{empty:?}");
+    world(store).await;
+    let Some(settled) = store.settled_through().await.unwrap() else {
+        return;
+    };
+    assert_eq!(settled, last_seq(store).await);
+    assert!(store.changes_after(settled, 10).await.unwrap().is_empty());
+    store
+        .add_share(&Origin::cli(), company(ACME), call(101), user(2))
+        .await
+        .unwrap();
+    let new = store.changes_after(settled, 10).await.unwrap();
+    assert_eq!(
+        new.iter().map(as_new).collect::<Vec<_>>(),
+        vec![NewEntry::share_added(company(ACME), call(101), user(2))]
+    );
+    assert_eq!(store.settled_through().await.unwrap(), Some(new[0].seq));
 }
 
 pub async fn audit_prune_removes_the_oldest_first_and_seq_is_never_reused(store: &dyn Store) {

@@ -166,3 +166,46 @@ async fn changes_after_waits_for_a_writer_above_the_snapshots_xmax() {
         }
     }
 }
+
+/// `settled_through` answers the newest entry only once no transaction
+/// can still commit a number below it: with writer A holding a drawn
+/// number open under B's committed one, it answers nothing (the tailer
+/// then keeps reading the trail); once A has ended, B's number. A reader
+/// that started from the answer then misses nothing A commits later, as
+/// A can no longer commit at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_through_waits_for_a_writer_holding_a_gap() {
+    let Some(db) = scratch().await else { return };
+    let store = connect(db.url(), PoolOptions::default()).await.unwrap();
+    world(&store).await;
+    let newest = last_seq(&store).await;
+    assert_eq!(store.settled_through().await.unwrap(), Some(newest));
+
+    let (a, b) = (raw(db.url()).await, raw(db.url()).await);
+    let entry = "INSERT INTO audit_entries (seq, at, company_id, actor, action)
+                 VALUES (nextval('audit_seq'), 0, 1, 'cli', 'share.add') RETURNING seq";
+    a.batch_execute("BEGIN").await.unwrap();
+    let a_seq: i64 = a.query_one(entry, &[]).await.unwrap().get(0);
+    let b_seq: i64 = b.query_one(entry, &[]).await.unwrap().get(0);
+    assert!(a_seq < b_seq);
+
+    // A stays open past the wait: nothing can be said.
+    assert_eq!(store.settled_through().await.unwrap(), None);
+
+    // A commits while the store waits: B's number is settled, and A's
+    // entry, below it, is already readable.
+    let (settled, ()) = tokio::join!(store.settled_through(), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        a.batch_execute("COMMIT").await.unwrap();
+    });
+    let b_seq = u64::try_from(b_seq).unwrap();
+    assert_eq!(settled.unwrap(), Some(b_seq));
+    let read: Vec<u64> = store
+        .changes_after(newest, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(read, vec![u64::try_from(a_seq).unwrap(), b_seq]);
+}
