@@ -259,6 +259,13 @@ struct Args {
     /// --database, pgbench at scale 1 for 1 s each.
     #[arg(long)]
     smoke: bool,
+
+    /// Times one client pages through every user with GET /v2/users after
+    /// the scenarios [default: 3; 1 with --smoke]. 0 leaves it out, so
+    /// that a profile of the server sees the scenarios alone
+    /// (scripts/callgrind-server.sh).
+    #[arg(long, value_name = "N")]
+    user_passes: Option<u32>,
 }
 
 impl Args {
@@ -725,7 +732,7 @@ async fn measure(
             ),
         }
     }
-    let passes = if args.smoke { 1 } else { 3 };
+    let passes = args.user_passes.unwrap_or(if args.smoke { 1 } else { 3 });
     for _ in 0..passes {
         let (pages, seconds) = page_through_users(&target).await?;
         eprintln!("paged through all users: {pages} pages in {seconds:.2} s");

@@ -5,10 +5,23 @@
 //! the request line and the time, and tees the request body
 //! ([`Capture`]) as the handler reads it, so the body limits, timeouts and
 //! `body::watch` see the same body as before. [`Recording::record`] runs
-//! once the answer (with its error envelope) is ready: it takes the
+//! once the answer (with its error envelope) is ready: it reads the
 //! answer's body as it will be sent — every `/v2` answer is built whole in
-//! memory, so this copies nothing — and pushes one [`Entry`], under one
-//! lock. With capacity 0 neither runs.
+//! memory — and stores one entry, under one lock. With capacity 0 neither
+//! runs.
+//!
+//! ## How entries are kept
+//!
+//! The ring keeps no allocation of the request's: each entry's fixed part
+//! goes into one queue, and its bytes (path and query, credential name,
+//! fault id, both bodies) are copied one after the other onto the end of
+//! one byte queue, which drops its oldest bytes with the oldest entry. A
+//! request's own buffers are then freed as it ends, still warm, for the
+//! next request to reuse; were the ring to hold them, every request would
+//! allocate from memory last touched thousands of requests earlier, and
+//! free the evicted entry's just as cold (docs/PERFORMANCE.md, "The request
+//! journal on and off"). Readers get [`Entry`] values copied out of the
+//! ring.
 //!
 //! An answer given before its body was read (401, 429, a fault) leaves the
 //! rest of the body to `body::watch`, which reads it after the answer is
@@ -57,7 +70,168 @@ pub fn records(path: &str) -> bool {
 #[derive(Debug)]
 pub struct Journal {
     capacity: usize,
-    ring: Mutex<VecDeque<Arc<Entry>>>,
+    ring: Mutex<Ring>,
+}
+
+/// The entries kept, oldest first (see the module's notes).
+#[derive(Debug, Default, Clone)]
+struct Ring {
+    entries: VecDeque<Stored>,
+    /// Every kept entry's bytes, in entry order, with nothing between.
+    bytes: VecDeque<u8>,
+    /// The position of `bytes[0]` among all bytes ever stored: positions
+    /// only grow, so an entry's stays right while older bytes are dropped.
+    base: u64,
+}
+
+/// Byte capacity the ring gives back once it uses under a quarter of it
+/// (after a burst of large bodies), so it does not keep its peak for ever.
+const SHRINK_ABOVE: usize = 256 * 1024;
+
+impl Ring {
+    fn end(&self) -> u64 {
+        self.base + self.bytes.len() as u64
+    }
+
+    fn append(&mut self, data: &[u8]) -> usize {
+        self.bytes.extend(data);
+        data.len()
+    }
+
+    /// Drops the oldest entry and its bytes.
+    fn drop_oldest(&mut self) -> Option<Stored> {
+        let oldest = self.entries.pop_front()?;
+        let keep_from = self.entries.front().map_or(self.end(), |next| next.start);
+        // Below `end`, so it fits the queue's length.
+        let gone = usize::try_from(keep_from - self.base).unwrap_or(self.bytes.len());
+        self.bytes.drain(..gone);
+        self.base = keep_from;
+        if self.bytes.capacity() > SHRINK_ABOVE && self.bytes.capacity() / 4 > self.bytes.len() {
+            self.bytes.shrink_to(self.bytes.len() * 2);
+        }
+        Some(oldest)
+    }
+
+    /// `len` bytes from position `at`, copied out.
+    fn copy(&self, at: u64, len: usize) -> Vec<u8> {
+        let from = usize::try_from(at - self.base).unwrap_or(0);
+        let (front, back) = self.bytes.as_slices();
+        let mut out = Vec::with_capacity(len);
+        if from < front.len() {
+            let take = len.min(front.len() - from);
+            out.extend_from_slice(&front[from..from + take]);
+            out.extend_from_slice(&back[..len - take]);
+        } else {
+            let from = from - front.len();
+            out.extend_from_slice(&back[from..from + len]);
+        }
+        out
+    }
+
+    fn text(&self, at: u64, len: usize) -> String {
+        // Only text that was a `str` is stored as text.
+        String::from_utf8_lossy(&self.copy(at, len)).into_owned()
+    }
+
+    /// The entry `stored` stands for, with its bytes copied out.
+    fn entry(&self, stored: &Stored) -> Entry {
+        let mut at = stored.start;
+        let mut next = |len: usize| {
+            let here = at;
+            at += len as u64;
+            here
+        };
+        let target = Target {
+            text: self.text(next(stored.target_len), stored.target_len),
+            path_len: stored.path_len,
+        };
+        let credential = stored.credential.map(|(kind, len)| {
+            let name = self.text(next(len), len);
+            match kind {
+                CredentialKind::ApiKey => CredentialId::ApiKey(name),
+                CredentialKind::Token => CredentialId::Token(name),
+            }
+        });
+        let fault = stored.fault_len.map(|len| self.text(next(len), len));
+        let request_body = match &stored.request {
+            StoredBody::None => RequestBody::None,
+            StoredBody::Read { len, truncated } => RequestBody::Read(Kept {
+                bytes: Bytes::from(self.copy(next(*len), *len)),
+                truncated: *truncated,
+            }),
+            StoredBody::Reading(capture) => RequestBody::Reading(Arc::clone(capture)),
+        };
+        let response_body = stored.response.map(|(len, truncated)| Kept {
+            bytes: Bytes::from(self.copy(next(len), len)),
+            truncated,
+        });
+        Entry {
+            time_micros: stored.time_micros,
+            id: stored.id,
+            company: stored.company,
+            credential,
+            fault,
+            method: stored.method.clone(),
+            target,
+            request_body,
+            status: stored.status,
+            response_body,
+            latency: stored.latency,
+        }
+    }
+}
+
+/// An entry as the ring keeps it: the fixed part, and where its bytes are.
+#[derive(Debug, Clone)]
+struct Stored {
+    time_micros: i64,
+    id: RequestId,
+    company: Option<CompanyId>,
+    method: Method,
+    status: u16,
+    latency: Duration,
+    /// The position of the entry's first byte; its bytes are, in order,
+    /// the target, the credential's name, the fault id and the bodies.
+    start: u64,
+    target_len: usize,
+    path_len: usize,
+    credential: Option<(CredentialKind, usize)>,
+    fault_len: Option<usize>,
+    request: StoredBody,
+    /// Its length, and whether it was cut.
+    response: Option<(usize, bool)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CredentialKind {
+    ApiKey,
+    Token,
+}
+
+#[derive(Debug, Clone)]
+enum StoredBody {
+    None,
+    Read {
+        len: usize,
+        truncated: bool,
+    },
+    /// Still being read after the answer: the capture is kept, not copied.
+    Reading(Arc<Capture>),
+}
+
+/// What [`Journal::store`] copies into the ring, borrowed from the request.
+struct Parts<'a> {
+    time_micros: i64,
+    id: RequestId,
+    company: Option<CompanyId>,
+    credential: Option<&'a CredentialId>,
+    fault: Option<&'a str>,
+    method: &'a Method,
+    target: &'a Target,
+    request_body: &'a RequestBody,
+    status: u16,
+    response_body: Option<&'a Kept>,
+    latency: Duration,
 }
 
 impl Journal {
@@ -67,7 +241,10 @@ impl Journal {
         let reserved = capacity.min(16 * 1024);
         Self {
             capacity,
-            ring: Mutex::new(VecDeque::with_capacity(reserved)),
+            ring: Mutex::new(Ring {
+                entries: VecDeque::with_capacity(reserved),
+                ..Ring::default()
+            }),
         }
     }
 
@@ -80,30 +257,86 @@ impl Journal {
         self.capacity > 0
     }
 
-    fn ring(&self) -> MutexGuard<'_, VecDeque<Arc<Entry>>> {
-        // The ring is a list of finished entries: a panic elsewhere while
-        // holding the lock cannot leave it half changed.
+    fn ring(&self) -> MutexGuard<'_, Ring> {
+        // Each change of the ring runs to its end without a call that can
+        // panic between its steps, so a poisoned lock holds a whole ring.
         self.ring.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Adds an entry, dropping the oldest one past the capacity.
     pub fn push(&self, entry: Entry) {
+        self.store(Parts {
+            time_micros: entry.time_micros,
+            id: entry.id,
+            company: entry.company,
+            credential: entry.credential.as_ref(),
+            fault: entry.fault.as_deref(),
+            method: &entry.method,
+            target: &entry.target,
+            request_body: &entry.request_body,
+            status: entry.status,
+            response_body: entry.response_body.as_ref(),
+            latency: entry.latency,
+        });
+    }
+
+    fn store(&self, parts: Parts<'_>) {
         if !self.is_on() {
             return;
         }
-        let entry = Arc::new(entry);
-        let dropped = {
-            let mut ring = self.ring();
-            ring.push_back(entry);
-            (ring.len() > self.capacity).then(|| ring.pop_front())
+        let mut ring = self.ring();
+        let start = ring.end();
+        let target_len = ring.append(parts.target.text.as_bytes());
+        let credential = parts.credential.map(|credential| match credential {
+            CredentialId::ApiKey(key) => (CredentialKind::ApiKey, ring.append(key.as_bytes())),
+            CredentialId::Token(id) => (CredentialKind::Token, ring.append(id.as_bytes())),
+        });
+        let fault_len = parts.fault.map(|fault| ring.append(fault.as_bytes()));
+        let request = match parts.request_body {
+            RequestBody::None => StoredBody::None,
+            RequestBody::Read(kept) => StoredBody::Read {
+                len: ring.append(&kept.bytes),
+                truncated: kept.truncated,
+            },
+            RequestBody::Reading(capture) => StoredBody::Reading(Arc::clone(capture)),
         };
-        // Freed outside the lock, so requests never wait on a deallocation.
+        let response = parts
+            .response_body
+            .map(|kept| (ring.append(&kept.bytes), kept.truncated));
+        ring.entries.push_back(Stored {
+            time_micros: parts.time_micros,
+            id: parts.id,
+            company: parts.company,
+            method: parts.method.clone(),
+            status: parts.status,
+            latency: parts.latency,
+            start,
+            target_len,
+            path_len: parts.target.path_len,
+            credential,
+            fault_len,
+            request,
+            response,
+        });
+        let dropped = if ring.entries.len() > self.capacity {
+            ring.drop_oldest()
+        } else {
+            None
+        };
+        drop(ring);
+        // Freed outside the lock (a capture still held, rarely anything).
         drop(dropped);
     }
 
-    /// Every entry, oldest first, as of now.
+    /// Every entry, oldest first, as of now. The ring is copied under the
+    /// lock (two buffers) and the entries are made from the copy, so
+    /// requests being recorded wait for a copy, not for the listing.
     pub fn entries(&self) -> Vec<Arc<Entry>> {
-        self.ring().iter().cloned().collect()
+        let ring = self.ring().clone();
+        ring.entries
+            .iter()
+            .map(|stored| Arc::new(ring.entry(stored)))
+            .collect()
     }
 
     /// The entries that match `filter`, newest first, at most `limit`.
@@ -126,8 +359,14 @@ impl Journal {
 
     /// Removes every entry; how many there were.
     pub fn clear(&self) -> usize {
-        let taken = std::mem::take(&mut *self.ring());
-        taken.len()
+        let mut ring = self.ring();
+        let taken = ring.entries.len();
+        let end = ring.end();
+        *ring = Ring {
+            base: end,
+            ..Ring::default()
+        };
+        taken
     }
 
     /// Waits, at most `wait`, until the request bodies still being read
@@ -135,9 +374,10 @@ impl Journal {
     pub async fn settle(&self, wait: Duration) {
         let pending: Vec<Arc<Capture>> = self
             .ring()
+            .entries
             .iter()
-            .filter_map(|entry| match &entry.request_body {
-                RequestBody::Reading(capture) if !capture.is_done() => Some(Arc::clone(capture)),
+            .filter_map(|entry| match &entry.request {
+                StoredBody::Reading(capture) if !capture.is_done() => Some(Arc::clone(capture)),
                 _ => None,
             })
             .collect();
@@ -153,19 +393,21 @@ impl Journal {
     }
 }
 
-/// One `/v2` request and its answer.
+/// One `/v2` request and its answer, as copied out of the ring.
 #[derive(Debug)]
 pub struct Entry {
     /// When it arrived, by the server's clock, in microseconds since the
     /// Unix epoch.
     pub time_micros: i64,
-    /// The request's own context, shared rather than copied: its id, and
-    /// the company, credential and fault its extractors noted.
-    pub context: Arc<RequestContext>,
+    pub id: RequestId,
+    /// The authenticated company, if authentication got that far.
+    pub company: Option<CompanyId>,
+    /// The credential's shown name, never its secret.
+    pub credential: Option<CredentialId>,
+    /// The fault rule that applied, by id.
+    pub fault: Option<String>,
     pub method: Method,
-    /// The path and query as sent, copied: sharing the `Uri`'s bytes
-    /// would pin hyper's read buffer of the connection, which must then
-    /// allocate a new one for every request.
+    /// The path and query as sent.
     pub target: Target,
     pub request_body: RequestBody,
     pub status: u16,
@@ -178,7 +420,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn request_id(&self) -> RequestId {
-        self.context.id
+        self.id
     }
 
     pub fn path(&self) -> &str {
@@ -192,17 +434,17 @@ impl Entry {
 
     /// The authenticated company, if authentication got that far.
     pub fn company(&self) -> Option<CompanyId> {
-        self.context.company.get().copied()
+        self.company
     }
 
     /// The credential's shown name, never its secret.
     pub fn credential(&self) -> Option<&CredentialId> {
-        self.context.credential.get()
+        self.credential.as_ref()
     }
 
     /// The fault rule that applied, by id.
     pub fn fault(&self) -> Option<&str> {
-        self.context.fault.get().map(String::as_str)
+        self.fault.as_deref()
     }
 }
 
@@ -519,14 +761,17 @@ impl Recording {
                 None => RequestBody::Reading(capture),
             },
         };
-        journal.push(Entry {
+        journal.store(Parts {
             time_micros: self.time_micros,
-            context: Arc::clone(context),
-            method: self.method,
-            target: self.target,
-            request_body,
+            id: context.id,
+            company: context.company.get().copied(),
+            credential: context.credential.get(),
+            fault: context.fault.get().map(String::as_str),
+            method: &self.method,
+            target: &self.target,
+            request_body: &request_body,
             status: parts.status.as_u16(),
-            response_body,
+            response_body: response_body.as_ref(),
             latency,
         });
         Response::from_parts(parts, body)
@@ -688,13 +933,10 @@ mod tests {
     fn entry(n: u16, body: Option<&str>) -> Entry {
         Entry {
             time_micros: i64::from(n) * 1_000_000,
-            context: {
-                let context = RequestContext::new();
-                context
-                    .company
-                    .get_or_init(|| CompanyId::from_i64(1).unwrap());
-                Arc::new(context)
-            },
+            id: RequestContext::new().id,
+            company: CompanyId::from_i64(1),
+            credential: None,
+            fault: None,
             method: Method::PUT,
             target: Target::of(&Uri::from_static("/v2/calls/users-access")),
             request_body: body.map_or(RequestBody::None, |b| {
@@ -722,6 +964,95 @@ mod tests {
         assert_eq!(journal.count(&Filter::default()), 3);
         assert_eq!(journal.clear(), 3);
         assert_eq!(journal.count(&Filter::default()), 0);
+    }
+
+    /// Entries of every shape, well past the capacity: each kept one reads
+    /// back byte for byte, the ring holds the bytes of the kept entries
+    /// and no more, and after a burst of large bodies it gives the memory
+    /// back.
+    #[test]
+    fn the_ring_keeps_each_entrys_bytes_and_only_the_kept_ones() {
+        let journal = Journal::new(7);
+        let made = |n: usize| {
+            let mut entry = entry(u16::try_from(n % 300).unwrap(), None);
+            let body = format!("{{\"n\":{n},\"pad\":\"{}\"}}", "p".repeat(n % 13));
+            entry.request_body = if n.is_multiple_of(5) {
+                RequestBody::None
+            } else {
+                RequestBody::Read(Kept {
+                    bytes: Bytes::from(body),
+                    truncated: n.is_multiple_of(3),
+                })
+            };
+            entry.response_body = (!n.is_multiple_of(4)).then(|| Kept {
+                bytes: Bytes::from(format!("answer {n}")),
+                truncated: false,
+            });
+            entry.credential = match n % 3 {
+                0 => None,
+                1 => Some(CredentialId::ApiKey(format!("KEY{n}"))),
+                _ => Some(CredentialId::Token(format!("tok-{n}"))),
+            };
+            entry.fault = n.is_multiple_of(7).then(|| format!("rule-{n}"));
+            entry.target = Target::of(&format!("/v2/calls/{n}?page={n}").parse::<Uri>().unwrap());
+            entry
+        };
+        let same = |a: &Entry, b: &Entry| {
+            assert_eq!(a.time_micros, b.time_micros);
+            assert_eq!(a.status, b.status);
+            assert_eq!(a.company, b.company);
+            assert_eq!(a.credential, b.credential);
+            assert_eq!(a.fault, b.fault);
+            assert_eq!(a.target.text, b.target.text);
+            assert_eq!(a.path(), b.path());
+            let bodies = |e: &Entry| {
+                (
+                    e.request_body.kept().map(|k| (k.bytes, k.truncated)),
+                    e.response_body.clone().map(|k| (k.bytes, k.truncated)),
+                )
+            };
+            assert_eq!(bodies(a), bodies(b));
+        };
+        for n in 0..100 {
+            journal.push(made(n));
+            let kept = journal.entries();
+            let first = (n + 1).saturating_sub(7);
+            assert_eq!(kept.len(), n + 1 - first);
+            for (entry, n) in kept.iter().zip(first..) {
+                same(entry, &made(n));
+            }
+            let ring = journal.ring();
+            let held: usize = kept
+                .iter()
+                .map(|e| {
+                    e.target.text.len()
+                        + e.credential.as_ref().map_or(0, |c| match c {
+                            CredentialId::ApiKey(k) | CredentialId::Token(k) => k.len(),
+                        })
+                        + e.fault.as_ref().map_or(0, String::len)
+                        + e.request_body.kept().map_or(0, |k| k.bytes.len())
+                        + e.response_body.as_ref().map_or(0, |k| k.bytes.len())
+                })
+                .sum();
+            assert_eq!(ring.bytes.len(), held);
+        }
+
+        // A burst of large bodies, then small ones again.
+        for n in 0..7 {
+            let mut big = made(n);
+            big.request_body = RequestBody::Read(Kept::of(&Bytes::from(vec![b'b'; BODY_LIMIT])));
+            journal.push(big);
+        }
+        assert!(journal.ring().bytes.capacity() >= 7 * BODY_LIMIT);
+        for n in 0..7 {
+            journal.push(made(n));
+        }
+        assert!(journal.ring().bytes.capacity() < 7 * BODY_LIMIT);
+        assert_eq!(journal.entries().len(), 7);
+        assert_eq!(journal.clear(), 7);
+        assert!(journal.entries().is_empty());
+        journal.push(made(1));
+        same(&journal.entries()[0], &made(1));
     }
 
     #[test]
