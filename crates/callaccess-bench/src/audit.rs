@@ -79,9 +79,17 @@ fn rows_sql(world: &World, n: u64, sqlite: bool) -> String {
     let call_step = world.call_id(1) - call0;
     let user0 = world.user_id(0);
     let user_step = world.user_id(1) - user0;
+    // SQLite numbers the rows itself (AUTOINCREMENT); PostgreSQL's come
+    // from the sequence the service draws from, so that the service's own
+    // later entries follow them.
+    let (seq_column, seq_value) = if sqlite {
+        ("", "")
+    } else {
+        ("seq, ", "nextval('audit_seq'), ")
+    };
     format!(
-        "INSERT INTO audit_entries (at, company_id, actor, request_id, action, call_id, user_id) \
-         SELECT {START} + i / {PER_SECOND}, {COMPANY_ID}, 'apiKey:BENCHKEY', NULL, \
+        "INSERT INTO audit_entries ({seq_column}at, company_id, actor, request_id, action, call_id, user_id) \
+         SELECT {seq_value}{START} + i / {PER_SECOND}, {COMPANY_ID}, 'apiKey:BENCHKEY', NULL, \
                 CASE WHEN i % 2 = 0 THEN 'grant.add' ELSE 'grant.remove' END, \
                 {call0} + (i % {CALLS}) * {call_step}, {user0} + ((i * 7) % {USERS}) * {user_step} \
            FROM ({series}) AS s"
