@@ -263,8 +263,10 @@ impl Journal {
         self.ring.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds an entry, dropping the oldest one past the capacity.
-    pub fn push(&self, entry: Entry) {
+    /// Adds an entry, dropping the oldest one past the capacity: the tests'
+    /// way in (a request goes through [`Recording::record`]).
+    #[cfg(test)]
+    fn push(&self, entry: Entry) {
         self.store(Parts {
             time_micros: entry.time_micros,
             id: entry.id,
@@ -399,13 +401,11 @@ pub struct Entry {
     /// When it arrived, by the server's clock, in microseconds since the
     /// Unix epoch.
     pub time_micros: i64,
-    pub id: RequestId,
-    /// The authenticated company, if authentication got that far.
-    pub company: Option<CompanyId>,
-    /// The credential's shown name, never its secret.
-    pub credential: Option<CredentialId>,
-    /// The fault rule that applied, by id.
-    pub fault: Option<String>,
+    // Read through `request_id()`, `company()`, `credential()`, `fault()`.
+    id: RequestId,
+    company: Option<CompanyId>,
+    credential: Option<CredentialId>,
+    fault: Option<String>,
     pub method: Method,
     /// The path and query as sent.
     pub target: Target,
