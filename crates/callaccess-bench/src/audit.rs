@@ -104,6 +104,9 @@ async fn write_entries(store: &Store, sql: &str) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let conn = rusqlite::Connection::open(&path)?;
                 conn.execute_batch(&format!("BEGIN; {sql}; COMMIT;"))?;
+                // The lookups by call and by user, as the server's writer
+                // keeps them after its commits.
+                callaccess_sqlite::index_audit_trail(&path)?;
                 // No ANALYZE: the service never runs it, so the plans are
                 // those a file of its own gets.
                 conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;

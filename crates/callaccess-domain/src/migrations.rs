@@ -14,6 +14,7 @@ pub const LIST: &[(i64, &str)] = &[
     (5, "directory"),
     (6, "admin_tokens"),
     (7, "audit"),
+    (8, "audit_runs"),
 ];
 
 /// The highest version a database can be brought to.
@@ -122,6 +123,14 @@ macro_rules! embed_migrations {
                 include_str!(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/migrations/0007_audit.sql"
+                )),
+            ),
+            (
+                $crate::migrations::LIST[7].0,
+                $crate::migrations::LIST[7].1,
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/migrations/0008_audit_runs.sql"
                 )),
             ),
         ]

@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::audit_runs::{self, Direction, EntryFilter, Kind, Lookup};
 use crate::error::Fail;
 use crate::rows;
 
@@ -170,6 +171,10 @@ pub(crate) fn last_seq(conn: &Connection) -> Result<u64, Fail> {
 const COLUMNS: &str =
     "seq, at, company_id, actor, request_id, action, call_id, user_id, before, after";
 
+/// [`COLUMNS`] of the entry aliased `e`, in the same order.
+const ENTRY_COLUMNS: &str = "e.seq, e.at, e.company_id, e.actor, e.request_id, e.action, \
+     e.call_id, e.user_id, e.before, e.after";
+
 fn entry_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     let json = |index: usize| {
         rows::at(row, index, |text: Option<String>| {
@@ -265,10 +270,11 @@ pub(crate) fn seq_bound(conn: &Connection, at: Timestamp) -> Result<i64, Fail> {
     Ok(low)
 }
 
-/// One page of the entries `filter` selects. Only the conditions that are
-/// set are written into the statement, so that SQLite picks the index of
-/// the company, its call or its user, and reads the page in seq order from
-/// it without sorting.
+/// One page of the entries `filter` selects. A page of a call or of a
+/// user reads the tail and the runs ([`audit_runs::page`]); any other is
+/// one statement, with only the conditions that are set, so that SQLite
+/// reads the page in seq order from the company's index or the primary
+/// key without sorting.
 pub(crate) fn list(
     conn: &Connection,
     filter: &AuditFilter,
@@ -276,6 +282,29 @@ pub(crate) fn list(
 ) -> Result<Vec<AuditEntry>, Fail> {
     if page.limit == 0 {
         return Ok(Vec::new());
+    }
+    let limit = page.limit.min(MAX_PAGE);
+    let keyed = match (filter.call, filter.user) {
+        (Some(call), _) => Some((Kind::Call, call.get())),
+        (None, Some(user)) => Some((Kind::User, user.get())),
+        (None, None) => None,
+    };
+    if let Some((kind, id)) = keyed {
+        let bounds = seq_range(conn, filter, page)?;
+        let conditions = entry_conditions(filter);
+        let direction = match page.order {
+            AuditOrder::Newest => Direction::Newest,
+            AuditOrder::Oldest => Direction::Oldest,
+        };
+        let lookup = Lookup {
+            kind,
+            id,
+            seqs: bounds,
+            filter: &conditions,
+            direction,
+            limit,
+        };
+        return audit_runs::page(conn, &lookup, ENTRY_COLUMNS, entry_row);
     }
     let (sql, values) = page_query(conn, filter, page)?;
     let mut statement = conn.prepare_cached(&sql)?;
@@ -285,64 +314,90 @@ pub(crate) fn list(
     Ok(entries)
 }
 
-/// The statement of one page, and its parameters.
+/// The conditions of `filter` on the entry's own columns (alias `e`),
+/// every one but the sequence number's.
+fn entry_conditions(filter: &AuditFilter) -> EntryFilter {
+    let mut conditions = EntryFilter {
+        sql: Vec::new(),
+        values: Vec::new(),
+    };
+    let mut condition = |sql: &str, value: Value| {
+        conditions.sql.push(sql.to_owned());
+        conditions.values.push(value);
+    };
+    if let Some(company) = filter.company {
+        condition("e.company_id = ?", Value::Integer(company.get()));
+    }
+    if let Some(call) = filter.call {
+        condition("e.call_id = ?", Value::Integer(call.get()));
+    }
+    if let Some(user) = filter.user {
+        condition("e.user_id = ?", Value::Integer(user.get()));
+    }
+    if let Some(actor) = &filter.actor {
+        condition("e.actor = ?", Value::Text(actor.to_string()));
+    }
+    if let Some(action) = filter.action {
+        condition("e.action = ?", Value::Text(action.as_str().to_owned()));
+    }
+    if let Some(since) = filter.since {
+        condition("e.at >= ?", Value::Integer(since.unix()));
+    }
+    if let Some(until) = filter.until {
+        condition("e.at < ?", Value::Integer(until.unix()));
+    }
+    conditions
+}
+
+/// The sequence numbers a page may answer, `[low, high)`: the time
+/// window's (by [`seq_bound`]) and the cursor's.
+fn seq_range(conn: &Connection, filter: &AuditFilter, page: AuditPage) -> Result<(i64, i64), Fail> {
+    let mut low = match filter.since {
+        Some(since) => seq_bound(conn, since)?,
+        None => 0,
+    };
+    let mut high = match filter.until {
+        Some(until) => seq_bound(conn, until)?,
+        None => i64::MAX,
+    };
+    if let Some(from) = page.from {
+        let from = seq_param(from);
+        match page.order {
+            AuditOrder::Oldest => low = low.max(from.saturating_add(1)),
+            AuditOrder::Newest => high = high.min(from),
+        }
+    }
+    Ok((low, high))
+}
+
+/// The statement of one page of no call and no user, and its parameters:
+/// the entry's conditions and its range of sequence numbers, which SQLite
+/// reads from the company's index or the primary key.
 fn page_query(
     conn: &Connection,
     filter: &AuditFilter,
     page: AuditPage,
 ) -> Result<(String, Vec<Value>), Fail> {
-    let mut conditions: Vec<&str> = Vec::new();
-    let mut values: Vec<Value> = Vec::new();
-    let mut condition = |sql: &'static str, value: Value| {
-        conditions.push(sql);
-        values.push(value);
-    };
-    if let Some(company) = filter.company {
-        condition("company_id = ?", Value::Integer(company.get()));
-    }
-    if let Some(call) = filter.call {
-        condition("call_id = ?", Value::Integer(call.get()));
-    }
-    if let Some(user) = filter.user {
-        condition("user_id = ?", Value::Integer(user.get()));
-    }
-    if let Some(actor) = &filter.actor {
-        condition("actor = ?", Value::Text(actor.to_string()));
-    }
-    if let Some(action) = filter.action {
-        condition("action = ?", Value::Text(action.as_str().to_owned()));
-    }
-    if let Some(since) = filter.since {
-        condition("seq >= ?", Value::Integer(seq_bound(conn, since)?));
-        condition("at >= ?", Value::Integer(since.unix()));
-    }
-    if let Some(until) = filter.until {
-        condition("seq < ?", Value::Integer(seq_bound(conn, until)?));
-        condition("at < ?", Value::Integer(until.unix()));
-    }
+    let EntryFilter {
+        sql: mut conditions,
+        mut values,
+    } = entry_conditions(filter);
+    let (low, high) = seq_range(conn, filter, page)?;
+    conditions.push("e.seq >= ?".to_owned());
+    values.push(Value::Integer(low));
+    conditions.push("e.seq < ?".to_owned());
+    values.push(Value::Integer(high));
     let order = match page.order {
-        AuditOrder::Oldest => {
-            if let Some(from) = page.from {
-                condition("seq > ?", Value::Integer(seq_param(from)));
-            }
-            "ASC"
-        }
-        AuditOrder::Newest => {
-            if let Some(from) = page.from {
-                condition("seq < ?", Value::Integer(seq_param(from)));
-            }
-            "DESC"
-        }
-    };
-    let filter_sql = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
+        AuditOrder::Oldest => "ASC",
+        AuditOrder::Newest => "DESC",
     };
     let limit = page.limit.min(MAX_PAGE);
     values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     Ok((
-        format!("SELECT {COLUMNS} FROM audit_entries {filter_sql} ORDER BY seq {order} LIMIT ?"),
+        format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_entries e WHERE {} ORDER BY e.seq {order} LIMIT ?",
+            conditions.join(" AND ")
+        ),
         values,
     ))
 }
@@ -365,6 +420,12 @@ pub(crate) fn prune(conn: &Connection, before: Timestamp, limit: usize) -> Resul
             i64::try_from(limit).unwrap_or(i64::MAX)
         ],
     )?;
+    if removed > 0 {
+        let oldest_kept: Option<i64> = conn
+            .prepare_cached("SELECT min(seq) FROM audit_entries")?
+            .query_row([], |row| row.get(0))?;
+        audit_runs::pruned(conn, oldest_kept.unwrap_or(i64::MAX))?;
+    }
     Ok(u64::try_from(removed).unwrap_or(u64::MAX))
 }
 
@@ -383,6 +444,11 @@ pub(crate) fn reset(
         "DELETE FROM audit_entries WHERE ?1 IS NULL OR company_id = ?1",
         params![company.map(|c| c.get())],
     )?;
+    // One company's keys stay in their runs, selecting nothing (see
+    // `audit_runs`): finding them would read every run.
+    if company.is_none() {
+        audit_runs::cleared(conn)?;
+    }
     rows::execute(
         conn,
         "DELETE FROM audit_expired_noted
@@ -494,7 +560,7 @@ mod tests {
     }
 
     #[test]
-    fn a_page_by_company_call_or_user_reads_its_index_in_order() {
+    fn a_page_of_no_call_and_no_user_reads_the_company_index_or_the_key_in_order() {
         let (_dir, conn) = migrated();
         for n in 0..50 {
             record(&conn, 1_000 + n, 1 + n % 3, n);
@@ -502,37 +568,17 @@ mod tests {
         // No ANALYZE: the store never runs it, so these are the plans a
         // file gets.
         let company = Some(CompanyId::from_i64(1).unwrap());
-        let cases = [
-            (
-                AuditFilter {
-                    company,
-                    ..AuditFilter::default()
-                },
-                "audit_entries_by_company",
-            ),
-            (
-                AuditFilter {
-                    company,
-                    call: Some(CallId::from_i64(7).unwrap()),
-                    ..AuditFilter::default()
-                },
-                "audit_entries_by_call",
-            ),
-            (
-                AuditFilter {
-                    company,
-                    user: Some(UserId::from_i64(3).unwrap()),
-                    ..AuditFilter::default()
-                },
-                "audit_entries_by_user",
-            ),
-        ];
-        for (filter, index) in cases {
-            for order in [AuditOrder::Oldest, AuditOrder::Newest] {
-                let plan = plan(&conn, &filter, order);
-                assert!(plan.contains(index), "{filter:?} {order:?}: {plan}");
-                assert!(!plan.contains("TEMP B-TREE"), "sorted: {plan}");
-            }
+        let by_company = AuditFilter {
+            company,
+            ..AuditFilter::default()
+        };
+        for order in [AuditOrder::Oldest, AuditOrder::Newest] {
+            let plan = plan(&conn, &by_company, order);
+            assert!(
+                plan.contains("audit_entries_by_company"),
+                "{order:?}: {plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "sorted: {plan}");
         }
         // A time window is a range of the primary key.
         let window = AuditFilter {
@@ -559,6 +605,278 @@ mod tests {
             );
             assert!(!shown.contains("TEMP B-TREE"), "{shown}");
         }
+    }
+
+    /// `n` entries written straight in SQL after the `offset` before them:
+    /// two companies, 37 calls and 53 users in turn, some entries without
+    /// a call or a user, ten a second from time 100.
+    fn fill(conn: &Connection, offset: i64, n: i64) {
+        conn.execute(
+            "WITH RECURSIVE k(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?1 + ?2)
+             INSERT INTO audit_entries (at, company_id, actor, request_id, action, call_id, user_id)
+             SELECT 100 + i / 10, 1 + i % 2, CASE WHEN i % 3 = 0 THEN 'cli' ELSE 'seed' END, NULL,
+                    CASE WHEN i % 4 = 0 THEN 'grant.add' ELSE 'grant.remove' END,
+                    CASE WHEN i % 11 = 0 THEN NULL ELSE 1 + i % 37 END,
+                    CASE WHEN i % 13 = 0 THEN NULL ELSE 1 + i % 53 END
+               FROM k",
+            params![offset, n],
+        )
+        .unwrap();
+    }
+
+    /// Every entry, oldest first.
+    fn every_entry(conn: &Connection) -> Vec<AuditEntry> {
+        conn.prepare(&format!("SELECT {COLUMNS} FROM audit_entries ORDER BY seq"))
+            .unwrap()
+            .query_map([], entry_row)
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    /// What a page must answer, worked out from every entry.
+    fn expected(every: &[AuditEntry], filter: &AuditFilter, page: AuditPage) -> Vec<u64> {
+        let selected = every.iter().filter(|e| filter.selects(e)).map(|e| e.seq);
+        let seqs: Vec<u64> = match page.order {
+            AuditOrder::Oldest => selected
+                .filter(|s| page.from.is_none_or(|f| *s > f))
+                .collect(),
+            AuditOrder::Newest => {
+                let mut seqs: Vec<u64> = selected
+                    .filter(|s| page.from.is_none_or(|f| *s < f))
+                    .collect();
+                seqs.reverse();
+                seqs
+            }
+        };
+        seqs.into_iter().take(page.limit.min(MAX_PAGE)).collect()
+    }
+
+    /// Pages of calls and users, alone and with every other condition,
+    /// both ways, from the start and from a cursor, and paged through to
+    /// the end: each the same as worked out from every entry.
+    fn pages_agree(conn: &Connection, stage: &str) {
+        let every = every_entry(conn);
+        let company = |c: i64| Some(CompanyId::from_i64(c).unwrap());
+        let call = |c: i64| Some(CallId::from_i64(c).unwrap());
+        let user = |u: i64| Some(UserId::from_i64(u).unwrap());
+        let filters = [
+            AuditFilter {
+                call: call(5),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                user: user(8),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                company: company(2),
+                call: call(4),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                company: company(1),
+                user: user(9),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                company: company(1),
+                call: call(7),
+                user: user(7),
+                action: Some(Action::GrantAdd),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                call: call(3),
+                actor: Some("cli".parse().unwrap()),
+                since: Some(Timestamp::from_unix(1_000)),
+                until: Some(Timestamp::from_unix(2_500)),
+                ..AuditFilter::default()
+            },
+            // A call no entry has.
+            AuditFilter {
+                call: call(999),
+                ..AuditFilter::default()
+            },
+        ];
+        let middle = every.get(every.len() / 2).map(|e| e.seq);
+        for filter in &filters {
+            for order in [AuditOrder::Oldest, AuditOrder::Newest] {
+                for from in [None, middle] {
+                    for limit in [1, 7, 500] {
+                        let page = AuditPage { order, from, limit };
+                        let got: Vec<u64> = list(conn, filter, page)
+                            .unwrap()
+                            .iter()
+                            .map(|e| e.seq)
+                            .collect();
+                        assert_eq!(
+                            got,
+                            expected(&every, filter, page),
+                            "{stage}: {filter:?} {page:?}"
+                        );
+                    }
+                }
+                // Through to the end, a page at a time.
+                let mut seen = Vec::new();
+                let mut from = None;
+                loop {
+                    let page = AuditPage {
+                        order,
+                        from,
+                        limit: 300,
+                    };
+                    let got = list(conn, filter, page).unwrap();
+                    let Some(last) = got.last() else { break };
+                    from = Some(last.seq);
+                    seen.extend(got.iter().map(|e| e.seq));
+                }
+                let whole = AuditPage {
+                    order,
+                    from: None,
+                    limit: usize::MAX,
+                };
+                let mut all = every
+                    .iter()
+                    .filter(|e| filter.selects(e))
+                    .map(|e| e.seq)
+                    .collect::<Vec<_>>();
+                if order == AuditOrder::Newest {
+                    all.reverse();
+                }
+                let _ = whole;
+                assert_eq!(seen, all, "{stage}: {filter:?} {order:?}, paged through");
+            }
+        }
+    }
+
+    fn runs(conn: &Connection) -> Vec<(i64, i64, i64)> {
+        conn.prepare("SELECT first_seq, last_seq, level FROM audit_runs ORDER BY first_seq")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn pages_of_a_call_or_a_user_are_whole_from_the_tail_runs_and_merged_runs() {
+        let (_dir, conn) = migrated();
+        let run = audit_runs::RUN;
+        // All of it in the tail.
+        fill(&conn, 0, run + 900);
+        pages_agree(&conn, "tail only");
+        // One run and the rest.
+        assert_eq!(audit_runs::index_all(&conn).unwrap(), 1);
+        assert_eq!(runs(&conn), vec![(1, run, 0)]);
+        pages_agree(&conn, "one run");
+        // Enough for eight level-0 runs, merged into one of level 1, and
+        // more level-0 runs after it; upkeep one step at a time, as the
+        // writer does after its batches.
+        fill(&conn, run + 900, 9 * run);
+        let newest = i64::try_from(last_seq(&conn).unwrap()).unwrap();
+        let mut steps = 0;
+        while audit_runs::index_all(&conn).unwrap() > 0 {
+            steps += 1;
+        }
+        assert_eq!(steps, 1, "index_all does every step there is");
+        let shape = runs(&conn);
+        assert_eq!(shape.first(), Some(&(1, 8 * run, 1)), "{shape:?}");
+        assert_eq!(shape.len(), 3, "{shape:?}");
+        assert!(
+            shape.windows(2).all(|w| w[0].1 + 1 == w[1].0),
+            "contiguous: {shape:?}"
+        );
+        assert!(newest - shape.last().unwrap().1 < run, "{shape:?}");
+        pages_agree(&conn, "merged");
+        // Retention: the oldest entries go, and the runs they emptied.
+        let removed = prune(
+            &conn,
+            Timestamp::from_unix(100 + (9 * run) / 10),
+            usize::MAX,
+        )
+        .unwrap();
+        // Ten entries a second: those before the second.
+        let kept_from = (9 * run) / 10 * 10;
+        assert_eq!(removed, u64::try_from(kept_from).unwrap());
+        let shape = runs(&conn);
+        assert!(
+            !shape.is_empty() && shape.iter().all(|r| r.1 >= kept_from),
+            "{shape:?}"
+        );
+        pages_agree(&conn, "pruned");
+        // A reset of one company leaves its keys in the runs, selecting
+        // nothing.
+        let audit = Audit::new(&Origin::cli(), Timestamp::from_unix(10_000));
+        reset(&conn, Some(CompanyId::from_i64(1).unwrap()), &audit).unwrap();
+        if let Some(then) = audit.finish() {
+            then(&conn).unwrap();
+        }
+        pages_agree(&conn, "one company reset");
+        // A reset of all: no runs are left, and the next entries begin a
+        // tail again.
+        let audit = Audit::new(&Origin::cli(), Timestamp::from_unix(10_000));
+        reset(&conn, None, &audit).unwrap();
+        if let Some(then) = audit.finish() {
+            then(&conn).unwrap();
+        }
+        assert!(runs(&conn).is_empty());
+        fill(&conn, 0, run + 1);
+        assert_eq!(audit_runs::index_all(&conn).unwrap(), 1);
+        pages_agree(&conn, "after a reset");
+    }
+
+    #[test]
+    fn upkeep_after_a_commit_takes_one_step_when_one_is_due() {
+        let (_dir, conn) = migrated();
+        let run = audit_runs::RUN;
+        fill(&conn, 0, run - 1);
+        let newest = |conn: &Connection| i64::try_from(last_seq(conn).unwrap()).unwrap();
+        audit_runs::maintain(&conn, newest(&conn));
+        assert!(runs(&conn).is_empty(), "short of a run: nothing to do");
+        fill(&conn, run - 1, 7 * run + 2);
+        for step in 1..=8 {
+            audit_runs::maintain(&conn, newest(&conn));
+            assert_eq!(runs(&conn).len(), step, "a run a step");
+        }
+        audit_runs::maintain(&conn, newest(&conn));
+        assert_eq!(runs(&conn), vec![(1, 8 * run, 1)], "then the merge");
+        audit_runs::maintain(&conn, newest(&conn));
+        assert_eq!(runs(&conn).len(), 1, "a tail of one entry waits");
+        assert!(conn.is_autocommit(), "every step committed");
+        pages_agree(&conn, "kept up");
+    }
+
+    #[test]
+    fn a_page_of_a_run_reads_its_keys_not_the_company() {
+        let (_dir, conn) = migrated();
+        fill(&conn, 0, audit_runs::RUN);
+        audit_runs::index_all(&conn).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT {ENTRY_COLUMNS}
+                   FROM audit_run_keys k CROSS JOIN audit_entries e ON e.seq = k.seq
+                  WHERE k.run = 1 AND k.kind = 0 AND k.id = 5 AND k.seq >= 0 AND k.seq < 99
+                    AND e.company_id = 1
+                  ORDER BY k.seq DESC LIMIT 5"
+            ))
+            .unwrap()
+            .query_map([], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(
+            plan.contains(
+                "SEARCH k USING PRIMARY KEY (run=? AND kind=? AND id=? AND seq>? AND seq<?)"
+            ),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("SEARCH e USING INTEGER PRIMARY KEY"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]

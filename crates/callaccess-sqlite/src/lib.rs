@@ -13,6 +13,9 @@
 //! - `migrate`: the SQL of `migrations/NNNN_name.sql` for each entry of the
 //!   domain's migration list; [`migrations`] lists them for the parity test
 //!   with other backends.
+//! - `audit`: recording the audit trail in the writer's transaction, and
+//!   its pages, retention and resets; `audit_runs`: its lookups by call and
+//!   by user, kept in sorted runs the writer adds after its commits.
 //! - `writer`: the single writer thread with group commit: many jobs, one
 //!   transaction, one fsync, then the answers; it also tracks whether writes
 //!   fail for a fault of the storage (for readiness) and opens its
@@ -44,6 +47,7 @@ mod access;
 mod admin;
 mod admin_tokens;
 mod audit;
+mod audit_runs;
 mod checkpoint;
 mod directory;
 mod error;
@@ -58,5 +62,17 @@ pub mod store;
 mod writer;
 
 pub use migrate::migrations;
+
+/// Puts every entry of the audit trail at `path` that is not in a run yet
+/// into runs (see `audit_runs`), as the server's writer does a step at a
+/// time after its commits, and returns the steps taken: for a store filled
+/// by other means, a benchmark's fixture, before it is served. The file
+/// must be a callaccess database at the current schema.
+pub fn index_audit_trail(path: &std::path::Path) -> Result<u64, callaccess_domain::StoreError> {
+    let conn = open::writer(path)?;
+    let version = migrate::current(&conn)?;
+    callaccess_domain::migrations::still_current(version, callaccess_domain::migrations::latest())?;
+    Ok(audit_runs::index_all(&conn)?)
+}
 pub use store::{SqliteStore, WriteSettings};
 pub use writer::{WriteStats, MAX_BATCH_ENV};

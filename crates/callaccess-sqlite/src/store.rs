@@ -112,6 +112,7 @@ impl SqliteStore {
                             }
                             newer
                         });
+                        crate::audit_runs::maintain(conn, i64::try_from(seq).unwrap_or(i64::MAX));
                     }
                     // Waiters then wake by their timeout and read anyway.
                     Err(e) => tracing::warn!(error = %e.0, "cannot read the newest audit entry"),

@@ -1,0 +1,11 @@
+-- Version 8 moves the SQLite backend's lookups of the audit trail by call
+-- and by user out of two indexes and into runs written after the entries
+-- (its 0008_audit_runs.sql), because SQLite's write-ahead log takes a whole
+-- page for each index leaf a commit touches.
+--
+-- PostgreSQL keeps audit_by_call and audit_by_user: its log records each
+-- index insert as a small record, not a page, and the cost of auditing a
+-- PUT stays within budget with them (docs/PERFORMANCE.md). The version is
+-- here, with nothing to change, so that both backends share one schema
+-- history.
+SELECT 1;
