@@ -30,9 +30,14 @@ CREATE INDEX audit_runs_by_level ON audit_runs (level, first_seq);
 
 CREATE TABLE audit_run_keys (
     run         INTEGER NOT NULL,
-    -- 0: `id` is the entry's call; 1: its user.
+    -- 0: the keys are of the entries' calls; 1: of their users.
     kind        INTEGER NOT NULL CHECK (kind IN (0, 1)),
+    -- The first key of the row: the call's or user's id, and the entry.
     id          INTEGER NOT NULL,
     seq         INTEGER NOT NULL,
+    -- This key and the next ones of the run in (id, seq) order, up to 48,
+    -- 16 bytes each (id and seq, big-endian): a run's keys take one row
+    -- insert per 48, and a row stays within its page.
+    keys        BLOB    NOT NULL,
     PRIMARY KEY (run, kind, id, seq)
 ) WITHOUT ROWID;

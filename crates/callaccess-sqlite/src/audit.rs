@@ -832,51 +832,114 @@ mod tests {
         let run = audit_runs::RUN;
         fill(&conn, 0, run - 1);
         let newest = |conn: &Connection| i64::try_from(last_seq(conn).unwrap()).unwrap();
-        audit_runs::maintain(&conn, newest(&conn));
+        let mut upkeep = audit_runs::Upkeep::default();
+        audit_runs::maintain(&conn, newest(&conn), &mut upkeep);
         assert!(runs(&conn).is_empty(), "short of a run: nothing to do");
         fill(&conn, run - 1, 7 * run + 2);
         for step in 1..=8 {
-            audit_runs::maintain(&conn, newest(&conn));
+            audit_runs::maintain(&conn, newest(&conn), &mut upkeep);
             assert_eq!(runs(&conn).len(), step, "a run a step");
         }
-        audit_runs::maintain(&conn, newest(&conn));
+        audit_runs::maintain(&conn, newest(&conn), &mut upkeep);
         assert_eq!(runs(&conn), vec![(1, 8 * run, 1)], "then the merge");
-        audit_runs::maintain(&conn, newest(&conn));
+        audit_runs::maintain(&conn, newest(&conn), &mut upkeep);
         assert_eq!(runs(&conn).len(), 1, "a tail of one entry waits");
         assert!(conn.is_autocommit(), "every step committed");
         pages_agree(&conn, "kept up");
     }
 
     #[test]
-    fn a_page_of_a_run_reads_its_keys_not_the_company() {
+    fn a_page_of_a_run_seeks_its_keys_and_reads_each_entry_by_its_number() {
         let (_dir, conn) = migrated();
         fill(&conn, 0, audit_runs::RUN);
         audit_runs::index_all(&conn).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!(
-                "EXPLAIN QUERY PLAN SELECT {ENTRY_COLUMNS}
-                   FROM audit_run_keys k CROSS JOIN audit_entries e ON e.seq = k.seq
-                  WHERE k.run = 1 AND k.kind = 0 AND k.id = 5 AND k.seq >= 0 AND k.seq < 99
-                    AND e.company_id = 1
-                  ORDER BY k.seq DESC LIMIT 5"
-            ))
+        let plan = |sql: &str| -> String {
+            let lines: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |row| row.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            lines.join("; ")
+        };
+        let before = plan(
+            "SELECT keys FROM audit_run_keys
+              WHERE run = 1 AND kind = 0 AND (id, seq) < (5, 0)
+              ORDER BY id DESC, seq DESC LIMIT 1",
+        );
+        assert!(
+            before.contains(
+                "SEARCH audit_run_keys USING PRIMARY KEY (run=? AND kind=? AND (id,seq)<(?,?))"
+            ),
+            "{before}"
+        );
+        let starting = plan(
+            "SELECT keys FROM audit_run_keys
+              WHERE run = 1 AND kind = 0 AND id = 5 AND seq >= 0 AND seq < 99 ORDER BY seq",
+        );
+        assert!(
+            starting.contains(
+                "SEARCH audit_run_keys USING PRIMARY KEY (run=? AND kind=? AND id=? AND seq>? AND seq<?)"
+            ),
+            "{starting}"
+        );
+        for shown in [&before, &starting] {
+            assert!(!shown.contains("TEMP B-TREE"), "{shown}");
+        }
+        let entry = plan(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_entries e WHERE e.seq = 7 AND e.company_id = 1"
+        ));
+        assert!(
+            entry.contains("SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
+            "{entry}"
+        );
+    }
+
+    #[test]
+    fn a_run_holds_each_key_of_its_entries_once_in_order_in_rows_of_at_most_48() {
+        let (_dir, conn) = migrated();
+        let run = audit_runs::RUN;
+        fill(&conn, 0, 8 * run);
+        audit_runs::index_all(&conn).unwrap();
+        assert_eq!(runs(&conn), vec![(1, 8 * run, 1)]);
+        let rows: Vec<(i64, i64, i64, Vec<u8>)> = conn
+            .prepare("SELECT kind, id, seq, keys FROM audit_run_keys ORDER BY kind, id, seq")
             .unwrap()
-            .query_map([], |row| row.get::<_, String>(3))
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        let plan = plan.join("; ");
-        assert!(
-            plan.contains(
-                "SEARCH k USING PRIMARY KEY (run=? AND kind=? AND id=? AND seq>? AND seq<?)"
-            ),
-            "{plan}"
-        );
-        assert!(
-            plan.contains("SEARCH e USING INTEGER PRIMARY KEY"),
-            "{plan}"
-        );
-        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        for kind in [0, 1] {
+            let mut keys = Vec::new();
+            for (_, id, seq, bytes) in rows.iter().filter(|r| r.0 == kind) {
+                assert!(bytes.len() <= 48 * 16 && !bytes.is_empty() && bytes.len() % 16 == 0);
+                let first = (
+                    i64::from_be_bytes(bytes[..8].try_into().unwrap()),
+                    i64::from_be_bytes(bytes[8..16].try_into().unwrap()),
+                );
+                assert_eq!(first, (*id, *seq), "a row is keyed by its first key");
+                for key in bytes.chunks_exact(16) {
+                    keys.push((
+                        i64::from_be_bytes(key[..8].try_into().unwrap()),
+                        i64::from_be_bytes(key[8..].try_into().unwrap()),
+                    ));
+                }
+            }
+            let column = if kind == 0 { "call_id" } else { "user_id" };
+            let expected: Vec<(i64, i64)> = conn
+                .prepare(&format!(
+                    "SELECT {column}, seq FROM audit_entries WHERE {column} IS NOT NULL ORDER BY 1, 2"
+                ))
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(keys, expected, "kind {kind}");
+        }
     }
 
     #[test]

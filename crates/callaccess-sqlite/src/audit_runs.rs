@@ -75,10 +75,98 @@ fn level0_runs(conn: &Connection) -> Result<i64, Fail> {
         .query_row([], |row| row.get(0))?)
 }
 
-/// Whether [`step`] has something to do, given the newest sequence number:
-/// two seeks and a count of at most [`FAN`] rows.
-fn due(conn: &Connection, newest: i64) -> Result<bool, Fail> {
-    Ok(newest - indexed_through(conn)? >= RUN || level0_runs(conn)? >= FAN)
+/// Keys packed in one row of `audit_run_keys`: 16 bytes each, so that a
+/// row stays within its page (SQLite keeps some 1,000 bytes of a row of a
+/// `WITHOUT ROWID` table in the page before it overflows).
+const CHUNK: usize = 48;
+
+/// One key: the call's or the user's id, and the entry's number.
+type Key = (i64, i64);
+
+/// The keys of one row, as stored: each id and seq big-endian.
+fn packed(keys: &[Key]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(keys.len() * 16);
+    for (id, seq) in keys {
+        bytes.extend_from_slice(&id.to_be_bytes());
+        bytes.extend_from_slice(&seq.to_be_bytes());
+    }
+    bytes
+}
+
+/// The keys of a stored row; a row not of whole keys was not written by
+/// callaccess.
+fn unpacked(bytes: &[u8]) -> Result<Vec<Key>, Fail> {
+    if !bytes.len().is_multiple_of(16) {
+        return Err(Fail::from(callaccess_domain::StoreError::Other(format!(
+            "a row of the audit trail's runs holds {} bytes, not whole keys",
+            bytes.len()
+        ))));
+    }
+    Ok(bytes
+        .chunks_exact(16)
+        .map(|key| {
+            // Sixteen bytes, split in two halves of eight: the conversions
+            // cannot fail.
+            let (id, seq) = key.split_at(8);
+            (
+                i64::from_be_bytes(id.try_into().unwrap_or([0; 8])),
+                i64::from_be_bytes(seq.try_into().unwrap_or([0; 8])),
+            )
+        })
+        .collect())
+}
+
+/// Writes `keys` of `kind`, sorted, as rows of run `run`.
+fn write_keys(conn: &Connection, run: i64, kind: Kind, keys: &[Key]) -> Result<(), Fail> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO audit_run_keys (run, kind, id, seq, keys) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for chunk in keys.chunks(CHUNK) {
+        // `chunks` yields no empty slice.
+        let (id, seq) = chunk[0];
+        insert.execute(params![run, kind as i64, id, seq, packed(chunk)])?;
+    }
+    Ok(())
+}
+
+/// Every key of `kind` in the runs `runs` selects (a subquery of run ids
+/// taking `?1`), sorted.
+fn read_keys(conn: &Connection, runs: &str, bound: i64, kind: Kind) -> Result<Vec<Key>, Fail> {
+    let mut keys = Vec::new();
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT keys FROM audit_run_keys WHERE run IN ({runs}) AND kind = ?2"
+    ))?;
+    let mut rows = statement.query(params![bound, kind as i64])?;
+    while let Some(row) = rows.next()? {
+        keys.extend(unpacked(
+            row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?,
+        )?);
+    }
+    keys.sort_unstable();
+    Ok(keys)
+}
+
+/// The number at which [`step`] may next have something to do, read after
+/// a step: 0 when a merge is due, else the end of the next run if its
+/// first entry is there, else a run past `newest`. What the writer keeps
+/// between commits, so that a commit with nothing due reads nothing.
+fn due_at(conn: &Connection, newest: i64) -> Result<i64, Fail> {
+    if level0_runs(conn)? >= FAN {
+        return Ok(0);
+    }
+    let through = indexed_through(conn)?;
+    Ok(match tail_start(conn, through)? {
+        Some(first) => first.saturating_add(RUN - 1),
+        None => newest.max(through).saturating_add(RUN),
+    })
+}
+
+/// The first entry after `through`.
+fn tail_start(conn: &Connection, through: i64) -> Result<Option<i64>, Fail> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM audit_entries WHERE seq > ?1 ORDER BY seq LIMIT 1")?
+        .query_row([through], |row| row.get(0))
+        .optional()?)
 }
 
 /// One piece of upkeep, inside the caller's transaction: a merge if one
@@ -94,11 +182,7 @@ pub(crate) fn step(conn: &Connection) -> Result<bool, Fail> {
     // a reset, is covered but costs nothing) and spans RUN numbers, all of
     // them taken: the newest entry is at or past its end, and later
     // entries are numbered above the newest.
-    let first: Option<i64> = conn
-        .prepare_cached("SELECT seq FROM audit_entries WHERE seq > ?1 ORDER BY seq LIMIT 1")?
-        .query_row([through], |row| row.get(0))
-        .optional()?;
-    let Some(first) = first else {
+    let Some(first) = tail_start(conn, through)? else {
         return Ok(false);
     };
     let last = first.saturating_add(RUN - 1);
@@ -108,17 +192,27 @@ pub(crate) fn step(conn: &Connection) -> Result<bool, Fail> {
     if newest.is_none_or(|newest| newest < last) {
         return Ok(false);
     }
+    let (mut calls, mut users): (Vec<Key>, Vec<Key>) = (Vec::new(), Vec::new());
+    {
+        let mut statement = conn.prepare_cached(
+            "SELECT seq, call_id, user_id FROM audit_entries WHERE seq > ?1 AND seq <= ?2",
+        )?;
+        let mut rows = statement.query(params![through, last])?;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            if let Some(call) = row.get::<_, Option<i64>>(1)? {
+                calls.push((call, seq));
+            }
+            if let Some(user) = row.get::<_, Option<i64>>(2)? {
+                users.push((user, seq));
+            }
+        }
+    }
+    calls.sort_unstable();
+    users.sort_unstable();
     let run = next_run(conn)?;
-    conn.prepare_cached(
-        "INSERT INTO audit_run_keys (run, kind, id, seq)
-         SELECT ?1, 0, call_id, seq FROM audit_entries
-          WHERE seq > ?2 AND seq <= ?3 AND call_id IS NOT NULL
-         UNION ALL
-         SELECT ?1, 1, user_id, seq FROM audit_entries
-          WHERE seq > ?2 AND seq <= ?3 AND user_id IS NOT NULL
-         ORDER BY 2, 3, 4",
-    )?
-    .execute(params![run, through, last])?;
+    write_keys(conn, run, Kind::Call, &calls)?;
+    write_keys(conn, run, Kind::User, &users)?;
     conn.prepare_cached(
         "INSERT INTO audit_runs (id, first_seq, last_seq, level) VALUES (?1, ?2, ?3, 0)",
     )?
@@ -143,12 +237,10 @@ fn merge(conn: &Connection) -> Result<(), Fail> {
         ))?
         .query_row([FAN], |row| Ok((row.get(0)?, row.get(1)?)))?;
     let run = next_run(conn)?;
-    conn.prepare_cached(&format!(
-        "INSERT INTO audit_run_keys (run, kind, id, seq)
-         SELECT ?2, kind, id, seq FROM audit_run_keys WHERE run IN ({OLDEST})
-         ORDER BY kind, id, seq"
-    ))?
-    .execute(params![FAN, run])?;
+    for kind in [Kind::Call, Kind::User] {
+        let keys = read_keys(conn, OLDEST, FAN, kind)?;
+        write_keys(conn, run, kind, &keys)?;
+    }
     conn.prepare_cached(&format!(
         "DELETE FROM audit_run_keys WHERE run IN ({OLDEST})"
     ))?
@@ -162,33 +254,48 @@ fn merge(conn: &Connection) -> Result<(), Fail> {
     Ok(())
 }
 
+/// What the writer keeps between commits for [`maintain`].
+#[derive(Debug, Default)]
+pub(crate) struct Upkeep {
+    /// See [`due_at`]; 0 (look at the next commit) at start.
+    due_at: i64,
+}
+
 /// After a committed batch, on the writer's connection and outside any
 /// transaction: one [`step`] in a transaction of its own, if one is due.
-/// `newest` is the highest sequence number committed. A failure is logged
-/// and changes nothing (see the module's notes).
-pub(crate) fn maintain(conn: &Connection, newest: i64) {
-    match due(conn, newest) {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(Fail(e, _)) => {
-            tracing::warn!(error = %e, "cannot tell whether the audit trail's runs are due");
-            return;
-        }
+/// `newest` is the highest sequence number committed. Reads nothing while
+/// `newest` is short of what `upkeep` says (another process's entries can
+/// only make a step due earlier than it says, which then waits for this
+/// writer's next ones). A failure is logged and changes nothing (see the
+/// module's notes).
+pub(crate) fn maintain(conn: &Connection, newest: i64, upkeep: &mut Upkeep) {
+    if newest < upkeep.due_at {
+        return;
     }
     let started = std::time::Instant::now();
     let result = conn
         .execute_batch("BEGIN IMMEDIATE")
         .map_err(Fail::from)
         .and_then(|()| step(conn))
-        .and_then(|_| conn.execute_batch("COMMIT").map_err(Fail::from));
+        .and_then(|_| due_at(conn, newest))
+        .and_then(|due| {
+            conn.execute_batch("COMMIT")
+                .map(|()| due)
+                .map_err(Fail::from)
+        });
     metrics::histogram!("callaccess_audit_run_step_seconds")
         .record(started.elapsed().as_secs_f64());
-    if let Err(Fail(e, _)) = result {
-        tracing::warn!(error = %e, "cannot write the audit trail's next run; the tail stays longer until a later try");
-        if !conn.is_autocommit() {
-            // A failed ROLLBACK leaves the connection to the writer's own
-            // recovery: its next BEGIN reports the state.
-            let _ = conn.execute_batch("ROLLBACK");
+    match result {
+        Ok(due) => upkeep.due_at = due,
+        Err(Fail(e, _)) => {
+            tracing::warn!(error = %e, "cannot write the audit trail's next run; the tail stays longer until a later try");
+            if !conn.is_autocommit() {
+                // A failed ROLLBACK leaves the connection to the writer's own
+                // recovery: its next BEGIN reports the state.
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            // Try again after another run's worth of entries.
+            upkeep.due_at = newest.saturating_add(RUN);
         }
     }
 }
@@ -266,6 +373,50 @@ pub(crate) struct EntryFilter {
 pub(crate) enum Direction {
     Newest,
     Oldest,
+}
+
+/// The numbers of run `run` whose `kind` is `id`, within `[low, high)`,
+/// in `direction`: from the row holding the keys just before `(id, low)`
+/// and the rows that start after it, up to `(id, high)`.
+fn run_seqs(
+    conn: &Connection,
+    run: i64,
+    kind: Kind,
+    id: i64,
+    (low, high): (i64, i64),
+    direction: Direction,
+) -> Result<Vec<i64>, Fail> {
+    let mut rows: Vec<Vec<u8>> = Vec::new();
+    let before: Option<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT keys FROM audit_run_keys
+              WHERE run = ?1 AND kind = ?2 AND (id, seq) < (?3, ?4)
+              ORDER BY id DESC, seq DESC LIMIT 1",
+        )?
+        .query_row(params![run, kind as i64, id, low], |row| row.get(0))
+        .optional()?;
+    rows.extend(before);
+    let mut starting = conn.prepare_cached(
+        "SELECT keys FROM audit_run_keys
+          WHERE run = ?1 AND kind = ?2 AND id = ?3 AND seq >= ?4 AND seq < ?5
+          ORDER BY seq",
+    )?;
+    for row in starting.query_map(params![run, kind as i64, id, low, high], |row| row.get(0))? {
+        rows.push(row?);
+    }
+    let mut seqs = Vec::new();
+    for row in &rows {
+        seqs.extend(
+            unpacked(row)?
+                .into_iter()
+                .filter(|(key, seq)| *key == id && (low..high).contains(seq))
+                .map(|(_, seq)| seq),
+        );
+    }
+    if direction == Direction::Newest {
+        seqs.reverse();
+    }
+    Ok(seqs)
 }
 
 /// What a page of one call or one user asks for.
@@ -357,38 +508,29 @@ fn page_in_snapshot<T>(
         tail(&mut found)?;
     }
     if found.len() < limit {
-        let runs: Vec<(i64, i64, i64)> = conn
+        let runs: Vec<i64> = conn
             .prepare_cached(&format!(
-                "SELECT id, first_seq, last_seq FROM audit_runs
+                "SELECT id FROM audit_runs
                   WHERE last_seq >= ?1 AND first_seq < ?2 ORDER BY first_seq {order}"
             ))?
-            .query_map(params![low, high], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?
+            .query_map(params![low, high], |row| row.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        // CROSS JOIN: the keys drive, so that SQLite never walks the
-        // company's entries instead.
-        let mut statement = conn.prepare_cached(&format!(
-            "SELECT {columns} FROM audit_run_keys k CROSS JOIN audit_entries e ON e.seq = k.seq
-              WHERE k.run = ? AND k.kind = ? AND k.id = ? AND k.seq >= ? AND k.seq < ?{wheres}
-              ORDER BY k.seq {order} LIMIT ?"
+        let mut entry = conn.prepare_cached(&format!(
+            "SELECT {columns} FROM audit_entries e WHERE e.seq = ?{wheres}"
         ))?;
-        for (run, _, _) in runs {
-            let mut values = vec![
-                Value::Integer(run),
-                Value::Integer(kind as i64),
-                Value::Integer(id),
-                Value::Integer(low),
-                Value::Integer(high),
-            ];
-            values.extend(filter.values.iter().cloned());
-            values.push(sql_limit(limit - found.len()));
-            let rows = statement.query_map(rusqlite::params_from_iter(values), &read)?;
-            for row in rows {
-                found.push(row?);
-            }
-            if found.len() >= limit {
-                break;
+        for run in runs {
+            for seq in run_seqs(conn, run, kind, id, (low, high), direction)? {
+                let mut values = vec![Value::Integer(seq)];
+                values.extend(filter.values.iter().cloned());
+                // None: the entry is gone (see the module's notes), or the
+                // filter does not select it.
+                let mut rows = entry.query(rusqlite::params_from_iter(values))?;
+                if let Some(row) = rows.next()? {
+                    found.push(read(row)?);
+                    if found.len() >= limit {
+                        return Ok(found);
+                    }
+                }
             }
         }
     }

@@ -102,6 +102,8 @@ impl SqliteStore {
         let committed = Arc::new(tokio::sync::watch::Sender::new(newest));
         let after_commit = {
             let committed = Arc::clone(&committed);
+            // The audit trail's upkeep after each commit (`audit_runs`).
+            let mut upkeep = crate::audit_runs::Upkeep::default();
             Box::new(
                 move |conn: &Connection| match crate::audit::last_seq(conn) {
                     Ok(seq) => {
@@ -112,7 +114,11 @@ impl SqliteStore {
                             }
                             newer
                         });
-                        crate::audit_runs::maintain(conn, i64::try_from(seq).unwrap_or(i64::MAX));
+                        crate::audit_runs::maintain(
+                            conn,
+                            i64::try_from(seq).unwrap_or(i64::MAX),
+                            &mut upkeep,
+                        );
                     }
                     // Waiters then wake by their timeout and read anyway.
                     Err(e) => tracing::warn!(error = %e.0, "cannot read the newest audit entry"),
