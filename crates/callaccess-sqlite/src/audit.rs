@@ -168,10 +168,7 @@ pub(crate) fn last_seq(conn: &Connection) -> Result<u64, Fail> {
     Ok(last.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
 }
 
-const COLUMNS: &str =
-    "seq, at, company_id, actor, request_id, action, call_id, user_id, before, after";
-
-/// [`COLUMNS`] of the entry aliased `e`, in the same order.
+/// The columns [`entry_row`] reads, of the entry aliased `e`.
 const ENTRY_COLUMNS: &str = "e.seq, e.at, e.company_id, e.actor, e.request_id, e.action, \
      e.call_id, e.user_id, e.before, e.after";
 
@@ -220,7 +217,7 @@ pub(crate) fn changes_after(
 ) -> Result<Vec<AuditEntry>, Fail> {
     let limit = limit.min(MAX_PAGE);
     let mut statement = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        "SELECT {ENTRY_COLUMNS} FROM audit_entries e WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2"
     ))?;
     let entries = statement
         .query_map(
@@ -626,12 +623,14 @@ mod tests {
 
     /// Every entry, oldest first.
     fn every_entry(conn: &Connection) -> Vec<AuditEntry> {
-        conn.prepare(&format!("SELECT {COLUMNS} FROM audit_entries ORDER BY seq"))
-            .unwrap()
-            .query_map([], entry_row)
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap()
+        conn.prepare(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_entries e ORDER BY e.seq"
+        ))
+        .unwrap()
+        .query_map([], entry_row)
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
     }
 
     /// What a page must answer, worked out from every entry.

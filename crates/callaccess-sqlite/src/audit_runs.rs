@@ -9,9 +9,10 @@
 //! id and seq. The entries after the last run are the tail; they are read
 //! by sequence number, which the primary key of `audit_entries` answers.
 //!
-//! A run is written in one statement, in key order, under a run number
-//! higher than any before: its rows go to the end of `audit_run_keys`,
-//! some forty to a page. An index of `audit_entries` on the call would
+//! A run's keys are sorted in memory and written 48 to a row, in key
+//! order, under a run number higher than any before: its rows go to the
+//! end of `audit_run_keys`, one insert per 48 keys. An index of
+//! `audit_entries` on the call would
 //! instead take each entry into the middle of the tree, and each batch
 //! would rewrite one page per entry in the write-ahead log and again at
 //! the checkpoint.
@@ -31,10 +32,10 @@
 //! ## Reading
 //!
 //! [`page`] reads the tail by seq, then the runs from the newest back (or
-//! the oldest on), each with a limit of what the page still needs,
-//! joining every key to its entry: the entry's own columns decide the
-//! filter, so keys whose entry was removed (by retention, or by a reset
-//! of one company, which leaves the keys) select nothing. It runs in one
+//! the oldest on), until the page is full, reading each key's entry by its
+//! number: the entry's own columns decide the filter, so keys whose entry
+//! was removed (by retention, or by a reset of one company, which leaves
+//! the keys) select nothing. It runs in one
 //! read transaction, so a step that commits meanwhile cannot make an
 //! entry appear twice or not at all.
 //!
@@ -129,14 +130,17 @@ fn write_keys(conn: &Connection, run: i64, kind: Kind, keys: &[Key]) -> Result<(
     Ok(())
 }
 
-/// Every key of `kind` in the runs `runs` selects (a subquery of run ids
-/// taking `?1`), sorted.
-fn read_keys(conn: &Connection, runs: &str, bound: i64, kind: Kind) -> Result<Vec<Key>, Fail> {
+/// The runs the next merge takes: the [`FAN`] oldest of level 0 (a
+/// subquery taking `?1`, bound to `FAN`).
+const OLDEST: &str = "SELECT id FROM audit_runs WHERE level = 0 ORDER BY first_seq LIMIT ?1";
+
+/// Every key of `kind` in the runs the next merge takes, sorted.
+fn merged_keys(conn: &Connection, kind: Kind) -> Result<Vec<Key>, Fail> {
     let mut keys = Vec::new();
     let mut statement = conn.prepare_cached(&format!(
-        "SELECT keys FROM audit_run_keys WHERE run IN ({runs}) AND kind = ?2"
+        "SELECT keys FROM audit_run_keys WHERE run IN ({OLDEST}) AND kind = ?2"
     ))?;
-    let mut rows = statement.query(params![bound, kind as i64])?;
+    let mut rows = statement.query(params![FAN, kind as i64])?;
     while let Some(row) = rows.next()? {
         keys.extend(unpacked(
             row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?,
@@ -186,10 +190,8 @@ pub(crate) fn step(conn: &Connection) -> Result<bool, Fail> {
         return Ok(false);
     };
     let last = first.saturating_add(RUN - 1);
-    let newest: Option<i64> = conn
-        .prepare_cached("SELECT max(seq) FROM audit_entries")?
-        .query_row([], |row| row.get(0))?;
-    if newest.is_none_or(|newest| newest < last) {
+    let newest = i64::try_from(crate::audit::last_seq(conn)?).unwrap_or(i64::MAX);
+    if newest < last {
         return Ok(false);
     }
     let (mut calls, mut users): (Vec<Key>, Vec<Key>) = (Vec::new(), Vec::new());
@@ -230,7 +232,6 @@ fn next_run(conn: &Connection) -> Result<i64, Fail> {
 /// runs are the newest, and each merge takes the oldest of them) into one
 /// level-1 run under a new number.
 fn merge(conn: &Connection) -> Result<(), Fail> {
-    const OLDEST: &str = "SELECT id FROM audit_runs WHERE level = 0 ORDER BY first_seq LIMIT ?1";
     let (first, last): (i64, i64) = conn
         .prepare_cached(&format!(
             "SELECT min(first_seq), max(last_seq) FROM audit_runs WHERE id IN ({OLDEST})"
@@ -238,7 +239,7 @@ fn merge(conn: &Connection) -> Result<(), Fail> {
         .query_row([FAN], |row| Ok((row.get(0)?, row.get(1)?)))?;
     let run = next_run(conn)?;
     for kind in [Kind::Call, Kind::User] {
-        let keys = read_keys(conn, OLDEST, FAN, kind)?;
+        let keys = merged_keys(conn, kind)?;
         write_keys(conn, run, kind, &keys)?;
     }
     conn.prepare_cached(&format!(
@@ -273,31 +274,39 @@ pub(crate) fn maintain(conn: &Connection, newest: i64, upkeep: &mut Upkeep) {
         return;
     }
     let started = std::time::Instant::now();
-    let result = conn
-        .execute_batch("BEGIN IMMEDIATE")
-        .map_err(Fail::from)
-        .and_then(|()| step(conn))
-        .and_then(|_| due_at(conn, newest))
-        .and_then(|due| {
-            conn.execute_batch("COMMIT")
-                .map(|()| due)
-                .map_err(Fail::from)
-        });
+    let result = in_own_transaction(conn, || {
+        step(conn)?;
+        due_at(conn, newest)
+    });
     metrics::histogram!("callaccess_audit_run_step_seconds")
         .record(started.elapsed().as_secs_f64());
     match result {
         Ok(due) => upkeep.due_at = due,
         Err(Fail(e, _)) => {
             tracing::warn!(error = %e, "cannot write the audit trail's next run; the tail stays longer until a later try");
-            if !conn.is_autocommit() {
-                // A failed ROLLBACK leaves the connection to the writer's own
-                // recovery: its next BEGIN reports the state.
-                let _ = conn.execute_batch("ROLLBACK");
-            }
             // Try again after another run's worth of entries.
             upkeep.due_at = newest.saturating_add(RUN);
         }
     }
+}
+
+/// `work` in a write transaction of its own, committed if it succeeds and
+/// rolled back if it or the commit fails.
+fn in_own_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce() -> Result<T, Fail>,
+) -> Result<T, Fail> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let done = work().and_then(|value| {
+        conn.execute_batch("COMMIT")?;
+        Ok(value)
+    });
+    if done.is_err() && !conn.is_autocommit() {
+        // A failed ROLLBACK leaves the connection to the writer's own
+        // recovery: its next BEGIN reports the state.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    done
 }
 
 /// Puts the whole tail in runs now, one step per transaction, and returns
@@ -323,21 +332,10 @@ pub(crate) fn catch_up(
         if budget.is_some_and(|budget| started.elapsed() > budget) {
             return Ok(steps);
         }
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        match step(conn) {
-            Ok(true) => {
-                conn.execute_batch("COMMIT")?;
-                steps += 1;
-            }
-            Ok(false) => {
-                conn.execute_batch("COMMIT")?;
-                return Ok(steps);
-            }
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(e);
-            }
+        if !in_own_transaction(conn, || step(conn))? {
+            return Ok(steps);
         }
+        steps += 1;
     }
 }
 

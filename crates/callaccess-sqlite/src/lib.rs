@@ -69,9 +69,7 @@ pub use migrate::migrations;
 /// by other means, a benchmark's fixture, before it is served. The file
 /// must be a callaccess database at the current schema.
 pub fn index_audit_trail(path: &std::path::Path) -> Result<u64, callaccess_domain::StoreError> {
-    let conn = open::writer(path)?;
-    let version = migrate::current(&conn)?;
-    callaccess_domain::migrations::still_current(version, callaccess_domain::migrations::latest())?;
+    let conn = writer::reopen(path, callaccess_domain::migrations::latest())?;
     Ok(audit_runs::index_all(&conn)?)
 }
 pub use store::{SqliteStore, WriteSettings};

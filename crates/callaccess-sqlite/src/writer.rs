@@ -439,7 +439,7 @@ fn read_only(path: &Path) -> Fail {
 /// A new write connection to the file the store opened: the same checks as
 /// at start (a callaccess database, not replaced, not emptied, not migrated
 /// by a newer version) and the same settings (`open::writer`).
-fn reopen(path: &Path, schema_version: i64) -> Result<Connection, Fail> {
+pub(crate) fn reopen(path: &Path, schema_version: i64) -> Result<Connection, Fail> {
     match open::inspect(path)? {
         Found::Ours => {}
         Found::Fresh => {
@@ -545,11 +545,10 @@ fn commit_batch(state: &mut State, batch: &mut Vec<Box<dyn Job>>) -> bool {
         .record(started.elapsed().as_secs_f64());
     metrics::histogram!("callaccess_store_batch_size", "backend" => "sqlite")
         .record(batch.len() as f64);
-    let mut changed = false;
+    let changed = matches!(result, Ok(true));
     let failure = match result {
-        Ok(change) => {
-            state.health.succeeded(change, &state.path);
-            changed = change;
+        Ok(changed) => {
+            state.health.succeeded(changed, &state.path);
             None
         }
         Err(Fail(failure, fault)) => {
