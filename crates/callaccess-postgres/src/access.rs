@@ -351,6 +351,7 @@ async fn write_pairs(
     many: &str,
 ) -> Result<(), Fail> {
     let company = company.get();
+    crate::tally::recorded();
     if let [(call, user)] = pairs {
         let params: [&(dyn ToSql + Sync); 7] = [
             &company,

@@ -6,8 +6,7 @@
 //! ## Recording
 //!
 //! Entries get their number from the sequence `audit_seq` (migration 7),
-//! in the statement that inserts them, which also calls `pg_notify` (the
-//! notification is delivered at commit, and only then). Every recording
+//! in the statement that inserts them. Every recording
 //! statement runs after its transaction wrote data — the write statement
 //! comes first in the transaction, or first in the same statement (a
 //! data-modifying CTE whose rows the entries are read from) — and
@@ -28,6 +27,23 @@
 //! still fill; see there why a gap can be told from a hole left by a
 //! rollback without any lock on the writers.
 //!
+//! ## Announcing
+//!
+//! A write that recorded entries is announced after it committed, by a
+//! `NOTIFY` of the highest number in the trail, sent by this node's
+//! [`Listener`] on its own connection ([`Announcer`]). Not by `pg_notify`
+//! in the writing transaction: PostgreSQL commits the transactions that
+//! notify one at a time, each holding one database-wide lock from before
+//! its commit record until its flush to disk is done, so every audited
+//! write would wait for the disk flushes of the ones before it instead of
+//! sharing them (measured: a single-pair PUT lost some 40 % of its
+//! throughput; docs/PERFORMANCE.md). The announcements of a burst of
+//! commits are folded into one, sent without waiting for the disk
+//! (nothing depends on a notification being durable). An announcement
+//! that is lost (the node stops between its commit and the `NOTIFY`, the
+//! listener's connection is down) only delays the other nodes' streams
+//! until their waiters' timeout.
+//!
 //! ## Waiting
 //!
 //! [`Listener`]: one connection per store that `LISTEN`s on
@@ -36,13 +52,15 @@
 //! or at their timeout when a notification was lost.
 
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use callaccess_domain::audit::MAX_PAGE;
 use callaccess_domain::{
     Action, AuditEntry, AuditFilter, AuditOrder, AuditPage, NewEntry, Origin, StoreError, Timestamp,
 };
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Row};
@@ -52,8 +70,12 @@ use crate::rows;
 use crate::tally::Db;
 
 /// The channel of the notifications; the payload is the highest sequence
-/// number the committing transaction recorded.
+/// number in the trail when the announcing node sent it.
 pub(crate) const CHANNEL: &str = "callaccess_audit";
+
+/// What an [`Announcer`] sends: the highest number committed.
+const ANNOUNCE: &str =
+    "SELECT pg_notify('callaccess_audit', coalesce(max(seq), 0)::TEXT) FROM audit_entries";
 
 /// Most entries in one recording statement (a seed records one per row it
 /// writes): large enough for few round trips, small enough for modest
@@ -62,7 +84,7 @@ const RECORD_RUN: usize = 5_000;
 
 /// Inserts entries given as parallel arrays (`$4`…`$9`: company, action,
 /// call, user, before, after), in array order, at `$1` by actor `$2` for
-/// request `$3`, and announces the last number. `writer` assigns the
+/// request `$3`; its one row is the count. `writer` assigns the
 /// transaction's xid before any number is drawn (a no-op when its data
 /// write already did, which is always the case in practice): the join
 /// needs its one row before it yields any row to number, and the numbers
@@ -79,7 +101,7 @@ recorded AS (
            CROSS JOIN writer
      ORDER BY g.ord
     RETURNING seq)
-SELECT pg_notify('callaccess_audit', max(seq)::TEXT) FROM recorded HAVING count(*) > 0";
+SELECT count(*) FROM recorded";
 
 /// A write of API grants (`$write`, returning `call_id, user_id` as
 /// `$rows`) with the entries of the rows it wrote: `$5`…`$7` (actor,
@@ -108,7 +130,7 @@ recorded AS (
             $order,
             "
     RETURNING seq)
-SELECT pg_notify('callaccess_audit', max(seq)::TEXT) FROM recorded HAVING count(*) > 0"
+SELECT count(*) FROM recorded"
         )
     };
 }
@@ -255,6 +277,7 @@ pub(crate) async fn record(
 ) -> Result<(), Fail> {
     for run in entries.chunks(RECORD_RUN) {
         let params = RecordParams::new(origin, now, run);
+        crate::tally::recorded();
         rows::execute(db, RECORD, &params.params()).await?;
     }
     Ok(())
@@ -620,10 +643,47 @@ fn contiguous(after: u64, settled: u64, found: Vec<AuditEntry>) -> (Vec<AuditEnt
 // --- waiting ---
 
 /// Keeps the highest sequence number known to have committed, from the
-/// notifications of every node; see the module's docs.
+/// notifications of every node, and sends this node's own announcements;
+/// see the module's docs.
 pub(crate) struct Listener {
     seen: watch::Receiver<u64>,
+    announcer: Arc<Announcer>,
     task: tokio::task::AbortHandle,
+}
+
+/// This node's commits of audit entries still to announce: the writes call
+/// [`Announcer::committed`] after they commit, the [`Listener`]'s task
+/// sends one [`ANNOUNCE`] for all that came before it looked.
+#[derive(Debug, Default)]
+pub(crate) struct Announcer {
+    /// Commits so far, counted.
+    asked: AtomicU64,
+    /// The count of commits that an announcement sent since covers.
+    told: AtomicU64,
+    wake: Notify,
+}
+
+impl Announcer {
+    /// A transaction that recorded entries has committed.
+    pub(crate) fn committed(&self) {
+        self.asked.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
+    /// Whether a commit is still to be announced.
+    fn owed(&self) -> bool {
+        self.asked.load(Ordering::Acquire) > self.told.load(Ordering::Acquire)
+    }
+
+    /// Sends one announcement on `client` for every commit counted so far
+    /// (their entries are visible to its statement, which starts after
+    /// they committed).
+    async fn announce(&self, client: &tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
+        let asked = self.asked.load(Ordering::Acquire);
+        client.batch_execute(ANNOUNCE).await?;
+        self.told.fetch_max(asked, Ordering::AcqRel);
+        Ok(())
+    }
 }
 
 /// The first pause before connecting again, doubling up to [`MOST_BACKOFF`].
@@ -637,16 +697,24 @@ impl Listener {
     /// Starts listening on a connection of its own to `config`'s database.
     pub(crate) fn spawn(config: tokio_postgres::Config) -> Self {
         let (sender, seen) = watch::channel(0u64);
+        let announcer = Arc::new(Announcer::default());
+        let announcing = Arc::clone(&announcer);
         let task = tokio::spawn(async move {
             tokio::select! {
                 () = sender.closed() => {}
-                () = listen(&config, &sender) => {}
+                () = listen(&config, &sender, &announcing) => {}
             }
         });
         Self {
             seen,
+            announcer,
             task: task.abort_handle(),
         }
+    }
+
+    /// Where this node's writes report their commits of entries.
+    pub(crate) fn announcer(&self) -> &Announcer {
+        &self.announcer
     }
 
     /// Returns once an entry after `after` is known to have committed, or
@@ -671,8 +739,26 @@ impl Listener {
         }
     }
 
-    pub(crate) fn stop(&self) {
+    /// Stops listening. A commit not yet announced is announced first, on
+    /// a connection of `pool` (a process that wrote and exits, such as the
+    /// command line, would otherwise leave the other nodes' streams to
+    /// their timeout).
+    pub(crate) async fn stop(&self, pool: &deadpool_postgres::Pool) {
         self.task.abort();
+        if !self.announcer.owed() {
+            return;
+        }
+        let announced = match pool.get().await {
+            Ok(client) => self
+                .announcer
+                .announce(&client)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = announced {
+            tracing::debug!(error = %e, "cannot announce the last audit entries at close");
+        }
     }
 }
 
@@ -684,10 +770,10 @@ impl Drop for Listener {
 
 /// Listens for as long as the store lives, connecting again with backoff
 /// whenever the connection fails.
-async fn listen(config: &tokio_postgres::Config, seen: &watch::Sender<u64>) {
+async fn listen(config: &tokio_postgres::Config, seen: &watch::Sender<u64>, announcer: &Announcer) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match listen_once(config, seen).await {
+        match listen_once(config, seen, announcer).await {
             // The connection worked for a while: start the backoff over.
             Ok(()) => backoff = FIRST_BACKOFF,
             Err(e) => {
@@ -702,10 +788,12 @@ async fn listen(config: &tokio_postgres::Config, seen: &watch::Sender<u64>) {
 /// One connection's life: `LISTEN`, then the highest number committed so
 /// far (notifications sent while no connection listened are lost, so this
 /// read catches up on them), then every notification until the connection
-/// ends.
+/// ends, and this node's announcements. The connection writes nothing
+/// else, so it commits without waiting for the disk.
 async fn listen_once(
     config: &tokio_postgres::Config,
     seen: &watch::Sender<u64>,
+    announcer: &Announcer,
 ) -> Result<(), tokio_postgres::Error> {
     let connecting = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(tokio_postgres::NoTls));
     let Ok(connected) = connecting.await else {
@@ -735,16 +823,27 @@ async fn listen_once(
         }
     });
     let result = async {
-        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}; SET synchronous_commit TO off"))
+            .await?;
         let row = client
             .query_one("SELECT coalesce(max(seq), 0) FROM audit_entries", &[])
             .await?;
         let highest = u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0);
         seen.send_modify(|seen| *seen = (*seen).max(highest));
-        while let Some(seq) = noted.recv().await {
-            seen.send_modify(|seen| *seen = (*seen).max(seq));
+        // Commits made while no connection was up are owed still.
+        if announcer.owed() {
+            announcer.announce(&client).await?;
         }
-        Ok(())
+        loop {
+            tokio::select! {
+                note = noted.recv() => match note {
+                    Some(seq) => seen.send_modify(|seen| *seen = (*seen).max(seq)),
+                    None => return Ok(()),
+                },
+                () = announcer.wake.notified() => announcer.announce(&client).await?,
+            }
+        }
     }
     .await;
     driver.abort();

@@ -25,7 +25,8 @@
 //!   writes and seeds alike.
 //! - `audit`: the audit trail: recording entries in the writes'
 //!   transactions, listing them, and `changes_after` / `wait_for_changes`
-//!   in commit order across nodes (a `LISTEN` connection per store).
+//!   in commit order across nodes (a `LISTEN` connection per store, which
+//!   also announces this node's commits once they have committed).
 //! - `explain`: explain and reverse lookup: a call's viewers and a user's
 //!   calls, paged, from the sources the domain names, a few round trips
 //!   a page.
@@ -40,7 +41,8 @@
 //! - `rows`: reading columns into domain values (the encodings are the
 //!   domain's).
 //! - `error`: sorting driver and pool errors by kind.
-//! - `tally`: statements and round trips per operation, for `/metrics`.
+//! - `tally`: statements and round trips per operation, for `/metrics`,
+//!   and whether the operation recorded audit entries (to announce them).
 //! - [`scratch`]: throwaway databases for tests.
 //!
 //! The driver is `tokio-postgres` with a `deadpool-postgres` pool: a thin

@@ -163,7 +163,7 @@ macro_rules! transaction {
         loop {
             attempt += 1;
             let outcome: Result<_, $crate::error::Fail> =
-                $crate::tally::counted($operation, async {
+                $crate::tally::counted($operation, store.announcer(), async {
                     let mut client = store.client().await?;
                     $crate::tally::add(1, 1);
                     let $tx = client
@@ -195,7 +195,7 @@ macro_rules! statement {
         loop {
             attempt += 1;
             let outcome: Result<_, $crate::error::Fail> =
-                $crate::tally::counted($operation, async {
+                $crate::tally::counted($operation, store.announcer(), async {
                     let client = store.client().await?;
                     let $db = &client;
                     $body.await
@@ -223,7 +223,7 @@ macro_rules! pipelined {
         loop {
             attempt += 1;
             let outcome: Result<_, $crate::error::Fail> =
-                $crate::tally::counted($operation, async {
+                $crate::tally::counted($operation, store.announcer(), async {
                     let held = $crate::run::Held::new(store.client().await?);
                     let result = {
                         let $db = held.client();
@@ -360,6 +360,7 @@ pub(crate) async fn commit_with_record(
     let Some((record, record_params)) = record else {
         return commit_with(db, Some(write)).await;
     };
+    crate::tally::recorded();
     let (write, write_params) = write;
     let write = crate::tally::prepare(db, write).await?;
     let record = crate::tally::prepare(db, record).await?;

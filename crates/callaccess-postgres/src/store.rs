@@ -98,7 +98,12 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<PostgresStore, S
         // these are.
         config.application_name("callaccess");
     }
-    let listener_config = config.clone();
+    let mut listener_config = config.clone();
+    // Told apart in pg_stat_activity from the pool's sessions.
+    listener_config.application_name(format!(
+        "{} audit listener",
+        config.get_application_name().unwrap_or("callaccess")
+    ));
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,
@@ -177,6 +182,12 @@ impl PostgresStore {
 
     pub(crate) fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Where the runner reports writes that recorded audit entries, once
+    /// they have committed.
+    pub(crate) fn announcer(&self) -> &audit::Announcer {
+        self.listener.announcer()
     }
 
     /// After this node changed credentials: its own next requests need not
@@ -279,8 +290,8 @@ impl Store for PostgresStore {
     /// PostgreSQL; closing only stops handing out connections and drops the
     /// idle ones.
     async fn close(&self) -> Result<()> {
+        self.listener.stop(&self.pool).await;
         self.pool.close();
-        self.listener.stop();
         Ok(())
     }
 

@@ -12,6 +12,11 @@
 //! The runner ([`crate::run`]) opens a tally around each attempt of an
 //! operation; the statement helpers ([`crate::rows`]) add to the tally of
 //! the task they run in. Work outside any operation is not counted.
+//!
+//! The tally also notes whether the attempt sent a statement that records
+//! audit entries ([`recorded`]): an attempt that did and succeeded (so its
+//! transaction committed) is announced to every node after the commit
+//! ([`crate::audit::Announcer`]), not inside it.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -27,6 +32,7 @@ tokio::task_local! {
 struct Tally {
     statements: Cell<u64>,
     round_trips: Cell<u64>,
+    recorded: Cell<bool>,
 }
 
 /// Adds `statements` sent in `round_trips` waits to the running operation.
@@ -37,16 +43,35 @@ pub(crate) fn add(statements: u64, round_trips: u64) {
     });
 }
 
+/// Notes that the running operation sent a statement that records audit
+/// entries: once it has committed, [`counted`] announces them.
+pub(crate) fn recorded() {
+    let _ = TALLY.try_with(|tally| tally.recorded.set(true));
+}
+
 /// Runs `work` as one attempt of `operation`, then records what it sent
-/// (whether it succeeded or not: a failed attempt waited too).
-pub(crate) async fn counted<F: Future>(operation: &'static str, work: F) -> F::Output {
+/// (whether it succeeded or not: a failed attempt waited too). An attempt
+/// that succeeded after recording audit entries is announced through
+/// `announcer` (its transaction has committed by then: every operation
+/// commits before its work ends).
+pub(crate) async fn counted<T, E, F>(
+    operation: &'static str,
+    announcer: &crate::audit::Announcer,
+    work: F,
+) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
     TALLY
         .scope(Tally::default(), async move {
             let output = work.await;
-            let (statements, round_trips) = TALLY
-                .try_with(|t| (t.statements.get(), t.round_trips.get()))
+            let (statements, round_trips, recorded) = TALLY
+                .try_with(|t| (t.statements.get(), t.round_trips.get(), t.recorded.get()))
                 .unwrap_or_default();
             record(operation, statements, round_trips);
+            if recorded && output.is_ok() {
+                announcer.committed();
+            }
             output
         })
         .await

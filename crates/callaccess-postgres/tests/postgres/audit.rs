@@ -106,8 +106,8 @@ async fn a_commit_through_one_node_wakes_a_waiter_on_another_even_after_a_lost_c
     let cut = client
         .query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-              WHERE datname = current_database() AND pid <> pg_backend_pid()
-                AND query = 'SELECT coalesce(max(seq), 0) FROM audit_entries'",
+              WHERE datname = current_database()
+                AND application_name = 'callaccess audit listener'",
             &[],
         )
         .await
@@ -116,6 +116,50 @@ async fn a_commit_through_one_node_wakes_a_waiter_on_another_even_after_a_lost_c
     let last = last_seq(&waiting).await;
     let (waited, ()) = tokio::join!(woken(last), share(3));
     assert!(waited < Duration::from_secs(10), "{waited:?}");
+    assert_eq!(waiting.changes_after(last, 10).await.unwrap().len(), 1);
+}
+
+/// A process that writes and closes at once (the command line) has its
+/// commit announced by `close`, even when its listening connection is
+/// down and so cannot: the other node wakes well before its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_closes_right_after_a_write_still_announces_it() {
+    let Some(db) = scratch().await else { return };
+    let waiting = connect(db.url(), PoolOptions::default()).await.unwrap();
+    world(&waiting).await;
+    let writing = connect(db.url(), PoolOptions::default()).await.unwrap();
+    let last = last_seq(&waiting).await;
+    let client = raw(db.url()).await;
+    // The writing store's listener only: the one that connected last.
+    let cut = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database()
+                AND application_name = 'callaccess audit listener'
+              ORDER BY backend_start DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut.len(), 1);
+    let started = Instant::now();
+    let (woken, ()) = tokio::join!(
+        async {
+            waiting
+                .wait_for_changes(last, Duration::from_secs(30))
+                .await
+                .unwrap();
+            started.elapsed()
+        },
+        async {
+            writing
+                .add_share(&Origin::cli(), company(1001), call(101), user(2))
+                .await
+                .unwrap();
+            writing.close().await.unwrap();
+        }
+    );
+    assert!(woken < Duration::from_secs(10), "{woken:?}");
     assert_eq!(waiting.changes_after(last, 10).await.unwrap().len(), 1);
 }
 
