@@ -287,8 +287,9 @@ impl Store for PostgresStore {
     }
 
     /// Every acknowledged write is already committed (and so durable) in
-    /// PostgreSQL; closing only stops handing out connections and drops the
-    /// idle ones.
+    /// PostgreSQL; closing announces the audit entries this node committed
+    /// and has not announced yet, then stops handing out connections and
+    /// drops the idle ones.
     async fn close(&self) -> Result<()> {
         self.listener.stop(&self.pool).await;
         self.pool.close();

@@ -1,7 +1,7 @@
 //! What the contract suite cannot see of the PostgreSQL audit trail: the
 //! table refuses changes to an entry, and a commit through one node wakes
 //! a waiter on another, also after the waiter's listening connection was
-//! cut.
+//! cut, and also when the writing store closes right after its write.
 
 use std::time::{Duration, Instant};
 
